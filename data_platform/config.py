@@ -1,0 +1,451 @@
+"""Typed stack configuration, read from `Pulumi.<stack>.yaml` (key `data-lake:platform`).
+
+The Pulumi program and the `lake` CLI both load the stack's YAML through this module, so a
+typo or a dangling reference fails the same way in `lake validate` and `pulumi preview`, with
+the YAML key path in the message and before any resource is declared.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from data_platform.naming import Names, check_name
+
+CONFIG_NAMESPACE = "data-lake"
+CONFIG_KEY = "platform"
+FULL_CONFIG_KEY = f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"
+
+# EventBridge / Scheduler logical keys become part of physical names; keep them simple.
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Layer(StrEnum):
+    BRONZE = "bronze"
+    SILVER = "silver"
+    GOLD = "gold"
+
+
+class WorkerType(StrEnum):
+    """Glue 5.0 worker types for Spark ETL jobs (G.025X is for streaming jobs only)."""
+
+    G_1X = "G.1X"
+    G_2X = "G.2X"
+    G_4X = "G.4X"
+    G_8X = "G.8X"
+
+
+class ExecutionClass(StrEnum):
+    STANDARD = "STANDARD"
+    FLEX = "FLEX"
+
+
+class TriggerSource(StrEnum):
+    S3_EVENT = "s3_event"
+    SCHEDULE = "schedule"
+    JOB_SUCCEEDED = "job_succeeded"
+    MANUAL = "manual"
+
+
+class _Strict(BaseModel):
+    # Unknown keys are almost always typos ("worker" for "workers"): reject them.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class SourceConfig(_Strict):
+    layer: Layer = Field(Layer.BRONZE, description="Layer the job reads from.")
+    prefix: str = Field(..., min_length=1, description="Key prefix of the job's input, e.g. 'sales/'.")
+    suffix: str | None = Field(None, description="Key suffix of the job's input, e.g. '.csv'.")
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix_shape(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.split("/"):
+            raise ValueError("prefix must be a relative key prefix such as 'sales/' (no leading '/', no '..')")
+        return value
+
+
+class JobConfig(_Strict):
+    dataset: str = Field(..., pattern=r"^[a-z][a-z0-9_]*$", description="Output dataset name (folder and table).")
+    layer: Literal[Layer.SILVER, Layer.GOLD] = Field(Layer.SILVER, description="Layer the job writes to.")
+    source: SourceConfig = Field(..., description="Where the job's input lives.")
+    description: str = ""
+    worker_type: WorkerType = WorkerType.G_1X
+    workers: int = Field(2, ge=2, le=299, description="Number of Glue workers (Glue needs at least 2).")
+    timeout_minutes: int = Field(60, ge=1, le=2880)
+    max_retries: int = Field(0, ge=0, le=10, description="Glue's own retries of a failed run.")
+    max_concurrent_runs: int = Field(1, ge=1, le=1000)
+    execution_class: ExecutionClass = ExecutionClass.STANDARD
+    bookmarks: bool = Field(False, description="Enable Glue job bookmarks (the job also keeps its own ledger).")
+    max_drop_ratio: float = Field(0.05, ge=0.0, le=1.0, description="Share of rows the gate may drop before failing.")
+    arguments: dict[str, str] = Field(default_factory=dict, description="Extra job arguments, keys without '--'.")
+
+    @field_validator("arguments")
+    @classmethod
+    def _argument_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key.startswith("-") or not re.match(r"^[A-Za-z][A-Za-z0-9_.-]*$", key):
+                raise ValueError(f"argument key '{key}' must be written without leading '--' (e.g. 'log_level')")
+        return value
+
+    @model_validator(mode="after")
+    def _flex_needs_batch_workers(self) -> JobConfig:
+        if self.execution_class is ExecutionClass.FLEX and self.worker_type not in (WorkerType.G_1X, WorkerType.G_2X):
+            raise ValueError("execution_class FLEX is available only for worker_type G.1X or G.2X")
+        return self
+
+
+class S3RuleConfig(_Strict):
+    layer: Literal[Layer.BRONZE] = Field(Layer.BRONZE, description="Bucket whose Object Created events start the job.")
+    prefix: str | None = Field(None, description="Key prefix filter, e.g. 'sales/'.")
+    suffix: str | None = Field(None, description="Key suffix filter, e.g. '.csv'.")
+    job: str = Field(..., description="Job to start (a key of `jobs`).")
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _needs_a_filter(self) -> S3RuleConfig:
+        if not self.prefix and not self.suffix:
+            raise ValueError("an S3 rule needs a prefix or a suffix; without one every upload starts the job")
+        return self
+
+
+class ScheduleConfig(_Strict):
+    expression: str = Field(..., description="AWS schedule expression: cron(...), rate(...) or at(...).")
+    timezone: str = Field("UTC", description="IANA time zone the cron is evaluated in.")
+    flexible_window_minutes: int = Field(0, ge=0, le=1440, description="0 = fire exactly on time.")
+    job: str
+    enabled: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}'; use an IANA name such as 'Europe/Berlin' or 'UTC'") from None
+        return value
+
+    @field_validator("expression")
+    @classmethod
+    def _valid_expression(cls, value: str) -> str:
+        from data_platform.schedules import validate_expression
+
+        validate_expression(value, service="scheduler")
+        return value
+
+
+class AfterJobConfig(_Strict):
+    upstream: str = Field(..., description="Job whose SUCCEEDED state starts `job`.")
+    job: str
+    enabled: bool = True
+
+
+class RetentionConfig(_Strict):
+    bronze_noncurrent_days: int = Field(30, ge=1, description="Keep overwritten bronze versions this long.")
+    bronze_infrequent_access_days: int | None = Field(30, ge=30, description="Move bronze to STANDARD_IA after.")
+    bronze_glacier_days: int | None = Field(None, ge=1, description="Move bronze to GLACIER_IR after.")
+    silver_noncurrent_days: int = Field(30, ge=1)
+    quarantine_expire_days: int = Field(90, ge=1)
+    access_logs_expire_days: int = Field(365, ge=1)
+    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                                2192, 2557, 2922, 3288, 3653] = Field(30, description="CloudWatch Logs retention.")
+
+    @model_validator(mode="after")
+    def _transitions_in_order(self) -> RetentionConfig:
+        ia, glacier = self.bronze_infrequent_access_days, self.bronze_glacier_days
+        if ia is not None and glacier is not None and glacier <= ia:
+            raise ValueError("bronze_glacier_days must be later than bronze_infrequent_access_days")
+        return self
+
+
+class AlertsConfig(_Strict):
+    emails: list[str] = Field(default_factory=list, description="Addresses subscribed to the alert topic.")
+    quarantined_rows_threshold: int = Field(1, ge=1, description="Alarm when a run quarantines this many rows.")
+    dead_letter_threshold: int = Field(1, ge=1, description="Alarm when a dead-letter queue holds this many.")
+
+    @field_validator("emails")
+    @classmethod
+    def _plausible_emails(cls, value: list[str]) -> list[str]:
+        bad = [email for email in value if not _EMAIL.match(email)]
+        if bad:
+            raise ValueError(f"not an email address: {', '.join(bad)}")
+        return value
+
+
+class DeliveryConfig(_Strict):
+    """How EventBridge and Scheduler retry delivery to a runner before using the DLQ."""
+
+    maximum_event_age_seconds: int = Field(3600, ge=60, le=86400)
+    maximum_retry_attempts: int = Field(8, ge=0, le=185)
+
+
+class BucketNameOverrides(_Strict):
+    bronze: str | None = None
+    silver: str | None = None
+    gold: str | None = None
+    artifacts: str | None = None
+    access_logs: str | None = None
+
+
+class PlatformConfig(_Strict):
+    environment: str = Field(..., pattern=r"^[a-z][a-z0-9-]{0,15}$", description="Stack environment, e.g. dev.")
+    name_prefix: str = Field("data-lake", pattern=r"^[a-z][a-z0-9-]{0,30}$", description="First part of every name.")
+    bucket_names: BucketNameOverrides = Field(default_factory=BucketNameOverrides,
+                                              description="Override physical bucket names (global uniqueness).")
+    force_destroy: bool = Field(False, description="Let `pulumi destroy` delete non-empty buckets (dev only).")
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    tags: dict[str, str] = Field(default_factory=dict)
+    jobs: dict[str, JobConfig] = Field(..., min_length=1)
+    s3_rules: dict[str, S3RuleConfig] = Field(default_factory=dict)
+    schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)
+    after_job: dict[str, AfterJobConfig] = Field(default_factory=dict)
+
+    @property
+    def names(self) -> Names:
+        return Names(self.name_prefix, self.environment)
+
+    def bucket_name(self, purpose: str) -> str:
+        """Physical bucket name for 'bronze', 'silver', 'gold', 'artifacts' or 'access_logs'."""
+        override = getattr(self.bucket_names, purpose)
+        return override or self.names.bucket(purpose.replace("_", "-"))
+
+    def output_bucket(self, job: str) -> str:
+        return self.bucket_name(self.jobs[job].layer.value)
+
+    def triggers_of(self, job: str) -> dict[str, list[str]]:
+        return {
+            "s3_rules": [k for k, r in self.s3_rules.items() if r.job == job],
+            "schedules": [k for k, s in self.schedules.items() if s.job == job],
+            "after_job": [k for k, a in self.after_job.items() if a.job == job],
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Loading and validation with errors that name the YAML key.
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Problem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    path: str
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        return f"{self.severity.value}: {self.path}: {self.message}"
+
+
+class ConfigError(ValueError):
+    """The stack config is invalid. `problems` lists every error (and warning) found."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        errors = [p for p in problems if p.severity is Severity.ERROR]
+        lines = "\n".join(f"  - {p.path}: {p.message}" for p in errors)
+        super().__init__(f"{source}: {len(errors)} configuration error(s):\n{lines}")
+
+
+def _key_path(prefix: str, loc: tuple[Any, ...]) -> str:
+    parts = [prefix]
+    for item in loc:
+        parts.append(f"[{item}]" if isinstance(item, int) else str(item))
+    return ".".join(parts).replace(".[", "[")
+
+
+def _pydantic_problems(prefix: str, error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = tuple(x for x in item["loc"] if not (isinstance(x, str) and x.startswith("function-")))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (typo?); remove it or check the spelling against the README's config reference"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        problems.append(Problem(path=_key_path(prefix, loc), message=message))
+    return problems
+
+
+def _job_module_exists(job: str) -> bool:
+    # find_spec locates etl/jobs/<job>.py without importing it (and so without pyspark).
+    try:
+        return importlib.util.find_spec(f"etl.jobs.{job}") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
+    """Cross-field checks pydantic cannot express locally: references, names, overlaps."""
+    problems: list[Problem] = []
+    names = cfg.names
+    known = sorted(cfg.jobs)
+
+    def unknown_job(path: str, job: str) -> None:
+        problems.append(Problem(path=path, message=f"unknown job '{job}'; known jobs: {', '.join(known)}"))
+
+    for key in [*cfg.jobs, *cfg.s3_rules, *cfg.schedules, *cfg.after_job]:
+        if not KEY_PATTERN.match(key):
+            problems.append(Problem(path=f"{prefix}.{key}", message=(
+                f"key '{key}' must be lowercase letters, digits and '_' starting with a letter")))
+
+    for job, job_cfg in cfg.jobs.items():
+        path = f"{prefix}.jobs.{job}"
+        if not _job_module_exists(job):
+            problems.append(Problem(path=path, message=(
+                f"no job module etl/jobs/{job}.py; the job name must match an etl job")))
+        for kind, name in (("glue_job", names.glue_job(job)), ("state_machine", names.runner(job)),
+                           ("iam_role", names.job_role(job)), ("iam_role", names.runner_role(job))):
+            if issue := check_name(kind, name):
+                problems.append(Problem(path=path, message=issue))
+        if job_cfg.layer is Layer.GOLD and job_cfg.source.layer is Layer.BRONZE:
+            problems.append(Problem(path=f"{path}.source.layer", message=(
+                "a gold job reads silver; set source.layer: silver")))
+
+    for rule, rule_cfg in cfg.s3_rules.items():
+        path = f"{prefix}.s3_rules.{rule}"
+        if rule_cfg.job not in cfg.jobs:
+            unknown_job(f"{path}.job", rule_cfg.job)
+        for kind, name in (("event_rule", names.s3_rule(rule)), ("sqs_queue", names.dead_letter_queue(rule)),
+                           ("iam_role", names.events_role(rule))):
+            if issue := check_name(kind, name):
+                problems.append(Problem(path=path, message=issue))
+        if rule_cfg.job in cfg.jobs:
+            source = cfg.jobs[rule_cfg.job].source
+            if not _filter_within(rule_cfg.prefix, rule_cfg.suffix, source.prefix, source.suffix):
+                problems.append(Problem(path=path, message=(
+                    f"rule sends keys outside job '{rule_cfg.job}' input "
+                    f"(jobs.{rule_cfg.job}.source prefix '{source.prefix}', suffix '{source.suffix or ''}'); "
+                    "the job may read only its own prefix, so it would refuse them")))
+
+    for schedule, sched_cfg in cfg.schedules.items():
+        path = f"{prefix}.schedules.{schedule}"
+        if sched_cfg.job not in cfg.jobs:
+            unknown_job(f"{path}.job", sched_cfg.job)
+        for kind, name in (("schedule", names.schedule(schedule)), ("sqs_queue", names.dead_letter_queue(schedule)),
+                           ("iam_role", names.events_role(schedule))):
+            if issue := check_name(kind, name):
+                problems.append(Problem(path=path, message=issue))
+
+    for trigger, after in cfg.after_job.items():
+        path = f"{prefix}.after_job.{trigger}"
+        for field, job in (("upstream", after.upstream), ("job", after.job)):
+            if job not in cfg.jobs:
+                unknown_job(f"{path}.{field}", job)
+        if after.upstream == after.job:
+            problems.append(Problem(path=path, message="a job cannot start itself after it succeeds (endless loop)"))
+        for kind, name in (("event_rule", names.after_job_rule(trigger)),
+                           ("sqs_queue", names.dead_letter_queue(trigger)), ("iam_role", names.events_role(trigger))):
+            if issue := check_name(kind, name):
+                problems.append(Problem(path=path, message=issue))
+
+    for purpose in ("bronze", "silver", "gold", "artifacts", "access_logs"):
+        if issue := check_name("s3_bucket", cfg.bucket_name(purpose)):
+            problems.append(Problem(path=f"{prefix}.bucket_names.{purpose}", message=issue))
+    physical = [cfg.bucket_name(p) for p in ("bronze", "silver", "gold", "artifacts", "access_logs")]
+    if len(set(physical)) != len(physical):
+        problems.append(Problem(path=f"{prefix}.bucket_names", message="two buckets share one physical name"))
+
+    problems.extend(_overlap_problems(cfg, prefix))
+    return problems
+
+
+def _filter_within(prefix: str | None, suffix: str | None, src_prefix: str, src_suffix: str | None) -> bool:
+    """Does every key matching (prefix, suffix) also match the job's source (src_prefix, src_suffix)?"""
+    prefix_ok = bool(prefix) and prefix.startswith(src_prefix)
+    suffix_ok = src_suffix is None or (suffix is not None and suffix.endswith(src_suffix))
+    return prefix_ok and suffix_ok
+
+
+def filters_overlap(a: S3RuleConfig, b: S3RuleConfig) -> bool:
+    """Can one key match both rules? Prefixes must nest and suffixes must nest.
+
+    If one prefix extends the other and one suffix extends the other, the key
+    `<longer prefix><longer suffix>` matches both, so they overlap; otherwise no key can.
+    """
+    pa, pb = a.prefix or "", b.prefix or ""
+    sa, sb = a.suffix or "", b.suffix or ""
+    prefixes_nest = pa.startswith(pb) or pb.startswith(pa)
+    suffixes_nest = sa.endswith(sb) or sb.endswith(sa)
+    return prefixes_nest and suffixes_nest
+
+
+def _overlap_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
+    problems = []
+    rules = sorted((k, r) for k, r in cfg.s3_rules.items() if r.enabled)
+    for i, (name_a, rule_a) in enumerate(rules):
+        for name_b, rule_b in rules[i + 1:]:
+            if rule_a.layer != rule_b.layer or not filters_overlap(rule_a, rule_b):
+                continue
+            if rule_a.job == rule_b.job:
+                problems.append(Problem(path=f"{prefix}.s3_rules.{name_b}", message=(
+                    f"overlaps s3_rules.{name_a}: one upload can match both and start job '{rule_a.job}' twice; "
+                    "narrow the prefix/suffix or merge the rules")))
+            else:
+                problems.append(Problem(severity=Severity.WARNING, path=f"{prefix}.s3_rules.{name_b}", message=(
+                    f"overlaps s3_rules.{name_a}: one upload can start both '{rule_a.job}' and '{rule_b.job}'")))
+    return problems
+
+
+def parse_platform_config(raw: Any, source: str = "config", prefix: str = FULL_CONFIG_KEY) -> tuple[PlatformConfig, list[Problem]]:
+    """Validate a raw `data-lake:platform` mapping. Returns (config, warnings); raises ConfigError."""
+    if not isinstance(raw, dict):
+        raise ConfigError(source, [Problem(path=prefix, message="must be a mapping of platform settings")])
+    try:
+        cfg = PlatformConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(source, _pydantic_problems(prefix, error)) from None
+    problems = semantic_problems(cfg, prefix)
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if errors:
+        raise ConfigError(source, problems)
+    return cfg, problems
+
+
+class StackConfig(BaseModel):
+    """What a stack file holds that this project reads."""
+
+    model_config = ConfigDict(frozen=True)
+    stack: str
+    region: str | None
+    platform: PlatformConfig
+    warnings: tuple[Problem, ...] = ()
+
+
+def stack_file(stack: str, project_dir: Path | str = ".") -> Path:
+    return Path(project_dir) / f"Pulumi.{stack}.yaml"
+
+
+def load_stack(stack: str, project_dir: Path | str = ".", path: Path | str | None = None) -> StackConfig:
+    """Load and validate `Pulumi.<stack>.yaml` (or `path`). Raises ConfigError naming the key."""
+    file = Path(path) if path else stack_file(stack, project_dir)
+    source = str(file)
+    if not file.is_file():
+        raise ConfigError(source, [Problem(path=str(file), message=(
+            f"stack file not found; create it or pick another stack (looked for {file.name})"))])
+    try:
+        document = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError(source, [Problem(path=where, message=f"not valid YAML: {getattr(error, 'problem', error)}")]) from None
+    config = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(config, dict) or FULL_CONFIG_KEY not in config:
+        raise ConfigError(source, [Problem(path=f"config.{FULL_CONFIG_KEY}", message="required key is missing")])
+    platform, warnings = parse_platform_config(config[FULL_CONFIG_KEY], source, f"config.{FULL_CONFIG_KEY}")
+    return StackConfig(stack=stack, region=config.get("aws:region"), platform=platform, warnings=tuple(warnings))
+

@@ -1,0 +1,255 @@
+"""What a trigger hands to a job: one definition for the cloud runner and the local runner.
+
+Cloud: an EventBridge rule or Scheduler schedule sends a *runner input* (a flat JSON object) to
+the job's Step Functions runner, which starts the Glue run with `runner_arguments(...)`.
+Local: the `lake` runtime builds the same runner input from the same event with the same input
+transformer, and the same functions turn it into the same job arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from data_platform.config import PlatformConfig, TriggerSource
+
+# Every runner input carries every field (empty string when not applicable) because the Step
+# Functions definition maps each with a JSONPath, and a missing path fails the execution.
+RUNNER_INPUT_FIELDS: tuple[str, ...] = (
+    "trigger_source",
+    "source_bucket",
+    "source_key",
+    "upstream_job",
+    "upstream_run_id",
+    "event_id",
+    "event_time",
+)
+
+# Fields of the runner input that become Glue job run arguments (`--<field>`).
+RUN_ARGUMENT_FIELDS: tuple[str, ...] = (
+    "trigger_source",
+    "source_bucket",
+    "source_key",
+    "upstream_job",
+    "upstream_run_id",
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a runner retries starting a Glue run (Step Functions `Retry` semantics)."""
+
+    errors: tuple[str, ...]
+    interval_seconds: int
+    max_attempts: int
+    backoff_rate: float
+    max_delay_seconds: int
+
+    def delays(self) -> list[float]:
+        """Seconds waited before each retry, as Step Functions computes them."""
+        return [min(self.interval_seconds * self.backoff_rate**i, self.max_delay_seconds)
+                for i in range(self.max_attempts)]
+
+
+# Errors worth retrying: Glue refused to *start* the run because of a limit or throttling.
+# A run that started and failed is not retried by the runner (Glue's own MaxRetries covers
+# that, and a data-quality failure would fail again anyway).
+RUNNER_RETRY = RetryPolicy(
+    errors=(
+        "Glue.ConcurrentRunsExceededException",
+        "Glue.ThrottlingException",
+        "Glue.ResourceNumberLimitExceededException",
+        "Glue.InternalServiceException",
+        "Glue.OperationTimeoutException",
+        "Glue.AWSGlueException",
+    ),
+    interval_seconds=30,
+    max_attempts=6,
+    backoff_rate=2.0,
+    max_delay_seconds=600,
+)
+
+
+def runner_input(
+    trigger_source: TriggerSource | str,
+    *,
+    source_bucket: str = "",
+    source_key: str = "",
+    upstream_job: str = "",
+    upstream_run_id: str = "",
+    event_id: str = "",
+    event_time: str = "",
+) -> dict[str, str]:
+    source = TriggerSource(trigger_source)
+    if source is TriggerSource.S3_EVENT and not (source_bucket and source_key):
+        raise ValueError("an s3_event runner input needs source_bucket and source_key")
+    values = {
+        "trigger_source": source.value,
+        "source_bucket": source_bucket,
+        "source_key": source_key,
+        "upstream_job": upstream_job,
+        "upstream_run_id": upstream_run_id,
+        "event_id": event_id,
+        "event_time": event_time,
+    }
+    return {field: values[field] for field in RUNNER_INPUT_FIELDS}
+
+
+def default_job_arguments(cfg: PlatformConfig, job: str) -> dict[str, str]:
+    """Arguments fixed per job (Glue `DefaultArguments` minus Glue's own `--enable-*` flags)."""
+    job_cfg = cfg.jobs[job]
+    arguments = {
+        "--env": cfg.environment,
+        "--bronze_bucket": cfg.bucket_name("bronze"),
+        "--silver_bucket": cfg.bucket_name("silver"),
+        "--gold_bucket": cfg.bucket_name("gold"),
+        "--source_prefix": job_cfg.source.prefix,
+        "--max_drop_ratio": repr(job_cfg.max_drop_ratio),
+    }
+    if job_cfg.source.suffix:
+        arguments["--source_suffix"] = job_cfg.source.suffix
+    arguments.update({f"--{key}": value for key, value in sorted(job_cfg.arguments.items())})
+    return arguments
+
+
+def runner_arguments(run_input: Mapping[str, str]) -> dict[str, str]:
+    """Per-run arguments the runner passes to StartJobRun (empty values are omitted locally;
+    the cloud runner passes them as empty strings, which the job treats as absent)."""
+    missing = [field for field in RUN_ARGUMENT_FIELDS if field not in run_input]
+    if missing:
+        raise ValueError(f"runner input lacks {', '.join(missing)}")
+    return {f"--{field}": str(run_input[field]) for field in RUN_ARGUMENT_FIELDS}
+
+
+def job_run_arguments(cfg: PlatformConfig, job: str, run_input: Mapping[str, str]) -> dict[str, str]:
+    """All arguments one run of `job` sees: defaults overlaid with the runner's per-run ones."""
+    if job not in cfg.jobs:
+        raise KeyError(f"unknown job '{job}'; known jobs: {', '.join(sorted(cfg.jobs))}")
+    return {"--JOB_NAME": cfg.names.glue_job(job), **default_job_arguments(cfg, job), **runner_arguments(run_input)}
+
+
+# --------------------------------------------------------------------------------------------
+# EventBridge input transformers: the same templates deploy to AWS and run locally.
+
+
+@dataclass(frozen=True)
+class InputTransformer:
+    input_paths: dict[str, str]
+    input_template: str
+
+    def apply(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply like EventBridge: resolve each path, substitute `<name>` in the template.
+
+        Template placeholders sit inside JSON strings, so values are JSON-escaped (quotes,
+        backslashes, unicode in keys) exactly as EventBridge does for string values.
+        """
+        values = {name: _resolve(event, path) for name, path in self.input_paths.items()}
+
+        def substitute(match: re.Match[str]) -> str:
+            value = values.get(match.group(1))
+            if value is None:
+                return ""
+            text = value if isinstance(value, str) else json.dumps(value)
+            return json.dumps(text)[1:-1]
+
+        return json.loads(re.sub(r"<([A-Za-z0-9_.-]+)>", substitute, self.input_template))
+
+
+def _resolve(event: Mapping[str, Any], path: str) -> Any:
+    if not path.startswith("$."):
+        raise ValueError(f"input path '{path}' must start with '$.'")
+    node: Any = event
+    for part in path[2:].split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _template(fields: Mapping[str, str]) -> str:
+    # Hand-built so placeholders stay unquoted-inside-quotes as EventBridge expects.
+    body = ", ".join(f'"{name}": "{value}"' for name, value in fields.items())
+    return "{" + body + "}"
+
+
+def s3_event_transformer() -> InputTransformer:
+    return InputTransformer(
+        input_paths={
+            "bucket": "$.detail.bucket.name",
+            "key": "$.detail.object.key",
+            "id": "$.id",
+            "time": "$.time",
+        },
+        input_template=_template({
+            "trigger_source": TriggerSource.S3_EVENT.value,
+            "source_bucket": "<bucket>",
+            "source_key": "<key>",
+            "upstream_job": "",
+            "upstream_run_id": "",
+            "event_id": "<id>",
+            "event_time": "<time>",
+        }),
+    )
+
+
+def job_succeeded_transformer() -> InputTransformer:
+    return InputTransformer(
+        input_paths={
+            "job": "$.detail.jobName",
+            "run": "$.detail.jobRunId",
+            "id": "$.id",
+            "time": "$.time",
+        },
+        input_template=_template({
+            "trigger_source": TriggerSource.JOB_SUCCEEDED.value,
+            "source_bucket": "",
+            "source_key": "",
+            "upstream_job": "<job>",
+            "upstream_run_id": "<run>",
+            "event_id": "<id>",
+            "event_time": "<time>",
+        }),
+    )
+
+
+def schedule_input() -> dict[str, str]:
+    """Scheduler sends a static input; the run's time is Glue's own start time."""
+    return runner_input(TriggerSource.SCHEDULE)
+
+
+def glue_job_state_change_pattern(glue_job_names: list[str], states: list[str]) -> dict[str, Any]:
+    return {
+        "source": ["aws.glue"],
+        "detail-type": ["Glue Job State Change"],
+        "detail": {"jobName": sorted(glue_job_names), "state": states},
+    }
+
+
+def glue_job_state_change_event(job_name: str, run_id: str, state: str = "SUCCEEDED", *,
+                                message: str = "", region: str = "us-east-1",
+                                account: str = "123456789012", time: str = "",
+                                event_id: str = "") -> dict[str, Any]:
+    """The event Glue emits on a run's state change (used locally to route after-job rules)."""
+    import uuid
+    from datetime import UTC, datetime
+
+    return {
+        "version": "0",
+        "id": event_id or str(uuid.uuid4()),
+        "detail-type": "Glue Job State Change",
+        "source": "aws.glue",
+        "account": account,
+        "time": time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [],
+        "detail": {
+            "jobName": job_name,
+            "severity": "INFO" if state == "SUCCEEDED" else "ERROR",
+            "state": state,
+            "jobRunId": run_id,
+            "message": message or f"Job run {state.lower()}",
+        },
+    }

@@ -1,0 +1,536 @@
+"""The data-quality gate that stands before every silver write.
+
+A job declares its suite as a list of `Rule`s (built with the constructors below) and calls
+`run_gate(df, rules, suite_name=...)` on the DataFrame it is about to write. Great
+Expectations 1.x is the validator of record: the whole suite is validated in one GE call and
+its JSON result is what gets stored with a failed run. Each rule carries an action:
+
+- `warn`: the failure is recorded (`GateResult.warnings`); every row continues.
+- `drop`: rows breaking the rule go to quarantine, tagged with the names of every drop rule
+  they break (`_failed_rules`); the other rows continue.
+- `fail`: nothing reaches silver; the caller quarantines the whole input with `validation`.
+
+If the dropped share of rows is above `max_drop_ratio`, the run escalates to `fail`: a source
+that suddenly breaks a drop rule on most rows is a broken feed, not a few bad records.
+
+Cost model (the gate must stay cheap on millions of rows): the caller passes a cached frame;
+GE computes all unexpected counts in a handful of bundled aggregate jobs and is asked for no
+unexpected values (`partial_unexpected_count: 0`), so no rows are collected; the per-row
+predicates run only when a drop rule actually failed, as one array column on the cached frame.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+# GE is imported lazily (it costs seconds) so `lake --help` and job modules that only declare
+# suites stay fast; these must be set before the first import to keep CLI output clean.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+FAILED_RULES_COLUMN = "_failed_rules"
+
+# Ask GE for counts only. Its BASIC format otherwise collects up to 20 unexpected values per
+# expectation: one extra Spark job each, and values we never show (quarantine holds the rows).
+RESULT_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": 0}
+
+TABLE_KINDS = frozenset({"column_exists", "row_count"})
+
+
+class Action(StrEnum):
+    WARN = "warn"
+    DROP = "drop"
+    FAIL = "fail"
+
+
+# --------------------------------------------------------------------------------------------
+# Rules
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One expectation with its action; `name` is stable (stored with quarantined rows)."""
+
+    name: str
+    action: Action
+    kind: str
+    columns: tuple[str, ...]
+    params: Mapping = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if self.kind not in _BUILDERS:
+            raise ValueError(
+                f"rule {self.name!r}: unknown kind {self.kind!r}; expected one of "
+                f"{', '.join(sorted(_BUILDERS))}"
+            )
+        # Frozen means frozen: a caller mutating the dict it passed must not change the rule.
+        object.__setattr__(self, "action", Action(self.action))
+        object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    @property
+    def is_table_level(self) -> bool:
+        return self.kind in TABLE_KINDS
+
+    def to_expectation(self) -> gx.expectations.Expectation:
+        """The GE 1.x expectation, tagged with the rule's name and action in `meta`."""
+        expectation = _BUILDERS[self.kind].expectation(self)
+        expectation.meta = {"rule": self.name, "action": self.action.value}
+        return expectation
+
+    def row_predicate(self) -> Column | None:
+        """Spark Column, True where a row passes; None for table-level rules.
+
+        Mirrors GE's Spark engine exactly (same operators), including its null handling:
+        column-map expectations other than not_null skip nulls, so a null passes.
+        """
+        return _BUILDERS[self.kind].predicate(self)
+
+
+def column_exists(column: str, *, action: Action = Action.FAIL, name: str | None = None) -> Rule:
+    return Rule(name or f"{column}_exists", action, "column_exists", (column,), {})
+
+
+def columns_present(columns: Sequence[str], *, action: Action = Action.FAIL) -> list[Rule]:
+    return [column_exists(column, action=action) for column in columns]
+
+
+def row_count_at_least(
+    n: int = 1, *, action: Action = Action.FAIL, name: str | None = None
+) -> Rule:
+    return Rule(name or f"row_count_at_least_{n}", action, "row_count", (), {"min_value": n})
+
+
+def not_null(column: str, *, action: Action = Action.DROP, name: str | None = None) -> Rule:
+    return Rule(name or f"{column}_not_null", action, "not_null", (column,), {})
+
+
+def unique(
+    columns: str | Sequence[str], *, action: Action = Action.DROP, name: str | None = None
+) -> Rule:
+    """Unique key; several columns make a compound key (rows with a null key part are skipped)."""
+    key = (columns,) if isinstance(columns, str) else tuple(columns)
+    if not key:
+        raise ValueError("unique() needs at least one column")
+    return Rule(name or f"{'_'.join(key)}_unique", action, "unique", key, {})
+
+
+def between(
+    column: str,
+    min_value: Any = None,
+    max_value: Any = None,
+    *,
+    strict_min: bool = False,
+    strict_max: bool = False,
+    action: Action = Action.DROP,
+    name: str | None = None,
+) -> Rule:
+    if min_value is None and max_value is None:
+        raise ValueError(f"between({column!r}): give min_value, max_value or both")
+    if min_value is not None and max_value is not None and min_value > max_value:
+        raise ValueError(f"between({column!r}): min_value {min_value} > max_value {max_value}")
+    params = {
+        "min_value": min_value,
+        "max_value": max_value,
+        "strict_min": strict_min,
+        "strict_max": strict_max,
+    }
+    return Rule(name or f"{column}_between", action, "between", (column,), params)
+
+
+def in_set(
+    column: str, values: Iterable, *, action: Action = Action.DROP, name: str | None = None
+) -> Rule:
+    # A tuple keeps the rule hashable-ish and the order stable in the stored validation.
+    return Rule(name or f"{column}_in_set", action, "in_set", (column,), {"values": tuple(values)})
+
+
+def matches_regex(
+    column: str, regex: str, *, action: Action = Action.DROP, name: str | None = None
+) -> Rule:
+    """Java regex, *search* semantics (Spark `rlike`, as GE's Spark engine): anchor with ^...$."""
+    return Rule(name or f"{column}_matches_regex", action, "regex", (column,), {"regex": regex})
+
+
+def max_length(
+    column: str, n: int, *, action: Action = Action.DROP, name: str | None = None
+) -> Rule:
+    return Rule(name or f"{column}_max_length_{n}", action, "max_length", (column,), {"max": n})
+
+
+# --------------------------------------------------------------------------------------------
+# Per kind: the GE expectation and the equivalent Spark predicate, side by side so a change to
+# one is made to the other (tests assert they count the same rows).
+# --------------------------------------------------------------------------------------------
+
+
+def _skip_nulls(rule: Rule, condition: Column) -> Column:
+    # GE's column-map expectations evaluate non-null values only: a null is never "unexpected".
+    return F.col(rule.columns[0]).isNull() | condition
+
+
+def _gxe():
+    import great_expectations.expectations as gxe
+
+    return gxe
+
+
+def _exists_expectation(rule: Rule):
+    return _gxe().ExpectColumnToExist(column=rule.columns[0])
+
+
+def _row_count_expectation(rule: Rule):
+    return _gxe().ExpectTableRowCountToBeBetween(min_value=rule.params["min_value"])
+
+
+def _not_null_expectation(rule: Rule):
+    return _gxe().ExpectColumnValuesToNotBeNull(column=rule.columns[0])
+
+
+def _not_null_predicate(rule: Rule) -> Column:
+    return F.col(rule.columns[0]).isNotNull()
+
+
+def _unique_expectation(rule: Rule):
+    if len(rule.columns) == 1:
+        return _gxe().ExpectColumnValuesToBeUnique(column=rule.columns[0])
+    # GE's default for compound keys ignores a row only when *all* parts are null; skipping it
+    # when *any* part is null matches the single-column rule (a null key is not a duplicate).
+    return _gxe().ExpectCompoundColumnsToBeUnique(
+        column_list=list(rule.columns), ignore_row_if="any_value_is_missing"
+    )
+
+
+def _unique_predicate(rule: Rule) -> Column:
+    # Like GE, every row whose key occurs more than once fails, not just the later copies.
+    # Null keys form their own window partitions and are let through by the null check below,
+    # so the counts of non-null keys equal GE's counts over its null-filtered domain.
+    key = [F.col(c) for c in rule.columns]
+    occurrences = F.count(F.lit(1)).over(Window.partitionBy(*key))
+    any_null = key[0].isNull()
+    for column in key[1:]:
+        any_null = any_null | column.isNull()
+    return any_null | (occurrences <= 1)
+
+
+def _between_expectation(rule: Rule):
+    return _gxe().ExpectColumnValuesToBeBetween(column=rule.columns[0], **rule.params)
+
+
+def _between_predicate(rule: Rule) -> Column:
+    column, p = F.col(rule.columns[0]), rule.params
+    condition = F.lit(True)
+    if p["min_value"] is not None:
+        low = F.lit(p["min_value"])
+        condition = condition & (column > low if p["strict_min"] else column >= low)
+    if p["max_value"] is not None:
+        high = F.lit(p["max_value"])
+        condition = condition & (column < high if p["strict_max"] else column <= high)
+    return _skip_nulls(rule, condition)
+
+
+def _in_set_expectation(rule: Rule):
+    return _gxe().ExpectColumnValuesToBeInSet(
+        column=rule.columns[0], value_set=list(rule.params["values"])
+    )
+
+
+def _in_set_predicate(rule: Rule) -> Column:
+    return _skip_nulls(rule, F.col(rule.columns[0]).isin(list(rule.params["values"])))
+
+
+def _regex_expectation(rule: Rule):
+    return _gxe().ExpectColumnValuesToMatchRegex(
+        column=rule.columns[0], regex=rule.params["regex"]
+    )
+
+
+def _regex_predicate(rule: Rule) -> Column:
+    return _skip_nulls(rule, F.col(rule.columns[0]).rlike(rule.params["regex"]))
+
+
+def _max_length_expectation(rule: Rule):
+    return _gxe().ExpectColumnValueLengthsToBeBetween(
+        column=rule.columns[0], max_value=rule.params["max"]
+    )
+
+
+def _max_length_predicate(rule: Rule) -> Column:
+    return _skip_nulls(rule, F.length(F.col(rule.columns[0])) <= rule.params["max"])
+
+
+@dataclass(frozen=True)
+class _Kind:
+    expectation: Any
+    predicate: Any
+
+
+def _table_level(rule: Rule) -> None:
+    return None
+
+
+_BUILDERS: dict[str, _Kind] = {
+    "column_exists": _Kind(_exists_expectation, _table_level),
+    "row_count": _Kind(_row_count_expectation, _table_level),
+    "not_null": _Kind(_not_null_expectation, _not_null_predicate),
+    "unique": _Kind(_unique_expectation, _unique_predicate),
+    "between": _Kind(_between_expectation, _between_predicate),
+    "in_set": _Kind(_in_set_expectation, _in_set_predicate),
+    "regex": _Kind(_regex_expectation, _regex_predicate),
+    "max_length": _Kind(_max_length_expectation, _max_length_predicate),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The GE runtime: one ephemeral context and Spark data source per process
+# --------------------------------------------------------------------------------------------
+
+_runtime_lock = threading.Lock()
+# GE's Spark data source shares one execution engine whose "active batch" is global state, so
+# two concurrent validations could read each other's frame: validations are serialized.
+_validate_lock = threading.Lock()
+_batch_definition = None
+
+
+def _gx_batch_definition():
+    """The whole-DataFrame batch definition, built on first use (context setup is slow)."""
+    global _batch_definition
+    with _runtime_lock:
+        if _batch_definition is None:
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            # persist=False: the caller has cached the frame; a second persist wastes memory.
+            source = context.data_sources.add_spark(name="quality_gate", persist=False)
+            asset = source.add_dataframe_asset(name="gate_input")
+            _batch_definition = asset.add_batch_definition_whole_dataframe("whole_dataframe")
+        return _batch_definition
+
+
+def _validate(df: DataFrame, rules: Sequence[Rule], suite_name: str) -> dict:
+    """Validate all rules in one GE call; the JSON-able result dict."""
+    import great_expectations as gx
+
+    suite = gx.ExpectationSuite(
+        name=suite_name, expectations=[rule.to_expectation() for rule in rules]
+    )
+    batch_definition = _gx_batch_definition()
+    with _validate_lock:
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
+        result = batch.validate(suite, result_format=RESULT_FORMAT)
+    return result.to_json_dict()
+
+
+# --------------------------------------------------------------------------------------------
+# The gate
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GateResult:
+    """What the gate decided.
+
+    On `failed`, `passed` and `quarantined` are None: the caller quarantines the whole input
+    (so `rows_quarantined == rows_in` and `rows_passed == 0`); `failed_rules` still holds the
+    per-rule counts that led there.
+    """
+
+    status: str
+    reason: str | None
+    passed: DataFrame | None
+    quarantined: DataFrame | None
+    rows_in: int
+    rows_passed: int
+    rows_quarantined: int
+    failed_rules: dict[str, int]
+    warnings: dict[str, int]
+    escalated: bool
+    validation: dict
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "passed"
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """GE's verdict on one rule."""
+
+    rule: Rule
+    success: bool
+    unexpected: int  # failing rows (for table-level rules: rows_in when it failed)
+    error: str | None = None
+
+
+def run_gate(
+    df: DataFrame,
+    rules: Sequence[Rule],
+    *,
+    suite_name: str,
+    max_drop_ratio: float = 0.05,
+) -> GateResult:
+    """Validate `df` (cache it first) against `rules` and split it by the rules' actions."""
+    _check_rule_names(rules)
+    missing = _missing_columns(df, rules)
+    runnable = [r for r in rules if r.is_table_level or not set(r.columns) & missing]
+    validation = _validate(df, runnable, suite_name)
+    rows_in = _rows_in(df, validation)
+    outcomes = _outcomes(runnable, validation, rows_in)
+
+    failed_rules = {o.rule.name: o.unexpected for o in outcomes if not o.success}
+    warnings = {o.rule.name: o.unexpected for o in outcomes if not o.success and o.rule.action == Action.WARN}
+    base = dict(rows_in=rows_in, failed_rules=failed_rules, warnings=warnings, validation=validation)
+
+    problems = _fail_reasons(rules, outcomes, missing, rows_in)
+    if problems:
+        return _failed("; ".join(problems), escalated=False, **base)
+
+    broken_drop = [o for o in outcomes if not o.success and o.rule.action == Action.DROP]
+    if not broken_drop:
+        return GateResult("passed", None, df, None, rows_in, rows_in, 0, escalated=False, **_extra(base))
+
+    tagged = _tag_failed_rules(df, [o.rule for o in broken_drop])
+    # One broken rule: GE already counted its rows, no Spark job needed. Several: rows may
+    # break more than one, so count the union once.
+    if len(broken_drop) == 1:
+        rows_quarantined = broken_drop[0].unexpected
+    else:
+        rows_quarantined = tagged.filter(F.size(FAILED_RULES_COLUMN) > 0).count()
+    if rows_in and rows_quarantined / rows_in > max_drop_ratio:
+        reason = _escalation_reason(rows_quarantined, rows_in, max_drop_ratio, broken_drop)
+        return _failed(reason, escalated=True, **base)
+
+    passed = tagged.filter(F.size(FAILED_RULES_COLUMN) == 0).drop(FAILED_RULES_COLUMN)
+    quarantined = tagged.filter(F.size(FAILED_RULES_COLUMN) > 0)
+    return GateResult(
+        "passed",
+        None,
+        passed,
+        quarantined,
+        rows_in,
+        rows_in - rows_quarantined,
+        rows_quarantined,
+        escalated=False,
+        **_extra(base),
+    )
+
+
+def _extra(base: dict) -> dict:
+    return {k: base[k] for k in ("failed_rules", "warnings", "validation")}
+
+
+def _failed(reason: str, *, escalated: bool, rows_in: int, **rest) -> GateResult:
+    return GateResult(
+        "failed",
+        f"quality gate failed: {reason}",
+        None,
+        None,
+        rows_in,
+        0,
+        rows_in,
+        escalated=escalated,
+        **rest,
+    )
+
+
+def _check_rule_names(rules: Sequence[Rule]) -> None:
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.name in seen:
+            raise ValueError(f"duplicate rule name {rule.name!r}: names identify quarantined rows")
+        seen.add(rule.name)
+
+
+def _missing_columns(df: DataFrame, rules: Sequence[Rule]) -> set[str]:
+    """Columns some rule needs that the frame lacks (checked before any row rule runs)."""
+    present = set(df.columns)
+    return {c for rule in rules for c in rule.columns if c not in present}
+
+
+def _rows_in(df: DataFrame, validation: dict) -> int:
+    """Row count, taken from GE's statistics when it computed one (saves a Spark job)."""
+    for result in validation.get("results", []):
+        stats = result.get("result") or {}
+        if "element_count" in stats:
+            return int(stats["element_count"])
+        if result["expectation_config"]["type"] == "expect_table_row_count_to_be_between":
+            if stats.get("observed_value") is not None:
+                return int(stats["observed_value"])
+    return df.count()
+
+
+def _outcomes(rules: Sequence[Rule], validation: dict, rows_in: int) -> list[_Outcome]:
+    by_name = {r["expectation_config"]["meta"]["rule"]: r for r in validation["results"]}
+    return [_outcome(rule, by_name[rule.name], rows_in) for rule in rules]
+
+
+def _outcome(rule: Rule, result: dict, rows_in: int) -> _Outcome:
+    exception = result.get("exception_info") or {}
+    if exception.get("raised_exception"):
+        return _Outcome(rule, False, rows_in, exception.get("exception_message") or "error")
+    # A result with several metric errors nests them one level down, keyed by metric id.
+    for value in exception.values():
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return _Outcome(rule, False, rows_in, value.get("exception_message") or "error")
+    if result["success"]:
+        return _Outcome(rule, True, 0)
+    stats = result.get("result") or {}
+    unexpected = stats.get("unexpected_count")
+    return _Outcome(rule, False, rows_in if unexpected is None else int(unexpected))
+
+
+def _fail_reasons(
+    rules: Sequence[Rule], outcomes: Sequence[_Outcome], missing: set[str], rows_in: int
+) -> list[str]:
+    """One phrase per reason the whole input must be stopped, in suite order."""
+    reasons = []
+    for o in outcomes:
+        if o.error is not None:
+            reasons.append(f"rule {o.rule.name!r} could not be evaluated: {o.error}")
+        elif o.success or o.rule.action != Action.FAIL:
+            continue
+        elif o.rule.kind == "column_exists":
+            reasons.append(f"required column {o.rule.columns[0]!r} is missing (rule {o.rule.name!r})")
+        elif o.rule.kind == "row_count":
+            reasons.append(
+                f"rule {o.rule.name!r} (fail) expects at least {o.rule.params['min_value']} rows, got {rows_in}"
+            )
+        else:
+            reasons.append(f"rule {o.rule.name!r} (fail) broken by {o.unexpected} of {rows_in} rows")
+    # A row rule on a column nobody declared required: it cannot run, and letting the rows
+    # through unchecked would defeat the rule, whatever its action.
+    declared = {r.columns[0] for r in rules if r.kind == "column_exists"}
+    for column in sorted(missing - declared):
+        users = ", ".join(repr(r.name) for r in rules if column in r.columns)
+        reasons.append(f"column {column!r} is missing, needed by rule {users}")
+    return reasons
+
+
+def _tag_failed_rules(df: DataFrame, rules: Sequence[Rule]) -> DataFrame:
+    """`df` plus `_failed_rules`: the names of the given rules each row breaks (maybe empty)."""
+    flags = [F.when(~rule.row_predicate(), F.lit(rule.name)) for rule in rules]
+    return df.withColumn(FAILED_RULES_COLUMN, F.array_compact(F.array(*flags)))
+
+
+def _escalation_reason(
+    rows_quarantined: int, rows_in: int, max_drop_ratio: float, broken: Sequence[_Outcome]
+) -> str:
+    per_rule = ", ".join(f"{o.rule.name}={o.unexpected}" for o in broken)
+    return (
+        f"{rows_quarantined} of {rows_in} rows ({rows_quarantined / rows_in:.1%}) dropped, "
+        f"above the {max_drop_ratio:.1%} threshold; rules: {per_rule}"
+    )

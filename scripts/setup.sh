@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Creates .venv from requirements.lock (exact versions, hash-checked) and installs this
+# project into it in editable mode, so `lake` is on .venv/bin. Safe to run repeatedly: it
+# reinstalls only when the lock file or pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python_bin="${PYTHON:-python3.11}"
+if ! command -v "$python_bin" >/dev/null 2>&1; then
+  echo "error: $python_bin not found. This project targets Python 3.11 (AWS Glue 5.0); set PYTHON=/path/to/python3.11." >&2
+  exit 1
+fi
+
+# Local Spark needs a JVM (Glue 5.0 runs Java 17).
+if ! command -v java >/dev/null 2>&1; then
+  echo "error: java not found. Local Spark needs Java 17: e.g. 'apt-get install openjdk-17-jre-headless' or 'brew install openjdk@17', then set JAVA_HOME." >&2
+  exit 1
+fi
+java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+if [ -z "$java_major" ] || [ "$java_major" -lt 11 ] || [ "$java_major" -gt 17 ]; then
+  echo "error: Spark 3.5 needs Java 11 or 17; found: $(java -version 2>&1 | head -1)" >&2
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$python_bin" -m venv .venv
+fi
+
+stamp=.venv/.lock-stamp
+want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "Installing pinned dependencies from requirements.lock into .venv ..."
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-input \
+    --require-hashes -r requirements.lock
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-input \
+    --no-deps --no-build-isolation -e .
+  echo "$want" > "$stamp"
+fi
