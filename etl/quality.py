@@ -79,6 +79,11 @@ class Rule:
         object.__setattr__(self, "action", Action(self.action))
         object.__setattr__(self, "columns", tuple(self.columns))
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        if self.is_table_level and self.action == Action.DROP:
+            raise ValueError(
+                f"rule {self.name!r}: a {self.kind} rule judges the whole table, it cannot "
+                "drop rows; use warn or fail"
+            )
 
     @property
     def is_table_level(self) -> bool:
@@ -392,7 +397,11 @@ def run_gate(
     outcomes = _outcomes(runnable, validation, rows_in)
 
     failed_rules = {o.rule.name: o.unexpected for o in outcomes if not o.success}
-    warnings = {o.rule.name: o.unexpected for o in outcomes if not o.success and o.rule.action == Action.WARN}
+    warnings = {
+        o.rule.name: o.unexpected
+        for o in outcomes
+        if not o.success and o.rule.action == Action.WARN
+    }
     base = dict(rows_in=rows_in, failed_rules=failed_rules, warnings=warnings, validation=validation)
 
     problems = _fail_reasons(rules, outcomes, missing, rows_in)

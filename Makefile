@@ -1,0 +1,19 @@
+# Entry points for people and CI. The README's first command is `make demo`.
+.PHONY: setup demo test test-fast clean-demo
+
+setup:
+	bash scripts/setup.sh
+
+# Fresh clone -> the whole local pipeline on sample data (resets .lake-demo first).
+demo: setup
+	.venv/bin/lake --home .lake-demo demo
+
+test: setup
+	.venv/bin/python -m pytest -q
+
+# No Spark: config, contract, routing, runner, history, CLI paths that start no JVM.
+test-fast: setup
+	.venv/bin/python -m pytest -q -m "not spark and not slow"
+
+clean-demo:
+	rm -rf .lake-demo

@@ -1,0 +1,975 @@
+#!/usr/bin/env python
+"""Benchmarks of the data lake: every figure is a ratio against a reference measured in the
+same run, on the same machine, so a noisy or slow machine shifts both sides alike.
+
+    .venv/bin/python bench/run.py                       # all figures, 2,000,000 rows
+    .venv/bin/python bench/run.py --rows 2000 --only gate
+    .venv/bin/python bench/run.py --profile --rows 200000   # where sales_etl spends its time
+
+stdout: one JSON object per figure, one per line, as each figure finishes:
+    {"name", "value", "reference", "ratio", "target", "ok", "unit", "target_on", "detail"}
+`target_on` says whether `target` bounds the `ratio` or the absolute `value` (latency and
+memory targets are absolute; their reference is context). Then a readable table on stderr.
+
+Nothing here asserts a timing: a missed target is reported (`ok: false`), the exit code is 0.
+Exit code 2 means a figure could not be measured (its line has `"error"`).
+
+Figures (see bench/README.md for what each measures and why):
+  gate         sales_etl with vs without the quality gate, warm session
+  engine       sales_etl (with gate) vs bench/duckdb_reference.py, at --rows and 200,000
+  incremental  schedule run of the 101st file after 100 processed vs the 1st into an empty lake
+  latency      `lake upload` cold (fresh process) and `lake watch` warm; ref: `python -c pass`
+  scale        synthesize 300 vs 100 generated jobs (an s3 rule and a schedule each)
+  memory       peak RSS of the `lake upload` process tree on --rows; ref: the same on 10,000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import glob
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench import datagen  # noqa: E402
+
+GROUPS = ("scale", "latency", "memory", "gate", "engine", "incremental")  # run order: no JVM first
+DEFAULT_ROWS = 2_000_000
+ENGINE_SMALL_ROWS = 200_000
+LATENCY_ROWS = 10_000
+BENCH_BUCKETS = {"bronze": "data-lake-bench-bronze", "silver": "data-lake-bench-silver", "gold": "data-lake-bench-gold"}
+GB = 1024**3
+
+
+# ------------------------------------------------------------------------------------------
+# Figures
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float | None
+    reference: float | None
+    target: float
+    unit: str
+    target_on: str = "ratio"  # "ratio": ratio <= target; "value": value <= target
+    detail: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.value is None or not self.reference:
+            return None
+        return self.value / self.reference
+
+    @property
+    def ok(self) -> bool:
+        measured = self.ratio if self.target_on == "ratio" else self.value
+        return self.error is None and measured is not None and measured <= self.target
+
+    def to_json(self) -> dict[str, Any]:
+        data = {
+            "name": self.name,
+            "value": _round(self.value),
+            "reference": _round(self.reference),
+            "ratio": _round(self.ratio),
+            "target": self.target,
+            "ok": self.ok,
+            "unit": self.unit,
+            "target_on": self.target_on,
+            "detail": self.detail,
+        }
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+# ------------------------------------------------------------------------------------------
+# Measuring
+
+
+@dataclass
+class Sample:
+    wall: float  # seconds
+    cpu: float  # CPU seconds of this process and its children (the Spark JVM), same interval
+    result: Any = None
+
+
+def _tree(process: Any) -> list[Any]:
+    try:
+        return [process, *process.children(recursive=True)]
+    except Exception:  # noqa: BLE001 - a process may exit while we look
+        return [process]
+
+
+def tree_cpu_seconds(pid: int | None = None) -> float:
+    """user+system CPU of a process and all its descendants (the local JVM is a child)."""
+    import psutil
+
+    total = 0.0
+    for proc in _tree(psutil.Process(pid)):
+        with contextlib.suppress(Exception):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def tree_rss(pid: int) -> int:
+    import psutil
+
+    total = 0
+    for proc in _tree(psutil.Process(pid)):
+        with contextlib.suppress(Exception):
+            total += proc.memory_info().rss
+    return total
+
+
+def measure(fn: Callable[[], Any]) -> Sample:
+    cpu0, t0 = tree_cpu_seconds(), time.perf_counter()
+    result = fn()
+    return Sample(time.perf_counter() - t0, tree_cpu_seconds() - cpu0, result)
+
+
+def best(samples: list[Sample]) -> float:
+    """Best-of: on a shared machine the fastest run is the one least disturbed by others."""
+    return min(s.wall for s in samples)
+
+
+def summary_of(samples: list[Sample]) -> dict[str, Any]:
+    walls = [s.wall for s in samples]
+    return {
+        "runs": len(samples),
+        "wall_s": [round(w, 3) for w in walls],
+        "best_s": round(min(walls), 3),
+        "median_s": round(statistics.median(walls), 3),
+        "cpu_s": [round(s.cpu, 2) for s in samples],
+        "best_cpu_s": round(min(s.cpu for s in samples), 2),
+    }
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------
+# The benchmark context: options, work folders, the one SparkSession, shared samples
+
+
+class Bench:
+    def __init__(self, options: argparse.Namespace) -> None:
+        self.options = options
+        self.rows: int = options.rows
+        self.repeats: int = max(1, options.repeats)
+        self.warmups: int = max(0, options.warmups)
+        self.work = Path(options.work).resolve()
+        self.data_dir = self.work / "data"
+        self.runs_dir = self.work / "runs"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.runs_dir, ignore_errors=True)
+        self.runs_dir.mkdir(parents=True)
+        self._spark = None
+        self._counter = 0
+        self.sales_samples: dict[int, list[Sample]] = {}  # rows -> sales_etl (with gate) samples
+        self.sales_summaries: dict[int, Any] = {}
+        self.upload_samples: dict[int, list[dict[str, Any]]] = {}  # rows -> cold `lake upload` runs
+
+    # -- data ----------------------------------------------------------------------------
+
+    def sales_file(self, rows: int) -> Path:
+        spec = datagen.SalesSpec(rows=rows, seed=self.options.seed)
+        path = self.data_dir / spec.file_name()
+        if not path.is_file():
+            log(f"generating {rows:,} sales rows -> {path.name}")
+        return datagen.ensure_sales_csv(self.data_dir, spec)
+
+    def fresh_dir(self, label: str) -> Path:
+        self._counter += 1
+        path = self.runs_dir / f"{self._counter:03d}-{label}"
+        path.mkdir(parents=True)
+        return path
+
+    # -- spark -----------------------------------------------------------------------------
+
+    @property
+    def spark(self) -> Any:
+        if self._spark is None:
+            from etl.session import local_spark
+
+            log("starting the local SparkSession (etl.session.local_spark)")
+            self._spark = local_spark("data-lake-bench")
+        return self._spark
+
+    def job_arguments(self, root: Path, *, trigger: str, key: str | None = None) -> dict[str, str]:
+        args = {
+            "--JOB_NAME": "sales_etl",
+            "--env": "bench",
+            "--trigger_source": trigger,
+            "--bronze_bucket": BENCH_BUCKETS["bronze"],
+            "--silver_bucket": BENCH_BUCKETS["silver"],
+            "--gold_bucket": BENCH_BUCKETS["gold"],
+            "--storage_root": str(root),
+        }
+        if key is not None:
+            args["--source_bucket"] = BENCH_BUCKETS["bronze"]
+            args["--source_key"] = key
+        return args
+
+    def put_bronze(self, root: Path, source: Path, key: str) -> None:
+        """Place `source` at bronze `key` under `root` (a hard link: no 150 MB copies)."""
+        target = root / BENCH_BUCKETS["bronze"] / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
+
+    def run_sales(self, job_class: Any, root: Path, *, trigger: str = "s3_event", key: str | None = "sales/input.csv") -> Any:
+        """One sales_etl run in this process on the warm session; fails loudly unless it succeeded
+        (a run that fails early would be fast and falsify the figure)."""
+        from etl.args import JobArguments
+
+        arguments = self.job_arguments(root, trigger=trigger, key=key if trigger != "schedule" else None)
+        values = {k[2:]: v for k, v in arguments.items()}
+        summary = job_class(JobArguments.from_mapping(values), self.spark).run()
+        if summary.state != "SUCCEEDED" or summary.rows_written <= 0:
+            raise RuntimeError(f"sales_etl run in {root} ended {summary.state}: {summary.error} "
+                               f"(written {summary.rows_written})")
+        return summary
+
+    def sales_once(self, job_class: Any, csv: Path, label: str) -> Sample:
+        root = self.fresh_dir(label)
+        self.put_bronze(root, csv, "sales/input.csv")
+        try:
+            return measure(lambda: self.run_sales(job_class, root))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------
+# gate
+
+
+def sales_job_classes() -> tuple[type, type]:
+    """(the real SalesEtl, SalesEtl with an empty rule set).
+
+    "Without the gate" = the same job whose `raw_rules()` and `quality_rules()` return []:
+    `run_gate` still runs, but validates an empty suite (no expectation, no Spark job but
+    the row count) and never tags or splits rows. There is no switch in etl/ to bypass the
+    gate, so this subclass lives in the benchmark only.
+    """
+    from etl.jobs.sales_etl import SalesEtl
+
+    class SalesEtlWithoutGate(SalesEtl):
+        def raw_rules(self) -> list:
+            return []
+
+        def quality_rules(self) -> list:
+            return []
+
+    return SalesEtl, SalesEtlWithoutGate
+
+
+def fig_gate(bench: Bench) -> list[Figure]:
+    with_gate, without_gate = sales_job_classes()
+    csv = bench.sales_file(bench.rows)
+    log(f"gate: warm-up ({bench.warmups}x each variant) on {bench.rows:,} rows")
+    for _ in range(bench.warmups):
+        bench.sales_once(with_gate, csv, "gate-warmup-with")
+        bench.sales_once(without_gate, csv, "gate-warmup-without")
+    on, off = [], []
+    for i in range(bench.repeats):  # interleaved, so drift in machine load hits both alike
+        on.append(bench.sales_once(with_gate, csv, "gate-with"))
+        off.append(bench.sales_once(without_gate, csv, "gate-without"))
+        log(f"gate: round {i + 1}/{bench.repeats}: with {on[-1].wall:.1f}s, without {off[-1].wall:.1f}s")
+    bench.sales_samples.setdefault(bench.rows, []).extend(on)
+    cpu_ratio = min(s.cpu for s in on) / max(min(s.cpu for s in off), 1e-9)
+    return [Figure(
+        "gate", best(on), best(off), 1.25, "s",
+        detail={"rows": bench.rows, "with_gate": summary_of(on), "without_gate": summary_of(off),
+                "cpu_ratio": round(cpu_ratio, 3), "statistic": "best-of wall time",
+                "without_gate_means": "SalesEtl subclass whose raw_rules()/quality_rules() return []"},
+    )]
+
+
+# ------------------------------------------------------------------------------------------
+# engine
+
+
+def duckdb_samples(bench: Bench, csv: Path, repeats: int, warmups: int) -> tuple[list[Sample], Any]:
+    from bench.duckdb_reference import run_reference
+
+    def once() -> Sample:
+        out = bench.fresh_dir("duckdb")
+        try:
+            return measure(lambda: run_reference(csv, out, source_key="sales/input.csv", threads=2))
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+
+    for _ in range(warmups):
+        once()
+    samples = [once() for _ in range(repeats)]
+    return samples, samples[-1].result
+
+
+def engine_figure(bench: Bench, rows: int, name: str) -> Figure:
+    with_gate, _ = sales_job_classes()
+    csv = bench.sales_file(rows)
+    spark_samples = bench.sales_samples.get(rows, [])
+    if not spark_samples:
+        log(f"{name}: sales_etl on {rows:,} rows")
+        bench.sales_once(with_gate, csv, "engine-warmup")  # warm (GE context, JIT) even if gate ran
+        spark_samples = [bench.sales_once(with_gate, csv, "engine-spark") for _ in range(bench.repeats)]
+        bench.sales_samples[rows] = spark_samples
+    log(f"{name}: DuckDB reference on {rows:,} rows")
+    duck, reference = duckdb_samples(bench, csv, bench.repeats, max(1, bench.warmups))
+    spark_summary = spark_samples[-1].result
+    same = (reference.rows_written == spark_summary.rows_written
+            and reference.rows_quarantined == spark_summary.rows_quarantined
+            and reference.failed_rules == dict(spark_summary.rules_failed))
+    cpu_ratio = min(s.cpu for s in spark_samples) / max(min(s.cpu for s in duck), 1e-9)
+    return Figure(
+        name, best(spark_samples), best(duck), 4.0, "s",
+        detail={"rows": rows, "sales_etl": summary_of(spark_samples), "duckdb": summary_of(duck),
+                "cpu_ratio": round(cpu_ratio, 3), "same_rows_judged": same,
+                "rows_written": spark_summary.rows_written, "rows_quarantined": spark_summary.rows_quarantined,
+                "duckdb_rows_written": reference.rows_written,
+                "duckdb_rows_quarantined": reference.rows_quarantined},
+    )
+
+
+def fig_engine(bench: Bench) -> list[Figure]:
+    figures = [engine_figure(bench, bench.rows, "engine")]
+    if ENGINE_SMALL_ROWS < bench.rows:
+        figures.append(engine_figure(bench, ENGINE_SMALL_ROWS, f"engine@{ENGINE_SMALL_ROWS}"))
+    return figures
+
+
+# ------------------------------------------------------------------------------------------
+# incremental
+
+
+def fig_incremental(bench: Bench) -> list[Figure]:
+    """Schedule run of file 101 after 100 processed, vs schedule run of file 1 on an empty lake.
+
+    Setup: files 1..100 (daily drops, a few late rows of the previous day) are processed by
+    one scheduled run (`--inc-setup batch`, the default: fast) or by one s3_event run each
+    (`--inc-setup per-file`: a realistic ledger of 100 entries, slower). Either way silver
+    holds 100 date partitions of history. Each timed run starts from a copy of that state.
+    """
+    from etl.jobs.sales_etl import SalesEtl
+
+    count, per_file = bench.options.inc_files, bench.options.inc_rows
+    specs = datagen.incremental_specs(count + 1, per_file)
+    files = [datagen.ensure_sales_csv(bench.data_dir / "incremental", spec) for spec in specs]
+    keys = [f"sales/{spec.start_day:%Y-%m-%d}.csv" for spec in specs]
+
+    history = bench.fresh_dir("incremental-history")
+    for path, key in zip(files[:count], keys[:count], strict=True):
+        bench.put_bronze(history, path, key)
+    log(f"incremental: processing {count} files x {per_file:,} rows as history ({bench.options.inc_setup})")
+    t0 = time.perf_counter()
+    if bench.options.inc_setup == "per-file":
+        for key in keys[:count]:
+            bench.run_sales(SalesEtl, history, trigger="s3_event", key=key)
+    else:
+        bench.run_sales(SalesEtl, history, trigger="schedule", key=None)
+    setup_s = time.perf_counter() - t0
+
+    def scheduled(label: str, base: Path | None, new_file: Path, new_key: str) -> Sample:
+        root = bench.fresh_dir(label)
+        if base is not None:
+            shutil.rmtree(root)
+            shutil.copytree(base, root, copy_function=_link_or_copy)
+        bench.put_bronze(root, new_file, new_key)
+        try:
+            sample = measure(lambda: bench.run_sales(SalesEtl, root, trigger="schedule", key=None))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        if sample.result.source_keys != [new_key]:
+            raise RuntimeError(f"{label}: the scheduled run processed {sample.result.source_keys}, expected [{new_key}]")
+        return sample
+
+    for _ in range(bench.warmups):
+        scheduled("inc-warmup-first", None, files[0], keys[0])
+        scheduled("inc-warmup-next", history, files[count], keys[count])
+    first, nxt = [], []
+    for i in range(bench.repeats):
+        first.append(scheduled("inc-first", None, files[0], keys[0]))
+        nxt.append(scheduled("inc-next", history, files[count], keys[count]))
+        log(f"incremental: round {i + 1}/{bench.repeats}: first {first[-1].wall:.1f}s, 101st {nxt[-1].wall:.1f}s")
+    silver_rows = _silver_rows(history)
+    shutil.rmtree(history, ignore_errors=True)
+    cpu_ratio = min(s.cpu for s in nxt) / max(min(s.cpu for s in first), 1e-9)
+    return [Figure(
+        "incremental", best(nxt), best(first), 1.2, "s",
+        detail={"files_processed_before": count, "rows_per_file": per_file, "history_rows_in_silver": silver_rows,
+                "setup": bench.options.inc_setup, "setup_s": round(setup_s, 1),
+                "next_file": summary_of(nxt), "first_file": summary_of(first), "cpu_ratio": round(cpu_ratio, 3),
+                "next_partitions_rewritten": len(nxt[-1].result.output_paths),
+                "first_partitions_written": len(first[-1].result.output_paths)},
+    )]
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    # Bronze inputs can be hard-linked; silver files are replaced (os.replace), never edited
+    # in place, so linking them is safe too and keeps copies of the history cheap.
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _silver_rows(root: Path) -> int | None:
+    try:
+        import pyarrow.dataset as ds
+
+        return ds.dataset(str(root / BENCH_BUCKETS["silver"] / "sales"), format="parquet", partitioning="hive").count_rows()
+    except Exception:  # noqa: BLE001 - context only
+        return None
+
+
+# ------------------------------------------------------------------------------------------
+# latency and memory: `lake` in fresh processes
+
+
+def lake_command() -> list[str]:
+    script = Path(sys.executable).parent / "lake"
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("lake")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from data_platform.cli import main; main()"]
+
+
+@functools.cache
+def dev_buckets() -> dict[str, str]:
+    from data_platform.config import load_stack
+
+    cfg = load_stack("dev", REPO).platform
+    return {purpose: cfg.bucket_name(purpose) for purpose in ("bronze", "silver", "gold")}
+
+
+def manifests(home: Path, job: str = "sales_etl", layer: str = "silver") -> list[str]:
+    return sorted(glob.glob(str(home / dev_buckets()[layer] / "_runs" / job / "*.json")))
+
+
+def lake_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("LAKE_HOME", None)
+    env.pop("LAKE_NOW", None)
+    env.pop("LAKE_FAULT", None)
+    env.setdefault("COLUMNS", "200")
+    return env
+
+
+def run_process(cmd: list[str], *, home: Path, poll: float = 0.05, marker: Callable[[], bool] | None = None,
+                timeout: float = 3600) -> dict[str, Any]:
+    """Run `cmd`; poll its process tree's RSS and `marker` (silver written?) until it exits."""
+    out_path, err_path = home.parent / f"{home.name}.stdout", home.parent / f"{home.name}.stderr"
+    peak = 0
+    marker_at = None
+    cpu = 0.0
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=REPO, env=lake_env(), stdout=out, stderr=err)
+        try:
+            while proc.poll() is None:
+                peak = max(peak, tree_rss(proc.pid))
+                with contextlib.suppress(Exception):
+                    cpu = max(cpu, tree_cpu_seconds(proc.pid))
+                if marker_at is None and marker is not None and marker():
+                    marker_at = time.perf_counter() - t0
+                if time.perf_counter() - t0 > timeout:
+                    proc.kill()
+                    raise TimeoutError(f"{' '.join(cmd)} took longer than {timeout}s")
+                time.sleep(poll)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        wall = time.perf_counter() - t0
+    if marker_at is None and marker is not None and marker():
+        marker_at = wall
+    result = {"rc": proc.returncode, "wall_s": wall, "marker_s": marker_at, "peak_rss": peak, "cpu_s": cpu,
+              "stderr_tail": err_path.read_text(errors="replace")[-1500:]}
+    return result
+
+
+def python_start_seconds(repeats: int = 5) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def cold_upload(bench: Bench, rows: int, label: str) -> dict[str, Any]:
+    csv = bench.sales_file(rows)
+    home = bench.fresh_dir(label) / "lake"
+    key = f"sales/bench-{rows}.csv"
+    before = len(manifests(home)) if home.exists() else 0
+    result = run_process([*lake_command(), "--home", str(home), "upload", str(csv), key], home=home,
+                         marker=lambda: len(manifests(home)) > before)
+    if result["rc"] != 0 or result["marker_s"] is None:
+        raise RuntimeError(f"lake upload of {rows:,} rows failed (exit {result['rc']}): {result['stderr_tail']}")
+    shutil.rmtree(home.parent, ignore_errors=True)
+    bench.upload_samples.setdefault(rows, []).append(result)
+    return result
+
+
+def fig_latency(bench: Bench) -> list[Figure]:
+    starts = python_start_seconds()
+    py_start = min(starts)
+    log(f"latency: `python -c pass` best {py_start:.3f}s; cold `lake upload` of {LATENCY_ROWS:,} rows x{bench.repeats}")
+    cold = [cold_upload(bench, LATENCY_ROWS, "latency-cold") for _ in range(bench.repeats)]
+    marks = [c["marker_s"] for c in cold]
+    figures = [Figure(
+        "latency_cold", min(marks), py_start, 12.0, "s", target_on="value",
+        detail={"rows": LATENCY_ROWS, "process_start_to_silver_s": [round(m, 2) for m in marks],
+                "process_wall_s": [round(c["wall_s"], 2) for c in cold],
+                "median_s": round(statistics.median(marks), 2), "python_start_s": [round(s, 4) for s in starts],
+                "note": "the process also runs sales_daily (after-job) before it exits; silver = sales_etl manifest"},
+    )]
+    for name, flags in (("latency_warm", []), ("latency_warm_fastpoll", ["--interval", "0.2", "--settle", "0.2"])):
+        figures.append(warm_latency(bench, name, flags, py_start))
+    return figures
+
+
+def warm_latency(bench: Bench, name: str, flags: list[str], py_start: float) -> Figure:
+    """`lake watch` running and warm (one file already processed); then files appear in bronze
+    (atomic rename, as `lake upload` and any sane copy tool do) and we time appear -> silver."""
+    root = bench.fresh_dir(name)
+    home = root / "lake"
+    cmd = [*lake_command(), "--home", str(home), "watch", "--no-schedules", *flags]
+    out_path, err_path = root / "watch.stdout", root / "watch.stderr"
+    bronze = home / dev_buckets()["bronze"] / "sales"
+    count = bench.repeats + max(1, bench.warmups)
+    # Daily store drops (one new date each), like a feed arriving while the watcher runs.
+    sources = [datagen.ensure_sales_csv(bench.data_dir, datagen.SalesSpec(
+        rows=LATENCY_ROWS, seed=500 + i, id_prefix="WARM", days=1,
+        start_day=datagen.DEFAULT_START + timedelta(days=i))) for i in range(count)]
+    latencies: list[float] = []
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=lake_env(), stdout=out, stderr=err)
+        try:
+            _wait_for(lambda: b"Watching" in err_path.read_bytes() or proc.poll() is not None, 300)
+            if proc.poll() is not None:
+                raise RuntimeError(f"lake watch exited {proc.returncode}: {err_path.read_text()[-1500:]}")
+            for i, source in enumerate(sources):
+                done_before = len(manifests(home))
+                daily_before = _finished_runs(home, "sales_daily")
+                bronze.mkdir(parents=True, exist_ok=True)
+                tmp = bronze / f".incoming-{i}.tmp"
+                shutil.copyfile(source, tmp)
+                os.replace(tmp, bronze / f"warm-{i:02d}.csv")
+                t0 = time.perf_counter()
+                _wait_for(lambda: len(manifests(home)) > done_before or proc.poll() is not None, 600, poll=0.01)
+                latency = time.perf_counter() - t0
+                if proc.poll() is not None:
+                    raise RuntimeError(f"lake watch exited {proc.returncode}: {err_path.read_text()[-1500:]}")
+                if i >= count - bench.repeats:
+                    latencies.append(latency)
+                log(f"{name}: file {i + 1}/{count}: appear -> silver {latency:.2f}s"
+                    + (" (warm-up)" if i < count - bench.repeats else ""))
+                # Let the chained gold run finish so the next file meets an idle watcher.
+                _wait_for(lambda: _finished_runs(home, "sales_daily") > daily_before or proc.poll() is not None, 300)
+                time.sleep(0.5)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    shutil.rmtree(root, ignore_errors=True)
+    return Figure(
+        name, min(latencies), py_start, 2.0, "s", target_on="value",
+        detail={"rows": LATENCY_ROWS, "appear_to_silver_s": [round(x, 2) for x in latencies],
+                "median_s": round(statistics.median(latencies), 2), "watch_flags": flags or "defaults (--interval 2 --settle 2)"},
+    )
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float, poll: float = 0.1) -> None:
+    deadline = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"condition not met within {timeout}s")
+        time.sleep(poll)
+
+
+def _finished_runs(home: Path, job: str) -> int:
+    db = home / "_lake" / "history.sqlite3"
+    if not db.is_file():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as con:
+            row = con.execute(
+                "SELECT COUNT(*) FROM runs WHERE job = ? AND state IN ('SUCCEEDED', 'FAILED', 'NO_INPUT')", (job,)
+            ).fetchone()
+            return int(row[0])
+    except sqlite3.Error:
+        return 0
+
+
+def fig_memory(bench: Bench) -> list[Figure]:
+    driver_memory = os.environ.get("LAKE_DRIVER_MEMORY", "2g")
+    small = bench.upload_samples.get(LATENCY_ROWS) or [cold_upload(bench, LATENCY_ROWS, "memory-small")]
+    log(f"memory: `lake upload` of {bench.rows:,} rows (LAKE_DRIVER_MEMORY={driver_memory})")
+    big = cold_upload(bench, bench.rows, "memory-big")
+    reference = min(s["peak_rss"] for s in small)
+    return [Figure(
+        "memory", big["peak_rss"] / GB, reference / GB, 3.0, "GB", target_on="value",
+        detail={"rows": bench.rows, "peak_rss_bytes": big["peak_rss"], "reference_rows": LATENCY_ROWS,
+                "reference_peak_rss_bytes": reference, "spark.driver.memory": driver_memory,
+                "measured": "sum of RSS over the `lake upload` process tree (python + JVM), polled every 50 ms",
+                "upload_wall_s": round(big["wall_s"], 1), "upload_cpu_s": round(big["cpu_s"], 1),
+                "start_to_silver_s": round(big["marker_s"], 1)},
+    )]
+
+
+# ------------------------------------------------------------------------------------------
+# scale: synthesis of generated stacks
+
+
+def scale_config(jobs: int) -> dict[str, Any]:
+    """A `data-lake:platform` mapping with `jobs` sales-like jobs, each with an s3 rule and a
+    schedule (cron, staggered minutes)."""
+    cfg: dict[str, Any] = {
+        "environment": "dev",
+        "name_prefix": "data-lake",
+        "alerts": {"emails": ["bench@example.com"]},
+        "tags": {"project": "data-lake", "environment": "dev"},
+        "jobs": {},
+        "s3_rules": {},
+        "schedules": {},
+    }
+    for n in range(jobs):
+        job = f"sales_etl_{n:03d}"
+        cfg["jobs"][job] = {"dataset": f"sales_{n:03d}", "source": {"prefix": f"sales_{n:03d}/", "suffix": ".csv"},
+                            "workers": 2, "timeout_minutes": 30, "max_retries": 1}
+        cfg["s3_rules"][f"{job}_upload"] = {"prefix": f"sales_{n:03d}/", "suffix": ".csv", "job": job}
+        cfg["schedules"][f"{job}_nightly"] = {"expression": f"cron({n % 60} 2 * * ? *)", "timezone": "UTC", "job": job}
+    return cfg
+
+
+@contextlib.contextmanager
+def generated_jobs_allowed() -> Iterator[None]:
+    """Let `sales_etl_<n>` pass config's "etl/jobs/<job>.py exists" check (bench only)."""
+    import data_platform.config as config
+
+    real = config._job_module_exists
+
+    def exists(job: str) -> bool:
+        return real(job) or (job.startswith("sales_etl_") and real("sales_etl"))
+
+    config._job_module_exists = exists
+    try:
+        yield
+    finally:
+        config._job_module_exists = real
+
+
+def scale_etl_dir(root: Path, jobs: int) -> Path:
+    """A copy of etl/ plus a Glue entry script per generated job (the component needs
+    `etl/glue_entry/<job>.py` for every job; `build(etl_dir=...)` points it here)."""
+    target = root / "etl"
+    shutil.copytree(REPO / "etl", target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    template = (REPO / "etl" / "glue_entry" / "sales_etl.py").read_text()
+    for n in range(jobs):
+        job = f"sales_etl_{n:03d}"
+        (target / "glue_entry" / f"{job}.py").write_text(template.replace('JOB = "sales_etl"', f'JOB = "{job}"'))
+    return target
+
+
+def fig_scale(bench: Bench) -> list[Figure]:
+    from data_platform.components.catalog import table_schema
+    from data_platform.config import StackConfig, parse_platform_config
+    from data_platform.synth import synthesize
+    from etl.jobs.sales_etl import SalesEtl
+
+    root = bench.fresh_dir("scale")
+    sizes = (100, 300)
+    etl_dir = scale_etl_dir(root, max(sizes))
+    schema = table_schema(SalesEtl.schema, SalesEtl.partition_columns)
+
+    def synth(jobs: int) -> tuple[float, float, int]:
+        raw = scale_config(jobs)
+        t0 = time.perf_counter()
+        with generated_jobs_allowed():
+            cfg, warnings = parse_platform_config(raw, source=f"bench-{jobs}-jobs")
+        t1 = time.perf_counter()
+        stack = StackConfig(stack="dev", region="eu-west-1", platform=cfg, warnings=tuple(warnings))
+        resources = synthesize(stack, tables={job: schema for job in cfg.jobs}, etl_dir=etl_dir)
+        t2 = time.perf_counter()
+        return t1 - t0, t2 - t1, len(resources)
+
+    log("scale: warm-up synth (10 jobs)")
+    for _ in range(max(1, bench.warmups)):
+        synth(10)
+    results: dict[int, list[tuple[float, float, int]]] = {n: [] for n in sizes}
+    for i in range(bench.repeats):
+        for n in sizes:
+            results[n].append(synth(n))
+        log(f"scale: round {i + 1}/{bench.repeats}: " + ", ".join(
+            f"{n} jobs {results[n][-1][0] + results[n][-1][1]:.1f}s" for n in sizes))
+    shutil.rmtree(root, ignore_errors=True)
+    total = {n: [p + s for p, s, _ in results[n]] for n in sizes}
+    return [Figure(
+        "scale", min(total[300]), min(total[100]), 3.3, "s",
+        detail={
+            "statistic": "best-of (config validation + synthesize)",
+            **{f"jobs_{n}": {"resources": results[n][0][2], "total_s": [round(t, 2) for t in total[n]],
+                             "validate_s": [round(p, 3) for p, _, _ in results[n]],
+                             "synthesize_s": [round(s, 2) for _, s, _ in results[n]]} for n in sizes},
+            "per_resource_ms": {n: round(1000 * min(total[n]) / results[n][0][2], 2) for n in sizes},
+            "how": "config built in Python; data_platform.config._job_module_exists patched to accept sales_etl_<n>; "
+                   "synthesize(tables=..., etl_dir=<copy of etl/ with glue_entry/sales_etl_<n>.py>)",
+        },
+    )]
+
+
+# ------------------------------------------------------------------------------------------
+# --profile: where one sales_etl run spends its time (Spark event log + phase labels)
+
+
+PROFILE_PHASES = (
+    ("etl.jobs.sales_etl", "SalesEtl", "check_source", "check_source (python: md5 + utf-8 scan)"),
+    ("etl.base", "BaseGlueJob", "plan_inputs", "plan_inputs"),
+    ("etl.base", None, "run_gate", "gate"),
+    ("etl.quality", None, "_validate", "ge_validate"),
+    ("etl.base", "BaseGlueJob", "_quarantine", "quarantine_write"),
+    ("etl.base", "BaseGlueJob", "load", "load"),
+    ("etl.writer", "AtomicParquetWriter", "_affected_partitions", "affected_partitions"),
+    ("etl.writer", "AtomicParquetWriter", "_changed_partitions", "changed_partitions"),
+    ("etl.writer", "AtomicParquetWriter", "_stage_and_publish", "stage_and_publish"),
+    ("etl.base", "BaseGlueJob", "_finish", "ledger_manifest"),
+)
+
+
+def run_profile(options: argparse.Namespace) -> int:
+    """One warm-up and one profiled sales_etl run; phases from wrappers, Spark jobs from the
+    event log (labelled with the phase that started them)."""
+    import importlib
+
+    from pyspark.sql import SparkSession
+
+    from etl.session import LOCAL_SPARK_CONF
+
+    bench = Bench(options)
+    events_dir = bench.fresh_dir("eventlog")
+    builder = SparkSession.builder.master(os.environ.get("LAKE_SPARK_MASTER", "local[2]")).appName("data-lake-profile")
+    for key, value in LOCAL_SPARK_CONF.items():
+        builder = builder.config(key, value)
+    spark = (builder.config("spark.eventLog.enabled", "true").config("spark.eventLog.dir", events_dir.as_uri())
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    bench._spark = spark
+    sc = spark.sparkContext
+    stack: list[str] = []
+    phases: list[tuple[str, float, int]] = []
+    run_label = {"value": "warmup"}
+
+    def wrap(owner: Any, attr: str, label: str) -> None:
+        original = getattr(owner, attr)
+
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            stack.append(label)
+            sc.setLocalProperty("spark.job.description", f"{run_label['value']}|{'/'.join(stack)}")
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                phases.append(("/".join(stack), time.perf_counter() - t0, len(stack)))
+                stack.pop()
+                sc.setLocalProperty("spark.job.description", f"{run_label['value']}|{'/'.join(stack)}")
+
+        setattr(owner, attr, wrapper)
+
+    for module_name, class_name, attr, label in PROFILE_PHASES:
+        module = importlib.import_module(module_name)
+        wrap(getattr(module, class_name) if class_name else module, attr, label)
+
+    with_gate, _ = sales_job_classes()
+    csv = bench.sales_file(options.rows)
+    bench.sales_once(with_gate, csv, "profile-warmup")
+    phases.clear()
+    run_label["value"] = "profiled"
+    sample = bench.sales_once(with_gate, csv, "profile")
+    spark.stop()
+
+    log_files = list(events_dir.glob("*"))
+    jobs = _spark_jobs(log_files[0]) if log_files else []
+    jobs = [j for j in jobs if j["description"].startswith("profiled|")]
+    report = {"rows": options.rows, "total_s": round(sample.wall, 2), "cpu_s": round(sample.cpu, 2),
+              "phases": [{"phase": p, "s": round(s, 2)} for p, s, _ in phases],
+              "spark_jobs": len(jobs), "spark_job_s": round(sum(j["s"] for j in jobs), 2), "by_phase": {}}
+    for job in jobs:
+        phase = job["description"].split("|", 1)[1] or "(outside phases)"
+        entry = report["by_phase"].setdefault(phase, {"jobs": 0, "s": 0.0, "tasks": 0})
+        entry["jobs"] += 1
+        entry["s"] = round(entry["s"] + job["s"], 2)
+        entry["tasks"] += job["tasks"]
+    out = bench.work / f"profile-{options.rows}.json"
+    out.write_text(json.dumps({**report, "jobs": jobs}, indent=1))
+    print(f"sales_etl on {options.rows:,} rows: {sample.wall:.1f}s wall, {sample.cpu:.1f}s CPU; "
+          f"{len(jobs)} Spark jobs, {report['spark_job_s']:.1f}s inside Spark jobs", file=sys.stderr)
+    print("phase (python wall, nested phases included)", file=sys.stderr)
+    for phase, seconds, depth in phases:
+        print(f"  {'  ' * (depth - 1)}{phase.rsplit('/', 1)[-1]:<40} {seconds:7.2f}s", file=sys.stderr)
+    print("spark jobs by phase", file=sys.stderr)
+    for phase, entry in report["by_phase"].items():
+        print(f"  {phase:<45} {entry['jobs']:3d} jobs {entry['tasks']:4d} tasks {entry['s']:7.2f}s", file=sys.stderr)
+    print(f"details: {out}", file=sys.stderr)
+    print(json.dumps(report))
+    return 0
+
+
+def _spark_jobs(event_log: Path) -> list[dict[str, Any]]:
+    jobs: dict[int, dict[str, Any]] = {}
+    with event_log.open() as handle:
+        for line in handle:
+            event = json.loads(line)
+            kind = event["Event"]
+            if kind == "SparkListenerJobStart":
+                props = event.get("Properties") or {}
+                jobs[event["Job ID"]] = {
+                    "job": event["Job ID"], "start": event["Submission Time"],
+                    "description": props.get("spark.job.description") or "",
+                    "callsite": props.get("callSite.short") or "",
+                    "tasks": sum(s["Number of Tasks"] for s in event["Stage Infos"]),
+                }
+            elif kind == "SparkListenerJobEnd" and event["Job ID"] in jobs:
+                job = jobs[event["Job ID"]]
+                job["s"] = round((event["Completion Time"] - job["start"]) / 1000, 3)
+    return [j for j in jobs.values() if "s" in j]
+
+
+# ------------------------------------------------------------------------------------------
+# Main
+
+
+FIGURE_FUNCTIONS: dict[str, Callable[[Bench], list[Figure]]] = {
+    "gate": fig_gate,
+    "engine": fig_engine,
+    "incremental": fig_incremental,
+    "latency": fig_latency,
+    "scale": fig_scale,
+    "memory": fig_memory,
+}
+
+TARGETS = {
+    "gate": "time with/without gate <= 1.25",
+    "engine": "sales_etl / DuckDB <= 4",
+    "incremental": "101st file / 1st file <= 1.2",
+    "latency": "cold <= 12 s, warm <= 2 s",
+    "scale": "t(300 jobs) / t(100 jobs) <= 3.3",
+    "memory": "peak RSS <= 3 GB",
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows of the main sales file (default 2,000,000)")
+    parser.add_argument("--only", default=",".join(GROUPS), help=f"comma-separated subset of: {', '.join(GROUPS)}")
+    parser.add_argument("--repeats", type=int, default=3, help="measured runs per side (best-of; default 3)")
+    parser.add_argument("--warmups", type=int, default=1, help="unmeasured runs per side first (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated sales file")
+    parser.add_argument("--inc-files", type=int, default=100, help="files processed before the timed one (default 100)")
+    parser.add_argument("--inc-rows", type=int, default=5_000, help="rows per incremental file (default 5,000)")
+    parser.add_argument("--inc-setup", choices=("batch", "per-file"), default="batch",
+                        help="process the history in one scheduled run (batch) or one s3_event run per file")
+    parser.add_argument("--work", default=str(REPO / "bench" / "out"), help="work folder (generated data is cached here)")
+    parser.add_argument("--profile", action="store_true", help="profile one sales_etl run at --rows instead")
+    options = parser.parse_args(argv)
+    groups = [g.strip() for g in options.only.split(",") if g.strip()]
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        parser.error(f"unknown figure(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
+    if options.rows < 10:
+        parser.error("--rows must be at least 10")
+    options.groups = [g for g in GROUPS if g in groups]
+    return options
+
+
+def print_table(figures: list[Figure], started: float, options: argparse.Namespace) -> None:
+    headers = ("figure", "value", "reference", "ratio", "target", "ok")
+    rows = []
+    for f in figures:
+        unit = f" {f.unit}" if f.value is not None else ""
+        target = f"ratio <= {f.target:g}" if f.target_on == "ratio" else f"value <= {f.target:g} {f.unit}"
+        rows.append((f.name, "error" if f.error else f"{f.value:.3f}{unit}", "" if f.reference is None else f"{f.reference:.3f}{unit}",
+                     "" if f.ratio is None else f"{f.ratio:.2f}", target, "ERROR" if f.error else ("yes" if f.ok else "NO")))
+    try:
+        from rich import box
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"bench/run.py --rows {options.rows} ({time.perf_counter() - started:.0f}s)",
+                      box=box.SIMPLE_HEAD, title_justify="left")
+        for header in headers:
+            table.add_column(header, justify="right" if header in ("value", "reference", "ratio") else "left")
+        for row in rows:
+            table.add_row(*row)
+        Console(stderr=True, width=120).print(table)
+    except ImportError:  # plain text fallback
+        widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+        for row in [headers, *rows]:
+            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)), file=sys.stderr)
+    for f in figures:
+        if f.error:
+            print(f"{f.name}: {f.error}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    if options.profile:
+        return run_profile(options)
+    started = time.perf_counter()
+    bench = Bench(options)
+    log(f"figures: {', '.join(options.groups)}; rows {options.rows:,}; repeats {options.repeats}, "
+        f"warm-ups {options.warmups}; work {bench.work}")
+    figures: list[Figure] = []
+    errors = 0
+    for group in options.groups:
+        t0 = time.perf_counter()
+        try:
+            produced = FIGURE_FUNCTIONS[group](bench)
+        except Exception as error:  # noqa: BLE001 - one broken figure must not hide the others
+            errors += 1
+            traceback.print_exc()
+            produced = [Figure(group, None, None, 0.0, "", error=f"{type(error).__name__}: {error}"[:1000])]
+        for figure in produced:
+            figure.detail.setdefault("figure_s", round(time.perf_counter() - t0, 1))
+            print(json.dumps(figure.to_json(), sort_keys=False), flush=True)
+            figures.append(figure)
+    print_table(figures, started, options)
+    return 2 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""GlueJob: one Glue 5.0 Spark job, its code in the artifacts bucket, its role, logs and
+encryption settings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from data_platform import contract, iam
+from data_platform.config import PlatformConfig
+from data_platform.packaging import SHORT_HASH, Package, file_sha256
+
+GLUE_VERSION = "5.0"
+GLUE_COMMAND = "glueetl"
+# Installed on the workers at start; pinned to what the project was tested with.
+ADDITIONAL_PYTHON_MODULES: tuple[str, ...] = ("great_expectations", "defusedxml")
+
+
+@cache
+def additional_python_modules() -> str:
+    """`great_expectations==1.x.y,defusedxml==0.7.1` from the installed distributions."""
+    return ",".join(f"{dist}=={version(dist)}" for dist in ADDITIONAL_PYTHON_MODULES)
+
+
+def code_prefix(job: str) -> str:
+    """The job's own folder in the artifacts bucket (its role reads only this)."""
+    return f"glue/jobs/{job}/"
+
+
+def temp_prefix(job: str) -> str:
+    return f"glue/tmp/{job}/"
+
+
+def package_key(job: str, package: Package) -> str:
+    return f"{code_prefix(job)}etl-{package.short_hash}.zip"
+
+
+def script_key(job: str, script_sha256: str) -> str:
+    return f"{code_prefix(job)}{job}-{script_sha256[:SHORT_HASH]}.py"
+
+
+def glue_default_arguments(cfg: PlatformConfig, job: str, *, artifacts_bucket: str,
+                           package_object_key: str) -> dict[str, str]:
+    """The job's DefaultArguments: the contract's plus Glue's own switches (pure)."""
+    job_cfg = cfg.jobs[job]
+    log_group = cfg.names.log_group(job)
+    return {
+        **contract.default_job_arguments(cfg, job),
+        "--job-language": "python",
+        "--extra-py-files": f"s3://{artifacts_bucket}/{package_object_key}",
+        "--additional-python-modules": additional_python_modules(),
+        "--enable-metrics": "",
+        "--enable-observability-metrics": "true",
+        "--enable-continuous-cloudwatch-log": "true",
+        "--continuous-log-logGroup": log_group,
+        # Glue 5.0 names its error/output groups from this prefix; 4.0 used the line above.
+        "--custom-logGroup-prefix": log_group,
+        "--job-bookmark-option": "job-bookmark-enable" if job_cfg.bookmarks else "job-bookmark-disable",
+        "--TempDir": f"s3://{artifacts_bucket}/{temp_prefix(job)}",
+    }
+
+
+def job_log_groups(cfg: PlatformConfig, job: str) -> dict[str, str]:
+    """The job's log groups by stable key: the continuous-log group it is told to use and the
+    two Glue 5.0 derives from `--custom-logGroup-prefix`. Declared here so that each has the
+    stack's retention and KMS key (a group Glue creates itself keeps logs forever)."""
+    base = cfg.names.log_group(job)
+    return {"logs": base, "logs-error": f"{base}/error", "logs-output": f"{base}/output"}
+
+
+def security_configuration_log_group(security_configuration: str, role_name: str) -> str:
+    """Where Glue writes a job's driver output when the security configuration encrypts
+    CloudWatch logs (`/aws-glue/jobs-<security configuration>-role/<role>/...`)."""
+    return f"/aws-glue/jobs-{security_configuration}-role/{role_name}"
+
+
+@dataclass(frozen=True)
+class GlueJobArgs:
+    config: PlatformConfig
+    job: str
+    account: pulumi.Output[iam.AwsAccount]
+    artifacts_bucket: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    package: Package
+    script: Path
+
+
+class GlueJob(pulumi.ComponentResource):
+    job_name: pulumi.Output[str]
+    job_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GlueJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("datalake:glue_job:GlueJob", name, None, opts)
+        self._base = name
+        self._args = args
+        self._cfg = args.config
+        self._job_cfg = args.config.jobs[args.job]
+        names = args.config.names
+        self._security_configuration_name = names.glue_job(args.job)
+
+        self._log_groups = self._create_log_groups()
+        self._role = self._create_role()
+        self._security_configuration = self._create_security_configuration()
+        script, package = self._upload_code()
+        self._job = self._create_job(script, package)
+
+        self.job_name = self._job.name
+        self.job_arn = self._job.arn
+        self.role_arn = self._role.arn
+        self.register_outputs({"job_name": self.job_name, "job_arn": self.job_arn, "role_arn": self.role_arn})
+
+    def _child(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)
+
+    def _create_log_groups(self) -> list[aws.cloudwatch.LogGroup]:
+        return [
+            aws.cloudwatch.LogGroup(
+                f"{self._base}-{key}",
+                name=group,
+                retention_in_days=self._cfg.retention.log_retention_days,
+                kms_key_id=self._args.kms_key_arn,
+                opts=self._child(),
+            )
+            for key, group in job_log_groups(self._cfg, self._args.job).items()
+        ]
+
+    def _create_role(self) -> aws.iam.Role:
+        job = self._args.job
+        names = self._cfg.names
+        role_name = names.job_role(job)
+        role = aws.iam.Role(
+            f"{self._base}-role",
+            name=role_name,
+            description=f"Glue job {names.glue_job(job)}: reads its input, writes its dataset",
+            assume_role_policy=json.dumps(iam.assume_role_policy("glue.amazonaws.com")),
+            opts=self._child(),
+        )
+        access = iam.job_s3_access(self._cfg, job)
+        artifacts = self._cfg.bucket_name("artifacts")
+        log_groups = [
+            names.log_group(job),
+            security_configuration_log_group(self._security_configuration_name, role_name),
+        ]
+        policy = pulumi.Output.all(self._args.account, self._args.kms_key_arn).apply(
+            lambda values: json.dumps(iam.glue_job_policy(
+                values[0],
+                access=access,
+                artifacts_bucket=artifacts,
+                artifacts_prefix=code_prefix(job),
+                temp_prefix=temp_prefix(job),
+                kms_key_arn=values[1],
+                log_group_names=log_groups,
+            ))
+        )
+        self._role_policy = aws.iam.RolePolicy(
+            f"{self._base}-role-policy", role=role.id, policy=policy, opts=self._child()
+        )
+        return role
+
+    def _create_security_configuration(self) -> aws.glue.SecurityConfiguration:
+        key = self._args.kms_key_arn
+        return aws.glue.SecurityConfiguration(
+            f"{self._base}-security",
+            name=self._security_configuration_name,
+            encryption_configuration={
+                "s3_encryption": {"s3_encryption_mode": "SSE-KMS", "kms_key_arn": key},
+                "cloudwatch_encryption": {"cloudwatch_encryption_mode": "SSE-KMS", "kms_key_arn": key},
+                "job_bookmarks_encryption": {"job_bookmarks_encryption_mode": "CSE-KMS", "kms_key_arn": key},
+            },
+            opts=self._child(),
+        )
+
+    def _upload_code(self) -> tuple[aws.s3.BucketObjectv2, aws.s3.BucketObjectv2]:
+        """Script and package under content-hashed keys: new code, new key, new job revision.
+
+        Each job uploads its own copy of the package so that no two resources own one object
+        (replacing one would otherwise delete the file the other jobs still point at).
+        """
+        job, package = self._args.job, self._args.package
+        script_sha = file_sha256(self._args.script)
+        script = aws.s3.BucketObjectv2(
+            f"{self._base}-script",
+            bucket=self._args.artifacts_bucket,
+            key=script_key(job, script_sha),
+            source=pulumi.FileAsset(str(self._args.script)),
+            content_type="text/x-python",
+            source_hash=script_sha,
+            opts=self._child(),
+        )
+        package_object = aws.s3.BucketObjectv2(
+            f"{self._base}-package",
+            bucket=self._args.artifacts_bucket,
+            key=package_key(job, package),
+            source=pulumi.FileAsset(str(package.path)),
+            content_type="application/zip",
+            source_hash=package.sha256,
+            opts=self._child(),
+        )
+        return script, package_object
+
+    def _create_job(self, script: aws.s3.BucketObjectv2, package: aws.s3.BucketObjectv2) -> aws.glue.Job:
+        job, job_cfg = self._args.job, self._job_cfg
+        artifacts = self._cfg.bucket_name("artifacts")
+        arguments = glue_default_arguments(self._cfg, job, artifacts_bucket=artifacts,
+                                           package_object_key=package_key(job, self._args.package))
+        return aws.glue.Job(
+            f"{self._base}-job",
+            name=self._cfg.names.glue_job(job),
+            description=job_cfg.description
+            or f"{job}: {job_cfg.source.layer.value} -> {job_cfg.layer.value} {job_cfg.dataset}",
+            role_arn=self._role.arn,
+            glue_version=GLUE_VERSION,
+            command={
+                "name": GLUE_COMMAND,
+                "python_version": "3",
+                "script_location": pulumi.Output.concat("s3://", script.bucket, "/", script.key),
+            },
+            default_arguments=arguments,
+            worker_type=job_cfg.worker_type.value,
+            number_of_workers=job_cfg.workers,
+            timeout=job_cfg.timeout_minutes,
+            max_retries=job_cfg.max_retries,
+            execution_property={"max_concurrent_runs": job_cfg.max_concurrent_runs},
+            execution_class=job_cfg.execution_class.value,
+            security_configuration=self._security_configuration.name,
+            # The job must not start before its package, role policy and log group exist.
+            opts=self._child(depends_on=[package, self._role_policy, *self._log_groups]),
+        )

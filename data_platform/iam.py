@@ -1,0 +1,412 @@
+"""IAM policy documents of the platform, as pure functions returning dicts.
+
+Every document is built from plain strings (names, ARNs, prefixes), so it is tested without
+Pulumi and reviewed as JSON. Components call these inside `Output.apply` and pass the result
+through `json.dumps`.
+
+Least privilege is the rule. The few places where AWS offers no resource-level permission are
+named constants below, each with the reason, so a reviewer finds every `"Resource": "*"`
+in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from data_platform.config import Layer, PlatformConfig
+
+POLICY_VERSION = "2012-10-17"
+
+# -- Documented exceptions to resource-level scoping -----------------------------------------
+
+# cloudwatch:PutMetricData has no resource type in the IAM service authorization reference;
+# the only scope is the `cloudwatch:namespace` condition. `DataLake` is where the jobs publish
+# QuarantinedRows; `Glue` is where Glue itself publishes job metrics (`--enable-metrics`,
+# `--enable-observability-metrics`) with the job role's credentials.
+PUT_METRIC_DATA_RESOURCE = "*"
+JOB_METRIC_NAMESPACES: tuple[str, ...] = ("DataLake", "Glue")
+
+# Step Functions vended logs: the CloudWatch Logs delivery APIs (CreateLogDelivery, ...)
+# support no resource-level permissions, AWS documents them with "Resource": "*".
+LOG_DELIVERY_RESOURCE = "*"
+LOG_DELIVERY_ACTIONS: tuple[str, ...] = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+
+# X-Ray segment and sampling APIs likewise have no resource type (only used with tracing on).
+XRAY_RESOURCE = "*"
+XRAY_ACTIONS: tuple[str, ...] = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
+
+# Glue writes its own driver/bootstrap logs to fixed groups before our job arguments apply;
+# these are Glue's names, not ours (4.0: logs-v2, 5.0: error/output).
+GLUE_DEFAULT_LOG_GROUPS: tuple[str, ...] = ("/aws-glue/jobs/error", "/aws-glue/jobs/output", "/aws-glue/jobs/logs-v2")
+
+# -- What Step Functions needs for `glue:startJobRun.sync` (AWS: "IAM policies for calling AWS
+# Glue"): start the run, poll it, and stop it when the execution is stopped.
+GLUE_SYNC_ACTIONS: tuple[str, ...] = ("glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun")
+
+S3_READ_ACTIONS: tuple[str, ...] = ("s3:GetObject",)
+S3_WRITE_ACTIONS: tuple[str, ...] = (
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+)
+KMS_DATA_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+
+
+@dataclass(frozen=True)
+class AwsAccount:
+    """Where the stack deploys: what ARNs are built from."""
+
+    account_id: str
+    region: str
+    partition: str = "aws"
+
+    def arn(self, service: str, resource: str, *, regional: bool = True, with_account: bool = True) -> str:
+        region = self.region if regional else ""
+        account = self.account_id if with_account else ""
+        return f"arn:{self.partition}:{service}:{region}:{account}:{resource}"
+
+    @property
+    def root(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:root"
+
+    def log_group_arn(self, name: str) -> str:
+        return self.arn("logs", f"log-group:{name}")
+
+    def glue_job_arn(self, name: str) -> str:
+        return self.arn("glue", f"job/{name}")
+
+
+@dataclass(frozen=True)
+class S3Grant:
+    """Objects under `prefix` in `bucket` (prefix "" = the whole bucket)."""
+
+    bucket: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class JobS3Access:
+    reads: tuple[S3Grant, ...]
+    writes: tuple[S3Grant, ...]
+
+
+def bucket_arn(partition: str, bucket: str) -> str:
+    return f"arn:{partition}:s3:::{bucket}"
+
+
+def objects_arn(partition: str, bucket: str, prefix: str = "") -> str:
+    return f"arn:{partition}:s3:::{bucket}/{prefix}*"
+
+
+def document(statements: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    return {"Version": POLICY_VERSION, "Statement": [dict(s) for s in statements]}
+
+
+def _sorted_unique(values: Iterable[str]) -> list[str]:
+    return sorted(set(values))
+
+
+# -- Trust policies ---------------------------------------------------------------------------
+
+
+def assume_role_policy(service: str, source_account: str | None = None) -> dict[str, Any]:
+    """Let `service` assume the role; with `source_account`, only on behalf of this account
+    (confused-deputy protection, for services that set aws:SourceAccount when assuming)."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if source_account:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return document([statement])
+
+
+# -- Buckets and key -------------------------------------------------------------------------
+
+
+def tls_only_statement(partition: str, bucket: str) -> dict[str, Any]:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn(partition, bucket), objects_arn(partition, bucket)],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def bucket_policy(partition: str, bucket: str) -> dict[str, Any]:
+    """Every bucket: refuse plain-HTTP requests."""
+    return document([tls_only_statement(partition, bucket)])
+
+
+def access_logs_bucket_policy(account: AwsAccount, bucket: str, source_buckets: Mapping[str, str]) -> dict[str, Any]:
+    """The access-log bucket: TLS only, and S3 log delivery may write each source's prefix.
+
+    With BucketOwnerEnforced, ACL grants to the log delivery group are impossible; the bucket
+    policy is the only way (AWS: "Permissions for log delivery").
+    """
+    source_arns = _sorted_unique(bucket_arn(account.partition, b) for b in source_buckets.values())
+    prefixes = sorted(objects_arn(account.partition, bucket, prefix) for prefix in source_buckets)
+    return document([
+        tls_only_statement(account.partition, bucket),
+        {
+            "Sid": "AllowS3ServerAccessLogDelivery",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": prefixes,
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": source_arns},
+                "StringEquals": {"aws:SourceAccount": account.account_id},
+            },
+        },
+    ])
+
+
+def kms_key_policy(account: AwsAccount) -> dict[str, Any]:
+    """The per-environment key.
+
+    - The account administers the key and IAM policies grant its use (S3 and Glue act with the
+      caller's or job role's credentials, so they need no key-policy statement of their own).
+    - CloudWatch Logs encrypts the Glue and runner log groups: its regional principal, only for
+      log groups of this account.
+    - EventBridge and CloudWatch alarms publish to the KMS-encrypted alert topic; SNS then
+      uses the key on their behalf, which AWS authorizes through these service principals.
+    - EventBridge Scheduler is not granted: schedules carry a static, non-sensitive input
+      encrypted with Scheduler's AWS-owned key, so a failed key grant cannot stop schedules.
+    """
+    return document([
+        {
+            "Sid": "AccountAdministersKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": account.root},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "CloudWatchLogsEncryptLogGroups",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{account.region}.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": account.arn("logs", "log-group:*")}},
+        },
+        {
+            "Sid": "AlertPublishersUseKeyForTopic",
+            "Effect": "Allow",
+            "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+        },
+    ])
+
+
+# -- Glue job role --------------------------------------------------------------------------
+
+
+def job_output_prefixes(job: str, dataset: str) -> tuple[str, ...]:
+    """Where a job writes in its output bucket (see etl.writer, etl.ledger, BaseGlueJob)."""
+    return (
+        f"{dataset}/",
+        f"_staging/{dataset}/",
+        f"_staging/_quarantine/{dataset}/",
+        f"_quarantine/{dataset}/",
+        f"_ledger/{job}/",
+        f"_runs/{job}/",
+    )
+
+
+def upstream_jobs(cfg: PlatformConfig, job: str) -> list[str]:
+    return sorted({a.upstream for a in cfg.after_job.values() if a.job == job})
+
+
+def job_s3_access(cfg: PlatformConfig, job: str) -> JobS3Access:
+    """What one job may read and write, from the stack config alone."""
+    job_cfg = cfg.jobs[job]
+    source_bucket = cfg.bucket_name(job_cfg.source.layer.value)
+    reads = [S3Grant(source_bucket, job_cfg.source.prefix)]
+    if job_cfg.source.layer is not Layer.BRONZE:
+        # A downstream job reads the run manifests of the jobs that start it.
+        reads += [S3Grant(cfg.bucket_name(cfg.jobs[up].layer.value), f"_runs/{up}/") for up in upstream_jobs(cfg, job)]
+    output = cfg.output_bucket(job)
+    writes = tuple(S3Grant(output, prefix) for prefix in job_output_prefixes(job, job_cfg.dataset))
+    return JobS3Access(reads=tuple(reads), writes=writes)
+
+
+def _list_statement(sid: str, partition: str, bucket: str, prefixes: Sequence[str]) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": bucket_arn(partition, bucket),
+        "Condition": {"StringLike": {"s3:prefix": sorted({f"{p}*" for p in prefixes})}},
+    }
+
+
+def _by_bucket(grants: Iterable[S3Grant]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for grant in grants:
+        out.setdefault(grant.bucket, []).append(grant.prefix)
+    return out
+
+
+def glue_job_policy(
+    account: AwsAccount,
+    *,
+    access: JobS3Access,
+    artifacts_bucket: str,
+    artifacts_prefix: str,
+    temp_prefix: str,
+    kms_key_arn: str,
+    log_group_names: Sequence[str],
+) -> dict[str, Any]:
+    """The job role: read its input, write its dataset and bookkeeping, nothing else."""
+    p = account.partition
+    statements: list[dict[str, Any]] = []
+    for index, (bucket, prefixes) in enumerate(sorted(_by_bucket(access.reads).items())):
+        statements.append({
+            "Sid": f"ReadInput{index}",
+            "Effect": "Allow",
+            "Action": list(S3_READ_ACTIONS),
+            "Resource": sorted(objects_arn(p, bucket, prefix) for prefix in prefixes),
+        })
+        statements.append(_list_statement(f"ListInput{index}", p, bucket, prefixes))
+    for index, (bucket, prefixes) in enumerate(sorted(_by_bucket(access.writes).items())):
+        statements.append({
+            "Sid": f"WriteOutput{index}",
+            "Effect": "Allow",
+            "Action": list(S3_WRITE_ACTIONS),
+            "Resource": sorted(objects_arn(p, bucket, prefix) for prefix in prefixes),
+        })
+        statements.append(_list_statement(f"ListOutput{index}", p, bucket, prefixes))
+    statements += [
+        {
+            "Sid": "ReadJobCode",
+            "Effect": "Allow",
+            "Action": list(S3_READ_ACTIONS),
+            "Resource": objects_arn(p, artifacts_bucket, artifacts_prefix),
+        },
+        {
+            "Sid": "UseTempDir",
+            "Effect": "Allow",
+            "Action": list(S3_WRITE_ACTIONS),
+            "Resource": objects_arn(p, artifacts_bucket, temp_prefix),
+        },
+        _list_statement("ListTempDir", p, artifacts_bucket, [temp_prefix]),
+        {
+            "Sid": "LocateBuckets",
+            "Effect": "Allow",
+            "Action": "s3:GetBucketLocation",
+            "Resource": _sorted_unique(
+                bucket_arn(p, g.bucket) for g in (*access.reads, *access.writes, S3Grant(artifacts_bucket, ""))
+            ),
+        },
+        {
+            "Sid": "UseDataKey",
+            "Effect": "Allow",
+            "Action": list(KMS_DATA_ACTIONS),
+            "Resource": kms_key_arn,
+        },
+        {
+            "Sid": "WriteJobLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
+            # `<group>*` covers the streams and the suffixes Glue appends (security configuration,
+            # /error and /output in Glue 5.0).
+            "Resource": sorted({
+                f"{account.log_group_arn(name)}*" for name in (*log_group_names, *GLUE_DEFAULT_LOG_GROUPS)
+            }),
+        },
+        {
+            "Sid": "PutJobMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": PUT_METRIC_DATA_RESOURCE,
+            "Condition": {"StringEquals": {"cloudwatch:namespace": list(JOB_METRIC_NAMESPACES)}},
+        },
+    ]
+    return document(statements)
+
+
+# -- Runner, trigger and alert policies -------------------------------------------------------
+
+
+def runner_policy(glue_job_arn: str, *, tracing: bool = False) -> dict[str, Any]:
+    statements: list[dict[str, Any]] = [
+        {"Sid": "RunOneGlueJob", "Effect": "Allow", "Action": list(GLUE_SYNC_ACTIONS), "Resource": glue_job_arn},
+        {"Sid": "DeliverExecutionLogs", "Effect": "Allow", "Action": list(LOG_DELIVERY_ACTIONS),
+         "Resource": LOG_DELIVERY_RESOURCE},
+    ]
+    if tracing:
+        statements.append({"Sid": "WriteTraces", "Effect": "Allow", "Action": list(XRAY_ACTIONS),
+                           "Resource": XRAY_RESOURCE})
+    return document(statements)
+
+
+def start_execution_policy(state_machine_arn: str, dead_letter_queue_arn: str | None = None) -> dict[str, Any]:
+    """A trigger's role: start one runner (and, for Scheduler, send to its own DLQ)."""
+    statements: list[dict[str, Any]] = [
+        {"Sid": "StartRunner", "Effect": "Allow", "Action": "states:StartExecution", "Resource": state_machine_arn},
+    ]
+    if dead_letter_queue_arn:
+        statements.append({"Sid": "SendToDeadLetterQueue", "Effect": "Allow", "Action": "sqs:SendMessage",
+                           "Resource": dead_letter_queue_arn})
+    return document(statements)
+
+
+def dead_letter_queue_policy(queue_arn: str, rule_arn: str) -> dict[str, Any]:
+    """EventBridge delivers undeliverable events of exactly one rule."""
+    return document([{
+        "Sid": "EventBridgeDeadLetters",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+    }])
+
+
+def alert_topic_policy(account: AwsAccount, topic_arn: str, *, rule_arns: Sequence[str],
+                       alarm_name_prefix: str) -> dict[str, Any]:
+    """EventBridge (our failure rule only) and CloudWatch (our alarms only) may publish."""
+    return document([
+        {
+            "Sid": "EventBridgePublishes",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
+        },
+        {
+            "Sid": "CloudWatchAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": account.arn("cloudwatch", f"alarm:{alarm_name_prefix}*")},
+                "StringEquals": {"aws:SourceAccount": account.account_id},
+            },
+        },
+    ])

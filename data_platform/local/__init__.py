@@ -1,0 +1,21 @@
+"""The local twin: the stack's pipeline on one machine, no cloud account needed.
+
+Buckets are folders under a lake home, named exactly like the stack's buckets; S3 events are
+built, routed and turned into job arguments by the same functions the Pulumi program deploys
+(`data_platform.events`, `data_platform.contract`); jobs run in-process on local Spark.
+
+- `lake.LocalLake`      buckets, upload, routing, runs, after-job chaining, alerts
+- `runner.LocalRunner`  the Step Functions runner's retry + Glue's MaxRetries/MaxConcurrentRuns
+- `history.History`     SQLite run history, slots, schedule fires, alerts outbox
+- `watch`               bronze watcher and scheduler with an injectable clock
+- `cloud`               the same commands against the deployed stack (boto3)
+- `demo`                sample data and the guided demo
+"""
+
+
+class LakeError(Exception):
+    """A problem the user can fix; the CLI prints the message (one line) and exits non-zero."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

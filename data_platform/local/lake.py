@@ -1,0 +1,460 @@
+"""LocalLake: the stack's buckets as folders, and the event path S3 -> EventBridge -> runner.
+
+Nothing here decides routing or arguments on its own: the S3 pattern comes from
+`events.s3_object_created_pattern` (what the Pulumi program deploys), the runner input from
+the rule's input transformer (`contract.s3_event_transformer`), the job arguments from
+`contract.job_run_arguments`, and after-job chaining from the `Glue Job State Change` event
+matched against `contract.glue_job_state_change_pattern`. So a file that starts a job here
+starts the same job with the same arguments on AWS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from data_platform import contract, events
+from data_platform.config import PlatformConfig, StackConfig
+from data_platform.local import LakeError
+from data_platform.local.history import History
+from data_platform.local.runner import FaultPlan, JobFn, LocalRunner, Progress, RunRequest, retry_scale_from_env
+
+MAX_KEY_BYTES = 1024  # S3's limit
+MAX_SEGMENT_BYTES = 255  # a file name on every common filesystem
+MAX_CHAIN_DEPTH = 10  # after-job rules could form a cycle (a -> b -> a); the cloud would loop
+FAILURE_STATES = ["FAILED", "TIMEOUT", "STOPPED"]
+# The cloud's Glue-failure rule sends this to the SNS topic (components/alerts.py, which
+# imports Pulumi, so the template is repeated here; a test asserts both are the same).
+GLUE_FAILURE_PATHS = {"job": "$.detail.jobName", "run": "$.detail.jobRunId", "state": "$.detail.state",
+                      "message": "$.detail.message"}
+GLUE_FAILURE_TEMPLATE = '"Glue job <job> run <run> <state>: <message>"'
+
+
+def glue_failure_message(event: Mapping[str, Any]) -> str:
+    """The alert text for a Glue state-change event, built by the same input transformer."""
+    return str(contract.InputTransformer(GLUE_FAILURE_PATHS, GLUE_FAILURE_TEMPLATE).apply(event))
+
+
+_warm = threading.Event()
+
+
+def _import_quality_libraries() -> None:
+    try:
+        import great_expectations  # noqa: F401
+        import great_expectations.expectations  # noqa: F401
+    except Exception:  # noqa: BLE001 - the job reports a missing library itself, clearly
+        pass
+
+
+def warm_up() -> None:
+    """Start the process's SparkSession and import Great Expectations at the same time.
+
+    Both take seconds; the JVM starts in its own process while this one waits, so importing
+    GE in a thread meanwhile hides most of its import time (the first run is the slow one).
+    """
+    if _warm.is_set():
+        return
+    importer = threading.Thread(target=_import_quality_libraries, name="import-gx", daemon=True)
+    importer.start()
+    from etl.session import local_spark
+
+    local_spark()
+    importer.join()
+    _warm.set()
+
+
+def spark_job_fn(job: str, arguments: Mapping[str, str]) -> Mapping[str, Any]:
+    """Run `job` in this process on the process's one SparkSession (imported lazily)."""
+    from etl.runtime import run_job
+    from etl.session import local_spark
+
+    warm_up()
+    return run_job(job, arguments, spark=local_spark()).to_dict()
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable by start time, unique across processes; letters, digits and '-' only."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"local-{moment:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+
+
+def validate_key(key: str) -> str:
+    """Refuse keys that are not plain relative S3 keys, or cannot be stored as a local file.
+
+    Spaces, '+', '=' and unicode are fine (S3 allows them; EventBridge passes them as-is).
+    """
+    if not key:
+        raise LakeError("the key is empty; give a key such as sales/2024-01-01.csv")
+    if "\x00" in key:
+        raise LakeError(f"key {key!r} contains a NUL byte")
+    if key.startswith("/") or key.startswith("\\"):
+        raise LakeError(f"key {key!r} is absolute; keys are relative to the bucket, e.g. sales/day.csv")
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise LakeError(f"key is {len(key.encode('utf-8'))} bytes; S3 allows at most {MAX_KEY_BYTES}")
+    segments = key.split("/")
+    for segment in segments:
+        if segment == "":
+            raise LakeError(f"key {key!r} has an empty segment ('//' or a trailing '/'); name a file")
+        if segment in (".", "..") or ".." in segment.split("\\"):
+            raise LakeError(f"key {key!r} contains a '{segment}' segment; keys may not climb out of the bucket")
+        if segment.startswith("."):
+            raise LakeError(f"key {key!r}: names starting with '.' are reserved locally (temporary files); "
+                            "rename the segment")
+        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
+            raise LakeError(f"key {key!r}: the segment '{segment[:20]}...' is longer than "
+                            f"{MAX_SEGMENT_BYTES} bytes, which no local filesystem stores")
+    return key
+
+
+def _md5_file(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    bucket: str
+    key: str
+    path: Path
+    size: int
+    etag: str
+    mtime_ns: int
+    replaced: bool = False  # the key held an object before (S3 would keep it as a noncurrent version)
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    rule: str
+    job: str
+
+
+@dataclass(frozen=True)
+class NoMatch:
+    nearest_rule: str | None
+    reason: str
+
+    def message(self, key: str) -> str:
+        if self.nearest_rule is None:
+            return f"no rule matched {key}: {self.reason}; the file is kept in bronze"
+        return (f"no rule matched {key}; nearest rule {self.nearest_rule}: {self.reason}. "
+                "The file is kept in bronze")
+
+
+def s3_rules(cfg: PlatformConfig) -> list[tuple[str, str, dict[str, Any]]]:
+    """(rule, job, the pattern the Pulumi program deploys) for every enabled S3 rule."""
+    rules = []
+    for name, rule in sorted(cfg.s3_rules.items()):
+        if rule.enabled:
+            bucket = cfg.bucket_name(rule.layer.value)
+            rules.append((name, rule.job, events.s3_object_created_pattern(bucket, rule.prefix, rule.suffix)))
+    return rules
+
+
+def route(cfg: PlatformConfig, event: Mapping[str, Any]) -> list[RuleMatch]:
+    """The S3 rules whose deployed pattern matches `event`, matched by the project's engine."""
+    return [RuleMatch(name, job) for name, job, pattern in s3_rules(cfg) if events.matches(pattern, dict(event))]
+
+
+def explain_no_match(cfg: PlatformConfig, event: Mapping[str, Any]) -> NoMatch:
+    """The rule the key came closest to (longest common prefix, then suffix) and why it missed."""
+    rules = s3_rules(cfg)
+    if not rules:
+        return NoMatch(None, "the stack has no enabled s3_rules")
+    key = str(event.get("detail", {}).get("object", {}).get("key", ""))
+
+    def closeness(item: tuple[str, str, dict[str, Any]]) -> tuple[int, bool]:
+        rule = cfg.s3_rules[item[0]]
+        return len(os.path.commonprefix([key, rule.prefix or ""])), key.endswith(rule.suffix or "")
+
+    name, _job, pattern = max(rules, key=closeness)
+    rule = cfg.s3_rules[name]
+    wanted = f"prefix '{rule.prefix or ''}'" + (f", suffix '{rule.suffix}'" if rule.suffix else "")
+    reason = events.describe_mismatch(pattern, dict(event)) or "it matches (unexpected)"
+    return NoMatch(name, f"({wanted}, job {rule.job}) {reason}")
+
+
+@dataclass
+class Dispatch:
+    """What one Object Created event did."""
+
+    key: str
+    event: dict[str, Any]
+    matched: list[RuleMatch]
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    no_match: NoMatch | None = None
+    replaced: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(run["state"] == "FAILED" for run in self.runs)
+
+
+class LocalLake:
+    """One stack's lake under one home directory."""
+
+    def __init__(self, stack: StackConfig, home: Path | str, *, job_fn: JobFn | None = None,
+                 history: History | None = None, runner: LocalRunner | None = None,
+                 progress: Progress | None = None, clock: Callable[[], datetime] | None = None,
+                 sleep: Callable[[float], None] | None = None) -> None:
+        self.stack = stack
+        self.cfg: PlatformConfig = stack.platform
+        self.home = Path(home).expanduser().resolve()
+        self.home.mkdir(parents=True, exist_ok=True)
+        for purpose in ("bronze", "silver", "gold"):
+            (self.home / self.cfg.bucket_name(purpose)).mkdir(exist_ok=True)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.progress = progress or (lambda _message: None)
+        self.history = history or History.for_home(self.home)
+        if runner is None:
+            extra = {"sleep": sleep} if sleep else {}
+            runner = LocalRunner(self.history, job_fn or spark_job_fn, retry_scale=retry_scale_from_env(),
+                                 faults=FaultPlan.from_env(), progress=self._progress, **extra)
+        self.runner = runner
+        self.region = stack.region or "us-east-1"
+        for run in self.history.reap_dead_runs():
+            self._alert_failed_run(run)
+
+    def _progress(self, message: str) -> None:
+        self.progress(message)
+
+    def close(self) -> None:
+        self.history.close()
+
+    # -- buckets and objects --------------------------------------------------------------
+
+    @property
+    def bronze(self) -> str:
+        return self.cfg.bucket_name("bronze")
+
+    def bucket_dir(self, bucket: str) -> Path:
+        return self.home / bucket
+
+    def object_path(self, bucket: str, key: str) -> Path:
+        """The file holding `key`; refused if it would resolve outside the bucket folder."""
+        validate_key(key)
+        bucket_dir = self.bucket_dir(bucket).resolve()
+        path = bucket_dir / key
+        # A symlinked folder inside bronze could still point elsewhere: resolve and re-check.
+        if not path.resolve().is_relative_to(bucket_dir):
+            raise LakeError(f"key {key!r} resolves outside bucket {bucket} (a symlink?); refusing it")
+        return path
+
+    def parse_target(self, target: str) -> str:
+        """`KEY` or `s3://<bronze>/KEY` -> KEY; any other bucket is refused."""
+        if target.startswith("s3://"):
+            bucket, _, key = target[len("s3://"):].partition("/")
+            if bucket != self.bronze:
+                raise LakeError(
+                    f"{target}: bucket '{bucket}' is not this stack's bronze bucket '{self.bronze}'; "
+                    "files enter the lake through bronze only")
+            return validate_key(key)
+        return validate_key(target)
+
+    def put_object(self, source: Path | str, key: str) -> StoredObject:
+        """Copy `source` into bronze at `key`: temp file + fsync + os.replace, so a reader or the
+        watcher never sees half a file. Overwriting is allowed (like S3); nothing is deleted."""
+        source = Path(source)
+        if not source.is_file():
+            raise LakeError(f"{source}: no such file")
+        dest = self.object_path(self.bronze, key)
+        if dest.is_dir():
+            raise LakeError(f"key {key!r} is a folder in local bronze (other keys start with '{key}/')")
+        replaced = dest.is_file()
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise LakeError(f"key {key!r}: a parent of it is an object in local bronze; S3 allows that, "
+                            "a folder on disk cannot") from None
+        digest = hashlib.md5(usedforsecurity=False)
+        fd, tmp_name = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=dest.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            stat = tmp.stat()
+            # Recorded before the rename (which keeps size and mtime), so `lake watch` never
+            # routes this upload a second time.
+            self.history.claim_object(self.bronze, key, stat.st_size, stat.st_mtime_ns)
+            os.replace(tmp, dest)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return StoredObject(self.bronze, key, dest, stat.st_size, digest.hexdigest(), stat.st_mtime_ns, replaced)
+
+    def stored_object(self, key: str, *, with_etag: bool = True) -> StoredObject:
+        path = self.object_path(self.bronze, key)
+        if not path.is_file():
+            raise LakeError(f"s3://{self.bronze}/{key} does not exist in local bronze ({path})")
+        stat = path.stat()
+        return StoredObject(self.bronze, key, path, stat.st_size, _md5_file(path) if with_etag else "",
+                            stat.st_mtime_ns)
+
+    def bronze_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Objects in local bronze under `prefix`, sorted by key; hidden/temp files skipped.
+
+        No md5 here (the watcher lists often); `stored_object` computes it when routed.
+        """
+        root = self.bucket_dir(self.bronze)
+        found: list[StoredObject] = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for name in filenames:
+                if name.startswith("."):
+                    continue
+                path = Path(dirpath) / name
+                key = path.relative_to(root).as_posix()
+                if key.startswith(prefix):
+                    stat = path.stat()
+                    found.append(StoredObject(self.bronze, key, path, stat.st_size, "", stat.st_mtime_ns))
+        yield from sorted(found, key=lambda o: o.key)
+
+    # -- events and routing ---------------------------------------------------------------
+
+    def object_created_event(self, obj: StoredObject, time: datetime | None = None) -> dict[str, Any]:
+        return events.s3_object_created_event(obj.bucket, obj.key, obj.size, etag=obj.etag or "0" * 32,
+                                              region=self.region, time=time or self.clock())
+
+    def s3_rules(self) -> list[tuple[str, str, dict[str, Any]]]:
+        return s3_rules(self.cfg)
+
+    def route(self, event: Mapping[str, Any]) -> list[RuleMatch]:
+        return route(self.cfg, event)
+
+    def explain_no_match(self, event: Mapping[str, Any]) -> NoMatch:
+        return explain_no_match(self.cfg, event)
+
+    def dispatch(self, obj: StoredObject, *, event_time: datetime | None = None) -> Dispatch:
+        """Emit `Object Created` for `obj`, route it, run every matched job (and what follows)."""
+        if not obj.etag:
+            obj = self.stored_object(obj.key)
+        event = self.object_created_event(obj, event_time)
+        matched = self.route(event)
+        dispatch = Dispatch(obj.key, event, matched, replaced=obj.replaced)
+        if not matched:
+            dispatch.no_match = self.explain_no_match(event)
+            return dispatch
+        transformer = contract.s3_event_transformer()
+        for match in matched:
+            dispatch.runs.extend(self.start_run(match.job, transformer.apply(event), trigger_name=match.rule))
+        return dispatch
+
+    def upload(self, source: Path | str, target: str) -> Dispatch:
+        """`lake upload`: store in bronze, then what S3 + EventBridge would do."""
+        key = self.parse_target(target)
+        return self.dispatch(self.put_object(source, key))
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def known_job(self, job: str) -> str:
+        if job not in self.cfg.jobs:
+            raise LakeError(f"unknown job '{job}'; known jobs: {', '.join(sorted(self.cfg.jobs))}", exit_code=2)
+        return job
+
+    def start_run(self, job: str, run_input: Mapping[str, str], *, trigger_name: str = "",
+                  depth: int = 0) -> list[dict[str, Any]]:
+        """Run `job` through the local runner; then route its Glue state change. Returns the run
+        and every run it started (after-job rules), in order."""
+        self.known_job(job)
+        job_cfg = self.cfg.jobs[job]
+        glue_job = self.cfg.names.glue_job(job)
+        run_id = new_run_id(self.clock())
+        arguments = contract.job_run_arguments(self.cfg, job, run_input)
+        arguments["--JOB_RUN_ID"] = run_id
+        arguments["--storage_root"] = str(self.home)
+        record = self.runner.run(RunRequest(
+            job=job, glue_job=glue_job, env=self.cfg.environment, run_id=run_id, arguments=arguments,
+            run_input=dict(run_input), max_concurrent_runs=job_cfg.max_concurrent_runs,
+            max_retries=job_cfg.max_retries, trigger_name=trigger_name))
+        runs = [record]
+        if record["state"] == "FAILED" and record["attempts"] == 0:
+            # Glue never started the run: no Glue event; the cloud alarms on the runner's
+            # ExecutionsFailed metric instead.
+            self._alert_failed_run(record, runner_failure=True)
+            return runs
+        # A run with nothing to do still ends SUCCEEDED on Glue (NO_INPUT is our detail).
+        state = "FAILED" if record["state"] == "FAILED" else "SUCCEEDED"
+        event = contract.glue_job_state_change_event(
+            glue_job, run_id, state, message=record.get("error") or "", region=self.region,
+            time=self.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        if events.matches(contract.glue_job_state_change_pattern(self._glue_job_names(), FAILURE_STATES), event):
+            self._alert_failed_run(record, message=glue_failure_message(event))
+        runs.extend(self._after_job(event, depth))
+        return runs
+
+    def _glue_job_names(self) -> list[str]:
+        return [self.cfg.names.glue_job(job) for job in self.cfg.jobs]
+
+    def _after_job(self, event: dict[str, Any], depth: int) -> list[dict[str, Any]]:
+        runs: list[dict[str, Any]] = []
+        transformer = contract.job_succeeded_transformer()
+        for name, after in sorted(self.cfg.after_job.items()):
+            pattern = contract.glue_job_state_change_pattern([self.cfg.names.glue_job(after.upstream)], ["SUCCEEDED"])
+            if not after.enabled or not events.matches(pattern, event):
+                continue
+            if depth >= MAX_CHAIN_DEPTH:
+                self.progress(f"after_job.{name}: not started; {MAX_CHAIN_DEPTH} chained runs already "
+                              "(do the after_job rules form a cycle?)")
+                continue
+            runs.extend(self.start_run(after.job, transformer.apply(event), trigger_name=name, depth=depth + 1))
+        return runs
+
+    def run_manual(self, job: str, key: str | None = None) -> list[dict[str, Any]]:
+        """`lake run JOB [--key KEY]`: what `aws glue start-job-run` through the runner does."""
+        self.known_job(job)
+        if key:
+            key = self.parse_target(key)
+            self.stored_object(key, with_etag=False)  # a clear error if it is not there
+            run_input = contract.runner_input("manual", source_bucket=self.bronze, source_key=key)
+        else:
+            run_input = contract.runner_input("manual")
+        return self.start_run(job, run_input, trigger_name="manual")
+
+    def fire_schedule(self, schedule: str, instant: datetime) -> list[dict[str, Any]]:
+        """What EventBridge Scheduler sends the runner at `instant` (its static input)."""
+        sched = self.cfg.schedules[schedule]
+        self.progress(f"schedule {schedule} fires ({instant.astimezone(UTC):%Y-%m-%d %H:%M}Z) -> {sched.job}")
+        return self.start_run(sched.job, contract.schedule_input(), trigger_name=schedule)
+
+    def replay(self, prefix: str, since: datetime | None = None) -> list[Dispatch]:
+        """Re-emit Object Created for objects already in bronze (jobs are idempotent)."""
+        if prefix:
+            if prefix.startswith("/") or "\x00" in prefix or ".." in prefix.split("/"):
+                raise LakeError(f"prefix {prefix!r} must be a relative key prefix such as sales/")
+        results = []
+        for obj in self.bronze_objects(prefix):
+            if since is not None and obj.mtime_ns < since.timestamp() * 1e9:
+                continue
+            results.append(self.dispatch(obj))
+        return results
+
+    # -- alerts ---------------------------------------------------------------------------
+
+    def _alert_failed_run(self, run: Mapping[str, Any], *, runner_failure: bool = False,
+                          message: str | None = None) -> None:
+        if runner_failure:
+            runner = self.cfg.names.runner(run["job"])
+            subject = f"Runner {runner} execution failed"
+            message = (f"Step Functions runner {runner} could not start job {run['glue_job']} for run "
+                       f"{run['run_id']}: {run.get('error') or 'no error message'}")
+        else:
+            subject = f"Glue job {run['glue_job']} FAILED"
+            if message is None:  # a run reaped after its process died: no Glue event exists
+                message = glue_failure_message(contract.glue_job_state_change_event(
+                    run["glue_job"], run["run_id"], "FAILED", message=run.get("error") or "", region=self.region))
+        self.history.add_alert(topic=self.cfg.names.alert_topic(), subject=subject, message=message,
+                               job=run["job"], run_id=run["run_id"], state="FAILED")

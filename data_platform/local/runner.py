@@ -1,0 +1,189 @@
+"""The local twin of a job's Step Functions runner (and of Glue's own run management).
+
+Two different retries happen to a cloud run, and the local runner reproduces both:
+
+1. **The runner's retry** (Step Functions `Retry` on `glue:startJobRun.sync`): Glue refused to
+   *start* the run, e.g. `Glue.ConcurrentRunsExceededException` because the job already has
+   `max_concurrent_runs` runs. The runner waits `contract.RUNNER_RETRY.delays()` and tries
+   again; when the policy is exhausted the execution fails with that error. Locally the
+   concurrency limit is a slot table in the run history (SQLite), so it holds across
+   processes: two `lake upload`s, or an upload while `lake watch` runs.
+2. **Glue's retry** (`MaxRetries`): a run that started and failed is retried by Glue up to
+   the job's `max_retries`. Locally only failures with `error_kind == "internal"` (transient:
+   a crashed executor, a lost connection) are retried. `data_quality` and `input` failures
+   are NOT retried: the same input through the same gate fails identically, so a retry
+   would only delay the alert (Glue would retry them, wasting a run; here we save the time).
+
+`LAKE_RETRY_SCALE` (float, default 1) multiplies the runner's delays, e.g. `0.01` in tests.
+
+`LAKE_FAULT` is a TEST-ONLY fault-injection hook, comma-separated `kind:job:count`:
+- `transient:sales_etl:1` - the first attempt of `sales_etl` in this process raises a
+  transient internal error inside the runner, before the job is called (Glue retries it);
+- `concurrency:sales_etl:3` - the first 3 slot requests of `sales_etl` in this process are
+  refused as if the job were at its concurrency limit (the runner's retry handles them).
+Counts are per process, across runs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from data_platform.contract import RUNNER_RETRY, RetryPolicy
+from data_platform.local.history import History
+
+# (job key, Glue-style arguments) -> RunSummary.to_dict()-shaped mapping
+JobFn = Callable[[str, Mapping[str, str]], Mapping[str, Any]]
+Progress = Callable[[str], None]
+
+CONCURRENT_RUNS_EXCEEDED = "Glue.ConcurrentRunsExceededException"
+
+
+class FaultSpecError(ValueError):
+    pass
+
+
+@dataclass
+class FaultPlan:
+    """Parsed `LAKE_FAULT`; remaining counts per (kind, job), consumed as faults fire."""
+
+    remaining: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    KINDS = ("transient", "concurrency")
+
+    @classmethod
+    def parse(cls, spec: str | None) -> FaultPlan:
+        plan = cls()
+        for item in filter(None, (part.strip() for part in (spec or "").split(","))):
+            parts = item.split(":")
+            if len(parts) != 3 or parts[0] not in cls.KINDS or not parts[2].isdigit():
+                raise FaultSpecError(
+                    f"LAKE_FAULT item '{item}' is malformed; use kind:job:count with kind one of "
+                    f"{', '.join(cls.KINDS)}, e.g. transient:sales_etl:1")
+            plan.remaining[(parts[0], parts[1])] = int(parts[2])
+        return plan
+
+    @classmethod
+    def from_env(cls) -> FaultPlan:
+        return cls.parse(os.environ.get("LAKE_FAULT"))
+
+    def take(self, kind: str, job: str) -> bool:
+        left = self.remaining.get((kind, job), 0)
+        if left <= 0:
+            return False
+        self.remaining[(kind, job)] = left - 1
+        return True
+
+
+def retry_scale_from_env() -> float:
+    raw = os.environ.get("LAKE_RETRY_SCALE", "1")
+    try:
+        scale = float(raw)
+    except ValueError:
+        raise ValueError(f"LAKE_RETRY_SCALE '{raw}' is not a number; use e.g. 0.01") from None
+    if scale < 0:
+        raise ValueError(f"LAKE_RETRY_SCALE '{raw}' must be >= 0")
+    return scale
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    job: str
+    glue_job: str
+    env: str
+    run_id: str
+    arguments: Mapping[str, str]
+    run_input: Mapping[str, str]
+    max_concurrent_runs: int
+    max_retries: int
+    trigger_name: str = ""
+
+
+class LocalRunner:
+    """Runs one job run to its final state and records it in the history."""
+
+    def __init__(self, history: History, job_fn: JobFn, *, policy: RetryPolicy = RUNNER_RETRY,
+                 retry_scale: float = 1.0, faults: FaultPlan | None = None,
+                 sleep: Callable[[float], None] = time.sleep, progress: Progress | None = None) -> None:
+        self.history = history
+        self.job_fn = job_fn
+        self.policy = policy
+        self.retry_scale = retry_scale
+        self.faults = faults or FaultPlan()
+        self.sleep = sleep
+        self.progress = progress or (lambda _message: None)
+
+    def run(self, request: RunRequest) -> dict[str, Any]:
+        """Start, retry and finish one run; return its history row. Never raises for job failures."""
+        self.history.create_run(run_id=request.run_id, job=request.job, glue_job=request.glue_job,
+                                env=request.env, run_input=request.run_input, trigger_name=request.trigger_name)
+        try:
+            refusal = self._acquire_slot(request)
+            if refusal is not None:
+                return self.history.finish_run(request.run_id, refusal, attempts=0)
+            try:
+                summary, attempts = self._attempts(request)
+            finally:
+                self.history.release_slot(request.run_id)
+            return self.history.finish_run(request.run_id, summary, attempts)
+        except KeyboardInterrupt:
+            self.history.release_slot(request.run_id)
+            self.history.finish_run(request.run_id, _failure("interrupted (Ctrl-C or SIGTERM) before the run "
+                                                             "finished", "internal"), attempts=0)
+            raise
+
+    def _acquire_slot(self, request: RunRequest) -> dict[str, Any] | None:
+        """The runner's retry: None once a slot is held, else the failed summary."""
+        delays = self.policy.delays()
+        for attempt in range(len(delays) + 1):
+            refused_by_fault = self.faults.take("concurrency", request.job)
+            if not refused_by_fault and self.history.try_acquire_slot(
+                    request.glue_job, request.max_concurrent_runs, request.run_id):
+                return None
+            if attempt == len(delays):
+                break
+            wait = delays[attempt] * self.retry_scale
+            self.progress(f"{request.job}: {CONCURRENT_RUNS_EXCEEDED} (max_concurrent_runs="
+                          f"{request.max_concurrent_runs}); retry {attempt + 1}/{len(delays)} in {wait:.1f}s")
+            self.sleep(wait)
+        return _failure(
+            f"{CONCURRENT_RUNS_EXCEEDED}: job {request.glue_job} already has {request.max_concurrent_runs} "
+            f"concurrent run(s) (max_concurrent_runs); the runner gave up after {len(delays)} retries",
+            "internal")
+
+    def _attempts(self, request: RunRequest) -> tuple[dict[str, Any], int]:
+        """Glue's retry: re-run transient (internal) failures up to max_retries."""
+        total = request.max_retries + 1
+        summary: dict[str, Any] = {}
+        for attempt in range(1, total + 1):
+            self.history.mark_attempt(request.run_id, attempt)
+            self.progress(f"running {request.job} (run {request.run_id}, attempt {attempt}/{total})")
+            summary = self._one_attempt(request, attempt)
+            if summary.get("state") != "FAILED" or summary.get("error_kind") != "internal":
+                return summary, attempt
+            if attempt < total:
+                self.progress(f"{request.job}: attempt {attempt} failed with a transient error; Glue retries it")
+        return summary, total
+
+    def _one_attempt(self, request: RunRequest, attempt: int) -> dict[str, Any]:
+        if self.faults.take("transient", request.job):
+            return _failure(f"LAKE_FAULT: injected transient failure of {request.job} (attempt {attempt})",
+                            "internal")
+        try:
+            return dict(self.job_fn(request.job, dict(request.arguments)))
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # noqa: BLE001 - run_job should not raise; if it does, it is internal
+            detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+            return _failure(f"the job crashed: {detail}", "internal")
+
+
+def _failure(error: str, kind: str) -> dict[str, Any]:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"state": "FAILED", "error": error, "error_kind": kind, "rows_read": None, "rows_written": None,
+            "rows_quarantined": None, "output_paths": [], "started_at": now, "ended_at": now}

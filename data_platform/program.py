@@ -1,0 +1,57 @@
+"""The Pulumi program of one stack: used by `__main__.py` (pulumi up/preview) and by
+`data_platform.synth` (the same program under mocks), so what is tested is what deploys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from data_platform.components.catalog import TableSchema, table_schema
+from data_platform.components.platform import DataPlatform, DataPlatformArgs
+from data_platform.config import PlatformConfig, StackConfig
+from data_platform.packaging import ETL_DIR
+
+STACK_OUTPUTS: tuple[str, ...] = ("bucket_names", "job_names", "runner_arns", "alert_topic_arn")
+
+
+def dataset_schemas(cfg: PlatformConfig) -> dict[str, TableSchema]:
+    """Each job's declared dataset schema, from the etl job classes (the one source of truth)."""
+    from etl.jobs import REGISTRY  # imports pyspark types, never starts Spark
+
+    problems = []
+    for job, job_cfg in cfg.jobs.items():
+        job_class = REGISTRY.get(job)
+        if job_class is None:
+            problems.append(f"job '{job}' is not in etl.jobs.REGISTRY (known: {', '.join(sorted(REGISTRY))})")
+        elif (job_class.dataset, str(job_class.layer)) != (job_cfg.dataset, job_cfg.layer.value):
+            problems.append(f"job '{job}': config writes {job_cfg.layer.value} '{job_cfg.dataset}' but the job class "
+                            f"declares {job_class.layer} '{job_class.dataset}'")
+    if problems:
+        raise ValueError("the stack config and the etl jobs disagree:\n  - " + "\n  - ".join(problems))
+    return {job: table_schema(REGISTRY[job].schema, REGISTRY[job].partition_columns) for job in cfg.jobs}
+
+
+def build(stack: StackConfig, *, tables: Mapping[str, TableSchema] | None = None,
+          etl_dir: Path = ETL_DIR) -> DataPlatform:
+    """Declare the stack: an AWS provider carrying the stack's tags, and the DataPlatform."""
+    cfg = stack.platform
+    provider = aws.Provider(
+        f"{cfg.names.base}-aws",
+        region=stack.region,
+        # Every taggable resource gets the stack's tags, without each component passing them.
+        default_tags={"tags": dict(cfg.tags)},
+    )
+    schemas = dict(tables) if tables is not None else dataset_schemas(cfg)
+    return DataPlatform(
+        cfg.names.base,
+        DataPlatformArgs(config=cfg, tables=schemas, etl_dir=etl_dir),
+        opts=pulumi.ResourceOptions(providers=[provider]),
+    )
+
+
+def stack_outputs(platform: DataPlatform) -> dict[str, Any]:
+    return {name: getattr(platform, name) for name in STACK_OUTPUTS}

@@ -1,0 +1,177 @@
+"""Reading bronze: cheap pre-read checks in Python, then one explicit-schema Spark read.
+
+Spark reads garbage politely (gzip bytes as text, invalid UTF-8 as U+FFFD, a wrong header
+by position), so each format is checked first and a file that is not what its name says is
+refused with a message naming the key and the problem (`InputError`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Sequence
+from typing import IO
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from etl.base import ROW_SEQ, InputError, source_key_column
+
+_CHUNK = 1 << 20
+_MAGIC = {
+    b"\x1f\x8b": "gzip-compressed",
+    b"PK\x03\x04": "a zip archive",
+    b"BZh": "bzip2-compressed",
+    b"\x28\xb5\x2f\xfd": "zstd-compressed",
+    b"PAR1": "a Parquet file",
+}
+
+
+def string_schema(columns: Sequence[str]) -> StructType:
+    return StructType([StructField(c, StringType(), True) for c in columns])
+
+
+def sniff_binary(key: str, head: bytes, expected: str) -> None:
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            raise InputError(f"{key}: the file is {what}, not {expected}; upload it uncompressed", key)
+
+
+def check_utf8_text(stream: IO[bytes], key: str, expected: str) -> str:
+    """Stream-decode the whole object as UTF-8; return its first line (BOM removed)."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    first_line: list[str] = []
+    have_line = False
+    offset = 0
+    saw_text = False
+    while chunk := stream.read(_CHUNK):
+        if offset == 0:
+            sniff_binary(key, chunk, expected)
+        try:
+            text = decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+            bad = offset + error.start
+            raise InputError(
+                f"{key}: not UTF-8 text (invalid byte 0x{chunk[error.start]:02x} at offset {bad}); "
+                "re-export it as UTF-8",
+                key,
+            ) from None
+        if "\x00" in text:
+            raise InputError(f"{key}: contains NUL bytes, it looks binary, not {expected}", key)
+        saw_text = saw_text or bool(text.strip())
+        if not have_line:
+            head, newline, _ = text.partition("\n")
+            first_line.append(head)
+            have_line = bool(newline)
+        offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InputError(f"{key}: not UTF-8 text (truncated character at the end); re-export it as UTF-8", key) from None
+    if not saw_text:
+        raise InputError(f"{key}: the file is empty", key)
+    return "".join(first_line).rstrip("\r")
+
+
+def check_csv(stream: IO[bytes], key: str, columns: Sequence[str]) -> None:
+    header = check_utf8_text(stream, key, "CSV text")
+    names = [name.strip().strip('"').strip() for name in header.split(",")]
+    if names != list(columns):
+        raise InputError(
+            f"{key}: CSV header is {header[:200]!r}, expected {','.join(columns)!r}", key
+        )
+
+
+def read_csv(spark: SparkSession, paths: Sequence[str], columns: Sequence[str], spark_root: str) -> DataFrame:
+    """All files in one read: every column a string, plus `_source_key` and `_row_seq`."""
+    df = (
+        spark.read.schema(string_schema(columns))
+        .option("header", True)
+        .option("mode", "PERMISSIVE")
+        .option("encoding", "UTF-8")
+        .csv(list(paths))
+    )
+    return with_source(df, spark_root)
+
+
+def with_source(df: DataFrame, spark_root: str) -> DataFrame:
+    # monotonically_increasing_id grows with the position in a file (splits are read in
+    # order), which is what "the last occurrence in a file wins" needs.
+    return df.withColumn("_source_key", source_key_column(spark_root)).withColumn(
+        ROW_SEQ, F.monotonically_increasing_id()
+    )
+
+
+# ---- JSON -------------------------------------------------------------------------------------
+
+
+def json_layout(stream: IO[bytes], key: str) -> str:
+    """`array` or `lines`, from the first non-space byte (no schema inference)."""
+    while chunk := stream.read(4096):
+        sniff_binary(key, chunk, "JSON")
+        stripped = chunk.lstrip(b" \t\r\n\xef\xbb\xbf")
+        if not stripped:
+            continue
+        first = stripped[:1]
+        if first == b"[":
+            return "array"
+        if first == b"{":
+            return "lines"
+        raise InputError(f"{key}: not JSON (starts with {first!r}; expected '[' or '{{')", key)
+    raise InputError(f"{key}: the file is empty", key)
+
+
+_JSON_TYPES = {str: "a string", (int, float): "a number", bool: "true/false", dict: "an object"}
+
+
+def check_json_records(
+    stream: IO[bytes], key: str, layout: str, field_types: dict[str, tuple[type, ...]]
+) -> None:
+    """Every record is a JSON object whose known fields have the declared JSON types."""
+    text_stream = codecs.getreader("utf-8-sig")(stream)
+    try:
+        if layout == "array":
+            records = json.load(text_stream)
+            if not isinstance(records, list):
+                raise InputError(f"{key}: expected a JSON array of objects", key)
+            for index, record in enumerate(records):
+                _check_record(record, key, f"element {index}", field_types)
+        else:
+            for number, line in enumerate(text_stream, start=1):
+                if line.strip():
+                    _check_record(json.loads(line), key, f"line {number}", field_types)
+    except UnicodeDecodeError as error:
+        raise InputError(f"{key}: not UTF-8 text ({error.reason}); re-export it as UTF-8", key) from None
+    except json.JSONDecodeError as error:
+        where = f"line {number}" if layout == "lines" else f"line {error.lineno} column {error.colno}"
+        raise InputError(f"{key}: invalid JSON at {where}: {error.msg}", key) from None
+
+
+def _check_record(record: object, key: str, where: str, field_types: dict[str, tuple[type, ...]]) -> None:
+    if not isinstance(record, dict):
+        raise InputError(f"{key}: {where} is {type(record).__name__}, expected a JSON object", key)
+    for name, allowed in field_types.items():
+        value = record.get(name)
+        if value is None:
+            continue
+        # bool is an int in Python: a boolean is never accepted as a number.
+        ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+        if not ok:
+            wanted = " or ".join(_type_name(t) for t in allowed)
+            raise InputError(
+                f"{key}: {where}: field {name!r} is {json.dumps(value)[:60]}, expected {wanted}", key
+            )
+
+
+def _type_name(kind: type) -> str:
+    return {str: "a string", int: "a number", float: "a number", bool: "true/false", dict: "an object"}.get(
+        kind, kind.__name__
+    )
+
+
+def read_json(
+    spark: SparkSession, paths: Sequence[str], schema: StructType, layout: str, spark_root: str
+) -> DataFrame:
+    df = spark.read.schema(schema).option("multiLine", layout == "array").option("mode", "PERMISSIVE").json(list(paths))
+    return with_source(df, spark_root)

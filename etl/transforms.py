@@ -1,0 +1,39 @@
+"""Pure DataFrame helpers shared by the jobs' transforms (no I/O, plain-value parameters)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, TimestampType
+
+# Every stored row says where it came from and which run wrote it.
+LINEAGE_FIELDS = [
+    StructField("_source_key", StringType(), True),
+    StructField("_ingested_at", TimestampType(), True),
+    StructField("_run_id", StringType(), True),
+]
+
+
+def try_cast(column: str, sql_type: str) -> Column:
+    """Cast that yields null instead of failing (and never truncates "1.5" to an int 1)."""
+    return F.expr(f"try_cast(`{column}` AS {sql_type})")
+
+
+def blank_to_null(column: str) -> Column:
+    trimmed = F.trim(F.col(column))
+    return F.when(trimmed == "", None).otherwise(trimmed)
+
+
+def latest_per_key(df: DataFrame, key_columns: Sequence[str], order: Sequence[str]) -> DataFrame:
+    """One row per key: the greatest by `order` (all descending, nulls last).
+
+    Rows with a null key part are all kept, so the not-null rules quarantine each of them.
+    """
+    window = Window.partitionBy(*key_columns).orderBy(*[F.col(c).desc_nulls_last() for c in order])
+    any_null = F.lit(False)
+    for column in key_columns:
+        any_null = any_null | F.col(column).isNull()
+    ranked = df.withColumn("_rank", F.row_number().over(window))
+    return ranked.filter(any_null | (F.col("_rank") == 1)).drop("_rank")

@@ -1,0 +1,120 @@
+"""The whole local path on real Spark, through the CLI: upload -> rules -> jobs -> silver/gold.
+
+Each `lake` process pays a JVM start, so this module runs Spark in two subprocesses only:
+one `lake upload` of a file for every s3 rule of the dev stack (the tests below assert on
+the lake home it leaves), and `lake demo`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from data_platform import events
+from data_platform.config import load_stack
+from data_platform.local.demo import sample_files
+
+pytestmark = [pytest.mark.cli, pytest.mark.spark]
+
+REPO = Path(__file__).resolve().parents[1]
+LAKE = Path(sys.executable).with_name("lake")
+STACK = load_stack("dev", REPO)
+CFG = STACK.platform
+
+
+def lake(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("LAKE_FAULT", "LAKE_NOW", "LAKE_HOME")}
+    command = [str(LAKE)] if LAKE.exists() else [sys.executable, "-m", "data_platform.cli"]
+    return subprocess.run([*command, "--home", str(home), *args], capture_output=True, text=True, timeout=900,
+                          cwd=home.parent, env={**clean, "LAKE_RETRY_SCALE": "0", **(env or {})})
+
+
+def sample_for_rule(rule: str):
+    """A demo sample whose key the rule's deployed pattern matches (and that is valid data)."""
+    cfg = CFG.s3_rules[rule]
+    pattern = events.s3_object_created_pattern(CFG.bucket_name("bronze"), cfg.prefix, cfg.suffix)
+    for sample in sample_files():
+        event = events.s3_object_created_event(CFG.bucket_name("bronze"), sample.key, len(sample.body))
+        if not sample.expect_failure and events.matches(pattern, event):
+            return sample
+    raise AssertionError(f"no demo sample matches s3_rules.{rule}; add one to data_platform/local/demo.py")
+
+
+def parquet_files(home: Path, job: str) -> list[Path]:
+    job_cfg = CFG.jobs[job]
+    return sorted((home / CFG.bucket_name(job_cfg.layer.value) / job_cfg.dataset).rglob("*.parquet"))
+
+
+@pytest.fixture(scope="module")
+def uploaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path, list]:
+    """One `lake upload` with a file for every enabled s3 rule; sales_etl's first attempt faults."""
+    root = tmp_path_factory.mktemp("pipeline")
+    home = root / "home"
+    args: list[str] = []
+    for rule in sorted(name for name, cfg in CFG.s3_rules.items() if cfg.enabled):
+        sample = sample_for_rule(rule)
+        source = root / sample.key.replace("/", "__")
+        source.write_bytes(sample.body)
+        args += [str(source), sample.key]
+    result = lake(home, "upload", *args, env={"LAKE_FAULT": "transient:sales_etl:1"})
+    runs = json.loads(lake(home, "runs", "--json", "--limit", "100").stdout)
+    return result, home, runs
+
+
+def test_the_upload_succeeds(uploaded) -> None:
+    result, _home, runs = uploaded
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {run["state"] for run in runs} == {"SUCCEEDED"}, runs
+
+
+@pytest.mark.parametrize("rule", sorted(name for name, cfg in CFG.s3_rules.items() if cfg.enabled))
+def test_every_s3_rule_runs_its_job_and_lands_in_silver(uploaded, rule: str) -> None:
+    result, home, runs = uploaded
+    job, key = CFG.s3_rules[rule].job, sample_for_rule(rule).key
+    [run] = [r for r in runs if r["job"] == job and r["trigger_source"] == "s3_event"]
+    assert (run["source_key"], run["state"]) == (key, "SUCCEEDED"), run
+    assert run["rows_written"] > 0
+    assert parquet_files(home, job), f"no parquet under {CFG.jobs[job].dataset}"
+    assert rule in result.stdout and run["run_id"] in " ".join(result.stdout.split())
+
+
+def test_a_transient_failure_was_retried_by_glue(uploaded) -> None:
+    _result, _home, runs = uploaded
+    [sales] = [r for r in runs if r["job"] == "sales_etl"]
+    assert (sales["state"], sales["attempts"]) == ("SUCCEEDED", 2)
+
+
+def test_sales_daily_runs_after_sales_etl_and_lands_in_gold(uploaded) -> None:
+    _result, home, runs = uploaded
+    [sales] = [r for r in runs if r["job"] == "sales_etl"]
+    [daily] = [r for r in runs if r["job"] == "sales_daily"]
+    assert (daily["trigger_source"], daily["state"]) == ("job_succeeded", "SUCCEEDED"), daily
+    assert parquet_files(home, "sales_daily")
+    assert sales["rows_quarantined"] == 1 and sales["quarantine_path"]  # the sample's one bad row
+
+
+def test_bronze_keeps_every_uploaded_file(uploaded) -> None:
+    _result, home, _runs = uploaded
+    bronze = home / CFG.bucket_name("bronze")
+    for rule in CFG.s3_rules:
+        assert (bronze / sample_for_rule(rule).key).is_file()
+
+
+@pytest.mark.slow
+def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
+    home = tmp_path / "demo-home"
+    result = lake(home, "demo")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    runs = json.loads(lake(home, "runs", "--json", "--limit", "100").stdout)
+    assert {r["job"] for r in runs if r["state"] == "SUCCEEDED"} == set(CFG.jobs)
+    [bad] = [r for r in runs if r["state"] == "FAILED"]
+    assert bad["source_key"] == "sales/2024-06-03/store-munich.csv" and bad["quarantine_path"]
+    for job in CFG.jobs:
+        assert parquet_files(home, job), job
+    for section in ("Upload", "schedule fires", "Silver and gold", "Quarantine", "Run history"):
+        assert section in result.stdout

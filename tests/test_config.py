@@ -1,0 +1,130 @@
+"""Typed stack config: both stacks load; every bad config fails naming its key."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from data_platform.config import (
+    ConfigError,
+    ExecutionClass,
+    Layer,
+    S3RuleConfig,
+    Severity,
+    WorkerType,
+    filters_overlap,
+    load_stack,
+    parse_platform_config,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+BAD = sorted((REPO / "tests" / "bad_configs").glob("*.yaml"))
+
+
+def expectation(path: Path) -> tuple[str, str]:
+    match = re.match(r"# expect: (.+?) \| (.+)$", path.read_text().splitlines()[0])
+    assert match, f"{path.name} lacks its '# expect: <key path> | <message>' header"
+    return match.group(1), match.group(2)
+
+
+def dev_raw() -> dict:
+    return copy.deepcopy(yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]["data-lake:platform"])
+
+
+def test_corpus_is_large_enough():
+    assert len(BAD) >= 20
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_bad_config_is_rejected_naming_the_key(path: Path):
+    key_path, fragment = expectation(path)
+    with pytest.raises(ConfigError) as raised:
+        load_stack("bad", path=path)
+    errors = [p for p in raised.value.problems if p.severity is Severity.ERROR]
+    assert any(p.path == key_path or p.path.startswith(key_path) for p in errors), \
+        f"no error at {key_path}; got {[str(p) for p in errors]}"
+    assert fragment in str(raised.value), str(raised.value)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stacks_load_with_the_seed_triggers(stack: str):
+    cfg = load_stack(stack, REPO).platform
+    assert cfg.environment == stack
+    assert cfg.bucket_name("bronze") == f"data-lake-{stack}-bronze"
+    rules = {k: (r.prefix, r.suffix, r.job) for k, r in cfg.s3_rules.items()}
+    assert rules == {
+        "sales_file_trigger": ("sales/", ".csv", "sales_etl"),
+        "product_catalog_trigger": ("products/", ".json", "product_catalog"),
+        "inventory_updates_trigger": ("inventory/updates/", ".xml", "inventory_sync"),
+    }
+    schedules = {k: (s.expression, s.job) for k, s in cfg.schedules.items()}
+    assert schedules == {
+        "daily_customer_import": ("cron(0 2 * * ? *)", "customer_import"),
+        "weekly_inventory_sync": ("cron(0 3 ? * MON *)", "inventory_sync"),
+    }
+    assert {k: (a.upstream, a.job) for k, a in cfg.after_job.items()} == {"sales_daily": ("sales_etl", "sales_daily")}
+    assert cfg.jobs["sales_daily"].layer is Layer.GOLD
+
+
+def test_prod_differs_where_a_real_prod_would():
+    dev, prod = load_stack("dev", REPO).platform, load_stack("prod", REPO).platform
+    assert prod.jobs["sales_etl"].workers > dev.jobs["sales_etl"].workers
+    assert prod.jobs["sales_etl"].worker_type is WorkerType.G_2X
+    assert prod.retention.log_retention_days > dev.retention.log_retention_days
+    assert prod.retention.bronze_noncurrent_days > dev.retention.bronze_noncurrent_days
+    assert prod.jobs["customer_import"].execution_class is ExecutionClass.FLEX
+    assert set(prod.alerts.emails).isdisjoint(dev.alerts.emails)
+    assert prod.force_destroy is False
+
+
+def test_bucket_name_override_is_used():
+    raw = dev_raw()
+    raw["bucket_names"] = {"bronze": "acme-lake-dev-bronze"}
+    cfg, _ = parse_platform_config(raw)
+    assert cfg.bucket_name("bronze") == "acme-lake-dev-bronze"
+    assert cfg.bucket_name("silver") == "data-lake-dev-silver"
+
+
+def test_overlapping_rules_for_different_jobs_is_a_warning_not_an_error():
+    raw = dev_raw()
+    raw["s3_rules"]["sales_audit_trigger"] = {"prefix": "sales/", "suffix": ".csv", "job": "customer_import"}
+    raw["jobs"]["customer_import"]["source"] = {"prefix": "sales/", "suffix": ".csv"}
+    cfg, problems = parse_platform_config(raw)
+    warnings = [p for p in problems if p.severity is Severity.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].path == "data-lake:platform.s3_rules.sales_file_trigger"
+    assert "start both 'customer_import' and 'sales_etl'" in warnings[0].message
+
+
+def test_all_errors_are_reported_at_once():
+    raw = dev_raw()
+    raw["s3_rules"]["sales_file_trigger"]["job"] = "nope"
+    raw["schedules"]["daily_customer_import"]["job"] = "nope_either"
+    with pytest.raises(ConfigError) as raised:
+        parse_platform_config(raw)
+    paths = {p.path for p in raised.value.problems}
+    assert "data-lake:platform.s3_rules.sales_file_trigger.job" in paths
+    assert "data-lake:platform.schedules.daily_customer_import.job" in paths
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "overlap"),
+    [
+        (("sales/", ".csv"), ("sales/2024/", None), True),     # sales/2024/x.csv matches both
+        (("sales/", ".csv"), ("sales/", ".json"), False),
+        (("sales/", ".csv"), ("products/", ".csv"), False),
+        (("sales/", None), (None, ".csv"), True),              # sales/a.csv
+        (("a/", ".tar.gz"), ("a/b/", ".gz"), True),            # a/b/x.tar.gz
+        (("a/", ".tar.gz"), ("a/b/", ".zip"), False),
+        (("inventory/updates/", ".xml"), ("inventory/", ".xml"), True),
+    ],
+)
+def test_filters_overlap(a, b, overlap):
+    rule_a = S3RuleConfig(prefix=a[0], suffix=a[1], job="x")
+    rule_b = S3RuleConfig(prefix=b[0], suffix=b[1], job="y")
+    assert filters_overlap(rule_a, rule_b) is overlap
+    assert filters_overlap(rule_b, rule_a) is overlap

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from etl.storage import LocalStorage
+from etl.writer import AtomicParquetWriter, DatasetSpec, mark_merge_winners, partition_dir
+
+pytestmark = pytest.mark.spark
+
+SCHEMA = "id string, value int, day date, _source_key string, _ingested_at timestamp, _run_id string"
+T0, T1 = datetime(2024, 1, 1), datetime(2024, 2, 1)
+SILVER = "data-lake-dev-silver"
+
+
+def rows(spark, data):
+    return spark.createDataFrame(data, SCHEMA)
+
+
+def winners(spark, existing, incoming, latest_order=("_origin", "_source_key")):
+    marked = mark_merge_winners(rows(spark, existing), rows(spark, incoming), ["id"], ["id", "value", "day"], latest_order)
+    return marked.filter("_winner").drop("_winner")
+
+
+def test_merge_keeps_the_existing_row_when_the_same_object_brings_the_same_values(spark):
+    existing = [("a", 1, date(2024, 1, 1), "k1", T0, "r0")]
+    incoming = [("a", 1, date(2024, 1, 1), "k1", T1, "r1")]
+    expected = spark.createDataFrame([("a", 1, date(2024, 1, 1), "k1", T0, "r0", 0)], SCHEMA + ", _origin int")
+    assertDataFrameEqual(winners(spark, existing, incoming), expected)
+
+
+def test_merge_takes_the_incoming_row_when_values_or_source_differ(spark):
+    existing = [
+        ("a", 1, date(2024, 1, 1), "k1", T0, "r0"),
+        ("b", 2, date(2024, 1, 1), "k1", T0, "r0"),
+        ("c", 3, date(2024, 1, 1), "k1", T0, "r0"),
+    ]
+    incoming = [
+        ("a", 9, date(2024, 1, 2), "k1", T1, "r1"),  # same object re-uploaded with a change
+        ("b", 2, date(2024, 1, 1), "k2", T1, "r1"),  # same values from another object
+        ("d", 4, date(2024, 1, 1), "k2", T1, "r1"),  # new key
+    ]
+    expected = spark.createDataFrame(
+        [
+            ("a", 9, date(2024, 1, 2), "k1", T1, "r1", 1),
+            ("b", 2, date(2024, 1, 1), "k2", T1, "r1", 1),
+            ("c", 3, date(2024, 1, 1), "k1", T0, "r0", 0),
+            ("d", 4, date(2024, 1, 1), "k2", T1, "r1", 1),
+        ],
+        SCHEMA + ", _origin int",
+    )
+    assertDataFrameEqual(winners(spark, existing, incoming), expected)
+
+
+def test_a_latest_order_on_data_lets_an_older_incoming_row_lose(spark):
+    existing = [("a", 5, date(2024, 1, 9), "k2", T0, "r0")]
+    incoming = [("a", 1, date(2024, 1, 1), "k1", T1, "r1")]
+    expected = spark.createDataFrame([("a", 5, date(2024, 1, 9), "k2", T0, "r0", 0)], SCHEMA + ", _origin int")
+    assertDataFrameEqual(winners(spark, existing, incoming, ("day", "_source_key", "_origin")), expected)
+
+
+def test_partition_dirs_are_named_like_spark_names_them():
+    assert partition_dir(["day"], [date(2024, 1, 5)]) == "day=2024-01-05"
+    assert partition_dir(["a", "b"], ["x/y:z", None]) == "a=x%2Fy%3Az/b=__HIVE_DEFAULT_PARTITION__"
+
+
+def test_merge_moves_a_restated_key_and_rewrites_only_changed_partitions(spark, tmp_path):
+    storage = LocalStorage(tmp_path)
+    spec = DatasetSpec(SILVER, "things", rows(spark, []).schema, ("id",), ("day",))
+    first = AtomicParquetWriter(spark, storage, spec, "r0").merge(
+        rows(spark, [("a", 1, date(2024, 1, 1), "k1", T0, "r0"), ("b", 2, date(2024, 1, 2), "k1", T0, "r0")])
+    )
+    untouched = (tmp_path / SILVER / "things/day=2024-01-02/part-00000.snappy.parquet").read_bytes()
+    (tmp_path / SILVER / "_staging/things/killed-run/day=2024-01-01").mkdir(parents=True)  # left by a crash
+
+    second = AtomicParquetWriter(spark, storage, spec, "r1").merge(rows(spark, [("a", 1, date(2024, 1, 3), "k2", T1, "r1")]))
+
+    assert (first.rows_written, second.rows_written) == (2, 1)
+    assert second.partitions == [{"day": "2024-01-01"}, {"day": "2024-01-03"}]
+    assert second.deleted == ["things/day=2024-01-01/"]
+    assert sorted(p.relative_to(tmp_path / SILVER).as_posix() for p in (tmp_path / SILVER).rglob("*") if p.is_file()) == [
+        "things/day=2024-01-02/part-00000.snappy.parquet",
+        "things/day=2024-01-03/part-00000.snappy.parquet",
+    ]
+    assert (tmp_path / SILVER / "things/day=2024-01-02/part-00000.snappy.parquet").read_bytes() == untouched
+    stored = spark.read.schema(spec.schema).parquet(str(tmp_path / SILVER / "things")).select(*spec.columns)
+    assertDataFrameEqual(stored, rows(spark, [("a", 1, date(2024, 1, 3), "k2", T1, "r1"), ("b", 2, date(2024, 1, 2), "k1", T0, "r0")]))
+
+
+def test_replace_partitions_drops_partitions_without_rows(spark, tmp_path):
+    storage = LocalStorage(tmp_path)
+    spec = DatasetSpec(SILVER, "daily", rows(spark, []).schema, ("id", "day"), ("day",))
+    writer = AtomicParquetWriter(spark, storage, spec, "r0")
+    writer.replace_partitions(rows(spark, [("a", 1, date(2024, 1, 1), "k", T0, "r0"), ("a", 1, date(2024, 1, 2), "k", T0, "r0")]), [(date(2024, 1, 1),), (date(2024, 1, 2),)])
+
+    result = AtomicParquetWriter(spark, storage, spec, "r1").replace_partitions(
+        rows(spark, [("z", 7, date(2024, 1, 2), "k", T1, "r1")]).filter(F.col("id") != "z"), [(date(2024, 1, 2),)]
+    )
+
+    assert (result.files, result.deleted) == ([], ["daily/day=2024-01-02/"])
+    stored = spark.read.schema(spec.schema).parquet(str(tmp_path / SILVER / "daily")).select(*spec.columns)
+    assertDataFrameEqual(stored, rows(spark, [("a", 1, date(2024, 1, 1), "k", T0, "r0")]))

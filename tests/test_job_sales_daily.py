@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from pyspark.sql.types import StructType
+from pyspark.testing import assertDataFrameEqual
+
+from etl.jobs.sales_daily import SALES_DAILY_SCHEMA, daily_sales
+from etl.testing import LocalLake
+
+pytestmark = pytest.mark.spark
+
+HEADER = "order_id,order_ts,store_id,customer_id,sku,quantity,unit_price,currency"
+GOLD = [c for c in SALES_DAILY_SCHEMA.fieldNames() if c not in ("_ingested_at", "_run_id")]
+GOLD_SCHEMA = StructType([f for f in SALES_DAILY_SCHEMA.fields if f.name in GOLD])
+
+
+def part(day: str) -> str:
+    return f"sales/order_date={day}/part-00000.snappy.parquet"
+
+
+def test_daily_sales_sums_per_date_store_and_currency(spark):
+    sales = spark.createDataFrame(
+        [
+            ("o1", date(2024, 1, 5), "s1", "EUR", 2, Decimal("20.00"), part("2024-01-05")),
+            ("o2", date(2024, 1, 5), "s1", "EUR", 1, Decimal("5.50"), part("2024-01-05")),
+            ("o3", date(2024, 1, 5), "s1", "USD", 1, Decimal("3.00"), part("2024-01-05")),
+            ("o4", date(2024, 1, 6), "s2", "EUR", 4, Decimal("8.00"), part("2024-01-06")),
+        ],
+        "order_id string, order_date date, store_id string, currency string, quantity int, amount decimal(14,2), _source_key string",
+    )
+    expected = spark.createDataFrame(
+        [
+            (date(2024, 1, 5), "s1", "EUR", 2, 3, Decimal("25.50"), part("2024-01-05")),
+            (date(2024, 1, 5), "s1", "USD", 1, 1, Decimal("3.00"), part("2024-01-05")),
+            (date(2024, 1, 6), "s2", "EUR", 1, 4, Decimal("8.00"), part("2024-01-06")),
+        ],
+        GOLD_SCHEMA,
+    )
+    assertDataFrameEqual(daily_sales(sales), expected)
+
+
+def test_after_sales_etl_only_the_touched_dates_are_recomputed(spark, tmp_path):
+    lake = LocalLake(tmp_path)
+    lake.put("sales/a.csv", f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c,A,2,10.00,EUR\no2,2024-01-06T10:00:00Z,s1,c,A,1,1.00,EUR\n")
+    assert lake.upload_event("sales_etl", spark, "sales/a.csv").state == "SUCCEEDED"
+    full = lake.run("sales_daily", spark, trigger_source="manual")
+    assert (full.state, full.rows_written) == ("SUCCEEDED", 2)
+    gold_before = lake.hashes(lake.gold)
+
+    # o1 is restated onto 2024-01-07: 2024-01-05 empties, 2024-01-06 is untouched.
+    lake.put("sales/b.csv", f"{HEADER}\no1,2024-01-07T10:00:00Z,s1,c,A,3,10.00,EUR\n")
+    upstream = lake.upload_event("sales_etl", spark, "sales/b.csv")
+    daily = lake.run("sales_daily", spark, trigger_source="job_succeeded", upstream_job="sales_etl", upstream_run_id=upstream.run_id)
+
+    assert (daily.state, daily.source_keys, daily.rows_written) == ("SUCCEEDED", [part("2024-01-07")], 1)
+    gold = lake.read(spark, "sales_daily", SALES_DAILY_SCHEMA, layer="gold").select(*GOLD)
+    expected = spark.createDataFrame(
+        [
+            (date(2024, 1, 6), "s1", "EUR", 1, 1, Decimal("1.00"), part("2024-01-06")),
+            (date(2024, 1, 7), "s1", "EUR", 1, 3, Decimal("30.00"), part("2024-01-07")),
+        ],
+        GOLD_SCHEMA,
+    )
+    assertDataFrameEqual(gold, expected)
+    day6 = "sales_daily/order_date=2024-01-06/part-00000.snappy.parquet"
+    assert lake.hashes(lake.gold)[day6] == gold_before[day6]
+    assert lake.files(lake.gold, "sales_daily/") == [day6, "sales_daily/order_date=2024-01-07/part-00000.snappy.parquet"]
+
+
+def test_a_missing_upstream_manifest_is_an_input_error(spark, tmp_path):
+    lake = LocalLake(tmp_path)
+    summary = lake.run("sales_daily", spark, trigger_source="job_succeeded", upstream_job="sales_etl", upstream_run_id="jr_nope")
+    assert (summary.state, summary.error_kind) == ("FAILED", "input")
+    assert "no run manifest" in summary.error and "jr_nope" in summary.error

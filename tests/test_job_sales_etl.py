@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.testing import assertDataFrameEqual
+
+from etl.jobs.sales_etl import (
+    SALES_BRONZE_COLUMNS,
+    SALES_BRONZE_SCHEMA,
+    SALES_SILVER_SCHEMA,
+    sales_quality_rules,
+    type_sales,
+)
+from etl.quality import run_gate
+from etl.testing import LocalLake
+
+pytestmark = pytest.mark.spark
+
+HEADER = ",".join(SALES_BRONZE_COLUMNS)
+GOOD_CSV = f"""{HEADER}
+o1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,EUR
+o2,2024-01-05 11:00:00,s1,,B,1,5.00,usd
+o3,2024-01-06T09:00:00Z,s2,c2,A,3,1.50,EUR
+o4,2024-01-06T09:30:00Z,s2,c3,C,0,1.00,EUR
+"""
+KEY = "sales/2024-01-05.csv"
+RAW_SCHEMA = StructType([*SALES_BRONZE_SCHEMA.fields, StructField("_source_key", StringType())])
+BUSINESS = [c for c in SALES_SILVER_SCHEMA.fieldNames() if c != "_ingested_at"]
+
+
+def ts(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def sale(order_id, order_ts, store, customer, sku, qty, price, currency, amount, day, key, run_id):
+    return (order_id, ts(order_ts), store, customer, sku, qty, Decimal(price), currency, Decimal(amount), date.fromisoformat(day), key, run_id)
+
+
+def silver_rows(spark, rows):
+    schema_without_ingest = SALES_SILVER_SCHEMA.fieldNames()
+    fields = [f for f in SALES_SILVER_SCHEMA.fields if f.name != "_ingested_at"]
+    assert len(fields) == len(schema_without_ingest) - 1
+    return spark.createDataFrame(rows, StructType(fields))
+
+
+def test_type_sales_casts_and_nulls_what_does_not_parse(spark):
+    raw = spark.createDataFrame(
+        [
+            ("o1", "2024-01-05T10:00:00Z", " s1 ", "c1", "A", "2", "9.99", "eur", "k"),
+            ("o2", "not a time", "s1", "", "B", "1.5", "abc", "USD", "k"),
+            ("o3", "2024-01-05T23:30:00-02:00", "s1", "c", "B", "1", "1", "USD", "k"),
+        ],
+        RAW_SCHEMA,
+    )
+    expected = spark.createDataFrame(
+        [
+            ("o1", ts("2024-01-05T10:00:00"), "s1", "c1", "A", 2, Decimal("9.99"), "EUR", "k", Decimal("19.98"), date(2024, 1, 5)),
+            ("o2", None, "s1", None, "B", None, None, "USD", "k", None, None),
+            ("o3", ts("2024-01-06T01:30:00"), "s1", "c", "B", 1, Decimal("1.00"), "USD", "k", Decimal("1.00"), date(2024, 1, 6)),
+        ],
+        "order_id string, order_ts timestamp, store_id string, customer_id string, sku string, quantity int, "
+        "unit_price decimal(12,2), currency string, _source_key string, amount decimal(14,2), order_date date",
+    )
+    assertDataFrameEqual(type_sales(raw), expected)
+
+
+def test_sales_rules_drop_each_kind_of_bad_row(spark):
+    now = datetime(2024, 1, 10, tzinfo=UTC)
+    typed = spark.createDataFrame(
+        [
+            sale("ok", "2024-01-05T10:00:00", "s1", "c1", "A", 1, "1.00", "EUR", "1.00", "2024-01-05", "k", "r"),
+            sale("dup", "2024-01-05T10:00:00", "s1", "c1", "A", 1, "1.00", "EUR", "1.00", "2024-01-05", "k", "r"),
+            sale("dup", "2024-01-05T10:00:00", "s1", "c1", "A", 1, "1.00", "EUR", "1.00", "2024-01-05", "k", "r"),
+            sale("future", "2024-02-01T00:00:00", "s1", "c1", "A", 1, "1.00", "EUR", "1.00", "2024-02-01", "k", "r"),
+            sale("zero", "2024-01-05T10:00:00", "s1", "c1", "A", 0, "1.00", "EUR", "0.00", "2024-01-05", "k", "r"),
+            sale("xxx", "2024-01-05T10:00:00", "s1", "c1", "A", 1, "1.00", "XXX", "1.00", "2024-01-05", "k", "r"),
+            sale("neg", "2024-01-05T10:00:00", "s1", None, None, 1, "-1.00", "EUR", "-1.00", "2024-01-05", "k", "r"),
+        ],
+        silver_rows(spark, []).schema,
+    )
+    gate = run_gate(typed.cache(), sales_quality_rules(now), suite_name="t", max_drop_ratio=1.0)
+    assert gate.status == "passed"
+    expected = spark.createDataFrame(
+        [
+            ("dup", ["order_id_unique"]),
+            ("dup", ["order_id_unique"]),
+            ("future", ["order_ts_not_in_future"]),
+            ("zero", ["quantity_positive"]),
+            ("xxx", ["currency_iso_4217"]),
+            ("neg", ["sku_not_null", "unit_price_not_negative"]),
+        ],
+        "order_id string, _failed_rules array<string>",
+    )
+    assertDataFrameEqual(gate.quarantined.select("order_id", "_failed_rules"), expected)
+    assert gate.warnings == {"customer_id_not_null": 1}
+
+
+def test_upload_lands_in_silver_and_a_rerun_changes_no_byte(spark, tmp_path):
+    lake = LocalLake(tmp_path)
+    lake.put(KEY, GOOD_CSV)
+    bronze_before = lake.hashes(lake.bronze)
+
+    first = lake.upload_event("sales_etl", spark, KEY, max_drop_ratio="0.5")
+
+    assert (first.state, first.error) == ("SUCCEEDED", None)
+    assert (first.rows_read, first.rows_written, first.rows_quarantined) == (4, 3, 1)
+    run = first.run_id
+    expected = silver_rows(
+        spark,
+        [
+            sale("o1", "2024-01-05T10:00:00", "s1", "c1", "A", 2, "9.99", "EUR", "19.98", "2024-01-05", KEY, run),
+            sale("o2", "2024-01-05T11:00:00", "s1", None, "B", 1, "5.00", "USD", "5.00", "2024-01-05", KEY, run),
+            sale("o3", "2024-01-06T09:00:00", "s2", "c2", "A", 3, "1.50", "EUR", "4.50", "2024-01-06", KEY, run),
+        ],
+    )
+    assertDataFrameEqual(lake.read(spark, "sales", SALES_SILVER_SCHEMA).select(*BUSINESS), expected)
+    assert lake.files(lake.silver, "sales/") == [
+        "sales/order_date=2024-01-05/part-00000.snappy.parquet",
+        "sales/order_date=2024-01-06/part-00000.snappy.parquet",
+    ]
+    quarantined = [json.loads(line) for line in (tmp_path / lake.silver / f"_quarantine/sales/{run}/rows.jsonl").read_text().splitlines()]
+    assert [(r["order_id"], r["_failed_rules"], r["_source_key"]) for r in quarantined] == [("o4", ["quantity_positive"], KEY)]
+    assert lake.json(lake.silver, f"_ledger/sales_etl/{run}.json")[0]["key"] == KEY
+    manifest = lake.json(lake.silver, f"_runs/sales_etl/{run}.json")
+    assert manifest["partitions"] == [{"order_date": "2024-01-05"}, {"order_date": "2024-01-06"}]
+
+    silver_before = {k: v for k, v in lake.hashes(lake.silver).items() if k.startswith("sales/")}
+    second = lake.upload_event("sales_etl", spark, KEY, max_drop_ratio="0.5")
+
+    assert (second.state, second.rows_written) == ("SUCCEEDED", 0)
+    assert {k: v for k, v in lake.hashes(lake.silver).items() if k.startswith("sales/")} == silver_before
+    assert lake.hashes(lake.bronze) == bronze_before
+    assert not lake.files(lake.silver, "_staging/")
+
+
+def test_a_restated_order_moves_to_its_new_date(spark, tmp_path):
+    lake = LocalLake(tmp_path)
+    lake.put("sales/a.csv", f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,EUR\no2,2024-01-06T10:00:00Z,s1,c1,A,1,1.00,EUR\n")
+    lake.put("sales/b.csv", f"{HEADER}\no1,2024-01-07T08:00:00Z,s1,c1,A,5,9.99,EUR\n")
+    first = lake.upload_event("sales_etl", spark, "sales/a.csv")
+    second = lake.upload_event("sales_etl", spark, "sales/b.csv")
+
+    assert (first.state, second.state, second.rows_written) == ("SUCCEEDED", "SUCCEEDED", 1)
+    expected = silver_rows(
+        spark,
+        [
+            sale("o1", "2024-01-07T08:00:00", "s1", "c1", "A", 5, "9.99", "EUR", "49.95", "2024-01-07", "sales/b.csv", second.run_id),
+            sale("o2", "2024-01-06T10:00:00", "s1", "c1", "A", 1, "1.00", "EUR", "1.00", "2024-01-06", "sales/a.csv", first.run_id),
+        ],
+    )
+    assertDataFrameEqual(lake.read(spark, "sales", SALES_SILVER_SCHEMA).select(*BUSINESS), expected)
+    assert lake.files(lake.silver, "sales/") == [
+        "sales/order_date=2024-01-06/part-00000.snappy.parquet",
+        "sales/order_date=2024-01-07/part-00000.snappy.parquet",
+    ]
+    manifest = lake.json(lake.silver, f"_runs/sales_etl/{second.run_id}.json")
+    assert manifest["partitions"] == [{"order_date": "2024-01-05"}, {"order_date": "2024-01-07"}]
+
+
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        (gzip.compress(GOOD_CSV.encode()), "gzip-compressed"),
+        (GOOD_CSV.encode().replace(b"s2", b"s\xff2"), "not UTF-8 text (invalid byte 0xff"),
+        (b"", "empty"),
+        (b"order_id;order_ts\n1;2\n", "CSV header is"),
+    ],
+)
+def test_an_unreadable_file_fails_as_input_error_and_is_rejected(spark, tmp_path, payload, problem):
+    lake = LocalLake(tmp_path)
+    lake.put(KEY, payload)
+    bronze_before = lake.hashes(lake.bronze)
+
+    summary = lake.upload_event("sales_etl", spark, KEY)
+
+    assert (summary.state, summary.error_kind) == ("FAILED", "input")
+    assert KEY in summary.error and problem in summary.error and "\n" not in summary.error
+    rejected = lake.json(lake.silver, f"_quarantine/sales/{summary.run_id}/rejected.json")
+    assert (rejected["source_key"], rejected["reason"]) == (KEY, summary.error)
+    assert lake.files(lake.silver) == [f"_quarantine/sales/{summary.run_id}/rejected.json"]
+    assert lake.hashes(lake.bronze) == bronze_before
+
+
+def test_a_broken_feed_fails_the_gate_and_quarantines_the_whole_input(spark, tmp_path):
+    lake = LocalLake(tmp_path)
+    lake.put(KEY, f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,XXX\no2,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,EUR\n")
+
+    summary = lake.upload_event("sales_etl", spark, KEY)
+
+    assert (summary.state, summary.error_kind, summary.rows_quarantined) == ("FAILED", "data_quality", 2)
+    assert "currency_iso_4217" in summary.error and "above the 5.0% threshold" in summary.error
+    prefix = f"_quarantine/sales/{summary.run_id}/"
+    assert lake.files(lake.silver) == [prefix + "rows.jsonl", prefix + "validation.json"]
+    rows = spark.read.json(str(tmp_path / lake.silver / prefix / "rows.jsonl")).select("order_id", "_failed_rules")
+    assertDataFrameEqual(rows, spark.createDataFrame([("o1", ["currency_iso_4217"]), ("o2", ["currency_iso_4217"])], rows.schema))
+    validation = lake.json(lake.silver, prefix + "validation.json")
+    assert validation["reason"] == summary.error and validation["validation"]["success"] is False
+
+
+def test_schedule_processes_pending_files_once(spark, tmp_path):
+    lake = LocalLake(tmp_path)
+    lake.put("sales/a.csv", f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,EUR\n")
+    lake.put("sales/b.csv", f"{HEADER}\no2,2024-01-05T11:00:00Z,s1,c1,B,1,1.00,EUR\n")
+    lake.put("sales/notes.txt", "not an input")
+
+    first = lake.run("sales_etl", spark, trigger_source="schedule")
+    second = lake.run("sales_etl", spark, trigger_source="schedule")
+
+    assert (first.state, first.source_keys, first.rows_written) == ("SUCCEEDED", ["sales/a.csv", "sales/b.csv"], 2)
+    assert (second.state, second.source_keys) == ("NO_INPUT", [])
+    sources = lake.read(spark, "sales", SALES_SILVER_SCHEMA).select("order_id", "_source_key")
+    assertDataFrameEqual(sources, spark.createDataFrame([("o1", "sales/a.csv"), ("o2", "sales/b.csv")], sources.schema))
+
+    lake.put("sales/b.csv", f"{HEADER}\no2,2024-01-05T11:00:00Z,s1,c1,B,4,1.00,EUR\n")  # re-uploaded, changed
+    third = lake.run("sales_etl", spark, trigger_source="schedule")
+    assert (third.state, third.source_keys, third.rows_written) == ("SUCCEEDED", ["sales/b.csv"], 1)
+    quantities = lake.read(spark, "sales", SALES_SILVER_SCHEMA).select("order_id", "quantity")
+    assertDataFrameEqual(quantities, spark.createDataFrame([("o1", 2), ("o2", 4)], quantities.schema))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"source_key": "products/a.json"}, "not an input of sales_etl"),
+        ({"source_key": "sales/missing.csv"}, "no such object"),
+        ({"source_key": "sales/../x.csv"}, "'..' segment"),
+        ({"source_key": "sales/a.csv", "source_bucket": "other-bucket"}, "is not the bronze bucket"),
+    ],
+)
+def test_an_event_for_a_foreign_object_is_refused(spark, tmp_path, overrides, problem):
+    lake = LocalLake(tmp_path)
+    lake.put("sales/a.csv", f"{HEADER}\n")
+    summary = lake.run("sales_etl", spark, **{"trigger_source": "s3_event", **overrides})
+    assert (summary.state, summary.error_kind) == ("FAILED", "input")
+    assert problem in summary.error
+    assert not lake.files(lake.silver, "sales/")
