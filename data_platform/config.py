@@ -80,7 +80,8 @@ class JobConfig(_Strict):
     worker_type: WorkerType = WorkerType.G_1X
     workers: int = Field(2, ge=2, le=299, description="Number of Glue workers (Glue needs at least 2).")
     timeout_minutes: int = Field(60, ge=1, le=2880)
-    max_retries: int = Field(0, ge=0, le=10, description="Glue's own retries of a failed run.")
+    max_retries: int = Field(0, ge=0, le=10, description=(
+        "Re-runs of a failed run, done by the job's runner (the Glue job itself is deployed with MaxRetries=0)."))
     max_concurrent_runs: int = Field(1, ge=1, le=1000)
     execution_class: ExecutionClass = ExecutionClass.STANDARD
     bookmarks: bool = Field(False, description="Enable Glue job bookmarks (the job also keeps its own ledger).")

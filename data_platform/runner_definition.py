@@ -3,8 +3,14 @@
 EventBridge cannot target a Glue job, so every trigger targets the job's runner: a Step
 Functions state machine with one Task that starts the Glue run and waits for it
 (`glue:startJobRun.sync`). It passes the trigger's runner input as job arguments, retries
-only when Glue refused to *start* the run (`contract.RUNNER_RETRY`), and otherwise ends in a
-Fail state carrying Glue's error and cause, so a failed run is a failed execution.
+when Glue refused to *start* the run (`contract.RUNNER_RETRY`), retries a run that started and
+failed up to the job's `max_retries` (`run_retry_block`), and otherwise ends in a Fail state
+carrying Glue's error and cause, so a failed run is a failed execution.
+
+Why the runner and not Glue retries failed runs: a Glue-internal retry is a *new* run id, while
+`.sync` waits on the first one, so the execution would fail (and alarm) even when Glue's retry
+then succeeded. The Glue job is therefore deployed with MaxRetries=0 and every retry is a new
+StartJobRun with the same arguments, which is safe because job writes are idempotent.
 """
 
 from __future__ import annotations
@@ -42,22 +48,45 @@ def retry_block(policy: RetryPolicy = RUNNER_RETRY) -> dict[str, Any]:
     }
 
 
-def execution_timeout_seconds(job_timeout_minutes: int, policy: RetryPolicy = RUNNER_RETRY) -> int:
-    return int(job_timeout_minutes * 60 + sum(policy.delays()) + EXECUTION_TIMEOUT_MARGIN_SECONDS)
+# Pause before re-running a failed run: long enough for a transient cause (a throttled
+# dependency, a lost executor) to clear.
+RUN_RETRY_INTERVAL_SECONDS = 60
+RUN_RETRY_BACKOFF_RATE = 2.0
 
 
-def runner_definition(glue_job_name: str, *, job_timeout_minutes: int, partition: str = "aws",
-                      retry: RetryPolicy = RUNNER_RETRY) -> dict[str, Any]:
+def run_retry_block(max_retries: int) -> dict[str, Any]:
+    """Retry a run that started and failed (`States.TaskFailed` from the .sync integration)."""
+    return {
+        "ErrorEquals": ["States.TaskFailed"],
+        "IntervalSeconds": RUN_RETRY_INTERVAL_SECONDS,
+        "MaxAttempts": max_retries,
+        "BackoffRate": RUN_RETRY_BACKOFF_RATE,
+    }
+
+
+def execution_timeout_seconds(job_timeout_minutes: int, policy: RetryPolicy = RUNNER_RETRY,
+                              max_retries: int = 0) -> int:
+    runs = max_retries + 1
+    run_pauses = sum(RUN_RETRY_INTERVAL_SECONDS * RUN_RETRY_BACKOFF_RATE**i for i in range(max_retries))
+    return int(runs * job_timeout_minutes * 60 + sum(policy.delays()) + run_pauses
+               + EXECUTION_TIMEOUT_MARGIN_SECONDS)
+
+
+def runner_definition(glue_job_name: str, *, job_timeout_minutes: int, max_retries: int = 0,
+                      partition: str = "aws", retry: RetryPolicy = RUNNER_RETRY) -> dict[str, Any]:
+    retries = [retry_block(retry)]
+    if max_retries > 0:
+        retries.append(run_retry_block(max_retries))
     return {
         "Comment": f"Runs Glue job {glue_job_name} once per trigger and fails when the run fails.",
         "StartAt": START_STATE,
-        "TimeoutSeconds": execution_timeout_seconds(job_timeout_minutes, retry),
+        "TimeoutSeconds": execution_timeout_seconds(job_timeout_minutes, retry, max_retries),
         "States": {
             START_STATE: {
                 "Type": "Task",
                 "Resource": glue_sync_resource(partition),
                 "Parameters": {"JobName": glue_job_name, "Arguments": run_arguments()},
-                "Retry": [retry_block(retry)],
+                "Retry": retries,
                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": ERROR_RESULT_PATH, "Next": FAIL_STATE}],
                 "End": True,
             },
@@ -71,6 +100,7 @@ def runner_definition(glue_job_name: str, *, job_timeout_minutes: int, partition
     }
 
 
-def runner_definition_json(glue_job_name: str, *, job_timeout_minutes: int, partition: str = "aws") -> str:
+def runner_definition_json(glue_job_name: str, *, job_timeout_minutes: int, max_retries: int = 0,
+                           partition: str = "aws") -> str:
     return json.dumps(runner_definition(glue_job_name, job_timeout_minutes=job_timeout_minutes,
-                                        partition=partition), indent=2)
+                                        max_retries=max_retries, partition=partition), indent=2)

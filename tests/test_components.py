@@ -277,7 +277,7 @@ def test_glue_job_matches_config(job, prod_package):
     assert glue["workerType"] == job_cfg.worker_type.value
     assert glue["numberOfWorkers"] == job_cfg.workers
     assert glue["timeout"] == job_cfg.timeout_minutes
-    assert glue["maxRetries"] == job_cfg.max_retries
+    assert glue["maxRetries"] == 0  # the runner owns retries of failed runs
     assert glue["executionProperty"]["maxConcurrentRuns"] == job_cfg.max_concurrent_runs
     assert glue["executionClass"] == job_cfg.execution_class.value
     assert glue["securityConfiguration"] == f"data-lake-prod-{job}"
@@ -364,6 +364,9 @@ def test_runner_state_machine_runs_its_glue_job():
     assert task["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
     assert task["Parameters"]["JobName"] == "data-lake-dev-sales_etl"
     assert task["Retry"][0]["ErrorEquals"] == list(contract.RUNNER_RETRY.errors)
+    # dev sales_etl has max_retries: 1 -> the runner re-runs a failed run once
+    assert task["Retry"][1] == {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 60,
+                                "MaxAttempts": 1, "BackoffRate": 2.0}
     logging = machine["loggingConfiguration"]
     assert logging["level"] == "ERROR" and logging["includeExecutionData"] is False
     log_group = named(resources, "aws:cloudwatch/logGroup:LogGroup", "-logs")

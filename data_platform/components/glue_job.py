@@ -227,7 +227,9 @@ class GlueJob(pulumi.ComponentResource):
             worker_type=job_cfg.worker_type.value,
             number_of_workers=job_cfg.workers,
             timeout=job_cfg.timeout_minutes,
-            max_retries=job_cfg.max_retries,
+            # The runner re-runs failed runs (see runner_definition): a Glue-internal retry gets a
+            # new run id that the runner's .sync task never sees.
+            max_retries=0,
             execution_property={"max_concurrent_runs": job_cfg.max_concurrent_runs},
             execution_class=job_cfg.execution_class.value,
             security_configuration=self._security_configuration.name,

@@ -90,7 +90,8 @@ class JobRunner(pulumi.ComponentResource):
         job_cfg = self._cfg.jobs[self._args.job]
         definition = pulumi.Output.all(self._args.glue_job_name, self._args.account).apply(
             lambda values: json.dumps(runner_definition(
-                values[0], job_timeout_minutes=job_cfg.timeout_minutes, partition=values[1].partition
+                values[0], job_timeout_minutes=job_cfg.timeout_minutes, max_retries=job_cfg.max_retries,
+                partition=values[1].partition
             ), indent=2)
         )
         return aws.sfn.StateMachine(
