@@ -283,11 +283,12 @@ def _pydantic_problems(prefix: str, error: ValidationError) -> list[Problem]:
 
 
 def _job_module_exists(job: str) -> bool:
-    # find_spec locates etl/jobs/<job>.py without importing it (and so without pyspark).
-    try:
-        return importlib.util.find_spec(f"etl.jobs.{job}") is not None
-    except ModuleNotFoundError:
+    # Look for etl/jobs/<job>.py on disk: importing etl.jobs would start pulling in pyspark,
+    # and every `lake` command loads the stack.
+    spec = importlib.util.find_spec("etl")
+    if spec is None or not spec.submodule_search_locations:
         return False
+    return any((Path(location) / "jobs" / f"{job}.py").is_file() for location in spec.submodule_search_locations)
 
 
 def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:

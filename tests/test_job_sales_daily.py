@@ -8,6 +8,7 @@ from pyspark.sql.types import StructType
 from pyspark.testing import assertDataFrameEqual
 
 from etl.jobs.sales_daily import SALES_DAILY_SCHEMA, daily_sales
+from etl.jobs.sales_etl import SALES_SILVER_SCHEMA
 from etl.testing import LocalLake
 
 pytestmark = pytest.mark.spark
@@ -53,8 +54,15 @@ def test_after_sales_etl_only_the_touched_dates_are_recomputed(spark, tmp_path):
     # o1 is restated onto 2024-01-07: 2024-01-05 empties, 2024-01-06 is untouched.
     lake.put("sales/b.csv", f"{HEADER}\no1,2024-01-07T10:00:00Z,s1,c,A,3,10.00,EUR\n")
     upstream = lake.upload_event("sales_etl", spark, "sales/b.csv")
-    daily = lake.run("sales_daily", spark, trigger_source="job_succeeded", upstream_job="sales_etl", upstream_run_id=upstream.run_id)
+    daily = lake.run("sales_daily", spark, trigger_source="job_succeeded", upstream_job="data-lake-dev-sales_etl", upstream_run_id=upstream.run_id)
 
+    assert (upstream.state, upstream.rows_written) == ("SUCCEEDED", 1)
+    moved = lake.read(spark, "sales", SALES_SILVER_SCHEMA).select("order_id", "order_date", "_source_key")
+    assertDataFrameEqual(
+        moved, spark.createDataFrame([("o1", date(2024, 1, 7), "sales/b.csv"), ("o2", date(2024, 1, 6), "sales/a.csv")], moved.schema)
+    )
+    manifest = lake.json(lake.silver, f"_runs/sales_etl/{upstream.run_id}.json")
+    assert manifest["partitions"] == [{"order_date": "2024-01-05"}, {"order_date": "2024-01-07"}]
     assert (daily.state, daily.source_keys, daily.rows_written) == ("SUCCEEDED", [part("2024-01-07")], 1)
     gold = lake.read(spark, "sales_daily", SALES_DAILY_SCHEMA, layer="gold").select(*GOLD)
     expected = spark.createDataFrame(
@@ -75,3 +83,14 @@ def test_a_missing_upstream_manifest_is_an_input_error(spark, tmp_path):
     summary = lake.run("sales_daily", spark, trigger_source="job_succeeded", upstream_job="sales_etl", upstream_run_id="jr_nope")
     assert (summary.state, summary.error_kind) == ("FAILED", "input")
     assert "no run manifest" in summary.error and "jr_nope" in summary.error
+
+
+def test_upstream_name_from_the_glue_event_maps_to_the_job_key():
+    from etl.base import InputError
+    from etl.jobs.sales_daily import upstream_job_key
+
+    assert upstream_job_key("data-lake-prod-sales_etl", "sales_etl") == "sales_etl"
+    assert upstream_job_key("sales_etl", "sales_etl") == "sales_etl"
+    assert upstream_job_key(None, "sales_etl") == "sales_etl"
+    with pytest.raises(InputError, match="started after 'data-lake-dev-product_catalog'"):
+        upstream_job_key("data-lake-dev-product_catalog", "sales_etl")

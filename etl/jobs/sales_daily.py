@@ -58,6 +58,17 @@ def dates_in_keys(keys: list[str]) -> set[date]:
     return {date.fromisoformat(m.group(1)) for k in keys if (m := _DATE_DIR.search(k))}
 
 
+def upstream_job_key(upstream: str | None, expected: str) -> str:
+    """The job key behind the upstream name the trigger passes.
+
+    The after-job rule forwards Glue's `jobName`, the *physical* name (`data-lake-dev-sales_etl`),
+    while run manifests are kept per job key (`_runs/sales_etl/`): names end in `-<job key>`.
+    """
+    if not upstream or upstream == expected or upstream.endswith(f"-{expected}"):
+        return expected
+    raise InputError(f"sales_daily follows {expected}, but was started after '{upstream}'", upstream)
+
+
 class SalesDaily(BaseGlueJob):
     name = "sales_daily"
     dataset = "sales_daily"
@@ -80,7 +91,7 @@ class SalesDaily(BaseGlueJob):
             raise InputError(f"{self.name} reads silver, it is not started by bronze uploads", args.source_key)
         silver_files = [o for o in storage.list_objects(silver, f"{dataset}/") if o.key.endswith(".parquet")]
         if args.trigger_source is TriggerSource.JOB_SUCCEEDED:
-            upstream_job = args.upstream_job or self.upstream.name
+            upstream_job = upstream_job_key(args.upstream_job, self.upstream.name)
             manifest = ledger.read_manifest(storage, silver, upstream_job, args.upstream_run_id or "")
             key = ledger.manifest_key(upstream_job, args.upstream_run_id or "")
             if manifest is None:
