@@ -62,11 +62,19 @@ def test_glue_entry_scripts_compile_and_only_hand_over_to_the_shared_runner(job,
     py_compile.compile(str(script), cfile=str(tmp_path / "x.pyc"), doraise=True)
     tree = ast.parse(script.read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported == {"etl.glue_entry._bootstrap"}
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    assert [(c.func.id, [a.value for a in c.args]) for c in calls] == [("run_glue_job", [job])]
+
+
+def test_glue_bootstrap_builds_spark_from_glue_and_runs_the_shared_runner(tmp_path):
+    script = ENTRY_DIR / "_bootstrap.py"
+    py_compile.compile(str(script), cfile=str(tmp_path / "x.pyc"), doraise=True)
+    tree = ast.parse(script.read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported == {"awsglue.context", "awsglue.job", "awsglue.utils", "pyspark.context", "etl.runtime"}
-    calls = [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
-    assert "run_on_glue" in calls
-    job_constant = next(n.value.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "JOB")
-    assert job_constant == job
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert {"getResolvedOptions", "GlueContext", "run_on_glue"} <= called
 
 
 def test_only_the_glue_entry_scripts_import_awsglue():
