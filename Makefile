@@ -1,5 +1,5 @@
 # Entry points for people and CI. The README's first command is `make demo`.
-.PHONY: setup demo test test-fast clean-demo
+.PHONY: setup demo test test-fast test-reliability clean-demo
 
 setup:
 	bash scripts/setup.sh
@@ -9,7 +9,11 @@ demo: setup
 	.venv/bin/lake --home .lake-demo demo
 
 test: setup
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q --ignore=tests/reliability
+
+# The reliability suite (bad-input corpus, faults, 200-upload storm): not yet in `make test`.
+test-reliability: setup
+	.venv/bin/python -m pytest -q tests/reliability
 
 # No Spark: config, contract, routing, runner, history, CLI paths that start no JVM.
 test-fast: setup

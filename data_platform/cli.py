@@ -484,7 +484,8 @@ def watch(
     try:
         clock = clock_from_env()
         watcher = Watcher(lake, settle_seconds=settle)
-        scheduler = Scheduler(lake) if schedules_on else None
+        # One fire per schedule per cycle: catching up after downtime interleaves with polls.
+        scheduler = Scheduler(lake, max_catch_up=1) if schedules_on else None
         if warm and not once:
             _warm_spark(reporter)
         err.print(f"Watching [bold]{lake.bucket_dir(lake.bronze)}[/]" + ("" if once else " (Ctrl-C to stop)"))

@@ -92,10 +92,10 @@ class JobArguments:
 
 def parse_job_arguments(argv: Sequence[str]) -> JobArguments:
     """Parse `--KEY value` / `--KEY=value` pairs; a `--flag` with no value maps to ""."""
-    return JobArguments.from_mapping(_pairs(argv))
+    return JobArguments.from_mapping(argument_pairs(argv))
 
 
-def _pairs(argv: Sequence[str]) -> dict[str, str]:
+def argument_pairs(argv: Sequence[str]) -> dict[str, str]:
     pairs: dict[str, str] = {}
     tokens = list(argv)
     index = 0

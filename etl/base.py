@@ -24,9 +24,9 @@ from pyspark.sql.types import StructType
 
 from etl import ledger
 from etl.args import JobArguments, TriggerSource
-from etl.quality import FAILED_RULES_COLUMN, GateResult, Rule, run_gate
+from etl.quality import FAILED_RULES_COLUMN, Action, GateResult, Rule, not_null, run_gate
 from etl.storage import ObjectInfo, Storage, storage_for
-from etl.writer import METADATA_COLUMNS, AtomicParquetWriter, DatasetSpec, WriteResult
+from etl.writer import AtomicParquetWriter, DatasetSpec, WriteResult
 
 log = logging.getLogger("etl")
 
@@ -256,6 +256,8 @@ class BaseGlueJob:
         ctx = self.context()
         ctx.inputs = self.plan_inputs(ctx)
         summary.source_keys = [o.key for o in ctx.inputs]
+        if ctx.inputs:
+            log.info("run %s processes %d object(s): %s", self.run_id, len(ctx.inputs), ", ".join(summary.source_keys[:20]))
         if not ctx.inputs and not self.runs_without_inputs():
             summary.state = "NO_INPUT"
             log.info("nothing pending under %s%s*%s", self.args.bronze_bucket + "/", ctx.source_prefix, ctx.source_suffix)
@@ -273,19 +275,23 @@ class BaseGlueJob:
         return False
 
     def _gate_transform_load(self, ctx: JobContext, raw: DataFrame, summary: RunSummary) -> None:
-        raw_gate = run_gate(raw, self.raw_rules(), suite_name=f"{self.name}.raw", max_drop_ratio=self.args.max_drop_ratio)
+        # Every row must map back to its bronze object, or lineage (and the merge) breaks.
+        lineage = not_null("_source_key", action=Action.FAIL, name="source_key_resolved")
+        raw_rules = [*self.raw_rules(), lineage]
+        raw_gate = run_gate(raw, raw_rules, suite_name=f"{self.name}.raw", max_drop_ratio=self.args.max_drop_ratio)
         summary.rows_read = raw_gate.rows_in
         self._note_gate(summary, raw_gate)
         if not raw_gate.ok:
-            self._fail_gate(summary, raw.drop(ROW_SEQ), raw_gate)
+            self._fail_gate(summary, raw.drop(ROW_SEQ), raw_gate, raw_rules)
             return
 
         typed = conform(add_lineage(self.transform(raw), self.run_id, self.now), self.schema).persist()
         try:
-            gate = run_gate(typed, self.quality_rules(), suite_name=f"{self.name}.quality", max_drop_ratio=self.args.max_drop_ratio)
+            rules = self.quality_rules()
+            gate = run_gate(typed, rules, suite_name=f"{self.name}.quality", max_drop_ratio=self.args.max_drop_ratio)
             self._note_gate(summary, gate)
             if not gate.ok:
-                self._fail_gate(summary, typed, gate)
+                self._fail_gate(summary, typed, gate, rules)
                 return
             if gate.rows_quarantined and gate.quarantined is not None:
                 summary.rows_quarantined = gate.rows_quarantined
@@ -342,11 +348,19 @@ class BaseGlueJob:
         summary.rules_failed.update({k: v for k, v in gate.failed_rules.items() if k not in gate.warnings})
         summary.warnings.update(gate.warnings)
 
-    def _fail_gate(self, summary: RunSummary, whole_input: DataFrame, gate: GateResult) -> None:
+    def _fail_gate(self, summary: RunSummary, whole_input: DataFrame, gate: GateResult, rules: Sequence[Rule]) -> None:
+        """The whole input goes to quarantine; each row is tagged with the row rules it breaks
+        (a row breaking none was stopped by the table-level verdict in validation.json)."""
         summary.state, summary.error_kind = "FAILED", "data_quality"
         summary.error = one_line(gate.reason or "quality gate failed")
         summary.rows_quarantined = gate.rows_in
-        tagged = whole_input.withColumn(FAILED_RULES_COLUMN, F.array(*[F.lit(n) for n in sorted(gate.failed_rules)]))
+        broken = [
+            r for r in rules
+            if r.name in gate.failed_rules and r.action is not Action.WARN and r.row_predicate() is not None
+        ]  # fmt: skip
+        flags = [F.when(~r.row_predicate(), F.lit(r.name)) for r in broken]
+        tags = F.array_compact(F.array(*flags)) if flags else F.array().cast("array<string>")
+        tagged = whole_input.withColumn(FAILED_RULES_COLUMN, tags)
         summary.quarantine_path = self._quarantine(tagged, gate, reason=summary.error, source_keys=summary.source_keys)
 
     def _quarantine(self, rows: DataFrame, gate: GateResult, *, reason: str | None, source_keys: Sequence[str]) -> str:

@@ -16,7 +16,8 @@ that suddenly breaks a drop rule on most rows is a broken feed, not a few bad re
 Cost model (the gate must stay cheap on millions of rows): the caller passes a cached frame;
 GE computes all unexpected counts in a handful of bundled aggregate jobs and is asked for no
 unexpected values (`partial_unexpected_count: 0`), so no rows are collected; the per-row
-predicates run only when a drop rule actually failed, as one array column on the cached frame.
+predicates run only when a drop rule actually failed, as one array column on the cached frame
+(for `unique`, the few duplicated keys are looked up once rather than windowing whole rows).
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 if TYPE_CHECKING:
     import great_expectations as gx
 
 # GE is imported lazily (it costs seconds) so `lake --help` and job modules that only declare
-# suites stay fast; these must be set before the first import to keep CLI output clean.
+# suites stay fast. Analytics off before that first import: no network calls from a job.
+# (Progress bars are switched off on the context, see `_gx_batch_definition`.)
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 FAILED_RULES_COLUMN = "_failed_rules"
@@ -46,6 +49,14 @@ FAILED_RULES_COLUMN = "_failed_rules"
 RESULT_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": 0}
 
 TABLE_KINDS = frozenset({"column_exists", "row_count"})
+
+# Up to this many duplicated rows, `unique` drops look the repeated keys up once (at most
+# half as many keys reach the driver) instead of re-running a window over whole rows.
+MAX_DUPLICATED_ROWS_AS_LITERALS = 100_000
+# Key types whose string form is one-to-one with Spark's grouping equality (not so for
+# floating point: Spark groups -0.0 with 0.0, their strings differ).
+_EXACT_KEY_TYPES = (T.StringType, T.IntegralType, T.DateType, T.TimestampType, T.DecimalType,
+                    T.BooleanType, T.TimestampNTZType)
 
 
 class Action(StrEnum):
@@ -67,7 +78,8 @@ class Rule:
     action: Action
     kind: str
     columns: tuple[str, ...]
-    params: Mapping = field(default_factory=lambda: MappingProxyType({}))
+    # Kind-specific; read-only once built. Not hashed (a mapping is not hashable).
+    params: Mapping = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
     def __post_init__(self) -> None:
         if self.kind not in _BUILDERS:
@@ -349,12 +361,12 @@ def _validate(df: DataFrame, rules: Sequence[Rule], suite_name: str) -> dict:
 class GateResult:
     """What the gate decided.
 
-    On `failed`, `passed` and `quarantined` are None: the caller quarantines the whole input
-    (so `rows_quarantined == rows_in` and `rows_passed == 0`); `failed_rules` still holds the
-    per-rule counts that led there.
+    `failed`: `passed` and `quarantined` are None and the caller quarantines the whole input
+    with `validation`, so `rows_quarantined == rows_in` and `rows_passed == 0`;
+    `failed_rules` still holds the per-rule counts that led there.
     """
 
-    status: str
+    status: str  # "passed" | "failed"
     reason: str | None
     passed: DataFrame | None
     quarantined: DataFrame | None
@@ -377,8 +389,43 @@ class _Outcome:
 
     rule: Rule
     success: bool
-    unexpected: int  # failing rows (for table-level rules: rows_in when it failed)
+    unexpected: int  # failing rows; a failed table-level rule counts the whole input
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Findings:
+    """What is known once GE has run, whatever the gate then decides."""
+
+    rows_in: int
+    outcomes: list[_Outcome]
+    validation: dict
+
+    def broken(self, action: Action | None = None) -> list[_Outcome]:
+        return [o for o in self.outcomes if not o.success and action in (None, o.rule.action)]
+
+    def result(
+        self,
+        passed: DataFrame | None,
+        quarantined: DataFrame | None,
+        rows_quarantined: int,
+        reason: str | None = None,
+        escalated: bool = False,
+    ) -> GateResult:
+        failed = reason is not None
+        return GateResult(
+            status="failed" if failed else "passed",
+            reason=f"quality gate failed: {reason}" if failed else None,
+            passed=None if failed else passed,
+            quarantined=None if failed else quarantined,
+            rows_in=self.rows_in,
+            rows_passed=0 if failed else self.rows_in - rows_quarantined,
+            rows_quarantined=self.rows_in if failed else rows_quarantined,
+            failed_rules={o.rule.name: o.unexpected for o in self.broken()},
+            warnings={o.rule.name: o.unexpected for o in self.broken(Action.WARN)},
+            escalated=escalated,
+            validation=self.validation,
+        )
 
 
 def run_gate(
@@ -391,69 +438,26 @@ def run_gate(
     """Validate `df` (cache it first) against `rules` and split it by the rules' actions."""
     _check_rule_names(rules)
     missing = _missing_columns(df, rules)
+    # A row rule on a missing column would only raise inside GE: it is left out, and the
+    # column_exists rule (or the missing-column check) reports the cause instead.
     runnable = [r for r in rules if r.is_table_level or not set(r.columns) & missing]
     validation = _validate(df, runnable, suite_name)
     rows_in = _rows_in(df, validation)
-    outcomes = _outcomes(runnable, validation, rows_in)
+    findings = _Findings(rows_in, _outcomes(runnable, validation, rows_in), validation)
 
-    failed_rules = {o.rule.name: o.unexpected for o in outcomes if not o.success}
-    warnings = {
-        o.rule.name: o.unexpected
-        for o in outcomes
-        if not o.success and o.rule.action == Action.WARN
-    }
-    base = dict(rows_in=rows_in, failed_rules=failed_rules, warnings=warnings, validation=validation)
+    if problems := _fail_reasons(rules, findings, missing):
+        return findings.result(None, None, 0, reason="; ".join(problems))
 
-    problems = _fail_reasons(rules, outcomes, missing, rows_in)
-    if problems:
-        return _failed("; ".join(problems), escalated=False, **base)
-
-    broken_drop = [o for o in outcomes if not o.success and o.rule.action == Action.DROP]
+    broken_drop = findings.broken(Action.DROP)
     if not broken_drop:
-        return GateResult("passed", None, df, None, rows_in, rows_in, 0, escalated=False, **_extra(base))
+        return findings.result(df, None, 0)
 
-    tagged = _tag_failed_rules(df, [o.rule for o in broken_drop])
-    # One broken rule: GE already counted its rows, no Spark job needed. Several: rows may
-    # break more than one, so count the union once.
-    if len(broken_drop) == 1:
-        rows_quarantined = broken_drop[0].unexpected
-    else:
-        rows_quarantined = tagged.filter(F.size(FAILED_RULES_COLUMN) > 0).count()
+    split = _Split.of(df, broken_drop)
+    rows_quarantined = split.count_quarantined(broken_drop)
     if rows_in and rows_quarantined / rows_in > max_drop_ratio:
         reason = _escalation_reason(rows_quarantined, rows_in, max_drop_ratio, broken_drop)
-        return _failed(reason, escalated=True, **base)
-
-    passed = tagged.filter(F.size(FAILED_RULES_COLUMN) == 0).drop(FAILED_RULES_COLUMN)
-    quarantined = tagged.filter(F.size(FAILED_RULES_COLUMN) > 0)
-    return GateResult(
-        "passed",
-        None,
-        passed,
-        quarantined,
-        rows_in,
-        rows_in - rows_quarantined,
-        rows_quarantined,
-        escalated=False,
-        **_extra(base),
-    )
-
-
-def _extra(base: dict) -> dict:
-    return {k: base[k] for k in ("failed_rules", "warnings", "validation")}
-
-
-def _failed(reason: str, *, escalated: bool, rows_in: int, **rest) -> GateResult:
-    return GateResult(
-        "failed",
-        f"quality gate failed: {reason}",
-        None,
-        None,
-        rows_in,
-        0,
-        rows_in,
-        escalated=escalated,
-        **rest,
-    )
+        return findings.result(None, None, rows_quarantined, reason=reason, escalated=True)
+    return findings.result(split.passed(), split.quarantined(), rows_quarantined)
 
 
 def _check_rule_names(rules: Sequence[Rule]) -> None:
@@ -502,26 +506,15 @@ def _outcome(rule: Rule, result: dict, rows_in: int) -> _Outcome:
     return _Outcome(rule, False, rows_in if unexpected is None else int(unexpected))
 
 
-def _fail_reasons(
-    rules: Sequence[Rule], outcomes: Sequence[_Outcome], missing: set[str], rows_in: int
-) -> list[str]:
+def _fail_reasons(rules: Sequence[Rule], findings: _Findings, missing: set[str]) -> list[str]:
     """One phrase per reason the whole input must be stopped, in suite order."""
-    reasons = []
-    for o in outcomes:
-        if o.error is not None:
-            reasons.append(f"rule {o.rule.name!r} could not be evaluated: {o.error}")
-        elif o.success or o.rule.action != Action.FAIL:
-            continue
-        elif o.rule.kind == "column_exists":
-            reasons.append(f"required column {o.rule.columns[0]!r} is missing (rule {o.rule.name!r})")
-        elif o.rule.kind == "row_count":
-            reasons.append(
-                f"rule {o.rule.name!r} (fail) expects at least {o.rule.params['min_value']} rows, got {rows_in}"
-            )
-        else:
-            reasons.append(f"rule {o.rule.name!r} (fail) broken by {o.unexpected} of {rows_in} rows")
-    # A row rule on a column nobody declared required: it cannot run, and letting the rows
-    # through unchecked would defeat the rule, whatever its action.
+    reasons = [
+        _fail_phrase(o, findings.rows_in)
+        for o in findings.outcomes
+        if o.error is not None or (not o.success and o.rule.action == Action.FAIL)
+    ]
+    # A row rule on a column no column_exists rule declares: it cannot run, and letting the
+    # rows through unchecked would defeat the rule, whatever its action.
     declared = {r.columns[0] for r in rules if r.kind == "column_exists"}
     for column in sorted(missing - declared):
         users = ", ".join(repr(r.name) for r in rules if column in r.columns)
@@ -529,10 +522,104 @@ def _fail_reasons(
     return reasons
 
 
-def _tag_failed_rules(df: DataFrame, rules: Sequence[Rule]) -> DataFrame:
-    """`df` plus `_failed_rules`: the names of the given rules each row breaks (maybe empty)."""
-    flags = [F.when(~rule.row_predicate(), F.lit(rule.name)) for rule in rules]
-    return df.withColumn(FAILED_RULES_COLUMN, F.array_compact(F.array(*flags)))
+def _fail_phrase(o: _Outcome, rows_in: int) -> str:
+    name = o.rule.name
+    if o.error is not None:
+        return f"rule {name!r} could not be evaluated: {o.error}"
+    if o.rule.kind == "column_exists":
+        return f"required column {o.rule.columns[0]!r} is missing (rule {name!r})"
+    if o.rule.kind == "row_count":
+        wanted = o.rule.params["min_value"]
+        return f"rule {name!r} (fail) expects at least {wanted} rows, got {rows_in}"
+    return f"rule {name!r} (fail) broken by {o.unexpected} of {rows_in} rows"
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The input with one boolean column per broken drop rule, True where a row breaks it.
+
+    Rows are split on plain booleans; the `_failed_rules` array is built for quarantined rows
+    only: every silver write filters all rows, and allocating an array per row would cost
+    more than the predicates themselves.
+    """
+
+    judged: DataFrame
+    flags: dict[str, str]  # flag column -> rule name
+
+    @classmethod
+    def of(cls, df: DataFrame, broken: Sequence[_Outcome]) -> _Split:
+        # A null verdict is not a failure, as in GE (its unexpected count skips nulls too).
+        flags = {f"_gate_broken_{i}": o.rule.name for i, o in enumerate(broken)}
+        verdicts = {
+            column: F.coalesce(~_tagging_predicate(df, o), F.lit(False))
+            for column, o in zip(flags, broken, strict=True)
+        }
+        # Flags are columns, computed before any filter: a window predicate (unique) must see
+        # every row, not the rows left after filtering.
+        return cls(df.withColumns(verdicts), flags)
+
+    @property
+    def broken_any(self) -> Column:
+        columns = [F.col(c) for c in self.flags]
+        any_flag = columns[0]
+        for column in columns[1:]:
+            any_flag = any_flag | column
+        return any_flag
+
+    def count_quarantined(self, broken: Sequence[_Outcome]) -> int:
+        # One broken rule: GE has counted its rows already, no Spark job needed. Several: a
+        # row may break more than one, so the union is counted, once.
+        if len(broken) == 1:
+            return broken[0].unexpected
+        return self.judged.filter(self.broken_any).count()
+
+    def passed(self) -> DataFrame:
+        return self.judged.filter(~self.broken_any).drop(*self.flags)
+
+    def quarantined(self) -> DataFrame:
+        names = [F.when(F.col(c), F.lit(name)) for c, name in self.flags.items()]
+        return (
+            self.judged.filter(self.broken_any)
+            .withColumn(FAILED_RULES_COLUMN, F.array_compact(F.array(*names)))
+            .drop(*self.flags)
+        )
+
+
+def _tagging_predicate(df: DataFrame, outcome: _Outcome) -> Column:
+    """The rule's predicate, in the cheapest form that gives the same verdict on `df`.
+
+    The split is evaluated up to three times (count, quarantine write, silver write).
+    For `unique` the window predicate would shuffle whole rows each time; when GE counted
+    few duplicated rows, their keys are looked up once instead and matched as a literal set.
+    """
+    rule = outcome.rule
+    if (
+        rule.kind == "unique"
+        and outcome.unexpected <= MAX_DUPLICATED_ROWS_AS_LITERALS
+        and all(isinstance(df.schema[c].dataType, _EXACT_KEY_TYPES) for c in rule.columns)
+    ):
+        return _unique_predicate_by_lookup(df, rule)
+    return rule.row_predicate()
+
+
+def _unique_predicate_by_lookup(df: DataFrame, rule: Rule) -> Column:
+    """Same verdict as `_unique_predicate` (nulls pass, every copy of a repeated key fails)."""
+    parts = [F.col(c) for c in rule.columns]
+    any_null = parts[0].isNull()
+    for part in parts[1:]:
+        any_null = any_null | part.isNull()
+    # A string key: literals of it round-trip exactly (a timestamp collected into Python and
+    # sent back could shift with the driver's time zone); compound keys as one JSON string.
+    key = parts[0].cast("string") if len(parts) == 1 else F.to_json(F.struct(*parts))
+    repeated = (
+        df.where(~any_null)
+        .groupBy(key.alias("key"))
+        .count()
+        .where(F.col("count") > 1)
+        .select("key")
+        .collect()
+    )
+    return any_null | ~key.isin([row.key for row in repeated])
 
 
 def _escalation_reason(

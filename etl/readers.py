@@ -122,9 +122,6 @@ def json_layout(stream: IO[bytes], key: str) -> str:
     raise InputError(f"{key}: the file is empty", key)
 
 
-_JSON_TYPES = {str: "a string", (int, float): "a number", bool: "true/false", dict: "an object"}
-
-
 def check_json_records(
     stream: IO[bytes], key: str, layout: str, field_types: dict[str, tuple[type, ...]]
 ) -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
-from etl.args import JobArguments, parse_job_arguments
+from etl.args import JobArguments, argument_pairs
 from etl.base import RunSummary, one_line
 
 log = logging.getLogger("etl")
@@ -82,13 +82,13 @@ def run_on_glue(job_name: str, argv: Sequence[str], spark: SparkSession) -> int:
 
 
 def _argv_mapping(argv: Sequence[str]) -> dict[str, str]:
-    from etl.args import _pairs
-
-    return _pairs(argv)
+    return argument_pairs(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Our own progress at INFO; libraries (GE, py4j) only when they warn.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log.setLevel(logging.INFO)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         values = _argv_mapping(argv)

@@ -266,7 +266,7 @@ class LocalLake:
         watcher never sees half a file. Overwriting is allowed (like S3); nothing is deleted."""
         source = Path(source)
         if not source.is_file():
-            raise LakeError(f"{source}: no such file")
+            raise LakeError(f"{source}: no such file" if not source.exists() else f"{source}: not a file")
         dest = self.object_path(self.bronze, key)
         if dest.is_dir():
             raise LakeError(f"key {key!r} is a folder in local bronze (other keys start with '{key}/')")

@@ -12,7 +12,8 @@ the same history) so a restart neither double-fires nor skips, and a watcher and
 `lake tick` running at once fire an instant once. Differences from EventBridge Scheduler:
 `flexible_window_minutes` is ignored (the local twin fires on the instant); instants missed
 while nothing was running are fired when it runs again, oldest first, at most
-`max_catch_up` per schedule per tick.
+`max_catch_up` per schedule per tick (`lake watch` uses 1, so catching up after downtime
+interleaves with polling bronze; the next tick continues where this one stopped).
 
 The clock is `LAKE_NOW` (a fixed ISO instant) when set, else the system clock; tests use
 `lake tick --since ... --now ...` or `lake watch --once` instead of waiting for real time.

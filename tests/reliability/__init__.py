@@ -20,7 +20,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,6 @@ REPO = Path(__file__).resolve().parents[2]
 LAKE = REPO / ".venv" / "bin" / "lake"
 BRONZE = "data-lake-dev-bronze"
 SILVER = "data-lake-dev-silver"
-GOLD = "data-lake-dev-gold"
 TRACEBACK = "Traceback (most recent call last)"
 GB = 1024**3
 
@@ -85,9 +84,11 @@ def tree_rss(proc: psutil.Process) -> tuple[int, int]:
 def start_lake(home: Path, *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None,
                stdout=subprocess.PIPE, stderr=subprocess.PIPE) -> psutil.Popen:
     """Start `lake --home HOME ARGS` in its own session (so a kill reaches its whole tree)."""
+    cwd = cwd or home.parent
+    cwd.mkdir(parents=True, exist_ok=True)
     return psutil.Popen(
         [str(LAKE), "--home", str(home), *args],
-        stdout=stdout, stderr=stderr, text=True, env=lake_env(env), cwd=str(cwd or home.parent),
+        stdout=stdout, stderr=stderr, text=True, env=lake_env(env), cwd=str(cwd),
         start_new_session=True,
     )
 
@@ -283,15 +284,6 @@ def quarantine_records(home: Path, dataset: str, bucket: str = SILVER) -> dict[s
     return found
 
 
-def quarantined_keys(home: Path, dataset: str, key_column: str) -> dict[str, set[str]]:
-    """{business key: {source keys}} over every quarantined row of a dataset."""
-    keys: dict[str, set[str]] = {}
-    for entry in quarantine_records(home, dataset).values():
-        for row in entry["rows"]:
-            keys.setdefault(str(row.get(key_column)), set()).add(row.get("_source_key"))
-    return keys
-
-
 def history_rows(home: Path) -> list[dict[str, Any]]:
     """The runs table read directly (read-only), for polling while a `lake` process writes it."""
     db = home / "_lake" / "history.sqlite3"
@@ -333,21 +325,19 @@ def runs_all_flag(home: Path) -> list[str]:
 
 
 def alerts(home: Path) -> list[dict[str, Any]]:
-    result = lake(home, "alerts", "--json")
+    result = lake(home, "alerts", "--json", "--limit", "100000")
     assert result.returncode == 0, result.describe()
     data = result.json()
     return data["alerts"] if isinstance(data, dict) and "alerts" in data else data
 
 
 def assert_no_traceback(result: LakeResult) -> None:
-    assert TRACEBACK not in result.stdout and TRACEBACK not in result.stderr, (
-        "a Python traceback reached the user:\n" + result.describe())
-
-
-def all_files_outside(home: Path, before: set[str], root: Path) -> set[str]:
-    """Files under `root` but outside `home` that were not there before."""
-    now = {str(p) for p in root.rglob("*") if p.is_file() and not str(p).startswith(str(home) + os.sep)}
-    return now - before
+    for name, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+        at = text.find(TRACEBACK)
+        if at >= 0:
+            excerpt = text[max(0, at - 600): at + 2500]
+            raise AssertionError(f"a Python traceback reached the user ({name} of `lake {' '.join(result.args)[:200]}`"
+                                 f"):\n...{excerpt}...")
 
 
 def files_under(root: Path) -> set[str]:
@@ -365,32 +355,6 @@ def grep_tree(root: Path, needle: bytes) -> list[str]:
             except OSError:
                 pass
     return hits
-
-
-def first_line_mentioning(text: str, needle: str) -> str | None:
-    for line in text.splitlines():
-        if needle in line:
-            return line
-    return None
-
-
-def one_line_messages(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()]
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def plain(text: str) -> str:
-    return _ANSI.sub("", text)
-
-
-@dataclass
-class Timer:
-    figures: dict[str, float] = field(default_factory=dict)
-
-    def record(self, name: str, seconds: float) -> None:
-        self.figures[name] = round(seconds, 1)
 
 
 # ---- what a valid silver row is (the quality rules, restated independently) -------------------

@@ -1,0 +1,89 @@
+"""The benchmark harness runs and speaks its output format (timings are never asserted).
+
+`bench/run.py --rows 2000 --only gate` in a subprocess: its stdout must be JSON lines, one
+per figure, each with the keys downstream tooling reads and positive numbers; the table
+goes to stderr. How fast anything is does not matter here; bench/RESULTS.md records that.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+KEYS = {"name", "value", "reference", "ratio", "target", "ok"}
+
+def _positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_gate_figure_is_one_json_line_with_positive_numbers(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--rows", "2000", "--only", "gate", "--work", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    figures = [json.loads(line) for line in lines]  # every stdout line is one JSON object
+    assert [f["name"] for f in figures] == ["gate"]
+
+    gate = figures[0]
+    assert KEYS <= gate.keys()
+    for key in ("value", "reference", "ratio", "target"):
+        assert _positive(gate[key]), f"{key}={gate[key]!r} is not a positive number"
+    assert isinstance(gate["ok"], bool)
+    assert gate["ratio"] == pytest.approx(gate["value"] / gate["reference"], rel=1e-3)
+    assert gate["detail"]["rows"] == 2000
+    assert "gate" in proc.stderr  # the readable table follows on stderr
+
+
+def test_unknown_figure_is_refused_before_any_work(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--only", "gate,nope", "--work", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "unknown figure(s) nope" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_generated_sales_file_is_deterministic(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO))
+    from bench import datagen
+
+    spec = datagen.SalesSpec(rows=500, seed=7)
+    a = datagen.write_sales_csv(tmp_path / "a.csv", spec).read_bytes()
+    b = datagen.write_sales_csv(tmp_path / "b.csv", spec).read_bytes()
+    assert a == b
+    lines = a.decode().splitlines()
+    assert lines[0] == "order_id,order_ts,store_id,customer_id,sku,quantity,unit_price,currency"
+    assert len(lines) == 501
+    assert datagen.write_sales_csv(tmp_path / "c.csv", datagen.SalesSpec(rows=500, seed=8)).read_bytes() != a
+
+
+def test_duckdb_reference_accounts_for_every_row(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO))
+    from bench import datagen
+    from bench.duckdb_reference import run_reference
+
+    csv = datagen.write_sales_csv(tmp_path / "in.csv", datagen.SalesSpec(rows=3000, seed=1, bad_ratio=0.03))
+    result = run_reference(csv, tmp_path / "out", threads=1)
+    assert result.status == "passed"
+    assert result.rows_in == 3000
+    assert result.rows_written + result.rows_quarantined == 3000
+    assert 0 < result.rows_quarantined < 3000 * 0.05
+    assert list((tmp_path / "out" / "sales").glob("order_date=*/*.parquet"))
