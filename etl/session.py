@@ -8,6 +8,7 @@ so a warm `lake watch` pays the JVM start once.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 from pyspark.sql import SparkSession
@@ -38,6 +39,9 @@ def local_spark(app_name: str = "data-lake-local") -> SparkSession:
         active = SparkSession.getActiveSession()
         if active is not None:
             return active
+        # Python workers must run this interpreter (the venv), not whatever `python3` is first
+        # on PATH, or they may miss the project's pinned packages.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder.master(os.environ.get("LAKE_SPARK_MASTER", "local[2]"))
         builder = builder.appName(app_name)
         for key, value in LOCAL_SPARK_CONF.items():
