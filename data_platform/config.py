@@ -82,7 +82,9 @@ class JobConfig(_Strict):
     timeout_minutes: int = Field(60, ge=1, le=2880)
     max_retries: int = Field(0, ge=0, le=10, description=(
         "Re-runs of a failed run, done by the job's runner (the Glue job itself is deployed with MaxRetries=0)."))
-    max_concurrent_runs: int = Field(1, ge=1, le=1000)
+    # The dataset writer assumes one writer per dataset (a run merges against silver as it found
+    # it), so both stacks keep 1; raise it only for a job whose runs write disjoint partitions.
+    max_concurrent_runs: int = Field(1, ge=1, le=1000, description="Concurrent runs of this job (keep 1).")
     execution_class: ExecutionClass = ExecutionClass.STANDARD
     bookmarks: bool = Field(False, description="Enable Glue job bookmarks (the job also keeps its own ledger).")
     max_drop_ratio: float = Field(0.05, ge=0.0, le=1.0, description="Share of rows the gate may drop before failing.")

@@ -17,7 +17,7 @@ Cost model (the gate must stay cheap on millions of rows): the caller passes a c
 GE computes all unexpected counts in a handful of bundled aggregate jobs and is asked for no
 unexpected values (`partial_unexpected_count: 0`), so no rows are collected; the per-row
 predicates run only when a drop rule actually failed, as one array column on the cached frame
-(for `unique`, the few duplicated keys are looked up once rather than windowing whole rows).
+(for `unique`, the few repeated keys are found once rather than windowing whole rows).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Row, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -50,9 +50,9 @@ RESULT_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_c
 
 TABLE_KINDS = frozenset({"column_exists", "row_count"})
 
-# Up to this many duplicated rows, `unique` drops look the repeated keys up once (at most
+# Up to this many duplicated rows, a `unique` drop looks the repeated keys up once (at most
 # half as many keys reach the driver) instead of re-running a window over whole rows.
-MAX_DUPLICATED_ROWS_AS_LITERALS = 100_000
+MAX_DUPLICATED_ROWS_LOOKED_UP = 100_000
 # Key types whose string form is one-to-one with Spark's grouping equality (not so for
 # floating point: Spark groups -0.0 with 0.0, their strings differ).
 _EXACT_KEY_TYPES = (T.StringType, T.IntegralType, T.DateType, T.TimestampType, T.DecimalType,
@@ -234,12 +234,8 @@ def _unique_predicate(rule: Rule) -> Column:
     # Like GE, every row whose key occurs more than once fails, not just the later copies.
     # Null keys form their own window partitions and are let through by the null check below,
     # so the counts of non-null keys equal GE's counts over its null-filtered domain.
-    key = [F.col(c) for c in rule.columns]
-    occurrences = F.count(F.lit(1)).over(Window.partitionBy(*key))
-    any_null = key[0].isNull()
-    for column in key[1:]:
-        any_null = any_null | column.isNull()
-    return any_null | (occurrences <= 1)
+    occurrences = F.count(F.lit(1)).over(Window.partitionBy(*rule.columns))
+    return _any_null(rule.columns) | (occurrences <= 1)
 
 
 def _between_expectation(rule: Rule):
@@ -540,7 +536,8 @@ class _Split:
 
     Rows are split on plain booleans; the `_failed_rules` array is built for quarantined rows
     only: every silver write filters all rows, and allocating an array per row would cost
-    more than the predicates themselves.
+    more than the predicates themselves. The split is evaluated up to three times (count,
+    quarantine write, silver write), so each verdict must be cheap to recompute.
     """
 
     judged: DataFrame
@@ -548,15 +545,17 @@ class _Split:
 
     @classmethod
     def of(cls, df: DataFrame, broken: Sequence[_Outcome]) -> _Split:
-        # A null verdict is not a failure, as in GE (its unexpected count skips nulls too).
         flags = {f"_gate_broken_{i}": o.rule.name for i, o in enumerate(broken)}
-        verdicts = {
-            column: F.coalesce(~_tagging_predicate(df, o), F.lit(False))
-            for column, o in zip(flags, broken, strict=True)
-        }
+        judged, verdicts = df, {}
+        for column, outcome in zip(flags, broken, strict=True):
+            if _repeated_keys_can_be_looked_up(df, outcome):
+                judged = _flag_repeated_keys(judged, outcome.rule, column)
+            else:
+                # A null verdict is not a failure, as in GE (its unexpected count skips it).
+                verdicts[column] = F.coalesce(~outcome.rule.row_predicate(), F.lit(False))
         # Flags are columns, computed before any filter: a window predicate (unique) must see
         # every row, not the rows left after filtering.
-        return cls(df.withColumns(verdicts), flags)
+        return cls(judged.withColumns(verdicts), flags)
 
     @property
     def broken_any(self) -> Column:
@@ -585,41 +584,55 @@ class _Split:
         )
 
 
-def _tagging_predicate(df: DataFrame, outcome: _Outcome) -> Column:
-    """The rule's predicate, in the cheapest form that gives the same verdict on `df`.
+# `unique` drops. Its row predicate is a window over whole rows: every evaluation of the split
+# would shuffle the full input. When GE counted few duplicated rows, their keys are found once
+# (a window over the key alone, as GE's own check) and joined back as a small broadcast table.
 
-    The split is evaluated up to three times (count, quarantine write, silver write).
-    For `unique` the window predicate would shuffle whole rows each time; when GE counted
-    few duplicated rows, their keys are looked up once instead and matched as a literal set.
-    """
+
+def _repeated_keys_can_be_looked_up(df: DataFrame, outcome: _Outcome) -> bool:
     rule = outcome.rule
-    if (
+    return (
         rule.kind == "unique"
-        and outcome.unexpected <= MAX_DUPLICATED_ROWS_AS_LITERALS
+        and outcome.unexpected <= MAX_DUPLICATED_ROWS_LOOKED_UP
         and all(isinstance(df.schema[c].dataType, _EXACT_KEY_TYPES) for c in rule.columns)
-    ):
-        return _unique_predicate_by_lookup(df, rule)
-    return rule.row_predicate()
+    )
 
 
-def _unique_predicate_by_lookup(df: DataFrame, rule: Rule) -> Column:
-    """Same verdict as `_unique_predicate` (nulls pass, every copy of a repeated key fails)."""
-    parts = [F.col(c) for c in rule.columns]
-    any_null = parts[0].isNull()
-    for part in parts[1:]:
-        any_null = any_null | part.isNull()
-    # A string key: literals of it round-trip exactly (a timestamp collected into Python and
-    # sent back could shift with the driver's time zone); compound keys as one JSON string.
-    key = parts[0].cast("string") if len(parts) == 1 else F.to_json(F.struct(*parts))
-    repeated = (
+def _flag_repeated_keys(df: DataFrame, rule: Rule, flag: str) -> DataFrame:
+    """`df` plus boolean `flag`: True where the row's key occurs more than once in `df`."""
+    key, any_null = _lookup_key(rule), _any_null(rule.columns)
+    repeated = [(row.key, True) for row in _repeated_keys(df, key, any_null)]
+    lookup = df.sparkSession.createDataFrame(repeated, f"_gate_key string, {flag} boolean")
+    joined = df.join(F.broadcast(lookup), key == F.col("_gate_key"), "left").drop("_gate_key")
+    # Null key parts never repeat (GE skips them): unmatched or null-keyed rows pass.
+    return joined.withColumn(flag, F.coalesce(F.col(flag), F.lit(False)) & ~any_null)
+
+
+def _repeated_keys(df: DataFrame, key: Column, any_null: Column) -> list[Row]:
+    occurrences = F.count(F.lit(1)).over(Window.partitionBy("key"))
+    return (
         df.where(~any_null)
-        .groupBy(key.alias("key"))
-        .count()
-        .where(F.col("count") > 1)
+        .select(key.alias("key"))
+        .withColumn("occurrences", occurrences)
+        .where(F.col("occurrences") > 1)
         .select("key")
+        .distinct()
         .collect()
     )
-    return any_null | ~key.isin([row.key for row in repeated])
+
+
+def _lookup_key(rule: Rule) -> Column:
+    # A string: it round-trips through the driver exactly (a timestamp collected into Python
+    # could shift with the driver's time zone); a compound key as one JSON string.
+    parts = [F.col(c) for c in rule.columns]
+    return parts[0].cast("string") if len(parts) == 1 else F.to_json(F.struct(*parts))
+
+
+def _any_null(columns: Sequence[str]) -> Column:
+    any_null = F.col(columns[0]).isNull()
+    for column in columns[1:]:
+        any_null = any_null | F.col(column).isNull()
+    return any_null
 
 
 def _escalation_reason(
