@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -170,7 +170,7 @@ def between(
 def in_set(
     column: str, values: Iterable, *, action: Action = Action.DROP, name: str | None = None
 ) -> Rule:
-    # A tuple keeps the rule hashable-ish and the order stable in the stored validation.
+    # A tuple: the rule stays immutable and the set's order stable in the stored validation.
     return Rule(name or f"{column}_in_set", action, "in_set", (column,), {"values": tuple(values)})
 
 
@@ -286,8 +286,8 @@ def _max_length_predicate(rule: Rule) -> Column:
 
 @dataclass(frozen=True)
 class _Kind:
-    expectation: Any
-    predicate: Any
+    expectation: Callable[[Rule], Any]  # -> gx.expectations.Expectation
+    predicate: Callable[[Rule], Column | None]
 
 
 def _table_level(rule: Rule) -> None:
@@ -549,7 +549,7 @@ class _Split:
         judged, verdicts = df, {}
         for column, outcome in zip(flags, broken, strict=True):
             if _repeated_keys_can_be_looked_up(df, outcome):
-                judged = _flag_repeated_keys(judged, outcome.rule, column)
+                judged = _flag_repeated_keys(judged, outcome.rule, column, found_in=df)
             else:
                 # A null verdict is not a failure, as in GE (its unexpected count skips it).
                 verdicts[column] = F.coalesce(~outcome.rule.row_predicate(), F.lit(False))
@@ -598,10 +598,11 @@ def _repeated_keys_can_be_looked_up(df: DataFrame, outcome: _Outcome) -> bool:
     )
 
 
-def _flag_repeated_keys(df: DataFrame, rule: Rule, flag: str) -> DataFrame:
-    """`df` plus boolean `flag`: True where the row's key occurs more than once in `df`."""
+def _flag_repeated_keys(df: DataFrame, rule: Rule, flag: str, *, found_in: DataFrame) -> DataFrame:
+    """`df` plus boolean `flag`: True where the row's key occurs more than once in `found_in`
+    (the gate's input, of which `df` is the same rows with more columns)."""
     key, any_null = _lookup_key(rule), _any_null(rule.columns)
-    repeated = [(row.key, True) for row in _repeated_keys(df, key, any_null)]
+    repeated = [(row.key, True) for row in _repeated_keys(found_in, key, any_null)]
     lookup = df.sparkSession.createDataFrame(repeated, f"_gate_key string, {flag} boolean")
     joined = df.join(F.broadcast(lookup), key == F.col("_gate_key"), "left").drop("_gate_key")
     # Null key parts never repeat (GE skips them): unmatched or null-keyed rows pass.

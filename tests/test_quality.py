@@ -301,7 +301,7 @@ def test_drop_splits_rows_and_lists_every_broken_rule(spark):
 def test_unique_drop_tags_the_same_rows_whichever_way_duplicates_are_found(
     spark, monkeypatch, limit
 ):
-    monkeypatch.setattr(q, "MAX_DUPLICATED_ROWS_AS_LITERALS", limit)
+    monkeypatch.setattr(q, "MAX_DUPLICATED_ROWS_LOOKED_UP", limit)
     t1, t2 = dt.datetime(2024, 1, 1, 9), dt.datetime(2024, 1, 1, 10)
     schema = "store string, ts timestamp, qty double"
     df = cached(
