@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich import box
-from rich.console import Console, Group
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 from data_platform.local import LakeError
 
@@ -53,7 +52,8 @@ app = typer.Typer(
 def _console(stderr: bool = False) -> Console:
     # Pipes and CI logs get a wide console so tables do not wrap into unreadable columns.
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
-    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+    # soft_wrap: a message is one line however long (the terminal wraps it; grep finds it).
+    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=True)
 
 
 out = _console()
@@ -174,25 +174,40 @@ def _num(value: Any) -> str:
 STATE_STYLE = {"SUCCEEDED": "green", "FAILED": "red", "NO_INPUT": "yellow", "RUNNING": "cyan", "WAITING": "cyan"}
 
 
-def run_result_table(runs: Sequence[dict[str, Any]], home: Path, title: str = "Runs") -> Table:
+def _run_details(runs: Sequence[dict[str, Any]], home: Path | None) -> list[str]:
+    """Each run's quarantine path and error on a line of its own (markup): long paths and
+    messages folded into a table cell are unreadable and cannot be grepped."""
+    details: list[str] = []
+    for run in runs:
+        if run.get("quarantine_path"):
+            where = _rel(run["quarantine_path"], home) if home else run["quarantine_path"]
+            details.append(f"{run['run_id']}  quarantine: {escape(where)}")
+        if run.get("error"):
+            details.append(f"{run['run_id']}  [red]error[/]: {escape(run['error'])}")
+    return details
+
+
+def _print_with_details(table: Table, details: Sequence[str]) -> None:
+    out.print(table)
+    if details:
+        out.print()
+    for line in details:
+        out.print(line, soft_wrap=True)  # the terminal wraps it; no line breaks are inserted
+
+
+def print_run_results(runs: Sequence[dict[str, Any]], home: Path, title: str = "Runs") -> None:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for column, justify in (("run_id", "left"), ("job", "left"), ("trigger", "left"), ("state", "left"),
                             ("attempts", "right"), ("read", "right"), ("written", "right"),
-                            ("quarantined", "right"), ("outputs / quarantine / error", "left")):
+                            ("quarantined", "right"), ("outputs", "left")):
         table.add_column(column, justify=justify, overflow="fold", no_wrap=column in ("run_id", "state"))
     for run in runs:
-        detail = [_outputs(run.get("output_paths") or [], home)]
-        if run.get("quarantine_path"):
-            detail.append(f"quarantine: {_rel(run['quarantine_path'], home)}")
-        if run.get("error"):
-            detail.append(f"error: {run['error']}")
-        detail = [escape(d) for d in detail]
         state = run["state"]
         table.add_row(run["run_id"], run["job"], f"{run.get('trigger_source', '')}:{run.get('trigger_name', '')}",
                       f"[{STATE_STYLE.get(state, 'white')}]{state}[/]", _num(run.get("attempts")),
                       _num(run.get("rows_read")), _num(run.get("rows_written")), _num(run.get("rows_quarantined")),
-                      "\n".join(d for d in detail if d))
-    return table
+                      escape(_outputs(run.get("output_paths") or [], home)))
+    _print_with_details(table, _run_details(runs, home))
 
 
 HISTORY_FIELDS = ("run_id", "job", "trigger_source", "source_key", "state", "started_at", "ended_at", "rows_read",
@@ -202,16 +217,14 @@ _HISTORY_COLUMNS = (("run_id", "run_id"), ("job", "job"), ("trigger_source", "tr
                     ("rows_quarantined", "quar."), ("started_at", "started (UTC)"), ("ended_at", "ended (UTC)"))
 
 
-def history_table(runs: Sequence[dict[str, Any]], title: str, home: Path | None = None) -> Group:
+def print_history(runs: Sequence[dict[str, Any]], title: str, home: Path | None = None) -> None:
     """Every history field: a table of the short ones, then each run's quarantine path and
-    error on lines of their own (long paths and messages make unreadable table cells).
-    `--json` has every field as data."""
+    error on lines of their own. `--json` has every field as data."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for field, header in _HISTORY_COLUMNS:
         numeric = field.startswith("rows_") or field == "attempts"
         table.add_column(header, justify="right" if numeric else "left", overflow="fold",
                          no_wrap=numeric or field in ("run_id", "state"), min_width=16 if field == "source_key" else None)
-    details: list[str] = []
     for run in runs:
         cells = []
         for field, _header in _HISTORY_COLUMNS:
@@ -224,12 +237,7 @@ def history_table(runs: Sequence[dict[str, Any]], title: str, home: Path | None 
                 value = escape(value)
             cells.append(value)
         table.add_row(*cells)
-        if run.get("quarantine_path"):
-            where = _rel(run["quarantine_path"], home) if home else run["quarantine_path"]
-            details.append(f"{run['run_id']}  quarantine: {escape(where)}")
-        if run.get("error"):
-            details.append(f"{run['run_id']}  [red]error[/]: {escape(run['error'])}")
-    return Group(table, *([Text("")] if details else []), *[Text.from_markup(line) for line in details])
+    _print_with_details(table, _run_details(runs, home))
 
 
 def report_dispatch(dispatch: Dispatch, bucket: str, *, size: int | None = None) -> None:
@@ -264,6 +272,20 @@ def dispatch_json(dispatch: Dispatch, bucket: str) -> dict[str, Any]:
 # Global options
 
 
+LOG_DIR = ".logs"  # in the lake home; '.'-names are never bucket keys (see validate_key)
+
+
+class _LogFile(logging.FileHandler):
+    """A log file created on the first record (commands that log nothing leave no file)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8", delay=True)
+
+    def _open(self):  # noqa: ANN202 - logging's signature
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+
 @app.callback()
 def _global(
     stack: Annotated[str, typer.Option("--stack", "-s", help="Stack whose Pulumi.<stack>.yaml to use.")] = "dev",
@@ -284,6 +306,13 @@ def _global(
     if debug:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    else:
+        # Job logs, tracebacks of internal errors and Spark's (Java) logs go to files in the
+        # lake home, not to the terminal: the user sees one line per failure.
+        log_dir = SETTINGS.home / LOG_DIR
+        logging.basicConfig(level=logging.INFO, handlers=[_LogFile(log_dir / "lake.log")],
+                            format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+        os.environ.setdefault("LAKE_LOG_DIR", str(log_dir))
 
 
 # ------------------------------------------------------------------------------------------
@@ -332,7 +361,7 @@ def upload(
         if as_json:
             print_json({"uploads": [dispatch_json(d, lake.bronze) for d in results], "runs": runs})
         elif runs:
-            out.print(run_result_table(runs, lake.home))
+            print_run_results(runs, lake.home)
         failed = [run for run in runs if run["state"] == "FAILED"]
         if failed:
             err.print(f"[red]error[/]: {len(failed)} run(s) failed: "
@@ -387,7 +416,7 @@ def _print_runs(runs: list[dict[str, Any]], home: Path, as_json: bool) -> None:
     if as_json:
         print_json(runs)
     else:
-        out.print(run_result_table(runs, home))
+        print_run_results(runs, home)
     if any(r["state"] == "FAILED" for r in runs):
         raise typer.Exit(1)
 
@@ -447,7 +476,7 @@ def replay(
             if not results:
                 warn(f"no objects under s3://{lake.bronze}/{prefix}")
             if runs:
-                out.print(run_result_table(runs, lake.home))
+                print_run_results(runs, lake.home)
         if any(r["state"] == "FAILED" for r in runs):
             raise typer.Exit(1)
     finally:
@@ -494,7 +523,7 @@ def watch(
             for dispatch in result.dispatches:
                 report_dispatch(dispatch, lake.bronze)
                 if dispatch.runs:
-                    out.print(run_result_table(dispatch.runs, lake.home))
+                    print_run_results(dispatch.runs, lake.home)
 
         def on_tick(result: Any) -> None:
             _report_tick(result, lake.home)
@@ -543,7 +572,7 @@ def _report_tick(result: Any, home: Path) -> None:
                   "(pass --since to fire earlier instants)")
     for fire, runs in result.fired:
         out.print(f"schedule [cyan]{fire.schedule}[/] fired at {fire.instant:%Y-%m-%dT%H:%M:%SZ} -> [cyan]{fire.job}[/]")
-        out.print(run_result_table(runs, home))
+        print_run_results(runs, home)
     for name in result.more_due:
         err.print(f"[yellow]note[/]: schedule {name} has more fire times due; the next tick fires them")
 
@@ -684,7 +713,7 @@ def runs(
     if as_json:
         print_json(rows)
     elif rows:
-        out.print(history_table(rows, title, None if cloud else SETTINGS.home))
+        print_history(rows, title, None if cloud else SETTINGS.home)
     else:
         err.print("no runs yet")
 

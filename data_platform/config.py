@@ -82,9 +82,10 @@ class JobConfig(_Strict):
     timeout_minutes: int = Field(60, ge=1, le=2880)
     max_retries: int = Field(0, ge=0, le=10, description=(
         "Re-runs of a failed run, done by the job's runner (the Glue job itself is deployed with MaxRetries=0)."))
-    # The dataset writer assumes one writer per dataset (a run merges against silver as it found
-    # it), so both stacks keep 1; raise it only for a job whose runs write disjoint partitions.
-    max_concurrent_runs: int = Field(1, ge=1, le=1000, description="Concurrent runs of this job (keep 1).")
+    # The dataset writer allows one writer per dataset (a run merges against silver as it found
+    # it), so semantic_problems refuses more than 1; further runs wait in the runner's retry.
+    max_concurrent_runs: int = Field(1, ge=1, le=1000, description=(
+        "Concurrent runs of this job; must be 1 (one writer per dataset)."))
     execution_class: ExecutionClass = ExecutionClass.STANDARD
     bookmarks: bool = Field(False, description="Enable Glue job bookmarks (the job also keeps its own ledger).")
     max_drop_ratio: float = Field(0.05, ge=0.0, le=1.0, description="Share of rows the gate may drop before failing.")
@@ -316,9 +317,22 @@ def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
                            ("iam_role", names.job_role(job)), ("iam_role", names.runner_role(job))):
             if issue := check_name(kind, name):
                 problems.append(Problem(path=path, message=issue))
+        if job_cfg.max_concurrent_runs != 1:
+            problems.append(Problem(path=f"{path}.max_concurrent_runs", message=(
+                f"is {job_cfg.max_concurrent_runs}; must be 1: a run merges into {job_cfg.dataset} as it finds it, "
+                "so two at once can lose rows (further runs wait in the runner's retry)")))
         if job_cfg.layer is Layer.GOLD and job_cfg.source.layer is Layer.BRONZE:
             problems.append(Problem(path=f"{path}.source.layer", message=(
                 "a gold job reads silver; set source.layer: silver")))
+
+    writers: dict[tuple[str, str], str] = {}
+    for job, job_cfg in cfg.jobs.items():
+        target = (job_cfg.layer.value, job_cfg.dataset)
+        if target in writers:
+            problems.append(Problem(path=f"{prefix}.jobs.{job}.dataset", message=(
+                f"{target[0]} dataset '{target[1]}' is already written by job '{writers[target]}'; "
+                "one job writes each dataset (choose another dataset name)")))
+        writers.setdefault(target, job)
 
     for rule, rule_cfg in cfg.s3_rules.items():
         path = f"{prefix}.s3_rules.{rule}"

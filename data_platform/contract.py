@@ -47,9 +47,13 @@ class RetryPolicy:
     max_attempts: int
     backoff_rate: float
     max_delay_seconds: int
+    # FULL: each wait is drawn uniformly from [0, delay], so runs refused together (a burst of
+    # uploads) do not all retry at the same moment.
+    jitter_strategy: str = "FULL"
 
     def delays(self) -> list[float]:
-        """Seconds waited before each retry, as Step Functions computes them."""
+        """The longest wait before each retry, as Step Functions computes it (with FULL
+        jitter the actual wait is uniform in [0, delay])."""
         return [min(self.interval_seconds * self.backoff_rate**i, self.max_delay_seconds)
                 for i in range(self.max_attempts)]
 
@@ -66,10 +70,13 @@ RUNNER_RETRY = RetryPolicy(
         "Glue.OperationTimeoutException",
         "Glue.AWSGlueException",
     ),
+    # Long enough to drain a burst: one job runs at a time (max_concurrent_runs 1), so 200
+    # files landing together queue here. 30 s, 45 s, ... capped at 5 min, 60 attempts: about
+    # 4.6 hours of waiting (a retry is one state transition; Standard workflows may run a year).
     interval_seconds=30,
-    max_attempts=6,
-    backoff_rate=2.0,
-    max_delay_seconds=600,
+    max_attempts=60,
+    backoff_rate=1.5,
+    max_delay_seconds=300,
 )
 
 

@@ -45,6 +45,7 @@ def retry_block(policy: RetryPolicy = RUNNER_RETRY) -> dict[str, Any]:
         "MaxAttempts": policy.max_attempts,
         "BackoffRate": policy.backoff_rate,
         "MaxDelaySeconds": policy.max_delay_seconds,
+        "JitterStrategy": policy.jitter_strategy,
     }
 
 

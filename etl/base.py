@@ -262,14 +262,41 @@ class BaseGlueJob:
             summary.state = "NO_INPUT"
             log.info("nothing pending under %s%s*%s", self.args.bronze_bucket + "/", ctx.source_prefix, ctx.source_suffix)
             return
-        for obj in ctx.inputs:
-            self.check_source(ctx, obj)
+        self._check_sources(ctx, summary)
 
         raw = self.extract(ctx).persist()
         try:
             self._gate_transform_load(ctx, raw, summary)
         finally:
             raw.unpersist()
+
+    def _check_sources(self, ctx: JobContext, summary: RunSummary) -> None:
+        """Pre-read checks of every input. A refused object is recorded in the ledger as
+        rejected (with its etag), so a later run does not pick it up again and again; a fixed
+        re-upload (new etag) is pending again. In a batch (a scheduled run over pending
+        objects) the others go on; a run for one named object fails with the refusal."""
+        refused: list[tuple[ObjectInfo, InputError]] = []
+        for obj in ctx.inputs:
+            try:
+                self.check_source(ctx, obj)
+            except InputError as error:
+                refused.append((obj, error))
+        if not refused:
+            return
+        ledger.record_rejected(self.storage, self.output_bucket, self.name, self.run_id,
+                               [(obj, one_line(error)) for obj, error in refused])
+        if len(refused) == len(ctx.inputs):
+            first = refused[0][1]
+            if len(refused) > 1:
+                raise InputError(f"all {len(refused)} inputs were refused; first: {first}", first.source_key)
+            raise first
+        for obj, error in refused:
+            log.warning("run %s refuses %s: %s", self.run_id, obj.key, one_line(error))
+        bad = {obj.key for obj, _ in refused}
+        ctx.inputs = [o for o in ctx.inputs if o.key not in bad]
+        summary.source_keys = [o.key for o in ctx.inputs]
+        summary.warnings["inputs_rejected"] = len(refused)
+        self._write_rejected(summary, [(obj.key, one_line(error)) for obj, error in refused])
 
     def runs_without_inputs(self) -> bool:
         return False
@@ -289,6 +316,7 @@ class BaseGlueJob:
         try:
             rules = self.quality_rules()
             gate = run_gate(typed, rules, suite_name=f"{self.name}.quality", max_drop_ratio=self.args.max_drop_ratio)
+            raw.unpersist()  # typed is cached and computed now: one copy of the rows is enough
             self._note_gate(summary, gate)
             if not gate.ok:
                 self._fail_gate(summary, typed, gate, rules)
@@ -302,12 +330,9 @@ class BaseGlueJob:
         self._finish(ctx, summary, result)
 
     def load(self, ctx: JobContext, df: DataFrame) -> WriteResult:
-        """Merge the gated rows into the dataset (see etl.writer)."""
-        incoming = df.persist()
-        try:
-            return AtomicParquetWriter(self.spark, self.storage, self.spec, self.run_id).merge(incoming)
-        finally:
-            incoming.unpersist()
+        """Merge the gated rows into the dataset (see etl.writer). `df` is the cached typed
+        frame, or a cheap filter of it: caching it again would hold the rows twice."""
+        return AtomicParquetWriter(self.spark, self.storage, self.spec, self.run_id).merge(df)
 
     def ledger_entries(self, ctx: JobContext) -> list[ObjectInfo]:
         return list(ctx.inputs)
@@ -393,18 +418,25 @@ class BaseGlueJob:
 
     def _reject(self, summary: RunSummary, error: InputError) -> None:
         """Record an unreadable input (`rejected.json`); never raises over the real error."""
+        self._write_rejected(summary, [(error.source_key, summary.error or "")])
+
+    def _write_rejected(self, summary: RunSummary, refused: Sequence[tuple[str | None, str]]) -> None:
+        """`rejected.json` in the run's quarantine folder: each refused key and why (bronze
+        keeps the bytes); never raises over the real error."""
         try:
             bucket, prefix = self.output_bucket, self.quarantine_prefix()
             record = {
                 "job": self.name,
                 "run_id": self.run_id,
                 "dataset": self.dataset,
-                "reason": summary.error,
-                "source_key": error.source_key,
-                "source_keys": summary.source_keys,
+                "reason": refused[0][1] if len(refused) == 1 else f"{len(refused)} inputs refused",
+                "source_key": refused[0][0],
+                "refused": [{"source_key": key, "reason": reason} for key, reason in refused],
+                "source_keys": [key for key, _ in refused if key],
                 "bronze_bucket": self.args.bronze_bucket,
             }
             self.storage.write_bytes(bucket, prefix + "rejected.json", json.dumps(record, indent=1).encode())
-            summary.quarantine_path = self.storage.spark_path(bucket, posixpath.join(prefix, ""))
+            if summary.quarantine_path is None:
+                summary.quarantine_path = self.storage.spark_path(bucket, posixpath.join(prefix, ""))
         except Exception:  # noqa: BLE001
             log.exception("could not write rejected.json for run %s", self.run_id)

@@ -54,6 +54,17 @@ def record_processed(storage: Storage, bucket: str, job: str, run_id: str, objec
     return key
 
 
+def record_rejected(
+    storage: Storage, bucket: str, job: str, run_id: str, refused: Iterable[tuple[ObjectInfo, str]]
+) -> str:
+    """Objects a run refused (unreadable as the job's format): done for the ledger, so they
+    do not fail every later run, but marked with the outcome and reason."""
+    key = f"{ledger_prefix(job)}{run_id}.rejected.json"
+    body = [{**o.to_dict(), "outcome": "rejected", "reason": reason} for o, reason in sorted(refused)]
+    storage.write_bytes(bucket, key, json.dumps(body, indent=1).encode())
+    return key
+
+
 def write_manifest(storage: Storage, bucket: str, job: str, run_id: str, manifest: Mapping[str, Any]) -> str:
     key = manifest_key(job, run_id)
     storage.write_bytes(bucket, key, json.dumps(manifest, indent=1, sort_keys=True, default=str).encode())

@@ -8,15 +8,19 @@ refused with a message naming the key and the problem (`InputError`).
 from __future__ import annotations
 
 import codecs
+import csv
 import json
 from collections.abc import Sequence
+from contextlib import closing
+from dataclasses import dataclass
 from typing import IO
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from etl.base import ROW_SEQ, InputError, source_key_column
+from etl.base import ROW_SEQ, InputError, JobContext, source_key_column
+from etl.storage import ObjectInfo
 
 _CHUNK = 1 << 20
 _MAGIC = {
@@ -38,13 +42,20 @@ def sniff_binary(key: str, head: bytes, expected: str) -> None:
             raise InputError(f"{key}: the file is {what}, not {expected}; upload it uncompressed", key)
 
 
-def check_utf8_text(stream: IO[bytes], key: str, expected: str) -> str:
-    """Stream-decode the whole object as UTF-8; return its first line (BOM removed)."""
+@dataclass(frozen=True)
+class TextScan:
+    first_line: str  # BOM and a trailing CR removed
+    has_quotes: bool  # a '"' occurs somewhere: fields may hold quoted newlines
+
+
+def check_utf8_text(stream: IO[bytes], key: str, expected: str) -> TextScan:
+    """Stream-decode the whole object as UTF-8; return its first line and whether it quotes."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     first_line: list[str] = []
     have_line = False
     offset = 0
     saw_text = False
+    has_quotes = False
     while chunk := stream.read(_CHUNK):
         if offset == 0:
             sniff_binary(key, chunk, expected)
@@ -60,6 +71,7 @@ def check_utf8_text(stream: IO[bytes], key: str, expected: str) -> str:
         if "\x00" in text:
             raise InputError(f"{key}: contains NUL bytes, it looks binary, not {expected}", key)
         saw_text = saw_text or bool(text.strip())
+        has_quotes = has_quotes or '"' in text
         if not have_line:
             head, newline, _ = text.partition("\n")
             first_line.append(head)
@@ -71,27 +83,78 @@ def check_utf8_text(stream: IO[bytes], key: str, expected: str) -> str:
         raise InputError(f"{key}: not UTF-8 text (truncated character at the end); re-export it as UTF-8", key) from None
     if not saw_text:
         raise InputError(f"{key}: the file is empty", key)
-    return "".join(first_line).rstrip("\r")
+    return TextScan("".join(first_line).rstrip("\r"), has_quotes)
 
 
-def check_csv(stream: IO[bytes], key: str, columns: Sequence[str]) -> None:
-    header = check_utf8_text(stream, key, "CSV text")
-    names = [name.strip().strip('"').strip() for name in header.split(",")]
-    if names != list(columns):
+@dataclass(frozen=True)
+class CsvLayout:
+    """How one CSV file is laid out: its header in file order, and whether it needs
+    multi-line parsing (a quoted field may span lines; such files cannot be split)."""
+
+    header: tuple[str, ...]
+    multiline: bool
+
+
+def check_csv(stream: IO[bytes], key: str, columns: Sequence[str]) -> CsvLayout:
+    """The file is UTF-8 CSV whose header names every required column exactly once.
+
+    Columns are matched by NAME: any order is fine and unknown extra columns are ignored
+    (an exporter adding a column must not stop the feed); a missing or repeated required
+    column refuses the file.
+    """
+    scan = check_utf8_text(stream, key, "CSV text")
+    try:
+        names = next(csv.reader([scan.first_line]), [])
+    except csv.Error as error:
+        raise InputError(f"{key}: CSV header {scan.first_line[:200]!r} cannot be parsed ({error})", key) from None
+    header = tuple(name.strip() for name in names)
+    missing = [c for c in columns if c not in header]
+    if missing:
         raise InputError(
-            f"{key}: CSV header is {header[:200]!r}, expected {','.join(columns)!r}", key
+            f"{key}: CSV header is {scan.first_line[:200]!r}; it lacks {', '.join(missing)} "
+            f"(expected the columns {','.join(columns)}, in any order, comma-separated)",
+            key,
         )
+    repeated = sorted({c for c in columns if header.count(c) > 1})
+    if repeated:
+        raise InputError(f"{key}: CSV header names {', '.join(repeated)} more than once; keep one of each", key)
+    return CsvLayout(header, scan.has_quotes)
 
 
-def read_csv(spark: SparkSession, paths: Sequence[str], columns: Sequence[str], spark_root: str) -> DataFrame:
-    """All files in one read: every column a string, plus `_source_key` and `_row_seq`."""
-    df = (
-        spark.read.schema(string_schema(columns))
-        .option("header", True)
-        .option("mode", "PERMISSIVE")
-        .option("encoding", "UTF-8")
-        .csv(list(paths))
-    )
+def _file_schema(header: Sequence[str], columns: Sequence[str]) -> StructType:
+    """The file's own column order; unknown columns get placeholder names (never selected)."""
+    wanted = set(columns)
+    return string_schema([name if name in wanted else f"_extra_{i}" for i, name in enumerate(header)])
+
+
+def read_csv(
+    spark: SparkSession,
+    files: Sequence[tuple[str, CsvLayout]],
+    columns: Sequence[str],
+    spark_root: str,
+) -> DataFrame:
+    """All files, one Spark read per distinct layout (usually one): the required columns by
+    name, every one a string, plus `_source_key` and `_row_seq`."""
+    groups: dict[CsvLayout, list[str]] = {}
+    for path, layout in files:
+        groups.setdefault(layout, []).append(path)
+    frames = []
+    for layout, paths in groups.items():
+        df = (
+            spark.read.schema(_file_schema(layout.header, columns))
+            .option("header", True)
+            .option("mode", "PERMISSIVE")
+            .option("encoding", "UTF-8")
+            .option("multiLine", layout.multiline)
+            .option("escape", "\"")  # RFC 4180: a quote inside a quoted field is doubled
+            .csv(paths)
+        )
+        frames.append(df.select(*columns))
+    if not frames:
+        frames.append(spark.createDataFrame([], string_schema(columns)))
+    df = frames[0]
+    for other in frames[1:]:
+        df = df.unionByName(other)
     return with_source(df, spark_root)
 
 
@@ -172,3 +235,25 @@ def read_json(
 ) -> DataFrame:
     df = spark.read.schema(schema).option("multiLine", layout == "array").option("mode", "PERMISSIVE").json(list(paths))
     return with_source(df, spark_root)
+
+
+class CsvSource:
+    """Mixin for a `BaseGlueJob` whose bronze input is CSV holding `bronze_columns`:
+    `check_source` checks each file and remembers its layout, `extract` reads them all."""
+
+    bronze_columns: tuple[str, ...]
+
+    def check_source(self, ctx: JobContext, obj: ObjectInfo) -> None:
+        super().check_source(ctx, obj)  # type: ignore[misc]
+        with closing(self.storage.open_stream(self.args.bronze_bucket, obj.key)) as stream:  # type: ignore[attr-defined]
+            self._layouts()[obj.key] = check_csv(stream, obj.key, self.bronze_columns)
+
+    def extract(self, ctx: JobContext) -> DataFrame:
+        bucket, storage, layouts = self.args.bronze_bucket, self.storage, self._layouts()  # type: ignore[attr-defined]
+        files = [(storage.spark_path(bucket, o.key), layouts[o.key]) for o in ctx.inputs]
+        return read_csv(self.spark, files, self.bronze_columns, storage.spark_path(bucket))  # type: ignore[attr-defined]
+
+    def _layouts(self) -> dict[str, CsvLayout]:
+        if "_csv_layouts" not in self.__dict__:
+            self._csv_layouts: dict[str, CsvLayout] = {}
+        return self._csv_layouts

@@ -33,6 +33,35 @@ LOCAL_SPARK_CONF: dict[str, str] = {
 }
 
 
+# With LAKE_LOG_DIR set (the `lake` CLI sets it to `<home>/.logs` unless --debug), Spark's own
+# log (log4j2, Java stack traces included) goes to `spark.log` there instead of the terminal.
+_LOG4J2_TO_FILE = """\
+status = error
+rootLogger.level = warn
+rootLogger.appenderRef.file.ref = file
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {path}
+appender.file.append = true
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{{yyyy-MM-dd HH:mm:ss}} %p %c{{1}}: %m%n%ex
+logger.parquet.name = org.apache.parquet
+logger.parquet.level = error
+"""
+
+
+def _driver_java_options() -> str:
+    options = LOCAL_SPARK_CONF["spark.driver.extraJavaOptions"]
+    log_dir = os.environ.get("LAKE_LOG_DIR")
+    if not log_dir:
+        return options
+    os.makedirs(log_dir, exist_ok=True)
+    config = os.path.join(log_dir, "log4j2.properties")
+    with open(config, "w", encoding="utf-8") as handle:
+        handle.write(_LOG4J2_TO_FILE.format(path=os.path.join(log_dir, "spark.log").replace("\\", "/")))
+    return f"{options} -Dlog4j2.configurationFile={config}"
+
+
 def local_spark(app_name: str = "data-lake-local") -> SparkSession:
     """Return this process's local SparkSession, creating it on first use."""
     with _lock:
@@ -46,6 +75,7 @@ def local_spark(app_name: str = "data-lake-local") -> SparkSession:
         builder = builder.appName(app_name)
         for key, value in LOCAL_SPARK_CONF.items():
             builder = builder.config(key, value)
+        builder = builder.config("spark.driver.extraJavaOptions", _driver_java_options())
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
         return session

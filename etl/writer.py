@@ -30,8 +30,11 @@ What readers see if a run is killed:
 - after publishing but before the ledger/manifest: silver is complete; the input is still
   pending and is processed again, which the merge turns into a no-op.
 
-Concurrency: one writer per dataset at a time (the jobs run with max concurrent runs 1);
-step 1 would remove a concurrent run's staging.
+Concurrency: one writer per dataset at a time. The stack config refuses a job with
+`max_concurrent_runs` other than 1 and two jobs writing one dataset; Glue (and locally the
+runner's slot table, across processes) holds further runs until the slot is free. Two
+concurrent writers would each merge against the silver they found (the later publish drops
+the other's rows) and step 1 would remove the other's staging.
 """
 
 from __future__ import annotations
@@ -185,11 +188,16 @@ class AtomicParquetWriter:
         incoming = incoming.select(*spec.columns)
         existing = self.read_existing()
         parts = list(spec.partition_columns)
-        if existing is None:
-            existing = self.spark.createDataFrame([], spec.schema)
-        elif parts:
+        if existing is not None and parts:
             affected = self._affected_partitions(existing, incoming)
-            existing = existing.filter(_partition_filter(parts, affected)) if affected else existing.limit(0)
+            existing = existing.filter(_partition_filter(parts, affected)) if affected else None
+        if existing is not None and not existing.take(1):
+            existing = None  # nothing stored where the incoming rows go (partition pruning)
+        if existing is None:
+            inserted = self._insert_only(incoming)
+            if inserted is not None:
+                return inserted
+            existing = self.spark.createDataFrame([], spec.schema)
         marked = mark_merge_winners(existing, incoming, spec.key_columns, spec.business_columns, spec.latest_order)
         marked = marked.persist()
         try:
@@ -204,6 +212,23 @@ class AtomicParquetWriter:
             return result
         finally:
             marked.unpersist()
+
+    def _insert_only(self, incoming: DataFrame) -> WriteResult | None:
+        """The merge when no stored row can compete: every incoming row wins if its key is
+        unique, so the per-key window (a shuffle and a hash of every row) is skipped. None
+        when some key repeats: the general merge then picks one winner per key."""
+        spec = self.spec
+        parts = list(spec.partition_columns)
+        repeated = incoming.groupBy(*spec.key_columns).count().filter(F.col("count") > 1)
+        if repeated.take(1):
+            return None
+        rows = (incoming.groupBy(*parts) if parts else incoming.groupBy()).count().collect()
+        changed = sorted((tuple(r[c] for c in parts) for r in rows if r["count"]), key=_sort_key)
+        if not changed:
+            return WriteResult()
+        result = self._stage_and_publish(incoming, changed)
+        result.rows_written = int(sum(r["count"] for r in rows))
+        return result
 
     def replace_partitions(self, rows: DataFrame, partitions: Sequence[tuple[Any, ...]]) -> WriteResult:
         """Replace whole partitions with `rows` (gold recomputation); emptied ones are deleted."""

@@ -93,6 +93,10 @@ CASES = [
      lambda d: _set(d, "jobs.sales_etl.timeout_minutes", 0)),
     ("schedule_at_in_past_format", f"{P}.schedules.daily_customer_import.expression", "at(",
      lambda d: _set(d, "schedules.daily_customer_import.expression", "at(2025-13-01T00:00:00)")),
+    ("concurrent_writers", f"{P}.jobs.sales_etl.max_concurrent_runs", "must be 1",
+     lambda d: _set(d, "jobs.sales_etl.max_concurrent_runs", 3)),
+    ("two_jobs_one_dataset", f"{P}.jobs.customer_import.dataset", "already written by job 'sales_etl'",
+     lambda d: _set(d, "jobs.customer_import.dataset", "sales")),
 ]
 
 
@@ -106,9 +110,9 @@ def main() -> None:
         header = f"# expect: {path} | {fragment}\n"
         body = yaml.safe_dump(doc, sort_keys=False, width=120)
         (HERE / "bad_configs" / f"{index:02d}_{stem}.yaml").write_text(header + body)
-    (HERE / "bad_configs" / "31_not_a_mapping.yaml").write_text(
+    (HERE / "bad_configs" / f"{len(CASES) + 1}_not_a_mapping.yaml").write_text(
         f"# expect: {P} | must be a mapping\nconfig:\n  aws:region: eu-west-1\n  data-lake:platform: just a string\n")
-    (HERE / "bad_configs" / "32_invalid_yaml.yaml").write_text(
+    (HERE / "bad_configs" / f"{len(CASES) + 2}_invalid_yaml.yaml").write_text(
         "# expect: line 5 | not valid YAML\nconfig:\n  data-lake:platform:\n    environment: dev\n   jobs: [\n")
 
 

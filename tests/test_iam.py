@@ -247,6 +247,7 @@ def test_runner_retries_exactly_the_contract_errors():
         "MaxAttempts": policy.max_attempts,
         "BackoffRate": policy.backoff_rate,
         "MaxDelaySeconds": policy.max_delay_seconds,
+        "JitterStrategy": "FULL",
     }
     assert "States.ALL" not in retry["ErrorEquals"] and "States.TaskFailed" not in retry["ErrorEquals"]
 

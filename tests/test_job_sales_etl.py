@@ -158,7 +158,78 @@ def test_an_unreadable_file_fails_as_input_error_and_is_rejected(spark, tmp_path
     assert KEY in summary.error and problem in summary.error and "\n" not in summary.error
     rejected = lake.json(lake.silver, f"_quarantine/sales/{summary.run_id}/rejected.json")
     assert (rejected["source_key"], rejected["reason"]) == (KEY, summary.error)
-    assert lake.files(lake.silver) == [f"_quarantine/sales/{summary.run_id}/rejected.json"]
+    ledger_key = f"_ledger/sales_etl/{summary.run_id}.rejected.json"
+    assert lake.files(lake.silver) == [ledger_key, f"_quarantine/sales/{summary.run_id}/rejected.json"]
+    [entry] = lake.json(lake.silver, ledger_key)
+    assert (entry["key"], entry["outcome"], entry["reason"]) == (KEY, "rejected", summary.error)
+    assert lake.hashes(lake.bronze) == bronze_before
+
+
+def business_rows(lake, spark):
+    df = lake.read(spark, "sales", SALES_SILVER_SCHEMA)
+    return sorted(tuple(r) for r in df.select("order_id", "store_id", "customer_id", "sku", "quantity", "unit_price",
+                                               "currency").collect())
+
+
+def test_columns_are_matched_by_header_name_in_any_order_and_extras_are_ignored(spark, tmp_path):
+    reordered = ["currency", "sku", "order_id", "note", "unit_price", "quantity", "customer_id", "store_id", "order_ts"]
+    lines = [",".join(reordered)]
+    for row in GOOD_CSV.strip().splitlines()[1:]:
+        values = dict(zip(SALES_BRONZE_COLUMNS, row.split(","), strict=True))
+        values["note"] = "ignored"
+        lines.append(",".join(values[c] for c in reordered))
+    control, shuffled = LocalLake(tmp_path / "control"), LocalLake(tmp_path / "shuffled")
+    control.put(KEY, GOOD_CSV)
+    shuffled.put(KEY, "\n".join(lines) + "\n")
+
+    assert control.upload_event("sales_etl", spark, KEY, max_drop_ratio="0.5").state == "SUCCEEDED"
+    summary = shuffled.upload_event("sales_etl", spark, KEY, max_drop_ratio="0.5")
+
+    assert summary.state == "SUCCEEDED", summary.error
+    assert business_rows(shuffled, spark) == business_rows(control, spark)
+    assert "note" not in shuffled.read(spark, "sales", SALES_SILVER_SCHEMA).columns
+
+
+def test_a_header_missing_a_column_names_it(spark, tmp_path):
+    lake = LocalLake(tmp_path)
+    lake.put(KEY, GOOD_CSV.replace(",unit_price", ",price"))
+    summary = lake.upload_event("sales_etl", spark, KEY, max_drop_ratio="0.5")
+    assert (summary.state, summary.error_kind) == ("FAILED", "input")
+    assert "lacks unit_price" in summary.error, summary.error
+
+
+def test_quoted_fields_may_hold_commas_quotes_and_newlines(spark, tmp_path):
+    lake = LocalLake(tmp_path)
+    lake.put(KEY, f'{HEADER}\r\no1,2024-01-05T10:00:00Z,s1,"c1, line one\nline ""two""",A,2,9.99,EUR\r\n'
+                  "o2,2024-01-05T11:00:00Z,s1,c2,B,1,5.00,USD\r\n")
+    summary = lake.upload_event("sales_etl", spark, KEY, max_drop_ratio="0.5")
+    assert summary.state == "SUCCEEDED", summary.error
+    customers = {r.order_id: r.customer_id for r in lake.read(spark, "sales", SALES_SILVER_SCHEMA).collect()}
+    assert customers == {"o1": 'c1, line one\nline "two"', "o2": "c2"}
+
+
+def test_a_refused_file_in_a_scheduled_batch_does_not_block_the_others_or_later_runs(spark, tmp_path):
+    lake = LocalLake(tmp_path)
+    lake.put("sales/a.csv", GOOD_CSV)
+    lake.put("sales/b.csv", gzip.compress(GOOD_CSV.encode()))
+    bronze_before = lake.hashes(lake.bronze)
+
+    first = lake.run("sales_etl", spark, trigger_source="schedule", max_drop_ratio="0.5")
+    assert first.state == "SUCCEEDED", first.error
+    assert first.source_keys == ["sales/a.csv"] and first.warnings["inputs_rejected"] == 1
+    rejected = lake.json(lake.silver, f"_quarantine/sales/{first.run_id}/rejected.json")
+    assert [r["source_key"] for r in rejected["refused"]] == ["sales/b.csv"]
+    assert "gzip" in rejected["refused"][0]["reason"]
+
+    lake.put("sales/c.csv", GOOD_CSV.replace("o1,", "o9,"))
+    bronze_before["sales/c.csv"] = lake.hashes(lake.bronze)["sales/c.csv"]
+    second = lake.run("sales_etl", spark, trigger_source="schedule", max_drop_ratio="0.5")
+    assert (second.state, second.source_keys) == ("SUCCEEDED", ["sales/c.csv"])
+    assert lake.run("sales_etl", spark, trigger_source="schedule", max_drop_ratio="0.5").state == "NO_INPUT"
+
+    lake.put("sales/b.csv", GOOD_CSV.replace("o2,", "o8,"))  # fixed and re-uploaded: pending again
+    bronze_before["sales/b.csv"] = lake.hashes(lake.bronze)["sales/b.csv"]
+    assert lake.run("sales_etl", spark, trigger_source="schedule", max_drop_ratio="0.5").source_keys == ["sales/b.csv"]
     assert lake.hashes(lake.bronze) == bronze_before
 
 
@@ -166,7 +237,7 @@ def test_a_broken_feed_fails_the_gate_and_quarantines_the_whole_input(spark, tmp
     lake = LocalLake(tmp_path)
     lake.put(KEY, f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,XXX\no2,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,EUR\n")  # 50% dropped
 
-    summary = lake.upload_event("sales_etl", spark, KEY)
+    summary = lake.upload_event("sales_etl", spark, KEY, max_drop_ratio="0.5")
 
     assert (summary.state, summary.error_kind, summary.rows_quarantined) == ("FAILED", "data_quality", 2)
     assert "currency_iso_4217" in summary.error and "above the 5.0% threshold" in summary.error
@@ -184,8 +255,8 @@ def test_schedule_processes_pending_files_once(spark, tmp_path):
     lake.put("sales/b.csv", f"{HEADER}\no2,2024-01-05T11:00:00Z,s1,c1,B,1,1.00,EUR\n")
     lake.put("sales/notes.txt", "not an input")
 
-    first = lake.run("sales_etl", spark, trigger_source="schedule")
-    second = lake.run("sales_etl", spark, trigger_source="schedule")
+    first = lake.run("sales_etl", spark, trigger_source="schedule", max_drop_ratio="0.5")
+    second = lake.run("sales_etl", spark, trigger_source="schedule", max_drop_ratio="0.5")
 
     assert (first.state, first.source_keys, first.rows_written) == ("SUCCEEDED", ["sales/a.csv", "sales/b.csv"], 2)
     assert (second.state, second.source_keys) == ("NO_INPUT", [])
@@ -193,7 +264,7 @@ def test_schedule_processes_pending_files_once(spark, tmp_path):
     assertDataFrameEqual(sources, spark.createDataFrame([("o1", "sales/a.csv"), ("o2", "sales/b.csv")], sources.schema))
 
     lake.put("sales/b.csv", f"{HEADER}\no2,2024-01-05T11:00:00Z,s1,c1,B,4,1.00,EUR\n")  # re-uploaded, changed
-    third = lake.run("sales_etl", spark, trigger_source="schedule")
+    third = lake.run("sales_etl", spark, trigger_source="schedule", max_drop_ratio="0.5")
     assert (third.state, third.source_keys, third.rows_written) == ("SUCCEEDED", ["sales/b.csv"], 1)
     quantities = lake.read(spark, "sales", SALES_SILVER_SCHEMA).select("order_id", "quantity")
     assertDataFrameEqual(quantities, spark.createDataFrame([("o1", 2), ("o2", 4)], quantities.schema))

@@ -27,6 +27,7 @@ Counts are per process, across runs.
 from __future__ import annotations
 
 import os
+import random
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -109,8 +110,12 @@ class LocalRunner:
 
     def __init__(self, history: History, job_fn: JobFn, *, policy: RetryPolicy = RUNNER_RETRY,
                  retry_scale: float = 1.0, faults: FaultPlan | None = None,
-                 sleep: Callable[[float], None] = time.sleep, progress: Progress | None = None) -> None:
+                 sleep: Callable[[float], None] = time.sleep, progress: Progress | None = None,
+                 jitter: Callable[[float], float] | None = None) -> None:
         self.history = history
+        # Step Functions' FULL jitter: a wait uniform in [0, delay] (injectable for tests).
+        self.jitter = jitter or ((lambda d: random.uniform(0, d)) if policy.jitter_strategy == "FULL"
+                                 else (lambda d: d))
         self.job_fn = job_fn
         self.policy = policy
         self.retry_scale = retry_scale
@@ -147,9 +152,11 @@ class LocalRunner:
                 return None
             if attempt == len(delays):
                 break
-            wait = delays[attempt] * self.retry_scale
-            self.progress(f"{request.job}: {CONCURRENT_RUNS_EXCEEDED} (max_concurrent_runs="
-                          f"{request.max_concurrent_runs}); retry {attempt + 1}/{len(delays)} in {wait:.1f}s")
+            wait = self.jitter(delays[attempt]) * self.retry_scale
+            if attempt % 10 == 0:  # a burst can wait through many retries; say so now and then
+                self.progress(f"{request.job}: {CONCURRENT_RUNS_EXCEEDED} (max_concurrent_runs="
+                              f"{request.max_concurrent_runs}); waiting, retry {attempt + 1}/{len(delays)} "
+                              f"in {wait:.1f}s")
             self.sleep(wait)
         return _failure(
             f"{CONCURRENT_RUNS_EXCEEDED}: job {request.glue_job} already has {request.max_concurrent_runs} "

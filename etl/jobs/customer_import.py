@@ -6,16 +6,14 @@ later line in the file; against silver, the run being processed wins.
 
 from __future__ import annotations
 
-from contextlib import closing
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, StringType, StructField, StructType
 
 from etl import quality as q
-from etl.base import ROW_SEQ, BaseGlueJob, JobContext
-from etl.readers import check_csv, read_csv, string_schema
-from etl.storage import ObjectInfo
+from etl.base import ROW_SEQ, BaseGlueJob
+from etl.readers import CsvSource, string_schema
 from etl.transforms import LINEAGE_FIELDS, blank_to_null, latest_per_key, try_cast
 
 CUSTOMERS_BRONZE_COLUMNS = ("customer_id", "full_name", "email", "country_code", "signup_date")
@@ -81,7 +79,8 @@ def customers_quality_rules() -> list[q.Rule]:
     ]
 
 
-class CustomerImport(BaseGlueJob):
+class CustomerImport(CsvSource, BaseGlueJob):
+    bronze_columns = CUSTOMERS_BRONZE_COLUMNS
     name = "customer_import"
     dataset = "customers"
     layer = "silver"
@@ -91,16 +90,6 @@ class CustomerImport(BaseGlueJob):
     key_columns = ("customer_id",)
     partition_columns = ()
     latest_order = ("_origin", "_source_key")
-
-    def check_source(self, ctx: JobContext, obj: ObjectInfo) -> None:
-        super().check_source(ctx, obj)
-        with closing(self.storage.open_stream(self.args.bronze_bucket, obj.key)) as stream:
-            check_csv(stream, obj.key, CUSTOMERS_BRONZE_COLUMNS)
-
-    def extract(self, ctx: JobContext) -> DataFrame:
-        bucket = self.args.bronze_bucket
-        paths = [self.storage.spark_path(bucket, o.key) for o in ctx.inputs]
-        return read_csv(self.spark, paths, CUSTOMERS_BRONZE_COLUMNS, self.storage.spark_path(bucket))
 
     def transform(self, df: DataFrame) -> DataFrame:
         return latest_customers(type_customers(df))

@@ -7,7 +7,6 @@ ambiguous and both rows are quarantined (`order_id_unique`).
 
 from __future__ import annotations
 
-from contextlib import closing
 from datetime import datetime, timedelta
 
 from pyspark.sql import DataFrame
@@ -23,9 +22,8 @@ from pyspark.sql.types import (
 )
 
 from etl import quality as q
-from etl.base import ROW_SEQ, BaseGlueJob, JobContext
-from etl.readers import check_csv, read_csv, string_schema
-from etl.storage import ObjectInfo
+from etl.base import ROW_SEQ, BaseGlueJob
+from etl.readers import CsvSource, string_schema
 from etl.transforms import LINEAGE_FIELDS, blank_to_null, try_cast
 
 SALES_BRONZE_COLUMNS = ("order_id", "order_ts", "store_id", "customer_id", "sku", "quantity", "unit_price", "currency")
@@ -100,7 +98,8 @@ def sales_quality_rules(now: datetime) -> list[q.Rule]:
     ]
 
 
-class SalesEtl(BaseGlueJob):
+class SalesEtl(CsvSource, BaseGlueJob):
+    bronze_columns = SALES_BRONZE_COLUMNS
     name = "sales_etl"
     dataset = "sales"
     layer = "silver"
@@ -110,16 +109,6 @@ class SalesEtl(BaseGlueJob):
     key_columns = ("order_id",)
     partition_columns = ("order_date",)
     latest_order = ("_origin", "_source_key")
-
-    def check_source(self, ctx: JobContext, obj: ObjectInfo) -> None:
-        super().check_source(ctx, obj)
-        with closing(self.storage.open_stream(self.args.bronze_bucket, obj.key)) as stream:
-            check_csv(stream, obj.key, SALES_BRONZE_COLUMNS)
-
-    def extract(self, ctx: JobContext) -> DataFrame:
-        bucket = self.args.bronze_bucket
-        paths = [self.storage.spark_path(bucket, o.key) for o in ctx.inputs]
-        return read_csv(self.spark, paths, SALES_BRONZE_COLUMNS, self.storage.spark_path(bucket))
 
     def transform(self, df: DataFrame) -> DataFrame:
         return type_sales(df.drop(ROW_SEQ))
