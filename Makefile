@@ -9,7 +9,7 @@ demo: setup
 	.venv/bin/lake --home .lake-demo demo
 
 test: setup
-	.venv/bin/python -m pytest -q --ignore=tests/reliability
+	.venv/bin/python -m pytest -q -n 2 --ignore=tests/reliability
 
 # The reliability suite (bad-input corpus, faults, 200-upload storm): not yet in `make test`.
 test-reliability: setup

@@ -187,12 +187,13 @@ def _run_details(runs: Sequence[dict[str, Any]], home: Path | None) -> list[str]
     return details
 
 
-def _print_with_details(table: Table, details: Sequence[str]) -> None:
-    out.print(table)
+def _print_with_details(table: Table, details: Sequence[str], console: Console | None = None) -> None:
+    console = console or out
+    console.print(table)
     if details:
-        out.print()
+        console.print()
     for line in details:
-        out.print(line, soft_wrap=True)  # the terminal wraps it; no line breaks are inserted
+        console.print(line, soft_wrap=True)  # the terminal wraps it; no line breaks are inserted
 
 
 def print_run_results(runs: Sequence[dict[str, Any]], home: Path, title: str = "Runs") -> None:
@@ -217,7 +218,8 @@ _HISTORY_COLUMNS = (("run_id", "run_id"), ("job", "job"), ("trigger_source", "tr
                     ("rows_quarantined", "quar."), ("started_at", "started (UTC)"), ("ended_at", "ended (UTC)"))
 
 
-def print_history(runs: Sequence[dict[str, Any]], title: str, home: Path | None = None) -> None:
+def print_history(runs: Sequence[dict[str, Any]], title: str, home: Path | None = None,
+                  console: Console | None = None) -> None:
     """Every history field: a table of the short ones, then each run's quarantine path and
     error on lines of their own. `--json` has every field as data."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
@@ -237,7 +239,7 @@ def print_history(runs: Sequence[dict[str, Any]], title: str, home: Path | None 
                 value = escape(value)
             cells.append(value)
         table.add_row(*cells)
-    _print_with_details(table, _run_details(runs, home))
+    _print_with_details(table, _run_details(runs, home), console)
 
 
 def report_dispatch(dispatch: Dispatch, bucket: str, *, size: int | None = None) -> None:

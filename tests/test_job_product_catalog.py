@@ -127,4 +127,5 @@ def test_a_bad_product_file_fails_the_run_and_is_rejected(spark, tmp_path):
     summary = lake.upload_event("product_catalog", spark, "products/x.json")
     assert (summary.state, summary.error_kind) == ("FAILED", "input")
     assert summary.error.startswith("products/x.json: invalid JSON at line 1")
-    assert lake.files(lake.silver) == [f"_quarantine/products/{summary.run_id}/rejected.json"]
+    assert lake.files(lake.silver) == [f"_ledger/product_catalog/{summary.run_id}.rejected.json",
+                                       f"_quarantine/products/{summary.run_id}/rejected.json"]

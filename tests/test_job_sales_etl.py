@@ -237,7 +237,7 @@ def test_a_broken_feed_fails_the_gate_and_quarantines_the_whole_input(spark, tmp
     lake = LocalLake(tmp_path)
     lake.put(KEY, f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,XXX\no2,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,EUR\n")  # 50% dropped
 
-    summary = lake.upload_event("sales_etl", spark, KEY, max_drop_ratio="0.5")
+    summary = lake.upload_event("sales_etl", spark, KEY)
 
     assert (summary.state, summary.error_kind, summary.rows_quarantined) == ("FAILED", "data_quality", 2)
     assert "currency_iso_4217" in summary.error and "above the 5.0% threshold" in summary.error

@@ -179,9 +179,9 @@ def run_demo(stack: StackConfig, home: Path, *, out: Console, err: Console, repo
         out.rule("[bold]4. Quarantine")
         _show_quarantine(lake, out)
         out.rule("[bold]5. Run history (lake runs) and alerts (lake alerts)")
-        from data_platform.cli import history_table
+        from data_platform.cli import print_history
 
-        out.print(history_table(lake.history.runs(limit=None), f"Runs in {lake.home}", lake.home))
+        print_history(lake.history.runs(limit=None), f"Runs in {lake.home}", lake.home, out)
         for alert in lake.history.alerts(limit=None):
             out.print(f"  [red]alert[/] {escape(alert['subject'])}: {escape(alert['message'])}")
         elapsed = (datetime.now(UTC) - started).total_seconds()
