@@ -11,9 +11,10 @@ demo: setup
 test: setup
 	.venv/bin/python -m pytest -q -n 2 --ignore=tests/reliability
 
-# The reliability suite (bad-input corpus, faults, 200-upload storm): not yet in `make test`.
+# The reliability suite (bad-input corpus, faults, 200-upload storm, safety): about 20 min on
+# 2 cores, so not in `make test`; `.ci/run` runs both. Tallies: pytest -s tests/reliability/test_storm.py
 test-reliability: setup
-	.venv/bin/python -m pytest -q tests/reliability
+	.venv/bin/python -m pytest -q -n 2 --dist loadfile tests/reliability
 
 # No Spark: config, contract, routing, runner, history, CLI paths that start no JVM.
 test-fast: setup

@@ -681,7 +681,7 @@ def warm_latency(bench: Bench, name: str, flags: list[str], py_start: float) -> 
     return Figure(
         name, min(latencies), py_start, 2.0, "s", target_on="value",
         detail={"rows": LATENCY_ROWS, "appear_to_silver_s": [round(x, 2) for x in latencies],
-                "median_s": round(statistics.median(latencies), 2), "watch_flags": flags or "defaults (--interval 2 --settle 2)",
+                "median_s": round(statistics.median(latencies), 2), "watch_flags": flags or "defaults (--interval 0.5 --settle 0.5)",
                 "watch_cpu_s_per_file": [round(c, 2) for c in cpus]},
     )
 

@@ -492,9 +492,9 @@ def replay(
 @app.command()
 def watch(
     once: Annotated[bool, typer.Option("--once", help="One poll pass (and one schedule tick), then exit.")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between polls.")] = 2.0,
+    interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between polls.")] = 0.5,
     settle: Annotated[float, typer.Option("--settle", min=0.0,
-                                          help="Route a file only when its mtime is this many seconds old.")] = 2.0,
+                                          help="Route a file only when its mtime is this many seconds old.")] = 0.5,
     schedules_on: Annotated[bool, typer.Option("--schedules/--no-schedules",
                                                help="Also fire the stack's schedules.")] = True,
     warm: Annotated[bool, typer.Option("--warm/--no-warm",

@@ -90,6 +90,16 @@ def one_line(text: object, limit: int = 500) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
+def gate_makes_keys_unique(rules: Sequence[Rule], key_columns: Sequence[str]) -> bool:
+    """True when the rows a gate passes hold every business key once: a dropping (or failing)
+    `unique` rule on exactly the key, and a not-null rule on each key column (GE lets repeated
+    null keys through `unique`). The writer then skips its own check (a shuffle of all keys)."""
+    enforced = [r for r in rules if r.action is not Action.WARN]
+    unique = any(r.kind == "unique" and tuple(r.columns) == tuple(key_columns) for r in enforced)
+    not_null = {r.columns[0] for r in enforced if r.kind == "not_null"}
+    return unique and set(key_columns) <= not_null
+
+
 def add_lineage(df: DataFrame, run_id: str, ingested_at: datetime) -> DataFrame:
     """Add `_ingested_at` and `_run_id` (`_source_key` comes from the read)."""
     return df.withColumn("_ingested_at", F.lit(ingested_at).cast("timestamp")).withColumn(
@@ -129,6 +139,7 @@ class BaseGlueJob:
     latest_order: ClassVar[tuple[str, ...]] = ("_origin", "_source_key")
 
     def __init__(self, args: JobArguments, spark: SparkSession, storage: Storage | None = None) -> None:
+        self.keys_unique = False  # set once the gate has passed; see gate_makes_keys_unique
         self.args = args
         self.spark = spark
         self.storage = storage or storage_for(args.storage_root, read_only_buckets={args.bronze_bucket})
@@ -324,6 +335,7 @@ class BaseGlueJob:
             if gate.rows_quarantined and gate.quarantined is not None:
                 summary.rows_quarantined = gate.rows_quarantined
                 summary.quarantine_path = self._quarantine(gate.quarantined, gate, reason=None, source_keys=summary.source_keys)
+            self.keys_unique = gate_makes_keys_unique(rules, self.key_columns)
             result = self.load(ctx, gate.passed if gate.passed is not None else typed)
         finally:
             typed.unpersist()
@@ -332,7 +344,8 @@ class BaseGlueJob:
     def load(self, ctx: JobContext, df: DataFrame) -> WriteResult:
         """Merge the gated rows into the dataset (see etl.writer). `df` is the cached typed
         frame, or a cheap filter of it: caching it again would hold the rows twice."""
-        return AtomicParquetWriter(self.spark, self.storage, self.spec, self.run_id).merge(df)
+        writer = AtomicParquetWriter(self.spark, self.storage, self.spec, self.run_id)
+        return writer.merge(df, keys_unique=self.keys_unique)
 
     def ledger_entries(self, ctx: JobContext) -> list[ObjectInfo]:
         return list(ctx.inputs)

@@ -181,8 +181,11 @@ class AtomicParquetWriter:
         path = self.storage.spark_path(spec.bucket, spec.dataset)
         return self.spark.read.schema(spec.schema).option("basePath", path).parquet(path)
 
-    def merge(self, incoming: DataFrame) -> WriteResult:
-        """Upsert `incoming` (rows in the dataset schema) by the business key."""
+    def merge(self, incoming: DataFrame, *, keys_unique: bool = False) -> WriteResult:
+        """Upsert `incoming` (rows in the dataset schema) by the business key.
+
+        `keys_unique`: the caller guarantees no key occurs twice in `incoming` (its quality
+        gate dropped repeated keys), so that check is skipped."""
         spec = self.spec
         self._remove_leftover_staging()
         incoming = incoming.select(*spec.columns)
@@ -194,7 +197,7 @@ class AtomicParquetWriter:
         if existing is not None and not existing.take(1):
             existing = None  # nothing stored where the incoming rows go (partition pruning)
         if existing is None:
-            inserted = self._insert_only(incoming)
+            inserted = self._insert_only(incoming, keys_unique=keys_unique)
             if inserted is not None:
                 return inserted
             existing = self.spark.createDataFrame([], spec.schema)
@@ -213,15 +216,16 @@ class AtomicParquetWriter:
         finally:
             marked.unpersist()
 
-    def _insert_only(self, incoming: DataFrame) -> WriteResult | None:
+    def _insert_only(self, incoming: DataFrame, *, keys_unique: bool = False) -> WriteResult | None:
         """The merge when no stored row can compete: every incoming row wins if its key is
         unique, so the per-key window (a shuffle and a hash of every row) is skipped. None
         when some key repeats: the general merge then picks one winner per key."""
         spec = self.spec
         parts = list(spec.partition_columns)
-        repeated = incoming.groupBy(*spec.key_columns).count().filter(F.col("count") > 1)
-        if repeated.take(1):
-            return None
+        if not keys_unique:
+            repeated = incoming.groupBy(*spec.key_columns).count().filter(F.col("count") > 1)
+            if repeated.take(1):
+                return None
         rows = (incoming.groupBy(*parts) if parts else incoming.groupBy()).count().collect()
         changed = sorted((tuple(r[c] for c in parts) for r in rows if r["count"]), key=_sort_key)
         if not changed:

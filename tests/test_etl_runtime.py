@@ -84,3 +84,17 @@ def test_only_the_glue_entry_scripts_import_awsglue():
         if path.parent != ENTRY_DIR and "awsglue" in path.read_text()
     ]
     assert offenders == []
+
+
+def test_only_an_enforced_unique_and_not_null_key_lets_the_writer_skip_its_key_check():
+    from etl import quality as q
+    from etl.base import gate_makes_keys_unique
+
+    key = ("order_id",)
+    assert gate_makes_keys_unique([q.not_null("order_id"), q.unique("order_id")], key)
+    assert gate_makes_keys_unique([q.not_null("order_id", action=q.Action.FAIL),
+                                   q.unique("order_id", action=q.Action.FAIL)], key)
+    assert not gate_makes_keys_unique([q.unique("order_id")], key)  # repeated null keys pass unique
+    assert not gate_makes_keys_unique([q.not_null("order_id"), q.unique("order_id", action=q.Action.WARN)], key)
+    assert not gate_makes_keys_unique([q.not_null("order_id"), q.unique("sku")], key)
+    assert not gate_makes_keys_unique([q.not_null("a"), q.not_null("b"), q.unique("a")], ("a", "b"))

@@ -103,3 +103,34 @@ def test_replace_partitions_drops_partitions_without_rows(spark, tmp_path):
     assert (result.files, result.deleted) == ([], ["daily/day=2024-01-02/"])
     stored = spark.read.schema(spec.schema).parquet(str(tmp_path / SILVER / "daily")).select(*spec.columns)
     assertDataFrameEqual(stored, rows(spark, [("a", 1, date(2024, 1, 1), "k", T0, "r0")]))
+
+
+def _stored(spark, tmp_path, spec):
+    return spark.read.schema(spec.schema).parquet(str(tmp_path / SILVER / spec.dataset)).select(*spec.columns)
+
+
+def test_a_first_write_with_repeated_keys_keeps_one_winner_per_key(spark, tmp_path):
+    """Into an empty dataset the writer skips the per-key window only when keys are unique;
+    a repeated key still gets exactly one (deterministic) winner."""
+    spec = DatasetSpec(SILVER, "things", rows(spark, []).schema, ("id",), ("day",))
+    incoming = [("a", 1, date(2024, 1, 1), "k1", T0, "r0"), ("a", 2, date(2024, 1, 2), "k2", T0, "r0"),
+                ("b", 3, date(2024, 1, 2), "k1", T0, "r0")]
+    result = AtomicParquetWriter(spark, LocalStorage(tmp_path), spec, "r0").merge(rows(spark, incoming))
+    assert result.rows_written == 2
+    # greatest _source_key wins (latest_order), so k2's row for "a", in day 2024-01-02
+    assertDataFrameEqual(_stored(spark, tmp_path, spec), rows(spark, incoming[1:]))
+    assert result.partitions == [{"day": "2024-01-02"}]
+
+
+def test_the_insert_only_path_writes_what_the_general_merge_writes(spark, tmp_path):
+    spec = DatasetSpec(SILVER, "things", rows(spark, []).schema, ("id",), ("day",))
+    incoming = [(f"k{n}", n, date(2024, 1, 1 + n % 3), "src", T0, "r0") for n in range(12)]
+    fast_root, general_root = tmp_path / "fast", tmp_path / "general"
+    fast = AtomicParquetWriter(spark, LocalStorage(fast_root), spec, "r0").merge(rows(spark, incoming), keys_unique=True)
+    # the general path: the same rows merged through mark_merge_winners (an empty existing frame)
+    general_writer = AtomicParquetWriter(spark, LocalStorage(general_root), spec, "r0")
+    general_writer._insert_only = lambda *_a, **_k: None  # force the window merge
+    general = general_writer.merge(rows(spark, incoming))
+    assert (fast.rows_written, fast.partitions, fast.files) == (general.rows_written, general.partitions, general.files)
+    for file in fast.files:
+        assert (fast_root / SILVER / file).read_bytes() == (general_root / SILVER / file).read_bytes()
