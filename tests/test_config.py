@@ -128,3 +128,57 @@ def test_filters_overlap(a, b, overlap):
     rule_b = S3RuleConfig(prefix=b[0], suffix=b[1], job="y")
     assert filters_overlap(rule_a, rule_b) is overlap
     assert filters_overlap(rule_b, rule_a) is overlap
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_lake_validate_refuses_each_bad_config_naming_the_key(path: Path, tmp_path: Path, capsys):
+    """The same corpus through `lake validate --json` (in-process): exit 1, the key path."""
+    import json
+
+    from data_platform.cli import main
+
+    key_path, fragment = expectation(path)
+    (tmp_path / "Pulumi.bad.yaml").write_text(path.read_text())
+    code = main(["--home", str(tmp_path / "home"), "--project-dir", str(tmp_path), "--stack", "bad", "validate", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1 and report["valid"] is False
+    errors = [p for p in report["problems"] if p["severity"] == "error"]
+    assert any(p["path"].startswith(key_path) for p in errors), errors
+    assert fragment in " ".join(f"{p['path']}: {p['message']}" for p in errors), errors
+
+
+def _config_env(document: dict) -> str:
+    """PULUMI_CONFIG as the Pulumi CLI sets it for the program: every value a string,
+    structured values as JSON."""
+    import json
+
+    values = document.get("config") or {}
+    return json.dumps({k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()})
+
+
+@pytest.mark.parametrize("path", [p for p in BAD if "invalid_yaml" not in p.name], ids=lambda p: p.stem)
+def test_the_pulumi_program_refuses_each_bad_config_before_declaring_anything(path: Path, monkeypatch):
+    """`__main__.py` under Pulumi's mocks with the bad stack's config: it stops with the key
+    path, and no resource has been declared. (A file that is not YAML never reaches the
+    program: the Pulumi CLI refuses to read it.)"""
+    import runpy
+
+    import pulumi
+
+    from data_platform import synth
+
+    key_path, _fragment = expectation(path)
+    monkeypatch.setenv("PULUMI_CONFIG", _config_env(yaml.safe_load(path.read_text())))
+    raised: list[BaseException] = []
+
+    def program() -> None:
+        try:
+            runpy.run_path(str(REPO / "__main__.py"))
+        except (ConfigError, pulumi.ConfigTypeError) as error:
+            raised.append(error)
+
+    recorder, monitor = synth._run_program(program, synth.PlatformMocks(), "bad")
+    assert raised, f"{path.name}: the program did not refuse the config"
+    assert recorder.order == [] and monitor.registrations == {}, "resources were declared before the refusal"
+    message = str(raised[0])
+    assert key_path.removeprefix("config.") in message, message
