@@ -139,7 +139,6 @@ class BaseGlueJob:
     latest_order: ClassVar[tuple[str, ...]] = ("_origin", "_source_key")
 
     def __init__(self, args: JobArguments, spark: SparkSession, storage: Storage | None = None) -> None:
-        self.keys_unique = False  # set once the gate has passed; see gate_makes_keys_unique
         self.args = args
         self.spark = spark
         self.storage = storage or storage_for(args.storage_root, read_only_buckets={args.bronze_bucket})
@@ -286,28 +285,28 @@ class BaseGlueJob:
         rejected (with its etag), so a later run does not pick it up again and again; a fixed
         re-upload (new etag) is pending again. In a batch (a scheduled run over pending
         objects) the others go on; a run for one named object fails with the refusal."""
-        refused: list[tuple[ObjectInfo, InputError]] = []
+        refused: list[tuple[ObjectInfo, str]] = []
+        first: InputError | None = None
         for obj in ctx.inputs:
             try:
                 self.check_source(ctx, obj)
             except InputError as error:
-                refused.append((obj, error))
-        if not refused:
+                refused.append((obj, one_line(error)))
+                first = first or error
+        if first is None:
             return
-        ledger.record_rejected(self.storage, self.output_bucket, self.name, self.run_id,
-                               [(obj, one_line(error)) for obj, error in refused])
+        ledger.record_rejected(self.storage, self.output_bucket, self.name, self.run_id, refused)
         if len(refused) == len(ctx.inputs):
-            first = refused[0][1]
             if len(refused) > 1:
                 raise InputError(f"all {len(refused)} inputs were refused; first: {first}", first.source_key)
             raise first
-        for obj, error in refused:
-            log.warning("run %s refuses %s: %s", self.run_id, obj.key, one_line(error))
+        for obj, reason in refused:
+            log.warning("run %s refuses %s: %s", self.run_id, obj.key, reason)
         bad = {obj.key for obj, _ in refused}
         ctx.inputs = [o for o in ctx.inputs if o.key not in bad]
         summary.source_keys = [o.key for o in ctx.inputs]
         summary.warnings["inputs_rejected"] = len(refused)
-        self._write_rejected(summary, [(obj.key, one_line(error)) for obj, error in refused])
+        self._write_rejected(summary, [(obj.key, reason) for obj, reason in refused])
 
     def runs_without_inputs(self) -> bool:
         return False
@@ -335,7 +334,6 @@ class BaseGlueJob:
             if gate.rows_quarantined and gate.quarantined is not None:
                 summary.rows_quarantined = gate.rows_quarantined
                 summary.quarantine_path = self._quarantine(gate.quarantined, gate, reason=None, source_keys=summary.source_keys)
-            self.keys_unique = gate_makes_keys_unique(rules, self.key_columns)
             result = self.load(ctx, gate.passed if gate.passed is not None else typed)
         finally:
             typed.unpersist()
@@ -345,7 +343,7 @@ class BaseGlueJob:
         """Merge the gated rows into the dataset (see etl.writer). `df` is the cached typed
         frame, or a cheap filter of it: caching it again would hold the rows twice."""
         writer = AtomicParquetWriter(self.spark, self.storage, self.spec, self.run_id)
-        return writer.merge(df, keys_unique=self.keys_unique)
+        return writer.merge(df, keys_unique=gate_makes_keys_unique(self.quality_rules(), self.key_columns))
 
     def ledger_entries(self, ctx: JobContext) -> list[ObjectInfo]:
         return list(ctx.inputs)

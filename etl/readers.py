@@ -254,6 +254,4 @@ class CsvSource:
         return read_csv(self.spark, files, self.bronze_columns, storage.spark_path(bucket))  # type: ignore[attr-defined]
 
     def _layouts(self) -> dict[str, CsvLayout]:
-        if "_csv_layouts" not in self.__dict__:
-            self._csv_layouts: dict[str, CsvLayout] = {}
-        return self._csv_layouts
+        return self.__dict__.setdefault("_csv_layouts", {})

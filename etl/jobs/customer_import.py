@@ -6,7 +6,6 @@ later line in the file; against silver, the run being processed wins.
 
 from __future__ import annotations
 
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, StringType, StructField, StructType
