@@ -841,7 +841,7 @@ PROFILE_PHASES = (
     ("etl.quality", None, "_validate", "ge_validate"),
     ("etl.base", "BaseGlueJob", "_quarantine", "quarantine_write"),
     ("etl.base", "BaseGlueJob", "load", "load"),
-    ("etl.writer", "AtomicParquetWriter", "_affected_partitions", "affected_partitions"),
+    ("etl.writer", "AtomicParquetWriter", "_partition_counts", "partition_counts"),
     ("etl.writer", "AtomicParquetWriter", "_changed_partitions", "changed_partitions"),
     ("etl.writer", "AtomicParquetWriter", "_stage_and_publish", "stage_and_publish"),
     ("etl.base", "BaseGlueJob", "_finish", "ledger_manifest"),
@@ -849,7 +849,7 @@ PROFILE_PHASES = (
 
 
 def run_profile(options: argparse.Namespace) -> int:
-    """One warm-up and one profiled sales_etl run; phases from wrappers, Spark jobs from the
+    """`--warmups` warm-up runs and one profiled sales_etl run; phases from wrappers, Spark jobs from the
     event log (labelled with the phase that started them)."""
     import importlib
 
@@ -894,7 +894,8 @@ def run_profile(options: argparse.Namespace) -> int:
 
     with_gate, _ = sales_job_classes()
     csv = bench.sales_file(options.rows)
-    bench.sales_once(with_gate, csv, "profile-warmup")
+    for i in range(max(1, bench.warmups)):
+        bench.sales_once(with_gate, csv, f"profile-warmup-{i}")
     phases.clear()
     run_label["value"] = "profiled"
     sample = bench.sales_once(with_gate, csv, "profile")

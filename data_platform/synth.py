@@ -18,6 +18,7 @@ root, which is unique, and joined.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import uuid
@@ -199,6 +200,12 @@ def _run_program(program: Callable[[], None], mocks: PlatformMocks,
     # Pulumi keeps one root stack per process context; start from a fresh one and leave none
     # behind, so synthesis can run repeatedly (dev, then prod) and beside mock-based tests.
     settings.ROOT.set(None)
+    # Pulumi's runtime allocates some 80 objects per resource (outputs, futures, tasks), all
+    # alive until the program ends: the cyclic GC would rescan them again and again (2.6x the
+    # time at 10,000 resources) to free almost nothing; reference counting still frees the
+    # rest. Measured at 300 jobs: 30 s -> 11 s, peak RSS 0.89 -> 1.09 GB.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
         pulumi.runtime.register_stack_transformation(recorder)
@@ -207,6 +214,8 @@ def _run_program(program: Callable[[], None], mocks: PlatformMocks,
         _sync_await(run_pulumi_func(program))
     finally:
         settings.ROOT.set(None)
+        if gc_was_enabled:
+            gc.enable()
     return recorder, monitor
 
 

@@ -79,6 +79,7 @@ class JobContext:
     source_prefix: str
     source_suffix: str
     inputs: list[ObjectInfo] = field(default_factory=list)
+    rows_passed: int | None = None  # rows the quality gate let through (known before load)
 
 
 def _iso(moment: datetime) -> str:
@@ -334,6 +335,7 @@ class BaseGlueJob:
             if gate.rows_quarantined and gate.quarantined is not None:
                 summary.rows_quarantined = gate.rows_quarantined
                 summary.quarantine_path = self._quarantine(gate.quarantined, gate, reason=None, source_keys=summary.source_keys)
+            ctx.rows_passed = gate.rows_passed
             result = self.load(ctx, gate.passed if gate.passed is not None else typed)
         finally:
             typed.unpersist()
@@ -343,7 +345,8 @@ class BaseGlueJob:
         """Merge the gated rows into the dataset (see etl.writer). `df` is the cached typed
         frame, or a cheap filter of it: caching it again would hold the rows twice."""
         writer = AtomicParquetWriter(self.spark, self.storage, self.spec, self.run_id)
-        return writer.merge(df, keys_unique=gate_makes_keys_unique(self.quality_rules(), self.key_columns))
+        return writer.merge(df, keys_unique=gate_makes_keys_unique(self.quality_rules(), self.key_columns),
+                            incoming_rows=ctx.rows_passed)
 
     def ledger_entries(self, ctx: JobContext) -> list[ObjectInfo]:
         return list(ctx.inputs)

@@ -1,32 +1,41 @@
 """Atomic, idempotent Parquet writes to silver and gold.
 
-Layout: every partition of a dataset is ONE Parquet file with a fixed name,
+Layout: each partition of a dataset is one base Parquet file with a fixed name,
 `<dataset>/<col>=<value>/part-00000.snappy.parquet` (unpartitioned datasets:
-`<dataset>/part-00000.snappy.parquet`). A write:
+`<dataset>/part-00000.snappy.parquet`), plus at most `MAX_APPENDED_FILES` files appended by
+later runs, `part-<run_id>.snappy.parquet`. A write:
 
 1. removes staging left behind by a killed run of this dataset (`_staging/<dataset>/`);
-2. merges the incoming rows with the existing rows of the affected partitions by the
-   dataset's business key. The partitions that already hold an incoming key are found by
-   reading only the key and partition columns of the existing files, so a restated key
-   *moves* between partitions and is never duplicated. Precedence per key: the EXISTING row
-   is kept when the incoming row has the same `_source_key` and identical business columns
-   (reprocessing a bronze object is a no-op, `_ingested_at`/`_run_id` included); otherwise
-   the dataset's `latest_order` decides (greatest wins), then a content hash, so ties are
-   deterministic;
-3. only partitions whose content changes are rewritten: Spark writes them to
-   `<bucket>/_staging/<dataset>/<run_id>/` (outside the dataset prefix, so Athena and Spark
-   readers never list it), one file per partition (repartitioned by the partition columns);
-4. publishes each staged file over its fixed name with `Storage.replace_from` (os.replace
-   locally; copy + delete on S3) and deletes the files of partitions that became empty;
-5. deletes the staging folder. The caller writes the run manifest and ledger after this.
+2. finds the stored partitions that hold an incoming key, reading only the key and partition
+   columns of the stored files (a restated key *moves* between partitions and is never
+   duplicated);
+3. when none does (new keys only, the usual incremental load) and the incoming keys are
+   unique, the incoming rows are written as they are: new partitions get their base file,
+   partitions that already have rows get one appended file. Nothing stored is read or
+   rewritten, so the cost follows the new data, not the history. A partition that already
+   has `MAX_APPENDED_FILES` appended files is instead rewritten by the merge below, which
+   compacts it back into its base file;
+4. otherwise the incoming rows are merged with the stored rows of the affected partitions by
+   the dataset's business key. Precedence per key: the EXISTING row is kept when the
+   incoming row has the same `_source_key` and identical business columns (reprocessing a
+   bronze object is a no-op, `_ingested_at`/`_run_id` included); otherwise the dataset's
+   `latest_order` decides (greatest wins), then a content hash, so ties are deterministic.
+   Only partitions whose content changes are rewritten, each as one base file;
+5. Spark writes the files to `<bucket>/_staging/<dataset>/<run_id>/` (outside the dataset
+   prefix, so Athena and Spark readers never list it), one file per partition;
+6. publishes each staged file with `Storage.replace_from` (os.replace locally; copy + delete
+   on S3); a rewritten partition then loses its appended files, and the files of partitions
+   that became empty are deleted;
+7. deletes the staging folder. The caller writes the run manifest and ledger after this.
 
 What readers see if a run is killed:
 - before publishing: the old files; leftover staging is invisible and removed by the next
   write;
 - while publishing: each file is replaced atomically, so a reader sees either the old or the
-  new file, never a half-written one. Across partitions the publish is NOT atomic: a reader
+  new file, never a half-written one. Across files the publish is NOT atomic: a reader
   listing in the middle may see some partitions new and others old (a restated key may
-  briefly appear in both its old and new partition, or in neither);
+  briefly appear in both its old and new partition, or in neither), and a partition being
+  compacted may briefly show its new base file next to the appended files it replaces;
 - after publishing but before the ledger/manifest: silver is complete; the input is still
   pending and is processed again, which the merge turns into a no-op.
 
@@ -40,6 +49,7 @@ the other's rows) and step 1 would remove the other's staging.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +62,12 @@ from etl.storage import Storage
 
 METADATA_COLUMNS = ("_source_key", "_ingested_at", "_run_id")
 PART_FILE = "part-00000.snappy.parquet"
+# Appended files a partition may hold before the next write into it compacts it (rewrites it
+# as one base file): bounds the files a reader opens, at the cost of one rewrite in 17 runs.
+MAX_APPENDED_FILES = 16
+# Up to this many incoming rows, their keys are broadcast to the scan of the stored keys
+# (no shuffle of the history); above it Spark's adaptive execution chooses the join.
+MAX_BROADCAST_KEYS = 500_000
 _ORIGIN = "_origin"  # 0 existing, 1 incoming
 _WINNER = "_winner"
 _FINGERPRINT = "_fingerprint"
@@ -172,34 +188,46 @@ class AtomicParquetWriter:
     def staging_prefix(self) -> str:
         return f"_staging/{self.spec.dataset}/{self.run_id}/"
 
-    def read_existing(self) -> DataFrame | None:
+    def stored_files(self) -> dict[str, list[str]]:
+        """The dataset's Parquet files by partition directory (`order_date=2024-01-05`, or
+        '' for an unpartitioned dataset)."""
+        prefix = f"{self.spec.dataset}/"
+        by_dir: dict[str, list[str]] = {}
+        for obj in self.storage.list_objects(self.spec.bucket, prefix):
+            if obj.key.endswith(".parquet"):
+                by_dir.setdefault(posixpath.dirname(obj.key[len(prefix) :]), []).append(obj.key)
+        return by_dir
+
+    def read_existing(self, stored: dict[str, list[str]] | None = None) -> DataFrame | None:
         """The dataset as stored, or None when it has no files yet."""
         spec = self.spec
-        files = [o for o in self.storage.list_objects(spec.bucket, f"{spec.dataset}/") if o.key.endswith(".parquet")]
-        if not files:
+        if not (self.stored_files() if stored is None else stored):
             return None
         path = self.storage.spark_path(spec.bucket, spec.dataset)
         return self.spark.read.schema(spec.schema).option("basePath", path).parquet(path)
 
-    def merge(self, incoming: DataFrame, *, keys_unique: bool = False) -> WriteResult:
+    def merge(self, incoming: DataFrame, *, keys_unique: bool = False, incoming_rows: int | None = None) -> WriteResult:
         """Upsert `incoming` (rows in the dataset schema) by the business key.
 
         `keys_unique`: the caller guarantees no key occurs twice in `incoming` (its quality
-        gate dropped repeated keys), so that check is skipped."""
+        gate dropped repeated keys), so that check is skipped. `incoming_rows`: the row count
+        of `incoming` when the caller knows it (a size hint for the key lookup)."""
         spec = self.spec
         self._remove_leftover_staging()
         incoming = incoming.select(*spec.columns)
-        existing = self.read_existing()
+        stored = self.stored_files()
+        existing = self.read_existing(stored)
         parts = list(spec.partition_columns)
-        if existing is not None and parts:
-            affected = self._affected_partitions(existing, incoming)
-            existing = existing.filter(_partition_filter(parts, affected)) if affected else None
-        if existing is not None and not existing.take(1):
-            existing = None  # nothing stored where the incoming rows go (partition pruning)
-        if existing is None:
-            inserted = self._insert_only(incoming, keys_unique=keys_unique)
+        small = incoming_rows is not None and incoming_rows <= MAX_BROADCAST_KEYS
+        counts, holding = self._partition_counts(incoming, existing, broadcast_keys=small)
+        if not holding:  # no stored row holds an incoming key: new keys only
+            inserted = self._insert_only(incoming, counts, stored, keys_unique=keys_unique)
             if inserted is not None:
                 return inserted
+        if existing is not None and parts:
+            affected = sorted({*counts, *holding}, key=_sort_key)
+            existing = existing.filter(_partition_filter(parts, affected)) if affected else None
+        if existing is None:
             existing = self.spark.createDataFrame([], spec.schema)
         marked = mark_merge_winners(existing, incoming, spec.key_columns, spec.business_columns, spec.latest_order)
         marked = marked.persist()
@@ -210,29 +238,39 @@ class AtomicParquetWriter:
             winners = marked.filter(F.col(_WINNER)).select(*spec.columns)
             if parts:
                 winners = winners.filter(_partition_filter(parts, changed))
-            result = self._stage_and_publish(winners, changed)
+            result = self._stage_and_publish(winners, changed, stored)
             result.rows_written = rows_written
             return result
         finally:
             marked.unpersist()
 
-    def _insert_only(self, incoming: DataFrame, *, keys_unique: bool = False) -> WriteResult | None:
-        """The merge when no stored row can compete: every incoming row wins if its key is
-        unique, so the per-key window (a shuffle and a hash of every row) is skipped. None
-        when some key repeats: the general merge then picks one winner per key."""
+    def _insert_only(self, incoming: DataFrame, counts: dict[tuple[Any, ...], int], stored: dict[str, list[str]],
+                     *, keys_unique: bool = False) -> WriteResult | None:
+        """The write when no stored row holds an incoming key: every incoming row wins if its
+        key is unique, so nothing stored is read, merged or rewritten. New partitions get
+        their base file, the others one appended file. None when some key repeats (the
+        general merge then picks one winner per key) or a target partition is due for
+        compaction."""
         spec = self.spec
         parts = list(spec.partition_columns)
         if not keys_unique:
             repeated = incoming.groupBy(*spec.key_columns).count().filter(F.col("count") > 1)
             if repeated.take(1):
                 return None
-        rows = (incoming.groupBy(*parts) if parts else incoming.groupBy()).count().collect()
-        changed = sorted((tuple(r[c] for c in parts) for r in rows if r["count"]), key=_sort_key)
+        changed = sorted((values for values, n in counts.items() if n), key=_sort_key)
         if not changed:
             return WriteResult()
-        result = self._stage_and_publish(incoming, changed)
-        result.rows_written = int(sum(r["count"] for r in rows))
+        appended = self.appended_file_name()
+        for values in changed:
+            files = stored.get(partition_dir(parts, values) if parts else "", [])
+            if len(files) > MAX_APPENDED_FILES or any(posixpath.basename(f) == appended for f in files):
+                return None
+        result = self._stage_and_publish(incoming, changed, stored, append=True)
+        result.rows_written = sum(counts.values())
         return result
+
+    def appended_file_name(self) -> str:
+        return f"part-{re.sub(r'[^A-Za-z0-9_-]', '_', self.run_id)}.snappy.parquet"
 
     def replace_partitions(self, rows: DataFrame, partitions: Sequence[tuple[Any, ...]]) -> WriteResult:
         """Replace whole partitions with `rows` (gold recomputation); emptied ones are deleted."""
@@ -243,22 +281,40 @@ class AtomicParquetWriter:
         changed = sorted(set(partitions), key=_sort_key)
         if not changed:
             return WriteResult()
-        result = self._stage_and_publish(rows, changed)
+        result = self._stage_and_publish(rows, changed, self.stored_files())
         result.rows_written = rows.count()
         return result
 
     def _remove_leftover_staging(self) -> None:
         self.storage.delete_prefix(self.spec.bucket, f"_staging/{self.spec.dataset}/")
 
-    def _affected_partitions(self, existing: DataFrame, incoming: DataFrame) -> list[tuple[Any, ...]]:
+    def _partition_counts(self, incoming: DataFrame, existing: DataFrame | None, *, broadcast_keys: bool = False,
+                          ) -> tuple[dict[tuple[Any, ...], int], list[tuple[Any, ...]]]:
+        """(incoming rows per partition, the stored partitions that hold an incoming key), in
+        one Spark job; the stored side reads only the key and partition columns."""
         keys, parts = list(self.spec.key_columns), list(self.spec.partition_columns)
-        holding = (
-            existing.select(*keys, *parts)  # column pruning: keys and partition values only
-            .join(incoming.select(*keys).distinct(), keys, "left_semi")
-            .select(*parts)
+        rows = incoming.select(*parts, F.lit(1).alias("_incoming"), F.lit(False).alias("_holds"))
+        if existing is not None:
+            incoming_keys = incoming.select(*keys).distinct()
+            holding = (
+                existing.select(*keys, *parts)
+                .join(F.broadcast(incoming_keys) if broadcast_keys else incoming_keys, keys, "left_semi")
+                .select(*parts, F.lit(0).alias("_incoming"), F.lit(True).alias("_holds"))
+            )
+            rows = rows.unionByName(holding)
+        grouped = (rows.groupBy(*parts) if parts else rows.groupBy()).agg(
+            F.sum("_incoming").alias("_incoming"), F.max("_holds").alias("_holds")
         )
-        rows = holding.union(incoming.select(*parts)).distinct().collect()
-        return sorted({tuple(r) for r in rows}, key=_sort_key)
+        counts: dict[tuple[Any, ...], int] = {}
+        holding_partitions = []
+        for row in grouped.collect():
+            if row["_holds"] is None:  # no row at all (a global aggregate of nothing)
+                continue
+            values = tuple(row[c] for c in parts)
+            counts[values] = int(row["_incoming"])
+            if row["_holds"]:
+                holding_partitions.append(values)
+        return counts, sorted(holding_partitions, key=_sort_key)
 
     def _changed_partitions(self, marked: DataFrame) -> tuple[list[tuple[Any, ...]], int]:
         parts = list(self.spec.partition_columns)
@@ -269,7 +325,11 @@ class AtomicParquetWriter:
         changed = sorted((tuple(r[c] for c in parts) for r in rows), key=_sort_key)
         return changed, int(sum(r["n"] for r in rows))
 
-    def _stage_and_publish(self, rows: DataFrame, changed: Sequence[tuple[Any, ...]]) -> WriteResult:
+    def _stage_and_publish(self, rows: DataFrame, changed: Sequence[tuple[Any, ...]], stored: dict[str, list[str]],
+                           *, append: bool = False) -> WriteResult:
+        """Write `rows` (all in `changed` partitions) through staging. `append`: partitions
+        that already have files get one more (`appended_file_name`); otherwise each changed
+        partition becomes one base file and its other files are deleted."""
         spec, storage = self.spec, self.storage
         parts = list(spec.partition_columns)
         staging_path = storage.spark_path(spec.bucket, self.staging_prefix)
@@ -288,9 +348,15 @@ class AtomicParquetWriter:
             by_dir[rel_dir] = key
         result = WriteResult()
         for rel_dir, key in sorted(by_dir.items()):
-            target = posixpath.join(spec.dataset, rel_dir, PART_FILE)
+            before = stored.get(rel_dir, [])
+            name = self.appended_file_name() if append and before else PART_FILE
+            target = posixpath.join(spec.dataset, rel_dir, name)
             storage.replace_from(spec.bucket, key, spec.bucket, target)
             result.files.append(target)
+            if name == PART_FILE:  # rewritten whole: the appended files are in the new base file
+                for old in before:
+                    if old != target:
+                        storage.delete_prefix(spec.bucket, old)
         for values in changed:
             rel_dir = partition_dir(parts, values) if parts else ""
             if rel_dir not in by_dir:

@@ -134,3 +134,56 @@ def test_the_insert_only_path_writes_what_the_general_merge_writes(spark, tmp_pa
     assert (fast.rows_written, fast.partitions, fast.files) == (general.rows_written, general.partitions, general.files)
     for file in fast.files:
         assert (fast_root / SILVER / file).read_bytes() == (general_root / SILVER / file).read_bytes()
+
+
+def _files(root):
+    return sorted(p.relative_to(root / SILVER).as_posix() for p in (root / SILVER).rglob("*.parquet"))
+
+
+def test_new_keys_are_appended_without_rewriting_stored_files_and_a_restatement_compacts(spark, tmp_path):
+    """Incremental cost: a run bringing only new keys adds one file per touched partition and
+    leaves every stored file as it was; a later run restating a key rewrites that partition
+    as one base file again."""
+    storage = LocalStorage(tmp_path)
+    spec = DatasetSpec(SILVER, "things", rows(spark, []).schema, ("id",), ("day",))
+    AtomicParquetWriter(spark, storage, spec, "r0").merge(
+        rows(spark, [("a", 1, date(2024, 1, 1), "k0", T0, "r0"), ("b", 2, date(2024, 1, 2), "k0", T0, "r0")])
+    )
+    base = {f: (tmp_path / SILVER / f).read_bytes() for f in _files(tmp_path)}
+
+    late = [("c", 3, date(2024, 1, 1), "k1", T1, "r1"), ("d", 4, date(2024, 1, 3), "k1", T1, "r1")]
+    appended = AtomicParquetWriter(spark, storage, spec, "r1").merge(rows(spark, late), keys_unique=True)
+
+    assert appended.rows_written == 2
+    assert appended.files == ["things/day=2024-01-01/part-r1.snappy.parquet", "things/day=2024-01-03/part-00000.snappy.parquet"]
+    assert _files(tmp_path) == sorted([*base, *appended.files])
+    assert {f: (tmp_path / SILVER / f).read_bytes() for f in base} == base
+    assertDataFrameEqual(_stored(spark, tmp_path, spec), rows(spark, [
+        ("a", 1, date(2024, 1, 1), "k0", T0, "r0"), ("b", 2, date(2024, 1, 2), "k0", T0, "r0"), *late]))
+
+    # the same input again: every key is stored, the merge finds nothing to change
+    again = AtomicParquetWriter(spark, storage, spec, "r2").merge(rows(spark, late), keys_unique=True)
+    assert (again.rows_written, again.files) == (0, [])
+    assert _files(tmp_path) == sorted([*base, *appended.files])
+
+    restated = AtomicParquetWriter(spark, storage, spec, "r3").merge(
+        rows(spark, [("c", 30, date(2024, 1, 1), "k3", T1, "r3")]), keys_unique=True
+    )
+    assert restated.files == ["things/day=2024-01-01/part-00000.snappy.parquet"]
+    assert "things/day=2024-01-01/part-r1.snappy.parquet" not in _files(tmp_path)
+    assertDataFrameEqual(_stored(spark, tmp_path, spec).filter("day = '2024-01-01'"), rows(spark, [
+        ("a", 1, date(2024, 1, 1), "k0", T0, "r0"), ("c", 30, date(2024, 1, 1), "k3", T1, "r3")]))
+
+
+def test_a_partition_with_the_most_appended_files_is_compacted_by_the_next_write(spark, tmp_path, monkeypatch):
+    monkeypatch.setattr("etl.writer.MAX_APPENDED_FILES", 2)
+    storage = LocalStorage(tmp_path)
+    spec = DatasetSpec(SILVER, "things", rows(spark, []).schema, ("id",), ())  # unpartitioned
+    written = []
+    for n in range(4):
+        written.append((f"id{n}", n, date(2024, 1, 1), f"k{n}", T0, f"r{n}"))
+        AtomicParquetWriter(spark, storage, spec, f"r{n}").merge(rows(spark, written[-1:]), keys_unique=True)
+        assertDataFrameEqual(_stored(spark, tmp_path, spec), rows(spark, written))
+        if n < 3:
+            assert len(_files(tmp_path)) == n + 1
+    assert _files(tmp_path) == ["things/part-00000.snappy.parquet"]
