@@ -31,6 +31,9 @@ from etl.writer import AtomicParquetWriter, DatasetSpec, WriteResult
 log = logging.getLogger("etl")
 
 ROW_SEQ = "_row_seq"  # position of a row in its source object (helper column, never stored)
+# Up to this many quarantined rows are encoded by Spark and written by the driver in one go;
+# more go through a Spark file write (a whole failed input can be millions of rows).
+MAX_QUARANTINE_ROWS_COLLECTED = 50_000
 
 
 class InputError(Exception):
@@ -406,14 +409,20 @@ class BaseGlueJob:
         """`rows.jsonl` (with `_failed_rules`, `_source_key`) and `validation.json`."""
         bucket, prefix = self.output_bucket, self.quarantine_prefix()
         staging = f"_staging/_quarantine/{self.dataset}/{self.run_id}/"
-        self.storage.delete_prefix(bucket, staging)
-        rows.coalesce(1).write.mode("overwrite").json(self.storage.spark_path(bucket, staging))
-        parts = [o.key for o in self.storage.list_objects(bucket, staging) if o.key.endswith(".json")]
-        if parts:
-            self.storage.replace_from(bucket, parts[0], bucket, prefix + "rows.jsonl")
+        if gate.rows_quarantined <= MAX_QUARANTINE_ROWS_COLLECTED:
+            # Spark's JSON encoding (the file writer's, same options), collected: one small
+            # job instead of a write with its output commit, staging and listing.
+            lines = rows.toJSON().collect()
+            self.storage.write_bytes(bucket, prefix + "rows.jsonl", "".join(f"{line}\n" for line in lines).encode())
         else:
-            self.storage.write_bytes(bucket, prefix + "rows.jsonl", b"")
-        self.storage.delete_prefix(bucket, staging)
+            self.storage.delete_prefix(bucket, staging)
+            rows.coalesce(1).write.mode("overwrite").json(self.storage.spark_path(bucket, staging))
+            parts = [o.key for o in self.storage.list_objects(bucket, staging) if o.key.endswith(".json")]
+            if parts:
+                self.storage.replace_from(bucket, parts[0], bucket, prefix + "rows.jsonl")
+            else:
+                self.storage.write_bytes(bucket, prefix + "rows.jsonl", b"")
+            self.storage.delete_prefix(bucket, staging)
         record = {
             "job": self.name,
             "run_id": self.run_id,

@@ -68,6 +68,9 @@ MAX_APPENDED_FILES = 16
 # Up to this many incoming rows, their keys are broadcast to the scan of the stored keys
 # (no shuffle of the history); above it Spark's adaptive execution chooses the join.
 MAX_BROADCAST_KEYS = 500_000
+# Up to this many rows, new rows are written by one task (no shuffle by partition); the
+# files are the same: each partition's rows, sorted by key, in one file.
+MAX_SINGLE_TASK_ROWS = 200_000
 _ORIGIN = "_origin"  # 0 existing, 1 incoming
 _WINNER = "_winner"
 _FINGERPRINT = "_fingerprint"
@@ -221,7 +224,8 @@ class AtomicParquetWriter:
         small = incoming_rows is not None and incoming_rows <= MAX_BROADCAST_KEYS
         counts, holding = self._partition_counts(incoming, existing, broadcast_keys=small)
         if not holding:  # no stored row holds an incoming key: new keys only
-            inserted = self._insert_only(incoming, counts, stored, keys_unique=keys_unique)
+            inserted = self._insert_only(incoming, counts, stored, keys_unique=keys_unique,
+                                         single_task=incoming_rows is not None and incoming_rows <= MAX_SINGLE_TASK_ROWS)
             if inserted is not None:
                 return inserted
         if existing is not None and parts:
@@ -245,7 +249,7 @@ class AtomicParquetWriter:
             marked.unpersist()
 
     def _insert_only(self, incoming: DataFrame, counts: dict[tuple[Any, ...], int], stored: dict[str, list[str]],
-                     *, keys_unique: bool = False) -> WriteResult | None:
+                     *, keys_unique: bool = False, single_task: bool = False) -> WriteResult | None:
         """The write when no stored row holds an incoming key: every incoming row wins if its
         key is unique, so nothing stored is read, merged or rewritten. New partitions get
         their base file, the others one appended file. None when some key repeats (the
@@ -265,7 +269,7 @@ class AtomicParquetWriter:
             files = stored.get(partition_dir(parts, values) if parts else "", [])
             if len(files) > MAX_APPENDED_FILES or any(posixpath.basename(f) == appended for f in files):
                 return None
-        result = self._stage_and_publish(incoming, changed, stored, append=True)
+        result = self._stage_and_publish(incoming, changed, stored, append=True, single_task=single_task)
         result.rows_written = sum(counts.values())
         return result
 
@@ -326,14 +330,14 @@ class AtomicParquetWriter:
         return changed, int(sum(r["n"] for r in rows))
 
     def _stage_and_publish(self, rows: DataFrame, changed: Sequence[tuple[Any, ...]], stored: dict[str, list[str]],
-                           *, append: bool = False) -> WriteResult:
+                           *, append: bool = False, single_task: bool = False) -> WriteResult:
         """Write `rows` (all in `changed` partitions) through staging. `append`: partitions
         that already have files get one more (`appended_file_name`); otherwise each changed
         partition becomes one base file and its other files are deleted."""
         spec, storage = self.spec, self.storage
         parts = list(spec.partition_columns)
         staging_path = storage.spark_path(spec.bucket, self.staging_prefix)
-        ordered = (rows.repartition(*parts) if parts else rows.coalesce(1)).sortWithinPartitions(
+        ordered = (rows.repartition(*parts) if parts and not single_task else rows.coalesce(1)).sortWithinPartitions(
             *parts, *spec.key_columns
         )
         writer = ordered.write.mode("overwrite").option("compression", "snappy")

@@ -126,7 +126,8 @@ def test_the_insert_only_path_writes_what_the_general_merge_writes(spark, tmp_pa
     spec = DatasetSpec(SILVER, "things", rows(spark, []).schema, ("id",), ("day",))
     incoming = [(f"k{n}", n, date(2024, 1, 1 + n % 3), "src", T0, "r0") for n in range(12)]
     fast_root, general_root = tmp_path / "fast", tmp_path / "general"
-    fast = AtomicParquetWriter(spark, LocalStorage(fast_root), spec, "r0").merge(rows(spark, incoming), keys_unique=True)
+    fast = AtomicParquetWriter(spark, LocalStorage(fast_root), spec, "r0").merge(rows(spark, incoming), keys_unique=True,
+                                                                                incoming_rows=len(incoming))  # one task
     # the general path: the same rows merged through mark_merge_winners (an empty existing frame)
     general_writer = AtomicParquetWriter(spark, LocalStorage(general_root), spec, "r0")
     general_writer._insert_only = lambda *_a, **_k: None  # force the window merge

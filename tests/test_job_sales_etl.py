@@ -249,6 +249,27 @@ def test_a_broken_feed_fails_the_gate_and_quarantines_the_whole_input(spark, tmp
     assert validation["reason"] == summary.error and validation["validation"]["success"] is False
 
 
+@pytest.mark.parametrize("csv", [GOOD_CSV, f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,XXX\no2,2024-01-05T10:00:00Z,s1,,A,2,9.99,EUR\n"],
+                         ids=["rows dropped", "input failed"])
+def test_a_small_quarantine_is_written_as_the_spark_file_writer_writes_it(spark, tmp_path, monkeypatch, csv):
+    """Few quarantined rows are encoded with Spark's toJSON and written by the driver; the
+    file must be what the Spark JSON writer (used above MAX_QUARANTINE_ROWS_COLLECTED) writes."""
+    outputs = {}
+    for label, limit in (("collected", 50_000), ("spark_write", 0)):
+        monkeypatch.setattr("etl.base.MAX_QUARANTINE_ROWS_COLLECTED", limit)
+        lake = LocalLake(tmp_path / label)
+        lake.put(KEY, csv)
+        summary = lake.upload_event("sales_etl", spark, KEY)
+        text = (tmp_path / label / lake.silver / f"_quarantine/sales/{summary.run_id}/rows.jsonl").read_text()
+        assert text.endswith("\n") and summary.rows_quarantined == len(text.splitlines()) > 0
+        outputs[label] = [json.loads(line) for line in text.splitlines()]
+    lines = outputs
+    for row in (*lines["collected"], *lines["spark_write"]):  # the run's own id and clock differ, nothing else may
+        assert row.pop("_run_id") and row.pop("_ingested_at")
+    assert lines["collected"] == lines["spark_write"]
+    assert [list(r) for r in lines["collected"]] == [list(r) for r in lines["spark_write"]]  # key order too
+
+
 def test_schedule_processes_pending_files_once(spark, tmp_path):
     lake = LocalLake(tmp_path)
     lake.put("sales/a.csv", f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,EUR\n")
