@@ -79,8 +79,20 @@ def _class_sharing_options() -> str:
     return f"-XX:SharedArchiveFile={class_archive_path()} -Xshare:auto {quiet}"
 
 
+# A process that runs one small job is over before the JVM's optimizing compiler (C2) pays
+# off: `lake upload` of small files sets LAKE_JIT=quick, which stops at the quick compiler
+# (C1). About 3 s less for a 10,000-row upload; about a quarter slower on big inputs, so a
+# long-running `lake watch` and big uploads keep the default.
+JIT_ENV = "LAKE_JIT"
+
+
+def _jit_options() -> str:
+    return "-XX:TieredStopAtLevel=1" if os.environ.get(JIT_ENV) == "quick" else ""
+
+
 def _driver_java_options() -> str:
-    options = " ".join(filter(None, [LOCAL_SPARK_CONF["spark.driver.extraJavaOptions"], _class_sharing_options()]))
+    options = " ".join(filter(None, [LOCAL_SPARK_CONF["spark.driver.extraJavaOptions"], _class_sharing_options(),
+                                     _jit_options()]))
     log_dir = os.environ.get("LAKE_LOG_DIR")
     if not log_dir:
         return options

@@ -1,5 +1,5 @@
-"""The JVM class archive: how a session picks it up, and that its training run exercises the
-pipeline (gate, quarantine, write) rather than failing early on its own input."""
+"""JVM options of the local session: the class archive (how a session picks it up, and that
+its training run exercises the pipeline) and the quick compiler for small uploads."""
 
 from __future__ import annotations
 
@@ -38,3 +38,17 @@ def test_the_training_run_passes_the_gate_quarantines_one_row_and_writes_silver(
     summary = lake.upload_event("sales_etl", spark, class_archive.TRAINING_KEY)
     assert (summary.state, summary.rows_read, summary.rows_written, summary.rows_quarantined) == ("SUCCEEDED", 41, 40, 1)
     assert summary.rules_failed == {"quantity_positive": 1}
+
+
+def test_small_uploads_ask_for_the_quick_compiler_and_big_ones_or_an_explicit_choice_do_not(monkeypatch):
+    from data_platform import cli
+
+    monkeypatch.setenv(session.JIT_ENV, "")  # recorded, so the variable _choose_jit sets is undone
+    monkeypatch.delenv(session.JIT_ENV)
+    cli._choose_jit(cli.QUICK_JIT_MAX_BYTES + 1)
+    assert session.JIT_ENV not in session.os.environ and session._jit_options() == ""
+    cli._choose_jit(750_000)
+    assert session._jit_options() == "-XX:TieredStopAtLevel=1"
+    monkeypatch.setenv(session.JIT_ENV, "default")  # the user's choice wins
+    cli._choose_jit(10)
+    assert session._jit_options() == ""
