@@ -149,11 +149,12 @@ def tree_rss_by_process(pid: int) -> list[tuple[str, int]]:
     import psutil
 
     found = []
+    tree = _tree(psutil.Process(pid))
     rss_of: dict[int, tuple[str, int]] = {}
-    for proc in _tree(psutil.Process(pid)):
+    for proc in tree:
         with contextlib.suppress(Exception):
             rss_of[proc.pid] = (proc.name(), proc.memory_info().rss)
-    for proc in _tree(psutil.Process(pid)):
+    for proc in tree:
         with contextlib.suppress(Exception):
             cmdline = proc.cmdline()
             what = "java (Spark JVM)" if proc.name() == "java" else " ".join(Path(c).name for c in cmdline[:3])[:60]
@@ -614,10 +615,12 @@ def cold_upload(bench: Bench, rows: int, label: str) -> dict[str, Any]:
 
 def _class_archive() -> str | None:
     """The JVM class archive `make setup` builds (etl.session), if a fresh process will use it."""
-    from etl.session import class_archive_path
+    from etl.session import CDS_ENV, class_archive_path
 
     path = Path(class_archive_path())
-    return None if os.environ.get("LAKE_SPARK_CDS") == "off" or not path.is_file() else str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
+    if os.environ.get(CDS_ENV) == "off" or not path.is_file():
+        return None
+    return str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
 
 
 def _failed_runs(home: Path) -> list[str]:

@@ -408,13 +408,13 @@ class BaseGlueJob:
     def _quarantine(self, rows: DataFrame, gate: GateResult, *, reason: str | None, source_keys: Sequence[str]) -> str:
         """`rows.jsonl` (with `_failed_rules`, `_source_key`) and `validation.json`."""
         bucket, prefix = self.output_bucket, self.quarantine_prefix()
-        staging = f"_staging/_quarantine/{self.dataset}/{self.run_id}/"
         if gate.rows_quarantined <= MAX_QUARANTINE_ROWS_COLLECTED:
             # Spark's JSON encoding (the file writer's, same options), collected: one small
             # job instead of a write with its output commit, staging and listing.
             lines = rows.toJSON().collect()
             self.storage.write_bytes(bucket, prefix + "rows.jsonl", "".join(f"{line}\n" for line in lines).encode())
         else:
+            staging = f"_staging/_quarantine/{self.dataset}/{self.run_id}/"
             self.storage.delete_prefix(bucket, staging)
             rows.coalesce(1).write.mode("overwrite").json(self.storage.spark_path(bucket, staging))
             parts = [o.key for o in self.storage.list_objects(bucket, staging) if o.key.endswith(".json")]

@@ -74,9 +74,10 @@ def _class_sharing_options() -> str:
     quiet = "-Xlog:cds=off -Xlog:cds+dynamic=off"
     if dump := os.environ.get(CDS_DUMP_ENV):
         return f"-XX:ArchiveClassesAtExit={dump} {quiet}"
-    if os.environ.get(CDS_ENV) == "off" or not os.path.isfile(class_archive_path()):
+    archive = class_archive_path()
+    if os.environ.get(CDS_ENV) == "off" or not os.path.isfile(archive):
         return ""
-    return f"-XX:SharedArchiveFile={class_archive_path()} -Xshare:auto {quiet}"
+    return f"-XX:SharedArchiveFile={archive} -Xshare:auto {quiet}"
 
 
 # A process that runs one small job is over before the JVM's optimizing compiler (C2) pays

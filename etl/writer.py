@@ -201,10 +201,10 @@ class AtomicParquetWriter:
                 by_dir.setdefault(posixpath.dirname(obj.key[len(prefix) :]), []).append(obj.key)
         return by_dir
 
-    def read_existing(self, stored: dict[str, list[str]] | None = None) -> DataFrame | None:
-        """The dataset as stored, or None when it has no files yet."""
+    def read_existing(self, stored: dict[str, list[str]]) -> DataFrame | None:
+        """The dataset as stored (`stored`: its `stored_files()`), or None when it has none."""
         spec = self.spec
-        if not (self.stored_files() if stored is None else stored):
+        if not stored:
             return None
         path = self.storage.spark_path(spec.bucket, spec.dataset)
         return self.spark.read.schema(spec.schema).option("basePath", path).parquet(path)
@@ -363,11 +363,10 @@ class AtomicParquetWriter:
                         storage.delete_prefix(spec.bucket, old)
         for values in changed:
             rel_dir = partition_dir(parts, values) if parts else ""
-            if rel_dir not in by_dir:
+            if rel_dir not in by_dir and stored.get(rel_dir):
                 prefix = posixpath.join(spec.dataset, rel_dir) + "/"
-                if storage.list_objects(spec.bucket, prefix):
-                    storage.delete_prefix(spec.bucket, prefix)
-                    result.deleted.append(prefix)
+                storage.delete_prefix(spec.bucket, prefix)
+                result.deleted.append(prefix)
         result.partitions = [
             {c: (None if v is None else str(v)) for c, v in zip(parts, values, strict=True)} for values in changed
         ]

@@ -22,12 +22,13 @@ import tempfile
 from pathlib import Path
 
 TRAINING_KEY = "sales/class-archive-training.csv"
-HEADER = "order_id,order_ts,store_id,customer_id,sku,quantity,unit_price,currency"
 
 
 def training_csv(rows: int = 200) -> str:
     """Sales rows over a few days, a quoted field and one row the gate quarantines."""
-    lines = [HEADER]
+    from etl.jobs.sales_etl import SALES_BRONZE_COLUMNS
+
+    lines = [",".join(SALES_BRONZE_COLUMNS)]
     for n in range(rows):
         day = 1 + n % 5
         lines.append(f'ORD-{n:05d},2024-01-0{day}T10:{n % 60:02d}:00Z,S{n % 7},C{n % 13},"SKU-{n % 11}",'
