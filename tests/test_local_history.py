@@ -171,3 +171,18 @@ def test_the_concurrency_limit_holds_across_processes(tmp_path: Path) -> None:
     assert len(intervals) == 6
     most_at_once = max(sum(1 for s, e in intervals if s <= t < e) for t, _ in intervals)
     assert most_at_once == 2  # never 3+, and the limit was actually reached
+
+
+def test_processes_opening_a_fresh_home_at_once_all_get_the_history(tmp_path):
+    """The first open switches the database to WAL, which SQLite does without waiting on the
+    busy timeout; without a retry about one round in eight had a process fail "locked"."""
+    import subprocess
+    import sys
+
+    code = "import sys; from data_platform.local.history import History; History.for_home(sys.argv[1]).close()"
+    for round_ in range(20):
+        home = tmp_path / f"home{round_}"
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(home)], stderr=subprocess.PIPE, text=True)
+                 for _ in range(4)]
+        failures = [err for p in procs if (err := p.communicate()[1]) and p.returncode]
+        assert failures == [], f"round {round_}: {failures[0][-300:]}"

@@ -22,7 +22,8 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -174,6 +175,20 @@ class Owner:
 # ------------------------------------------------------------------------------------------
 
 
+def _retry_while_locked(step: Callable[[], Any], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
 class History:
     """The SQLite run history of one lake home. One instance per process (or thread)."""
 
@@ -184,9 +199,11 @@ class History:
         # isolation_level=None: no implicit transactions; every write is an explicit short one.
         self._db = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode = WAL")
+        # Switching a new database to WAL takes an exclusive lock without waiting on the busy
+        # timeout: processes opening a fresh home at once get "database is locked" at once.
+        _retry_while_locked(lambda: self._db.execute("PRAGMA journal_mode = WAL"), busy_timeout_ms / 1000)
         self._db.execute("PRAGMA synchronous = NORMAL")
-        self._create_schema()
+        _retry_while_locked(self._create_schema, busy_timeout_ms / 1000)
 
     @classmethod
     def for_home(cls, home: Path | str, **kwargs: Any) -> History:
