@@ -509,31 +509,42 @@ def watch(
     once: Annotated[bool, typer.Option("--once", help="One poll pass (and one schedule tick), then exit.")] = False,
     interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between polls.")] = 0.5,
     settle: Annotated[float, typer.Option("--settle", min=0.0,
-                                          help="Route a file only when its mtime is this many seconds old.")] = 0.5,
+                                          help="A file the file system did not report complete (renamed into "
+                                               "place or closed after writing) is routed only when its mtime is "
+                                               "this many seconds old.")] = 0.5,
     schedules_on: Annotated[bool, typer.Option("--schedules/--no-schedules",
                                                help="Also fire the stack's schedules.")] = True,
     warm: Annotated[bool, typer.Option("--warm/--no-warm",
-                                       help="Start Spark before the first file arrives.")] = True,
+                                       help="Start Spark and warm it up (training runs in a scratch lake) "
+                                            "before the first file arrives.")] = True,
 ) -> None:
     """Watch local bronze for new or changed files and fire the stack's schedules.
 
-    Keeps one warm SparkSession; stops cleanly on Ctrl-C or SIGTERM (a second one aborts the
-    run in progress). The clock is LAKE_NOW when set (tests), else the system clock.
+    Keeps one warm SparkSession; file-system notifications wake it as soon as a file is
+    complete (polling every --interval is the fallback). Stops cleanly on Ctrl-C or SIGTERM
+    (a second one aborts the run in progress). The clock is LAKE_NOW when set (tests), else
+    the system clock.
 
     Example: lake watch     |     cp orders.csv .lake/data-lake-dev-bronze/sales/
     """
-    from data_platform.local.watch import Scheduler, Watcher, clock_from_env, watch_loop
+    from data_platform.local.watch import BronzeEvents, Scheduler, Watcher, clock_from_env, watch_loop
 
     reporter = Reporter(err)
     lake = open_lake(reporter)
-    stop = threading.Event()
+    stop, wake = threading.Event(), threading.Event()
+    events = None
     try:
         clock = clock_from_env()
         watcher = Watcher(lake, settle_seconds=settle)
         # One fire per schedule per cycle: catching up after downtime interleaves with polls.
         scheduler = Scheduler(lake, max_catch_up=1) if schedules_on else None
         if warm and not once:
-            _warm_spark(reporter)
+            _warm_spark(reporter, lake)
+        if not once:
+            events = BronzeEvents(watcher, wake)
+            if not events.start():
+                err.print(f"[yellow]note[/]: no file-system notifications ({events.error}); polling every {interval}s")
+                events = None
         err.print(f"Watching [bold]{lake.bucket_dir(lake.bronze)}[/]" + ("" if once else " (Ctrl-C to stop)"))
 
         def on_poll(result: Any) -> None:
@@ -557,25 +568,35 @@ def watch(
             if poll.failed or (tick_result and tick_result.failed):
                 raise typer.Exit(1)
             return
-        _install_stop_handlers(stop)
-        watch_loop(watcher, scheduler, clock, interval=interval, stop=stop, on_poll=on_poll, on_tick=on_tick)
+        _install_stop_handlers(stop, wake)
+        watch_loop(watcher, scheduler, clock, interval=interval, stop=stop, on_poll=on_poll, on_tick=on_tick,
+                   wake=wake)
         err.print("Stopped.")
     finally:
+        if events is not None:
+            events.stop()
         lake.close()
 
 
-def _warm_spark(reporter: Reporter) -> None:
-    from data_platform.local.lake import warm_up
+def _warm_spark(reporter: Reporter, lake: Any = None) -> None:
+    from data_platform.local.lake import train, warm_up
 
     with reporter.working("Starting Spark (once; later runs reuse it) ..."):
         warm_up()
+    if lake is not None:
+        with reporter.working("Warming up: training runs in a scratch lake (later runs are faster) ..."):
+            note = train(lake.stack)
+        if note:
+            err.print(f"[yellow]note[/]: {note}")
 
 
-def _install_stop_handlers(stop: threading.Event) -> None:
+def _install_stop_handlers(stop: threading.Event, wake: threading.Event | None = None) -> None:
     def handler(signum: int, _frame: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt  # second signal: abort the run in progress
         stop.set()
+        if wake is not None:
+            wake.set()
         err.print(f"{signal.Signals(signum).name}: finishing the current run, then stopping "
                   "(send again to abort it)")
 

@@ -34,6 +34,14 @@ ROW_SEQ = "_row_seq"  # position of a row in its source object (helper column, n
 # Up to this many quarantined rows are encoded by Spark and written by the driver in one go;
 # more go through a Spark file write (a whole failed input can be millions of rows).
 MAX_QUARANTINE_ROWS_COLLECTED = 50_000
+# Up to this many rows the typed frame is held as a local checkpoint: its rows as they are,
+# and a DataFrame whose plan is a single leaf, so the ~20 queries that the gate, the quarantine
+# and the writer run over it are each analysed and planned over one node instead of the whole
+# read-and-type plan (a warm 10,000-row run: about a sixth less time). Above it, the columnar
+# cache: compressed, about a third of the memory, and planning is a small share of the run.
+# Local Spark only: a checkpoint has no lineage, so on a cluster that removes executors (Glue
+# auto scaling) a lost block could not be recomputed and the run would fail.
+MAX_CHECKPOINTED_ROWS = 500_000
 
 
 class InputError(Exception):
@@ -102,6 +110,25 @@ def gate_makes_keys_unique(rules: Sequence[Rule], key_columns: Sequence[str]) ->
     unique = any(r.kind == "unique" and tuple(r.columns) == tuple(key_columns) for r in enforced)
     not_null = {r.columns[0] for r in enforced if r.kind == "not_null"}
     return unique and set(key_columns) <= not_null
+
+
+def hold(df: DataFrame, *, rows: int) -> DataFrame:
+    """`df` kept in memory (spilling to disk if it must) for the several queries that follow;
+    computed by the first of them. See MAX_CHECKPOINTED_ROWS; `release` frees it."""
+    if rows <= MAX_CHECKPOINTED_ROWS and df.sparkSession.sparkContext.master.startswith("local"):
+        return df.localCheckpoint(eager=False)
+    return df.persist()
+
+
+def release(df: DataFrame) -> None:
+    """Free what `hold` kept. A checkpoint's blocks belong to the RDD under its one-node plan
+    (Dataset.unpersist does not reach them; left alone they go only when the JVM collects the
+    RDD object)."""
+    plan = df._jdf.queryExecution().analyzed()
+    if plan.getClass().getSimpleName() == "LogicalRDD":
+        plan.rdd().unpersist(False)
+    else:
+        df.unpersist()
 
 
 def add_lineage(df: DataFrame, run_id: str, ingested_at: datetime) -> DataFrame:
@@ -326,7 +353,8 @@ class BaseGlueJob:
             self._fail_gate(summary, raw.drop(ROW_SEQ), raw_gate, raw_rules)
             return
 
-        typed = conform(add_lineage(self.transform(raw), self.run_id, self.now), self.schema).persist()
+        typed = hold(conform(add_lineage(self.transform(raw), self.run_id, self.now), self.schema),
+                     rows=raw_gate.rows_in)
         try:
             rules = self.quality_rules()
             gate = run_gate(typed, rules, suite_name=f"{self.name}.quality", max_drop_ratio=self.args.max_drop_ratio)
@@ -341,7 +369,7 @@ class BaseGlueJob:
             ctx.rows_passed = gate.rows_passed
             result = self.load(ctx, gate.passed if gate.passed is not None else typed)
         finally:
-            typed.unpersist()
+            release(typed)
         self._finish(ctx, summary, result)
 
     def load(self, ctx: JobContext, df: DataFrame) -> WriteResult:

@@ -22,6 +22,7 @@ predicates run only when a drop rule actually failed, as one array column on the
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -586,7 +587,9 @@ class _Split:
 
 # `unique` drops. Its row predicate is a window over whole rows: every evaluation of the split
 # would shuffle the full input. When GE counted few duplicated rows, their keys are found once
-# (a window over the key alone, as GE's own check) and joined back as a small broadcast table.
+# (a window over the key alone, as GE's own check) and tested with a hash set held in the plan
+# (Spark's InSet): no join, and no Spark job to broadcast a lookup table on each of the split's
+# evaluations (a table made from driver-side rows is an RDD, collected again per query).
 
 
 def _repeated_keys_can_be_looked_up(df: DataFrame, outcome: _Outcome) -> bool:
@@ -602,11 +605,22 @@ def _flag_repeated_keys(df: DataFrame, rule: Rule, flag: str, *, found_in: DataF
     """`df` plus boolean `flag`: True where the row's key occurs more than once in `found_in`
     (the gate's input, of which `df` is the same rows with more columns)."""
     key, any_null = _lookup_key(rule), _any_null(rule.columns)
-    repeated = [(row.key, True) for row in _repeated_keys(found_in, key, any_null)]
-    lookup = df.sparkSession.createDataFrame(repeated, f"_gate_key string, {flag} boolean")
-    joined = df.join(F.broadcast(lookup), key == F.col("_gate_key"), "left").drop("_gate_key")
-    # Null key parts never repeat (GE skips them): unmatched or null-keyed rows pass.
-    return joined.withColumn(flag, F.coalesce(F.col(flag), F.lit(False)) & ~any_null)
+    repeated = [row.key for row in _repeated_keys(found_in, key, any_null)]
+    # Null key parts never repeat (GE skips them): null-keyed rows pass.
+    return df.withColumn(flag, F.coalesce(_is_in(key, repeated, df.sparkSession), F.lit(False)) & ~any_null)
+
+
+def _is_in(column: Column, values: Sequence[str], spark: Any) -> Column:
+    """`column IN (values)` for many string values. `Column.isin(*values)` makes one py4j call
+    per value (seconds for tens of thousands); here the list crosses as one JSON string,
+    parsed by the JVM's Jackson, exactly (any character)."""
+    if not values:
+        return F.lit(False)
+    jvm = spark.sparkContext._jvm
+    java_list = jvm.com.fasterxml.jackson.databind.ObjectMapper().readValue(
+        json.dumps(list(values)), jvm.java.util.ArrayList._java_lang_class
+    )
+    return Column(column._jc.isInCollection(java_list))
 
 
 def _repeated_keys(df: DataFrame, key: Column, any_null: Column) -> list[Row]:

@@ -270,6 +270,27 @@ def test_a_small_quarantine_is_written_as_the_spark_file_writer_writes_it(spark,
     assert [list(r) for r in lines["collected"]] == [list(r) for r in lines["spark_write"]]  # key order too
 
 
+def test_the_checkpointed_and_the_cached_typed_frame_give_the_same_run_and_are_both_freed(spark, tmp_path, monkeypatch):
+    """Small inputs hold the typed frame as a local checkpoint, big ones in the columnar
+    cache (etl.base.hold): same summary, same silver rows, same quarantine; nothing of the
+    run stays persisted afterwards."""
+    csv = GOOD_CSV + "o9,2024-01-05T10:00:00Z,s1,c1,A,-1,9.99,EUR\n"  # one row for quarantine
+    results = {}
+    for label, limit in (("checkpoint", 500_000), ("cache", 0)):
+        monkeypatch.setattr("etl.base.MAX_CHECKPOINTED_ROWS", limit)
+        persisted_before = set(spark.sparkContext._jsc.getPersistentRDDs().keySet())
+        lake = LocalLake(tmp_path / label)
+        lake.put(KEY, csv)
+        summary = lake.upload_event("sales_etl", spark, KEY, max_drop_ratio="0.5")
+        assert summary.state == "SUCCEEDED" and summary.rows_quarantined >= 1, summary
+        assert set(spark.sparkContext._jsc.getPersistentRDDs().keySet()) <= persisted_before, label
+        rows = lake.read(spark, "sales", SALES_SILVER_SCHEMA).drop("_run_id", "_ingested_at")
+        quarantine = (tmp_path / label / lake.silver / f"_quarantine/sales/{summary.run_id}/rows.jsonl").read_text()
+        results[label] = (summary.rows_read, summary.rows_written, summary.rows_quarantined,
+                          sorted(map(tuple, rows.collect())), [json.loads(line)["order_id"] for line in quarantine.splitlines()])
+    assert results["checkpoint"] == results["cache"]
+
+
 def test_schedule_processes_pending_files_once(spark, tmp_path):
     lake = LocalLake(tmp_path)
     lake.put("sales/a.csv", f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,EUR\n")

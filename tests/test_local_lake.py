@@ -17,7 +17,7 @@ import pytest
 from data_platform import contract
 from data_platform.config import StackConfig, load_stack
 from data_platform.local import LakeError
-from data_platform.local.lake import LocalLake, validate_key
+from data_platform.local.lake import LocalLake, train, validate_key
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -272,3 +272,30 @@ def test_the_alert_text_is_the_cloud_rule_s(stack: StackConfig) -> None:
                                                  "input_template": GLUE_FAILURE_TEMPLATE}
     event = contract.glue_job_state_change_event("data-lake-dev-sales_etl", "r-1", "FAILED", message="bad \"rows\"")
     assert glue_failure_message(event) == 'Glue job data-lake-dev-sales_etl run r-1 FAILED: bad "rows"'
+
+
+# ------------------------------------------------------------------------------------------
+# warm-up training (`lake watch`)
+
+
+def test_training_runs_the_pipeline_in_a_scratch_home_without_faults(
+    stack: StackConfig, fake: FakeJobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAKE_FAULT", "transient:sales_etl:5")  # applies to real runs, not training
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    assert train(stack, runs=2, job_fn=fake) is None
+    assert fake.jobs == ["sales_etl", "sales_daily"] * 2
+    roots = {Path(arguments["--storage_root"]) for _job, arguments in fake.calls}
+    assert len(roots) == 1 and next(iter(roots)).is_relative_to(tmp_path)
+    assert not next(iter(roots)).exists(), "the scratch home was left behind"
+
+
+def test_training_stops_at_a_failed_run_and_says_so(stack: StackConfig) -> None:
+    failing = FakeJobs({"sales_etl": {"state": "FAILED", "error_kind": "data_quality", "error": "boom",
+                                      "rows_read": 0, "rows_written": 0, "rows_quarantined": 0}})
+    note = train(stack, runs=3, job_fn=failing)
+    assert note is not None and "sales_etl" in note and "boom" in note
+    assert failing.jobs == ["sales_etl"]

@@ -12,7 +12,7 @@ import pytest
 from data_platform.config import StackConfig, load_stack
 from data_platform.local.history import parse_iso
 from data_platform.local.lake import LocalLake
-from data_platform.local.watch import FixedClock, Scheduler, Watcher, clock_from_env, watch_loop
+from data_platform.local.watch import BronzeEvents, FixedClock, Scheduler, Watcher, clock_from_env, watch_loop
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,6 +89,82 @@ def test_a_file_still_being_written_waits_for_the_next_poll(lake: LocalLake, job
     assert (result.dispatches, result.settling) == ([], ["sales/a.csv"])
     later = Watcher(lake, settle_seconds=30, wall_clock=lambda: time.time() + 60).poll()
     assert [d.key for d in later.dispatches] == ["sales/a.csv"]
+
+
+def test_a_file_reported_complete_is_routed_without_settling(lake: LocalLake, jobs: Recorder) -> None:
+    path = drop(lake, "sales/a.csv", age=0)
+    watcher = Watcher(lake, settle_seconds=3600)
+    stat = path.stat()
+    watcher.note_complete("sales/a.csv", stat.st_size, stat.st_mtime_ns)
+    assert [d.key for d in watcher.poll().dispatches] == ["sales/a.csv"]
+    assert jobs.jobs == ["sales_etl", "sales_daily"]
+
+
+def test_a_file_changed_after_it_was_reported_complete_settles_again(lake: LocalLake, jobs: Recorder) -> None:
+    path = drop(lake, "sales/a.csv", age=0)
+    watcher = Watcher(lake, settle_seconds=3600)
+    stat = path.stat()
+    watcher.note_complete("sales/a.csv", stat.st_size, stat.st_mtime_ns)
+    with path.open("ab") as handle:  # the writer opened it again
+        handle.write(b"2\n")
+    result = watcher.poll()
+    assert (result.dispatches, result.settling) == ([], ["sales/a.csv"])
+    assert jobs.jobs == []
+
+
+def _wait(condition, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_file_system_events_route_complete_files_and_wait_for_one_being_written(
+    lake: LocalLake, jobs: Recorder
+) -> None:
+    """A one-hour poll interval and settle time: only the notifications can route anything.
+    The loop runs here (the history is bound to this thread); a writer thread drops files."""
+    watcher = Watcher(lake, settle_seconds=3600)
+    stop, wake = threading.Event(), threading.Event()
+    polls: list[list[str]] = []
+    failures: list[str] = []
+    bronze = lake.bucket_dir(lake.bronze) / "sales"
+    bronze.mkdir(parents=True, exist_ok=True)
+
+    def writer() -> None:
+        try:
+            _wait(lambda: len(polls) >= 1, "the first poll")
+            with (bronze / "slow.csv").open("wb") as slow:
+                slow.write(b"a\n1\n")
+                slow.flush()
+                tmp = bronze / ".renamed.csv.tmp"
+                tmp.write_bytes(b"a\n2\n")
+                os.replace(tmp, bronze / "renamed.csv")  # what `lake upload` and `aws s3 cp` do
+                _wait(lambda: ["sales/renamed.csv"] in polls, "the renamed file to be routed")
+                if any("sales/slow.csv" in keys for keys in polls):
+                    failures.append("a file still open for writing was routed")
+                slow.write(b"3\n")
+            _wait(lambda: ["sales/slow.csv"] in polls, "the file closed after writing to be routed")
+        except AssertionError as error:
+            failures.append(str(error))
+        finally:
+            stop.set()
+            wake.set()
+
+    events = BronzeEvents(watcher, wake)
+    assert events.start(), events.error
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        watch_loop(watcher, None, FixedClock(parse_iso("2024-01-01T00:00Z")), interval=3600, stop=stop, wake=wake,
+                   on_poll=lambda r: polls.append([d.key for d in r.dispatches]), on_tick=lambda _r: None)
+    finally:
+        events.stop()
+        thread.join(timeout=30)
+    assert failures == []
+    assert jobs.jobs == ["sales_etl", "sales_daily"] * 2
+    assert [call[1]["--source_key"] for call in jobs.calls if call[0] == "sales_etl"] == [
+        "sales/renamed.csv", "sales/slow.csv"]
 
 
 def test_uploaded_files_are_not_routed_again_by_the_watcher(lake: LocalLake, jobs: Recorder, tmp_path: Path) -> None:

@@ -330,6 +330,18 @@ def test_unique_drop_tags_the_same_rows_whichever_way_duplicates_are_found(
     )
 
 
+def test_repeated_keys_are_matched_exactly_whatever_characters_they_hold(spark):
+    """The looked-up keys cross to the JVM as one JSON document: quotes, backslashes, line
+    breaks, NUL and non-ASCII must come back as the same strings (and nothing else matches)."""
+    odd = ['a"b', "back\\slash", "line\nbreak", "nul\x00", "snow\u2603", "K1"]
+    rows = [(key, n) for n, key in enumerate(odd + odd[:-1])] + [("K10", 99), ("k1", 98), ("a'b", 97)]
+    df = cached(spark.createDataFrame(rows, "key string, n int"))
+    result = gate(df, [q.unique("key")], max_drop_ratio=1.0)
+    assert result.failed_rules == {"key_unique": 10}
+    assert sorted(r.key for r in result.passed.collect()) == sorted(["K1", "K10", "k1", "a'b"])
+    assert sorted(r.key for r in result.quarantined.collect()) == sorted(odd[:-1] * 2)
+
+
 def test_fail_stops_everything_and_names_each_rule_and_count(spark):
     df = orders(spark, [(1, "S", 1, "USD"), (None, "S", 0, "USD"), (None, None, 1, "USD")])
     rules = [
