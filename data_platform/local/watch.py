@@ -198,8 +198,6 @@ class BronzeEvents:
     """File-system notifications for local bronze: wake the watch loop at once, and tell the
     watcher which files are complete. Without them (`start()` returned False) the loop polls."""
 
-    # Events that mean "this file is whole now": the writer closed it, or it was renamed
-    # into place (dest of a move). A modification, creation or open only wakes the loop.
     def __init__(self, watcher: Watcher, wake: threading.Event) -> None:
         self.watcher = watcher
         self.wake = wake
@@ -233,6 +231,8 @@ class BronzeEvents:
         return True
 
     def _on_event(self, event: Any) -> None:
+        # "This file is whole now": the writer closed it, or it was renamed into place (the
+        # destination of a move). A creation, modification or deletion only wakes the loop.
         if event.is_directory:
             if event.event_type in ("created", "moved"):
                 self.wake.set()  # files may already be inside: poll
