@@ -652,16 +652,17 @@ def fig_latency(bench: Bench) -> Iterator[Figure]:
     )
     # File-system notifications route a renamed file at once: --interval/--settle only bound
     # the polling fallback, so one watcher configuration is measured.
-    yield warm_latency(bench, "latency_warm", [], py_start)
+    yield warm_latency(bench, py_start)
 
 
-def warm_latency(bench: Bench, name: str, flags: list[str], py_start: float) -> Figure:
+def warm_latency(bench: Bench, py_start: float) -> Figure:
     """`lake watch` running and warm (its start-up training runs done, `--warmups` files
     already processed); then files appear in bronze (atomic rename, as `lake upload` and any
     sane copy tool do) and we time appear -> silver."""
+    name = "latency_warm"
     root = bench.fresh_dir(name)
     home = root / "lake"
-    cmd = [*lake_command(), "--home", str(home), "watch", "--no-schedules", *flags]
+    cmd = [*lake_command(), "--home", str(home), "watch", "--no-schedules"]
     out_path, err_path = root / "watch.stdout", root / "watch.stderr"
     bronze = home / dev_buckets()["bronze"] / "sales"
     count = bench.repeats + max(1, bench.warmups)
@@ -709,7 +710,7 @@ def warm_latency(bench: Bench, name: str, flags: list[str], py_start: float) -> 
     return Figure(
         name, min(latencies), py_start, 2.0, "s", target_on="value",
         detail={"rows": LATENCY_ROWS, "appear_to_silver_s": [round(x, 2) for x in latencies],
-                "median_s": round(statistics.median(latencies), 2), "watch_flags": flags or "defaults (--interval 0.5 --settle 0.5)",
+                "median_s": round(statistics.median(latencies), 2), "watch_flags": "defaults (--interval 0.5 --settle 0.5)",
                 "watch_cpu_s_per_file": [round(c, 2) for c in cpus]},
     )
 

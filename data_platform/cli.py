@@ -578,25 +578,23 @@ def watch(
         lake.close()
 
 
-def _warm_spark(reporter: Reporter, lake: Any = None) -> None:
+def _warm_spark(reporter: Reporter, lake: Any) -> None:
     from data_platform.local.lake import train, warm_up
 
     with reporter.working("Starting Spark (once; later runs reuse it) ..."):
         warm_up()
-    if lake is not None:
-        with reporter.working("Warming up: training runs in a scratch lake (later runs are faster) ..."):
-            note = train(lake.stack)
-        if note:
-            err.print(f"[yellow]note[/]: {note}")
+    with reporter.working("Warming up: training runs in a scratch lake (later runs are faster) ..."):
+        note = train(lake.stack)
+    if note:
+        err.print(f"[yellow]note[/]: {note}")
 
 
-def _install_stop_handlers(stop: threading.Event, wake: threading.Event | None = None) -> None:
+def _install_stop_handlers(stop: threading.Event, wake: threading.Event) -> None:
     def handler(signum: int, _frame: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt  # second signal: abort the run in progress
         stop.set()
-        if wake is not None:
-            wake.set()
+        wake.set()
         err.print(f"{signal.Signals(signum).name}: finishing the current run, then stopping "
                   "(send again to abort it)")
 

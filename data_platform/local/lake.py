@@ -90,7 +90,6 @@ def train(stack: StackConfig, runs: int = TRAINING_RUNS, *, job_fn: JobFn | None
             source = Path(scratch) / "training.csv"
             source.write_text(training_csv(), encoding="utf-8")
             home = Path(scratch) / "lake"
-            home.mkdir()
             history = History.for_home(home)
             lake = LocalLake(stack, home, history=history, runner=LocalRunner(history, job_fn or spark_job_fn))
             try:
