@@ -168,6 +168,8 @@ class BaseGlueJob:
     partition_columns: ClassVar[tuple[str, ...]] = ()
     # Greatest wins per key when merging with what is stored (see etl.writer).
     latest_order: ClassVar[tuple[str, ...]] = ("_origin", "_source_key")
+    # Columns of nearly distinct values, written without a Parquet dictionary (see DatasetSpec).
+    distinct_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, args: JobArguments, spark: SparkSession, storage: Storage | None = None) -> None:
         self.args = args
@@ -210,6 +212,7 @@ class BaseGlueJob:
             key_columns=tuple(self.key_columns),
             partition_columns=tuple(self.partition_columns),
             latest_order=tuple(self.latest_order),
+            distinct_columns=tuple(self.distinct_columns),
         )
 
     def quarantine_prefix(self) -> str:
@@ -305,11 +308,10 @@ class BaseGlueJob:
             return
         self._check_sources(ctx, summary)
 
-        raw = self.extract(ctx).persist()
-        try:
-            self._gate_transform_load(ctx, raw, summary)
-        finally:
-            raw.unpersist()
+        # Not cached: the raw rules need the header, a row count and the source keys, which a
+        # read prunes to almost nothing (2,000,000 rows: 0.4 s, against 5 s to cache the
+        # strings); the typed frame is read from the file again and held.
+        self._gate_transform_load(ctx, self.extract(ctx), summary)
 
     def _check_sources(self, ctx: JobContext, summary: RunSummary) -> None:
         """Pre-read checks of every input. A refused object is recorded in the ledger as
@@ -358,7 +360,6 @@ class BaseGlueJob:
         try:
             rules = self.quality_rules()
             gate = run_gate(typed, rules, suite_name=f"{self.name}.quality", max_drop_ratio=self.args.max_drop_ratio)
-            raw.unpersist()  # typed is cached and computed now: one copy of the rows is enough
             self._note_gate(summary, gate)
             if not gate.ok:
                 self._fail_gate(summary, typed, gate, rules)

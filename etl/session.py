@@ -30,6 +30,10 @@ LOCAL_SPARK_CONF: dict[str, str] = {
     "spark.driver.extraJavaOptions": "-Duser.timezone=UTC -XX:+UseG1GC",
     "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    # A job caches its typed rows once and scans them about 15 times. Uncompressed column
+    # batches are built in about half the time (2,000,000 sales rows: 3.3 s vs 5.7 s, on a
+    # 2.8 s read-and-type) and take 245 MB instead of 143 MB.
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
     # Partition discovery lists directories in the driver up to this many paths per level;
     # above it Spark starts a listing job, which on a local disk costs more than it saves.
     "spark.sql.sources.parallelPartitionDiscovery.threshold": "4096",

@@ -92,6 +92,16 @@ class DatasetSpec:
     # Columns compared descending to pick the winner per key; `_origin` (1 incoming, 0
     # existing) lets "the run being processed wins" be expressed.
     latest_order: tuple[str, ...] = (_ORIGIN, "_source_key")
+    # Columns whose values rarely repeat (besides the key): written without a dictionary.
+    # Parquet starts every column chunk with one and falls back to plain values only once it
+    # outgrows 1 MB, so a column of nearly distinct values pays for a dictionary it throws
+    # away (2,000,000 sales rows: the write 4.3 s -> 3.0 s, files 57 -> 60 MB).
+    distinct_columns: tuple[str, ...] = ()
+
+    @property
+    def plain_columns(self) -> tuple[str, ...]:
+        """Written without a dictionary: the key (unique by definition) and `distinct_columns`."""
+        return tuple(dict.fromkeys((*self.key_columns, *self.distinct_columns)))
 
     @property
     def business_columns(self) -> tuple[str, ...]:
@@ -341,6 +351,8 @@ class AtomicParquetWriter:
             *parts, *spec.key_columns
         )
         writer = ordered.write.mode("overwrite").option("compression", "snappy")
+        for column in spec.plain_columns:  # parquet-mr reads per-column settings as `name#column`
+            writer = writer.option(f"parquet.enable.dictionary#{column}", "false")
         (writer.partitionBy(*parts) if parts else writer).parquet(staging_path)
 
         staged = [o.key for o in storage.list_objects(spec.bucket, self.staging_prefix) if o.key.endswith(".parquet")]

@@ -188,3 +188,20 @@ def test_a_partition_with_the_most_appended_files_is_compacted_by_the_next_write
         if n < 3:
             assert len(_files(tmp_path)) == n + 1
     assert _files(tmp_path) == ["things/part-00000.snappy.parquet"]
+
+
+def test_the_key_and_declared_distinct_columns_are_written_without_a_dictionary(spark, tmp_path):
+    """Parquet dictionaries are kept for repeating values and skipped for the key and the
+    columns a dataset declares nearly distinct (a dictionary Parquet would throw away).
+    `value` repeats here, so only the setting can keep its dictionary out."""
+    import pyarrow.parquet as pq
+
+    spec = DatasetSpec(SILVER, "things", rows(spark, []).schema, ("id",), ("day",), distinct_columns=("value",))
+    assert spec.plain_columns == ("id", "value")
+    incoming = [(f"k{n}", n % 3, date(2024, 1, 1), "src", T0, "r0") for n in range(50)]
+    result = AtomicParquetWriter(spark, LocalStorage(tmp_path), spec, "r0").merge(rows(spark, incoming))
+    [file] = result.files
+    chunks = pq.ParquetFile(tmp_path / SILVER / file).metadata.row_group(0)
+    dictionary = {chunks.column(i).path_in_schema: chunks.column(i).has_dictionary_page for i in range(chunks.num_columns)}
+    assert dictionary == {"id": False, "value": False, "_source_key": True, "_ingested_at": True, "_run_id": True}
+    assertDataFrameEqual(_stored(spark, tmp_path, spec), rows(spark, incoming))

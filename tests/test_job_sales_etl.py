@@ -328,3 +328,20 @@ def test_an_event_for_a_foreign_object_is_refused(spark, tmp_path, overrides, pr
     assert (summary.state, summary.error_kind) == ("FAILED", "input")
     assert problem in summary.error
     assert not lake.files(lake.silver, "sales/")
+
+
+def test_every_row_keeps_the_exact_key_of_its_object_whether_read_alone_or_in_a_batch(spark, tmp_path):
+    """One object read alone gets its key as a constant; objects read together get theirs from
+    each row's file name, which Spark URL-encodes: both give the key as uploaded."""
+    odd = ["sales/a b+c%41é.csv", "sales/x#1 ;=&.csv"]
+    alone, batch = LocalLake(tmp_path / "alone"), LocalLake(tmp_path / "batch")
+    for n, key in enumerate(odd):
+        text = f"{HEADER}\no{n},2024-01-05T10:00:00Z,s1,c1,A,2,9.99,EUR\n"
+        alone.put(key, text)
+        batch.put(key, text)
+    for key in odd:
+        assert alone.upload_event("sales_etl", spark, key, max_drop_ratio="0.5").state == "SUCCEEDED"
+    assert batch.run("sales_etl", spark, trigger_source="schedule", max_drop_ratio="0.5").source_keys == sorted(odd)
+    for lake in (alone, batch):
+        sources = lake.read(spark, "sales", SALES_SILVER_SCHEMA).select("order_id", "_source_key")
+        assertDataFrameEqual(sources, spark.createDataFrame([("o0", odd[0]), ("o1", odd[1])], sources.schema))

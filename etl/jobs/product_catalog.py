@@ -121,8 +121,8 @@ class ProductCatalog(BaseGlueJob):
         for layout in ("array", "lines"):  # at most two reads, whatever the number of files
             keys = [o.key for o in ctx.inputs if self._layouts.get(o.key) == layout]
             if keys:
-                paths = [self.storage.spark_path(bucket, k) for k in keys]
-                frames.append(read_json(self.spark, paths, PRODUCTS_BRONZE_SCHEMA, layout, self.storage.spark_path(bucket)))
+                files = [(k, self.storage.spark_path(bucket, k)) for k in keys]
+                frames.append(read_json(self.spark, files, PRODUCTS_BRONZE_SCHEMA, layout, self.storage.spark_path(bucket)))
         if not frames:
             raise InputError("no readable product files")
         df = frames[0]
