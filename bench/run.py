@@ -315,8 +315,8 @@ def sales_job_classes() -> tuple[type, type]:
 
     "Without the gate" = the same job whose `raw_rules()` and `quality_rules()` return []:
     the quality `run_gate` validates an empty suite (no expectation; one row-count job) and
-    never tags, counts or splits rows. The raw gate keeps BaseGlueJob's own lineage check
-    (`source_key_resolved`, one not-null expectation), which is not part of the job's suite.
+    never tags, counts or splits rows. (BaseGlueJob's own lineage check, `source_key_resolved`,
+    is added to the raw gate only for reads of several objects; the figure reads one.)
     There is no switch in etl/ to bypass the gate, so this subclass lives in the benchmark.
     """
     from etl.jobs.sales_etl import SalesEtl

@@ -259,6 +259,7 @@ class CsvSource:
     def extract(self, ctx: JobContext) -> DataFrame:
         bucket, storage, layouts = self.args.bronze_bucket, self.storage, self._layouts()  # type: ignore[attr-defined]
         files = [(o.key, storage.spark_path(bucket, o.key), layouts[o.key]) for o in ctx.inputs]
+        ctx.constant_source_key = ctx.inputs[0].key if len(ctx.inputs) == 1 else None
         return read_csv(self.spark, files, self.bronze_columns, storage.spark_path(bucket))  # type: ignore[attr-defined]
 
     def _layouts(self) -> dict[str, CsvLayout]:

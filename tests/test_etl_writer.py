@@ -7,7 +7,7 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from etl.storage import LocalStorage
-from etl.writer import AtomicParquetWriter, DatasetSpec, mark_merge_winners, partition_dir
+from etl.writer import AtomicParquetWriter, DatasetSpec, mark_merge_winners, partition_dir, partition_values
 
 pytestmark = pytest.mark.spark
 
@@ -65,6 +65,14 @@ def test_a_latest_order_on_data_lets_an_older_incoming_row_lose(spark):
 def test_partition_dirs_are_named_like_spark_names_them():
     assert partition_dir(["day"], [date(2024, 1, 5)]) == "day=2024-01-05"
     assert partition_dir(["a", "b"], ["x/y:z", None]) == "a=x%2Fy%3Az/b=__HIVE_DEFAULT_PARTITION__"
+
+
+def test_partition_values_are_read_back_from_directory_names():
+    assert partition_values(["day"], "day=2024-01-05") == ("2024-01-05",)
+    odd = ["x/y:z=%é", "a#b?c", None]
+    assert partition_values(["a", "b", "c"], partition_dir(["a", "b", "c"], odd)) == tuple(odd)
+    with pytest.raises(ValueError, match="does not name"):
+        partition_values(["day"], "month=2024-01")
 
 
 def test_merge_moves_a_restated_key_and_rewrites_only_changed_partitions(spark, tmp_path):
