@@ -7,8 +7,11 @@ later runs, `part-<run_id>.snappy.parquet`. A write:
 
 1. removes staging left behind by a killed run of this dataset (`_staging/<dataset>/`);
 2. finds the stored partitions that hold an incoming key, reading only the key and partition
-   columns of the stored files (a restated key *moves* between partitions and is never
-   duplicated);
+   columns of the stored files whose recorded key range meets the incoming keys' range (a
+   restated key *moves* between partitions and is never duplicated). Each write records the
+   range of the keys it put in each file in `<bucket>/_stats/<dataset>/key_ranges.json`,
+   valid only while the file keeps the size and etag it was recorded with; a file without
+   a valid entry is always read. Growing keys (order numbers) then read no stored file;
 3. when none does (new keys only, the usual incremental load) and the incoming keys are
    unique, the incoming rows are written as they are: new partitions get their base file,
    partitions that already have rows get one appended file. Nothing stored is read or
@@ -26,7 +29,8 @@ later runs, `part-<run_id>.snappy.parquet`. A write:
 6. publishes each staged file with `Storage.replace_from` (os.replace locally; copy + delete
    on S3); a rewritten partition then loses its appended files, and the files of partitions
    that became empty are deleted;
-7. deletes the staging folder. The caller writes the run manifest and ledger after this.
+7. records the key ranges of the published files and deletes the staging folder. The caller
+   writes the run manifest and ledger after this.
 
 What readers see if a run is killed:
 - before publishing: the old files; leftover staging is invisible and removed by the next
@@ -48,6 +52,8 @@ the other's rows) and step 1 would remove the other's staging.
 
 from __future__ import annotations
 
+import json
+import logging
 import posixpath
 import re
 from collections.abc import Sequence
@@ -56,9 +62,21 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import DateType, IntegerType, LongType, ShortType, StringType, StructType
+from pyspark.sql.types import (
+    BooleanType,
+    ByteType,
+    DateType,
+    DecimalType,
+    IntegerType,
+    LongType,
+    ShortType,
+    StringType,
+    StructType,
+)
 
-from etl.storage import Storage
+from etl.storage import ObjectInfo, Storage
+
+log = logging.getLogger("etl")
 
 METADATA_COLUMNS = ("_source_key", "_ingested_at", "_run_id")
 PART_FILE = "part-00000.snappy.parquet"
@@ -79,6 +97,7 @@ _FINGERPRINT = "_fingerprint"
 _ESCAPED = set(chr(c) for c in range(0x01, 0x20)) | set("\"#%'*/:=?\\\x7f{[]^")
 HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 _TEXT_PARTITION_TYPES = (DateType, IntegerType, LongType, ShortType, StringType)
+_RANGE_KEY_TYPES = (*_TEXT_PARTITION_TYPES, ByteType, BooleanType, DecimalType)
 
 
 @dataclass(frozen=True)
@@ -218,6 +237,9 @@ class AtomicParquetWriter:
         self.storage = storage
         self.spec = spec
         self.run_id = run_id
+        self.listed: dict[str, ObjectInfo] = {}  # the stored files as last listed by stored_files()
+        # Incoming keys per partition (min, max of `_range_key`), from the counting job.
+        self.incoming_ranges: dict[tuple[Any, ...], tuple[str | None, str | None]] = {}
 
     @property
     def staging_prefix(self) -> str:
@@ -228,10 +250,73 @@ class AtomicParquetWriter:
         '' for an unpartitioned dataset)."""
         prefix = f"{self.spec.dataset}/"
         by_dir: dict[str, list[str]] = {}
+        self.listed = {}
         for obj in self.storage.list_objects(self.spec.bucket, prefix):
             if obj.key.endswith(".parquet"):
                 by_dir.setdefault(posixpath.dirname(obj.key[len(prefix) :]), []).append(obj.key)
+                self.listed[obj.key] = obj
         return by_dir
+
+    # ---- key ranges: which stored files could hold an incoming key ---------------------------
+    # `_stats/<dataset>/key_ranges.json` records, for each file a write published, the range of
+    # the keys it wrote there, with the file's size and etag. An entry counts only while the file
+    # still has that size and etag, so a file replaced by anything else (an older version of this
+    # writer, a hand edit, a crash between publishing and recording) is simply read.
+
+    @property
+    def key_ranges_key(self) -> str:
+        return f"_stats/{self.spec.dataset}/key_ranges.json"
+
+    def _range_key(self) -> Column:
+        """The key as one string (a compound key as JSON). Equal keys give equal strings, so a
+        file can hold a key only if the key's string lies within the file's [min, max]."""
+        columns = [F.col(c) for c in self.spec.key_columns]
+        return columns[0].cast("string") if len(columns) == 1 else F.to_json(F.struct(*columns))
+
+    def _ranges_apply(self) -> bool:
+        """Key types whose text does not depend on the session (a timestamp's depends on its
+        time zone, which could differ between the write that recorded and the one reading)."""
+        return all(isinstance(self.spec.schema[c].dataType, _RANGE_KEY_TYPES) for c in self.spec.key_columns)
+
+    def _read_key_ranges(self) -> dict[str, Any]:
+        try:
+            if self.storage.head(self.spec.bucket, self.key_ranges_key) is None:
+                return {}
+            files = json.loads(self.storage.read_bytes(self.spec.bucket, self.key_ranges_key))["files"]
+            return files if isinstance(files, dict) else {}
+        except Exception:  # noqa: BLE001 - without the ranges every stored file is read
+            log.warning("%s unreadable; stored keys are read", self.key_ranges_key, exc_info=True)
+            return {}
+
+    def _files_to_read(self, lo: str, hi: str) -> list[str]:
+        """The stored files that could hold a key in [lo, hi]: those whose recorded range meets
+        it, and those without a range for their current content."""
+        if not self._ranges_apply():
+            return sorted(self.listed)
+        recorded = self._read_key_ranges()
+        wanted = []
+        for key, info in sorted(self.listed.items()):
+            entry = recorded.get(key)
+            if not isinstance(entry, dict) or [entry.get("size"), entry.get("etag")] != [info.size, info.etag]:
+                wanted.append(key)
+            elif entry.get("min") is not None and entry["min"] <= hi and lo <= entry["max"]:
+                wanted.append(key)
+        return wanted
+
+    def _record_key_ranges(self, published: dict[str, tuple[ObjectInfo, tuple[Any, Any] | None]]) -> None:
+        """Keep the entries of files still stored as listed, set those of the files just
+        published (dropped where the range is unknown; (None, None): only null keys), and
+        write the record back."""
+        if not self._ranges_apply():
+            return
+        recorded = self._read_key_ranges()
+        files = {k: v for k, v in recorded.items() if k in self.listed and k not in published}
+        for key, (info, key_range) in published.items():
+            if key_range is not None:
+                files[key] = {"size": info.size, "etag": info.etag, "min": key_range[0], "max": key_range[1]}
+        if files or recorded:
+            body = json.dumps({"dataset": self.spec.dataset, "files": files}, indent=0, sort_keys=True)
+            self.storage.write_bytes(self.spec.bucket, self.key_ranges_key, body.encode())
 
     def read_existing(self, stored: dict[str, list[str]]) -> DataFrame | None:
         """The dataset as stored (`stored`: its `stored_files()`), or None when it has none."""
@@ -254,13 +339,14 @@ class AtomicParquetWriter:
         existing = self.read_existing(stored)
         parts = list(spec.partition_columns)
         single_task = incoming_rows is not None and incoming_rows <= MAX_SINGLE_TASK_ROWS
-        if existing is None and keys_unique and _directories_name_values(spec):
-            # A first write of unique keys: every row is new and every partition is new, so
-            # the partitions are the ones the write creates (no counting job before it).
+        small = incoming_rows is not None and incoming_rows <= MAX_BROADCAST_KEYS
+        if existing is None and keys_unique and not small and _directories_name_values(spec):
+            # A big first write of unique keys: every row is new and every partition is new,
+            # so the partitions are the ones the write creates; no counting job before it (2M
+            # rows: 0.45 s), and so no key ranges recorded: the next write reads these files.
             result = self._stage_and_publish(incoming, None, stored, single_task=single_task)
             result.rows_written = incoming.count() if incoming_rows is None else incoming_rows
             return result
-        small = incoming_rows is not None and incoming_rows <= MAX_BROADCAST_KEYS
         counts, holding = self._partition_counts(incoming, existing, broadcast_keys=small)
         if not holding:  # no stored row holds an incoming key: new keys only
             inserted = self._insert_only(incoming, counts, stored, keys_unique=keys_unique, single_task=single_task)
@@ -332,31 +418,40 @@ class AtomicParquetWriter:
 
     def _partition_counts(self, incoming: DataFrame, existing: DataFrame | None, *, broadcast_keys: bool = False,
                           ) -> tuple[dict[tuple[Any, ...], int], list[tuple[Any, ...]]]:
-        """(incoming rows per partition, the stored partitions that hold an incoming key), in
-        one Spark job; the stored side reads only the key and partition columns."""
+        """(incoming rows per partition, the stored partitions that hold an incoming key).
+
+        One job counts the incoming rows and the range of their keys per partition; a second
+        reads the key and partition columns of only the stored files whose recorded key range
+        meets the incoming one (see `_files_to_read`): none, when keys grow (order numbers),
+        which keeps the cost of a daily load independent of the history (100 stored
+        partitions: 0.45 s less)."""
         keys, parts = list(self.spec.key_columns), list(self.spec.partition_columns)
-        rows = incoming.select(*parts, F.lit(1).alias("_incoming"), F.lit(False).alias("_holds"))
-        if existing is not None:
-            incoming_keys = incoming.select(*keys).distinct()
-            holding = (
-                existing.select(*keys, *parts)
-                .join(F.broadcast(incoming_keys) if broadcast_keys else incoming_keys, keys, "left_semi")
-                .select(*parts, F.lit(0).alias("_incoming"), F.lit(True).alias("_holds"))
+        key = self._range_key()
+        grouped = incoming.groupBy(*parts) if parts else incoming.groupBy()
+        rows = grouped.agg(F.count(F.lit(1)).alias("_n"), F.min(key).alias("_lo"), F.max(key).alias("_hi")).collect()
+        counts = {tuple(r[c] for c in parts): int(r["_n"]) for r in rows if r["_n"]}
+        self.incoming_ranges = {tuple(r[c] for c in parts): (r["_lo"], r["_hi"]) for r in rows if r["_n"]}
+        if existing is None or not counts:
+            return counts, []
+        known = [bounds for bounds in self.incoming_ranges.values() if bounds[0] is not None]
+        if not known:  # every incoming key has a null part: no stored row can hold one
+            return counts, []
+        files = self._files_to_read(min(lo for lo, _ in known), max(hi for _, hi in known))
+        if not files:
+            return counts, []
+        if len(files) < len(self.listed):
+            root = self.storage.spark_path(self.spec.bucket, self.spec.dataset)
+            existing = self.spark.read.schema(self.spec.schema).option("basePath", root).parquet(
+                *[self.storage.spark_path(self.spec.bucket, f) for f in files]
             )
-            rows = rows.unionByName(holding)
-        grouped = (rows.groupBy(*parts) if parts else rows.groupBy()).agg(
-            F.sum("_incoming").alias("_incoming"), F.max("_holds").alias("_holds")
+        incoming_keys = incoming.select(*keys)
+        holders = existing.select(*keys, *parts).join(
+            F.broadcast(incoming_keys) if broadcast_keys else incoming_keys, keys, "left_semi"
         )
-        counts: dict[tuple[Any, ...], int] = {}
-        holding_partitions = []
-        for row in grouped.collect():
-            if row["_holds"] is None:  # no row at all (a global aggregate of nothing)
-                continue
-            values = tuple(row[c] for c in parts)
-            counts[values] = int(row["_incoming"])
-            if row["_holds"]:
-                holding_partitions.append(values)
-        return counts, sorted(holding_partitions, key=_sort_key)
+        if not parts:
+            return counts, [()] if holders.limit(1).count() else []
+        holding = [tuple(r[c] for c in parts) for r in holders.select(*parts).distinct().collect()]
+        return counts, sorted(holding, key=_sort_key)
 
     def _changed_partitions(self, marked: DataFrame) -> tuple[list[tuple[Any, ...]], int]:
         parts = list(self.spec.partition_columns)
@@ -392,7 +487,8 @@ class AtomicParquetWriter:
             writer = writer.option(f"parquet.enable.dictionary#{column}", "false")
         (writer.partitionBy(*parts) if parts else writer).parquet(staging_path)
 
-        staged = [o.key for o in storage.list_objects(spec.bucket, self.staging_prefix) if o.key.endswith(".parquet")]
+        staged_infos = {o.key: o for o in storage.list_objects(spec.bucket, self.staging_prefix)}
+        staged = [key for key in staged_infos if key.endswith(".parquet")]
         by_dir: dict[str, str] = {}
         for key in staged:
             rel_dir = posixpath.dirname(key[len(self.staging_prefix) :])
@@ -400,12 +496,19 @@ class AtomicParquetWriter:
                 raise RuntimeError(f"staging for {spec.dataset} holds two files in partition {rel_dir!r}")
             by_dir[rel_dir] = key
         result = WriteResult()
+        published: dict[str, tuple[ObjectInfo, tuple[Any, Any] | None]] = {}
+        incoming_ranges = {partition_dir(parts, values): bounds for values, bounds in self.incoming_ranges.items()}
         for rel_dir, key in sorted(by_dir.items()):
             before = stored.get(rel_dir, [])
             name = self.appended_file_name() if append and before else PART_FILE
             target = posixpath.join(spec.dataset, rel_dir, name)
             storage.replace_from(spec.bucket, key, spec.bucket, target)
             result.files.append(target)
+            # The file holds only incoming rows when appended or new; a rewritten partition
+            # also holds stored rows, whose range is not known here.
+            only_incoming = name != PART_FILE or not before
+            key_range = incoming_ranges.get(rel_dir) if only_incoming else None
+            published[target] = (staged_infos[key], key_range)
             if name == PART_FILE:  # rewritten whole: the appended files are in the new base file
                 for old in before:
                     if old != target:
@@ -421,6 +524,7 @@ class AtomicParquetWriter:
         result.partitions = [
             {c: (None if v is None else str(v)) for c, v in zip(parts, values, strict=True)} for values in changed
         ]
+        self._record_key_ranges(published)
         storage.delete_prefix(spec.bucket, self.staging_prefix)
         return result
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 import pytest
@@ -90,6 +91,7 @@ def test_merge_moves_a_restated_key_and_rewrites_only_changed_partitions(spark, 
     assert second.partitions == [{"day": "2024-01-01"}, {"day": "2024-01-03"}]
     assert second.deleted == ["things/day=2024-01-01/"]
     assert sorted(p.relative_to(tmp_path / SILVER).as_posix() for p in (tmp_path / SILVER).rglob("*") if p.is_file()) == [
+        "_stats/things/key_ranges.json",
         "things/day=2024-01-02/part-00000.snappy.parquet",
         "things/day=2024-01-03/part-00000.snappy.parquet",
     ]
@@ -213,3 +215,74 @@ def test_the_key_and_declared_distinct_columns_are_written_without_a_dictionary(
     dictionary = {chunks.column(i).path_in_schema: chunks.column(i).has_dictionary_page for i in range(chunks.num_columns)}
     assert dictionary == {"id": False, "value": False, "_source_key": True, "_ingested_at": True, "_run_id": True}
     assertDataFrameEqual(_stored(spark, tmp_path, spec), rows(spark, incoming))
+
+
+def _key_ranges(tmp_path, dataset="things"):
+    return json.loads((tmp_path / SILVER / f"_stats/{dataset}/key_ranges.json").read_text())["files"]
+
+
+def test_each_written_file_records_the_range_of_its_keys_and_only_meeting_files_are_read(spark, tmp_path):
+    """A daily load of new, growing keys reads no stored file to find restatements; a key
+    inside a file's range makes that file (and only it) be read."""
+    storage = LocalStorage(tmp_path)
+    spec = DatasetSpec(SILVER, "things", rows(spark, []).schema, ("id",), ("day",))
+    AtomicParquetWriter(spark, storage, spec, "r0").merge(
+        rows(spark, [("k10", 1, date(2024, 1, 1), "s", T0, "r0"), ("k19", 2, date(2024, 1, 1), "s", T0, "r0"),
+                     ("k20", 3, date(2024, 1, 2), "s", T0, "r0"), ("k29", 4, date(2024, 1, 2), "s", T0, "r0")]),
+        keys_unique=True, incoming_rows=4)
+    ranges = _key_ranges(tmp_path)
+    for file, entry in ranges.items():
+        stored = spark.read.parquet(str(tmp_path / SILVER / file)).agg(F.min("id"), F.max("id")).first()
+        assert entry["min"] <= stored[0] and stored[1] <= entry["max"], file
+        assert entry["size"] == (tmp_path / SILVER / file).stat().st_size
+    assert sorted((e["min"], e["max"]) for e in ranges.values()) == [("k10", "k19"), ("k20", "k29")]
+
+    writer = AtomicParquetWriter(spark, storage, spec, "r1")
+    writer.stored_files()
+    assert writer._files_to_read("k30", "k39") == []
+    assert writer._files_to_read("k25", "k25") == ["things/day=2024-01-02/part-00000.snappy.parquet"]
+
+    # new keys: appended without reading anything stored; a restated key is still found and moved
+    writer.merge(rows(spark, [("k30", 5, date(2024, 1, 2), "s2", T1, "r1")]), keys_unique=True, incoming_rows=1)
+    AtomicParquetWriter(spark, storage, spec, "r2").merge(
+        rows(spark, [("k25", 6, date(2024, 1, 1), "s3", T1, "r2"), ("k19", 7, date(2024, 1, 3), "s3", T1, "r2")]),
+        keys_unique=True, incoming_rows=2)
+    stored = _stored(spark, tmp_path, spec).select("id", "value", "day")
+    assertDataFrameEqual(stored, spark.createDataFrame(
+        [("k10", 1, date(2024, 1, 1)), ("k19", 7, date(2024, 1, 3)), ("k20", 3, date(2024, 1, 2)),
+         ("k25", 6, date(2024, 1, 1)), ("k29", 4, date(2024, 1, 2)), ("k30", 5, date(2024, 1, 2))], stored.schema))
+
+
+def test_a_file_changed_behind_the_writer_is_read_whatever_its_recorded_range(spark, tmp_path):
+    """The recorded range counts only for the content it was recorded with (size and etag):
+    a file rewritten by anything else is read, so a key it holds is never stored twice."""
+    storage = LocalStorage(tmp_path)
+    spec = DatasetSpec(SILVER, "things", rows(spark, []).schema, ("id",), ("day",))
+    AtomicParquetWriter(spark, storage, spec, "r0").merge(
+        rows(spark, [("a", 1, date(2024, 1, 1), "s", T0, "r0")]), keys_unique=True, incoming_rows=1)
+    [file] = _key_ranges(tmp_path)
+    replacement = tmp_path / "replacement"
+    rows(spark, [("z", 9, date(2024, 1, 1), "s", T0, "r0")]).drop("day").coalesce(1).write.parquet(str(replacement))
+    [part] = replacement.glob("part-*.parquet")
+    (tmp_path / SILVER / file).write_bytes(part.read_bytes())  # now holds "z", outside the recorded ["a", "a"]
+
+    AtomicParquetWriter(spark, storage, spec, "r1").merge(
+        rows(spark, [("z", 10, date(2024, 1, 2), "s", T1, "r1")]), keys_unique=True, incoming_rows=1)
+    stored = _stored(spark, tmp_path, spec).select("id", "value", "day")
+    assertDataFrameEqual(stored, spark.createDataFrame([("z", 10, date(2024, 1, 2))], stored.schema))
+
+
+def test_unreadable_key_ranges_only_mean_every_stored_file_is_read(spark, tmp_path, caplog):
+    storage = LocalStorage(tmp_path)
+    spec = DatasetSpec(SILVER, "things", rows(spark, []).schema, ("id",), ("day",))
+    AtomicParquetWriter(spark, storage, spec, "r0").merge(
+        rows(spark, [("a", 1, date(2024, 1, 1), "s", T0, "r0")]), keys_unique=True, incoming_rows=1)
+    (tmp_path / SILVER / "_stats/things/key_ranges.json").write_text("{not json")
+    writer = AtomicParquetWriter(spark, storage, spec, "r1")
+    writer.stored_files()
+    assert writer._files_to_read("x", "y") == ["things/day=2024-01-01/part-00000.snappy.parquet"]
+    assert "unreadable" in caplog.text
+    writer.merge(rows(spark, [("a", 2, date(2024, 1, 2), "s", T1, "r1")]), keys_unique=True, incoming_rows=1)
+    stored = _stored(spark, tmp_path, spec).select("id", "value", "day")
+    assertDataFrameEqual(stored, spark.createDataFrame([("a", 2, date(2024, 1, 2))], stored.schema))
+    assert list(_key_ranges(tmp_path)) == ["things/day=2024-01-02/part-00000.snappy.parquet"]  # rewritten, readable
