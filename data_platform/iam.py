@@ -229,6 +229,7 @@ def job_output_prefixes(job: str, dataset: str) -> tuple[str, ...]:
     return (
         f"{dataset}/",
         f"_staging/{dataset}/",
+        f"_stats/{dataset}/",
         f"_staging/_quarantine/{dataset}/",
         f"_quarantine/{dataset}/",
         f"_ledger/{job}/",

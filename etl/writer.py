@@ -316,7 +316,10 @@ class AtomicParquetWriter:
                 files[key] = {"size": info.size, "etag": info.etag, "min": key_range[0], "max": key_range[1]}
         if files or recorded:
             body = json.dumps({"dataset": self.spec.dataset, "files": files}, indent=0, sort_keys=True)
-            self.storage.write_bytes(self.spec.bucket, self.key_ranges_key, body.encode())
+            try:
+                self.storage.write_bytes(self.spec.bucket, self.key_ranges_key, body.encode())
+            except Exception:  # noqa: BLE001 - the files are published; without the record they are read
+                log.warning("could not record key ranges in %s", self.key_ranges_key, exc_info=True)
 
     def read_existing(self, stored: dict[str, list[str]]) -> DataFrame | None:
         """The dataset as stored (`stored`: its `stored_files()`), or None when it has none."""

@@ -78,6 +78,7 @@ def test_sales_job_writes_only_its_dataset_and_bookkeeping(dev):
     assert writable == {
         f"{silver}sales/*",
         f"{silver}_staging/sales/*",
+        f"{silver}_stats/sales/*",
         f"{silver}_staging/_quarantine/sales/*",
         f"{silver}_quarantine/sales/*",
         f"{silver}_ledger/sales_etl/*",
