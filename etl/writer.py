@@ -11,7 +11,8 @@ later runs, `part-<run_id>.snappy.parquet`. A write:
    restated key *moves* between partitions and is never duplicated). Each write records the
    range of the keys it put in each file in `<bucket>/_stats/<dataset>/key_ranges.json`,
    valid only while the file keeps the size and etag it was recorded with; a file without
-   a valid entry is always read. Growing keys (order numbers) then read no stored file;
+   a valid entry is read, and a small lookup records its range as it reads it. Growing keys
+   (order numbers) then read no stored file;
 3. when none does (new keys only, the usual incremental load) and the incoming keys are
    unique, the incoming rows are written as they are: new partitions get their base file,
    partitions that already have rows get one appended file. Nothing stored is read or
@@ -59,6 +60,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -175,6 +177,14 @@ def _directories_name_values(spec: DatasetSpec) -> bool:
     return all(isinstance(spec.schema[c].dataType, _TEXT_PARTITION_TYPES) for c in spec.partition_columns)
 
 
+def _normalized_path(path: str, *, url: bool = False) -> str:
+    """A file's location without its scheme (`file:///a/b`, `/a/b`, `s3://a/b` -> `/a/b`), to
+    match `Storage.spark_path` with Spark's `input_file_name()` (`url`: URL-encoded, decoded
+    here; a partition directory's own `%XX` escapes arrive as `%25XX`)."""
+    text = unquote(path) if url else path
+    return "/" + re.sub(r"^[A-Za-z0-9]+:/*", "", text).lstrip("/")
+
+
 def fingerprint(columns: Sequence[str]) -> Column:
     """A hash of the business columns (micro-second timestamps, nulls included)."""
     as_json = F.to_json(
@@ -240,6 +250,8 @@ class AtomicParquetWriter:
         self.listed: dict[str, ObjectInfo] = {}  # the stored files as last listed by stored_files()
         # Incoming keys per partition (min, max of `_range_key`), from the counting job.
         self.incoming_ranges: dict[tuple[Any, ...], tuple[str | None, str | None]] = {}
+        # Stored files' key ranges found while looking up incoming keys (stored file -> range).
+        self.scanned_ranges: dict[str, tuple[str | None, str | None]] = {}
 
     @property
     def staging_prefix(self) -> str:
@@ -303,14 +315,21 @@ class AtomicParquetWriter:
                 wanted.append(key)
         return wanted
 
-    def _record_key_ranges(self, published: dict[str, tuple[ObjectInfo, tuple[Any, Any] | None]]) -> None:
+    def _record_key_ranges(self, published: dict[str, tuple[ObjectInfo, tuple[Any, Any] | None]],
+                           removed: Sequence[str] = ()) -> None:
         """Keep the entries of files still stored as listed, set those of the files just
         published (dropped where the range is unknown; (None, None): only null keys), and
         write the record back."""
         if not self._ranges_apply():
             return
         recorded = self._read_key_ranges()
-        files = {k: v for k, v in recorded.items() if k in self.listed and k not in published}
+        gone = tuple(removed)  # files and partition prefixes this write deleted
+        kept = {k for k in self.listed if k not in published and not (gone and k.startswith(gone))}
+        files = {k: v for k, v in recorded.items() if k in kept}
+        for key, (lo, hi) in self.scanned_ranges.items():
+            if key in kept:
+                info = self.listed[key]
+                files[key] = {"size": info.size, "etag": info.etag, "min": lo, "max": hi}
         for key, (info, key_range) in published.items():
             if key_range is not None:
                 files[key] = {"size": info.size, "etag": info.etag, "min": key_range[0], "max": key_range[1]}
@@ -448,6 +467,8 @@ class AtomicParquetWriter:
                 *[self.storage.spark_path(self.spec.bucket, f) for f in files]
             )
         incoming_keys = incoming.select(*keys)
+        if broadcast_keys and self._ranges_apply():
+            return counts, self._holders_and_file_ranges(existing, incoming_keys)
         holders = existing.select(*keys, *parts).join(
             F.broadcast(incoming_keys) if broadcast_keys else incoming_keys, keys, "left_semi"
         )
@@ -455,6 +476,27 @@ class AtomicParquetWriter:
             return counts, [()] if holders.limit(1).count() else []
         holding = [tuple(r[c] for c in parts) for r in holders.select(*parts).distinct().collect()]
         return counts, sorted(holding, key=_sort_key)
+
+    def _holders_and_file_ranges(self, existing: DataFrame, incoming_keys: DataFrame) -> list[tuple[Any, ...]]:
+        """The partitions of `existing` that hold one of the (few, broadcast) incoming keys, and
+        in the same pass the key range of each stored file read, kept in `self.scanned_ranges`
+        for the record: a file written without a range (by a big first write, or rewritten
+        by a merge) is read once, not by every later run."""
+        keys, parts = list(self.spec.key_columns), list(self.spec.partition_columns)
+        hits = incoming_keys.distinct().withColumn("_hit", F.lit(True))
+        scanned = existing.select(*keys, *parts, F.input_file_name().alias("_file"))
+        per_file = (
+            scanned.join(F.broadcast(hits), keys, "left")
+            .groupBy("_file", *parts)
+            .agg(F.min(self._range_key()).alias("_lo"), F.max(self._range_key()).alias("_hi"), F.max("_hit").alias("_hit"))
+            .collect()
+        )
+        by_path = {_normalized_path(self.storage.spark_path(self.spec.bucket, key)): key for key in self.listed}
+        for row in per_file:
+            key = by_path.get(_normalized_path(row["_file"], url=True))
+            if key is not None:
+                self.scanned_ranges[key] = (row["_lo"], row["_hi"])
+        return sorted({tuple(row[c] for c in parts) for row in per_file if row["_hit"]}, key=_sort_key)
 
     def _changed_partitions(self, marked: DataFrame) -> tuple[list[tuple[Any, ...]], int]:
         parts = list(self.spec.partition_columns)
@@ -500,6 +542,7 @@ class AtomicParquetWriter:
             by_dir[rel_dir] = key
         result = WriteResult()
         published: dict[str, tuple[ObjectInfo, tuple[Any, Any] | None]] = {}
+        removed: list[str] = []
         incoming_ranges = {partition_dir(parts, values): bounds for values, bounds in self.incoming_ranges.items()}
         for rel_dir, key in sorted(by_dir.items()):
             before = stored.get(rel_dir, [])
@@ -516,6 +559,7 @@ class AtomicParquetWriter:
                 for old in before:
                     if old != target:
                         storage.delete_prefix(spec.bucket, old)
+                        removed.append(old)
         if changed is None:
             changed = sorted((partition_values(parts, rel_dir) for rel_dir in by_dir), key=_sort_key)
         for values in changed:
@@ -527,7 +571,7 @@ class AtomicParquetWriter:
         result.partitions = [
             {c: (None if v is None else str(v)) for c, v in zip(parts, values, strict=True)} for values in changed
         ]
-        self._record_key_ranges(published)
+        self._record_key_ranges(published, [*removed, *result.deleted])
         storage.delete_prefix(spec.bucket, self.staging_prefix)
         return result
 

@@ -286,3 +286,34 @@ def test_unreadable_key_ranges_only_mean_every_stored_file_is_read(spark, tmp_pa
     stored = _stored(spark, tmp_path, spec).select("id", "value", "day")
     assertDataFrameEqual(stored, spark.createDataFrame([("a", 2, date(2024, 1, 2))], stored.schema))
     assert list(_key_ranges(tmp_path)) == ["things/day=2024-01-02/part-00000.snappy.parquet"]  # rewritten, readable
+
+
+def test_files_written_without_a_range_get_one_from_the_next_lookup_that_reads_them(spark, tmp_path, monkeypatch):
+    """A big first write records no ranges (it skips the counting job); the next small write
+    reads those files anyway and records their ranges, so the one after reads none. Partition
+    values with characters Spark escapes in directory names are matched too."""
+    storage = LocalStorage(tmp_path)
+    spec = DatasetSpec(SILVER, "odd", spark.createDataFrame([], "id string, grp string, _source_key string, "
+                                                                "_ingested_at timestamp, _run_id string").schema,
+                       ("id",), ("grp",))
+
+    def odd_rows(data):
+        return spark.createDataFrame([(i, g, "s", T0, "r") for i, g in data], spec.schema)
+
+    monkeypatch.setattr("etl.writer.MAX_BROADCAST_KEYS", 1)
+    AtomicParquetWriter(spark, storage, spec, "r0").merge(odd_rows([("k1", "a/b%c"), ("k2", "x y"), ("k3", "x y")]),
+                                                          keys_unique=True, incoming_rows=3)
+    assert not (tmp_path / SILVER / "_stats/odd/key_ranges.json").exists()
+    monkeypatch.setattr("etl.writer.MAX_BROADCAST_KEYS", 500_000)
+
+    AtomicParquetWriter(spark, storage, spec, "r1").merge(odd_rows([("k4", "x y")]), keys_unique=True, incoming_rows=1)
+    ranges = _key_ranges(tmp_path, "odd")
+    assert {f: (e["min"], e["max"]) for f, e in ranges.items()} == {
+        "odd/grp=a%2Fb%25c/part-00000.snappy.parquet": ("k1", "k1"),
+        "odd/grp=x y/part-00000.snappy.parquet": ("k2", "k3"),
+        "odd/grp=x y/part-r1.snappy.parquet": ("k4", "k4"),
+    }
+    writer = AtomicParquetWriter(spark, storage, spec, "r2")
+    writer.stored_files()
+    assert writer._files_to_read("k5", "k9") == []
+    assert writer._files_to_read("k1", "k1") == ["odd/grp=a%2Fb%25c/part-00000.snappy.parquet"]
