@@ -38,7 +38,7 @@ MAX_QUARANTINE_ROWS_COLLECTED = 50_000
 # and a DataFrame whose plan is a single leaf, so the ~20 queries that the gate, the quarantine
 # and the writer run over it are each analysed and planned over one node instead of the whole
 # read-and-type plan (a warm 10,000-row run: about a sixth less time). Above it, the columnar
-# cache: compressed, about a third of the memory, and planning is a small share of the run.
+# cache: about half the memory, and planning is a small share of the run.
 # Local Spark only: a checkpoint has no lineage, so on a cluster that removes executors (Glue
 # auto scaling) a lost block could not be recomputed and the run would fail.
 MAX_CHECKPOINTED_ROWS = 500_000
@@ -363,13 +363,10 @@ class BaseGlueJob:
         # Held without the columns that are one constant for the whole run (the lineage
         # stamps, and the source key of a single-object read): storing them costs a third of
         # the cache (2,000,000 sales rows: 3.9 s -> 2.7 s); each query adds them back.
-        held = self.transform(raw)
-        if ctx.constant_source_key is not None:
-            held = held.drop("_source_key")
-        held = hold(held, rows=raw_gate.rows_in)
-        typed = held
-        if ctx.constant_source_key is not None:
-            typed = typed.withColumn("_source_key", F.lit(ctx.constant_source_key))
+        constant_key = ctx.constant_source_key
+        transformed = self.transform(raw)
+        held = hold(transformed if constant_key is None else transformed.drop("_source_key"), rows=raw_gate.rows_in)
+        typed = held if constant_key is None else held.withColumn("_source_key", F.lit(constant_key))
         typed = conform(add_lineage(typed, self.run_id, self.now), self.schema)
         try:
             rules = self.quality_rules()

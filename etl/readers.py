@@ -156,6 +156,10 @@ def read_csv(
     df = frames[0]
     for other in frames[1:]:
         df = df.unionByName(other)
+    return with_row_seq(df)
+
+
+def with_row_seq(df: DataFrame) -> DataFrame:
     # monotonically_increasing_id grows with the position in a file (splits are read in
     # order), which is what "the last occurrence in a file wins" needs.
     return df.withColumn(ROW_SEQ, F.monotonically_increasing_id())
@@ -242,7 +246,7 @@ def read_json(
     `_row_seq` (see read_csv)."""
     paths = [path for _, path in files]
     df = spark.read.schema(schema).option("multiLine", layout == "array").option("mode", "PERMISSIVE").json(paths)
-    return with_source(df, spark_root, [key for key, _ in files]).withColumn(ROW_SEQ, F.monotonically_increasing_id())
+    return with_row_seq(with_source(df, spark_root, [key for key, _ in files]))
 
 
 class CsvSource:

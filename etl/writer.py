@@ -252,6 +252,7 @@ class AtomicParquetWriter:
         self.incoming_ranges: dict[tuple[Any, ...], tuple[str | None, str | None]] = {}
         # Stored files' key ranges found while looking up incoming keys (stored file -> range).
         self.scanned_ranges: dict[str, tuple[str | None, str | None]] = {}
+        self._recorded_ranges: dict[str, Any] | None = None  # key_ranges.json, read once per write
 
     @property
     def staging_prefix(self) -> str:
@@ -291,6 +292,12 @@ class AtomicParquetWriter:
         return all(isinstance(self.spec.schema[c].dataType, _RANGE_KEY_TYPES) for c in self.spec.key_columns)
 
     def _read_key_ranges(self) -> dict[str, Any]:
+        """The recorded entries (file key -> entry); read once, as only this write changes them."""
+        if self._recorded_ranges is None:
+            self._recorded_ranges = self._load_key_ranges()
+        return self._recorded_ranges
+
+    def _load_key_ranges(self) -> dict[str, Any]:
         try:
             if self.storage.head(self.spec.bucket, self.key_ranges_key) is None:
                 return {}
@@ -337,6 +344,7 @@ class AtomicParquetWriter:
             body = json.dumps({"dataset": self.spec.dataset, "files": files}, indent=0, sort_keys=True)
             try:
                 self.storage.write_bytes(self.spec.bucket, self.key_ranges_key, body.encode())
+                self._recorded_ranges = files
             except Exception:  # noqa: BLE001 - the files are published; without the record they are read
                 log.warning("could not record key ranges in %s", self.key_ranges_key, exc_info=True)
 
