@@ -25,6 +25,7 @@ from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from data_platform.local import LakeError
 
@@ -39,14 +40,65 @@ EPILOG = ("Environment: LAKE_HOME (--home), LAKE_NOW (a fixed clock for tick/wat
           "(quick: the JVM's quick compiler only; upload sets it for inputs up to 32 MB), LAKE_SPARK_CDS "
           "(off, or the path of the JVM class archive). Every command takes --help.")
 
+
+
+class GlobalOptionsAnywhere(TyperGroup):
+    """A command group whose own options may also follow the subcommand.
+
+    `lake validate --stack prod` and `lake -s prod validate` mean the same, as `pulumi preview
+    -s dev` does: people put the stack where they think of it. Click gives a group only the
+    options before the subcommand's name, so those after it are moved in front of the name
+    before parsing - options of this group only, never one the subcommand itself declares,
+    and nothing after `--`.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._hoisted(ctx, list(args)))
+
+    def _hoisted(self, ctx: Any, args: list[str]) -> list[str]:
+        takes_value = {name: not option.is_flag for option in self.params
+                       for name in (*option.opts, *option.secondary_opts)}
+        index = 0
+        while index < len(args) and args[index].startswith("-") and args[index] != "--":
+            index += 1 + (takes_value.get(args[index], False))
+        if index >= len(args) or args[index] == "--":
+            return args
+        command = self.get_command(ctx, args[index])
+        if command is None:
+            return args
+        own = {name for param in command.params for name in (*param.opts, *param.secondary_opts)}
+        moved: list[str] = []
+        rest = args[index + 1:]
+        kept: list[str] = []
+        position = 0
+        while position < len(rest):
+            token = rest[position]
+            if token == "--":
+                kept.extend(rest[position:])
+                break
+            name = token.split("=", 1)[0]
+            if name in takes_value and name not in own:
+                width = 2 if takes_value[name] and "=" not in token else 1
+                moved.extend(rest[position:position + width])
+                position += width
+                continue
+            kept.append(token)
+            position += 1
+        return [*args[:index], *moved, args[index], *kept]
+
+
 app = typer.Typer(
     name="lake",
+    cls=GlobalOptionsAnywhere,
     help=("The data lake on this machine (and in the cloud with --cloud).\n\n"
+          "Global options (--stack/-s, --home, --project-dir, --region, --debug) go before or after "
+          "the command: lake validate --stack prod, lake -s prod validate.\n\n"
           "Example: lake upload ./orders.csv sales/2024-06-01.csv"),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    # Plain help: Typer's rich help shows every switch as taking a value (`--json <bool>`).
+    rich_markup_mode=None,
     epilog=EPILOG,
 )
 

@@ -58,6 +58,45 @@ def csv_file(tmp_path: Path) -> Path:
 # help, errors
 
 
+@pytest.mark.parametrize("argv", [
+    ["validate", "--stack", "prod"], ["validate", "-s", "prod"], ["-s", "prod", "validate"],
+    ["--stack", "prod", "validate"], ["validate", "--stack=prod", "--json"], ["validate", "--json", "-s", "prod"],
+])
+def test_global_options_work_before_or_after_the_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "Pulumi.prod.yaml" in captured.out, captured
+    assert "No such option" not in captured.err
+
+
+def test_home_and_debug_after_the_command_are_the_global_ones(tmp_path: Path) -> None:
+    home = tmp_path / "elsewhere"
+    result = subprocess.run([str(LAKE), "alerts", "--home", str(home), "--debug", "--json"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+    # --debug sends logging to the terminal: no log file appears in the home given after the command.
+    unknown = subprocess.run([str(LAKE), "schedules", "--stack", "nope", "--debug"], capture_output=True, text=True,
+                             cwd=tmp_path, timeout=120)
+    assert unknown.returncode != 0 and "Traceback" in unknown.stderr and "stack file not found" in unknown.stderr
+
+
+def test_a_subcommand_keeps_its_own_options_and_arguments_after_global_ones(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schedules", "--next", "1", "-s", "prod", "--json", "--after", "2024-01-01T00:00Z"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {row["schedule"]: row["next_utc"] for row in rows} == {
+        "daily_customer_import": ["2024-01-01T02:00:00Z"], "weekly_inventory_sync": ["2024-01-01T03:00:00Z"]}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_switches_as_switches(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "<bool>" not in out
+    assert "--help  " in out or "--help " in out
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([command, "--help"]) == 0
