@@ -313,10 +313,6 @@ def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
         if not _job_module_exists(job):
             problems.append(Problem(path=path, message=(
                 f"no job module etl/jobs/{job}.py; the job name must match an etl job")))
-        for kind, name in (("glue_job", names.glue_job(job)), ("state_machine", names.runner(job)),
-                           ("iam_role", names.job_role(job)), ("iam_role", names.runner_role(job))):
-            if issue := check_name(kind, name):
-                problems.append(Problem(path=path, message=issue))
         if job_cfg.max_concurrent_runs != 1:
             problems.append(Problem(path=f"{path}.max_concurrent_runs", message=(
                 f"is {job_cfg.max_concurrent_runs}; must be 1: a run merges into {job_cfg.dataset} as it finds it, "
@@ -338,10 +334,6 @@ def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
         path = f"{prefix}.s3_rules.{rule}"
         if rule_cfg.job not in cfg.jobs:
             unknown_job(f"{path}.job", rule_cfg.job)
-        for kind, name in (("event_rule", names.s3_rule(rule)), ("sqs_queue", names.dead_letter_queue(rule)),
-                           ("iam_role", names.events_role(rule))):
-            if issue := check_name(kind, name):
-                problems.append(Problem(path=path, message=issue))
         if rule_cfg.job in cfg.jobs:
             source = cfg.jobs[rule_cfg.job].source
             if not _filter_within(rule_cfg.prefix, rule_cfg.suffix, source.prefix, source.suffix):
@@ -354,10 +346,6 @@ def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
         path = f"{prefix}.schedules.{schedule}"
         if sched_cfg.job not in cfg.jobs:
             unknown_job(f"{path}.job", sched_cfg.job)
-        for kind, name in (("schedule", names.schedule(schedule)), ("sqs_queue", names.dead_letter_queue(schedule)),
-                           ("iam_role", names.events_role(schedule))):
-            if issue := check_name(kind, name):
-                problems.append(Problem(path=path, message=issue))
 
     for trigger, after in cfg.after_job.items():
         path = f"{prefix}.after_job.{trigger}"
@@ -366,10 +354,6 @@ def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
                 unknown_job(f"{path}.{field}", job)
         if after.upstream == after.job:
             problems.append(Problem(path=path, message="a job cannot start itself after it succeeds (endless loop)"))
-        for kind, name in (("event_rule", names.after_job_rule(trigger)),
-                           ("sqs_queue", names.dead_letter_queue(trigger)), ("iam_role", names.events_role(trigger))):
-            if issue := check_name(kind, name):
-                problems.append(Problem(path=path, message=issue))
 
     for purpose in ("bronze", "silver", "gold", "artifacts", "access_logs"):
         if issue := check_name("s3_bucket", cfg.bucket_name(purpose)):
@@ -378,7 +362,59 @@ def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
     if len(set(physical)) != len(physical):
         problems.append(Problem(path=f"{prefix}.bucket_names", message="two buckets share one physical name"))
 
+    problems.extend(_physical_name_problems(cfg, prefix))
     problems.extend(_overlap_problems(cfg, prefix))
+    return problems
+
+
+def physical_names(cfg: PlatformConfig) -> list[tuple[str, str, str]]:
+    """(YAML key path below the platform key, kind, physical name) of every named resource
+    that a config key gives its name, as the components name them (see `naming.Names`)."""
+    names = cfg.names
+    found: list[tuple[str, str, str]] = []
+    for job in cfg.jobs:
+        found += [(f"jobs.{job}", kind, name) for kind, name in (
+            ("glue_job", names.glue_job(job)), ("state_machine", names.runner(job)),
+            ("iam_role", names.job_role(job)), ("iam_role", names.runner_role(job)))]
+    for rule in cfg.s3_rules:
+        found += [(f"s3_rules.{rule}", kind, name) for kind, name in (
+            ("event_rule", names.s3_rule(rule)), ("sqs_queue", names.dead_letter_queue(rule)),
+            ("iam_role", names.events_role(rule)))]
+    for schedule in cfg.schedules:
+        found += [(f"schedules.{schedule}", kind, name) for kind, name in (
+            ("schedule", names.schedule(schedule)), ("sqs_queue", names.dead_letter_queue(schedule)),
+            ("iam_role", names.events_role(schedule)))]
+    for trigger in cfg.after_job:
+        found += [(f"after_job.{trigger}", kind, name) for kind, name in (
+            ("event_rule", names.after_job_rule(trigger)), ("sqs_queue", names.dead_letter_queue(trigger)),
+            ("iam_role", names.events_role(trigger)))]
+    found += [("alerts", "event_rule", names.run_failure_rule()), ("alerts", "sqs_queue", names.run_failure_queue()),
+              ("alerts", "sns_topic", names.alert_topic())]
+    return found
+
+
+def _physical_name_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
+    """Every name within AWS's limits, and no two resources of one kind with one name: AWS
+    would refuse the second (an IAM role: EntityAlreadyExists), and the program would key
+    both triggers by the same name, one silently replacing the other."""
+    problems: list[Problem] = []
+    named = physical_names(cfg)
+    by_path: dict[str, set[tuple[str, str]]] = {}
+    for path, kind, name in named:
+        by_path.setdefault(path, set()).add((kind, name))
+        if issue := check_name(kind, name):
+            problems.append(Problem(path=f"{prefix}.{path}", message=issue))
+    owners: dict[tuple[str, str], str] = {}
+    clashes: dict[tuple[str, str], None] = {}  # (earlier key, later key), in config order
+    for path, kind, name in named:
+        owner = owners.setdefault((kind, name), path)
+        if owner != path:
+            clashes[(owner, path)] = None
+    for owner, path in clashes:
+        shared = ", ".join(f"{kind.replace('_', ' ')} '{name}'" for kind, name in sorted(by_path[owner] & by_path[path]))
+        problems.append(Problem(path=f"{prefix}.{path}", message=(
+            f"{path} and {owner} would both be deployed as {shared}; AWS names are unique per account and "
+            "region, so the second could not be created: rename one of the two keys")))
     return problems
 
 

@@ -1463,6 +1463,8 @@ def check_all(resources: list[Resource]) -> list[Finding]:
     findings = []
     for type_token in unmapped_types(resources):
         findings.append(Finding("coverage", type_token, "*", "", "type is neither API-checked nor listed in NOT_API_CHECKED"))
-    for check in ALL_CHECKS.values():
+    from data_platform.aws_rules import CHECKS as AWS_BEHAVIOUR_CHECKS  # they build on this module
+
+    for check in (*ALL_CHECKS.values(), *AWS_BEHAVIOUR_CHECKS.values()):
         findings += check(resources)
     return findings

@@ -101,6 +101,14 @@ class Names:
     def alert_topic(self) -> str:
         return f"{self.base}-alerts"
 
+    # The alert rule and its queue carry '-' in their suffix, which no config key may hold, so
+    # no trigger key can ever give another resource the same name.
+    def run_failure_rule(self) -> str:
+        return f"{self.base}-run-failures"
+
+    def run_failure_queue(self) -> str:
+        return f"{self.base}-run-failures-dlq"
+
     def glue_database(self) -> str:
         # Glue/Athena database names are lowercase with underscores only.
         return re.sub(r"[^a-z0-9_]", "_", self.base.lower())

@@ -97,6 +97,8 @@ CASES = [
      lambda d: _set(d, "jobs.sales_etl.max_concurrent_runs", 3)),
     ("two_jobs_one_dataset", f"{P}.jobs.customer_import.dataset", "already written by job 'sales_etl'",
      lambda d: _set(d, "jobs.customer_import.dataset", "sales")),
+    ("trigger_key_reused", f"{P}.after_job.sales_daily", "after_job.sales_daily and schedules.sales_daily",
+     lambda d: _set(d, "schedules.sales_daily", {"expression": "cron(0 5 * * ? *)", "job": "sales_daily"})),
 ]
 
 

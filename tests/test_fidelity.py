@@ -476,3 +476,41 @@ def test_fidelity_imports_only_the_standard_library():
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------------------------
+# AWS behaviour across resources (data_platform.aws_rules)
+
+
+def test_every_physical_name_is_unique(resources):
+    from data_platform.aws_rules import check_unique_names, physical_identity
+
+    named = [r for r in resources if physical_identity(r) is not None]
+    assert len(named) > 100, "too few named resources: the check would be vacuous"
+    assert check_unique_names(resources) == []
+
+
+def test_two_roles_with_one_name_are_reported(resources):
+    from data_platform.aws_rules import check_unique_names
+
+    role = copy.deepcopy(_first(resources, "aws:iam/role:Role"))
+    role["name"] = "a-second-trigger-role"
+    findings = check_unique_names([*resources, role])
+    assert [f.name for f in findings] == ["a-second-trigger-role"], show(findings)
+    assert "EntityAlreadyExists" in findings[0].message
+
+
+def test_a_reused_trigger_key_would_synthesize_clashing_names():
+    """What the config check prevents: the program itself would declare two roles and two
+    queues with one name (synthesized from a config that skips validation)."""
+    from data_platform.aws_rules import check_unique_names
+    from data_platform.config import PlatformConfig, load_stack
+    from data_platform.synth import synthesize
+
+    stack = load_stack("dev", REPO)
+    raw = stack.platform.model_dump(mode="json")
+    raw["schedules"]["sales_daily"] = {"expression": "cron(0 5 * * ? *)", "job": "sales_daily"}
+    broken = stack.model_copy(update={"platform": PlatformConfig.model_validate(raw)})
+    clashing = {(f.type, f.message.split("'")[1]) for f in check_unique_names(synthesize(broken))}
+    assert ("aws:iam/role:Role", "data-lake-dev-sales_daily-events") in clashing
+    assert ("aws:sqs/queue:Queue", "data-lake-dev-sales_daily-dlq") in clashing
