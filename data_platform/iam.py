@@ -254,13 +254,22 @@ def job_s3_access(cfg: PlatformConfig, job: str) -> JobS3Access:
     return JobS3Access(reads=tuple(reads), writes=writes)
 
 
-def _list_statement(sid: str, partition: str, bucket: str, prefixes: Sequence[str]) -> dict[str, Any]:
+def _list_statement(sid: str, partition: str, buckets: Iterable[str]) -> dict[str, Any]:
+    """s3:ListBucket on whole buckets, without an `s3:prefix` condition.
+
+    A HEAD or GET of a missing key is answered 404 only to a caller that may list the bucket,
+    and 403 to any other (AWS: HeadObject, "Permissions"); S3 evaluates that permission with no
+    prefix in the request context, so a prefix-conditioned grant does not count. Spark's S3
+    file systems HEAD `key` and `key/` before every read and overwrite of a folder and treat a
+    403 as fatal, and the storage layer's existence checks take 403 for an error. Listing shows
+    key names only; reading and writing objects stay scoped to the job's prefixes.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
+    """
     return {
         "Sid": sid,
         "Effect": "Allow",
         "Action": "s3:ListBucket",
-        "Resource": bucket_arn(partition, bucket),
-        "Condition": {"StringLike": {"s3:prefix": sorted({f"{p}*" for p in prefixes})}},
+        "Resource": _sorted_unique(bucket_arn(partition, bucket) for bucket in buckets),
     }
 
 
@@ -291,7 +300,6 @@ def glue_job_policy(
             "Action": list(S3_READ_ACTIONS),
             "Resource": sorted(objects_arn(p, bucket, prefix) for prefix in prefixes),
         })
-        statements.append(_list_statement(f"ListInput{index}", p, bucket, prefixes))
     for index, (bucket, prefixes) in enumerate(sorted(_by_bucket(access.writes).items())):
         statements.append({
             "Sid": f"WriteOutput{index}",
@@ -299,7 +307,6 @@ def glue_job_policy(
             "Action": list(S3_WRITE_ACTIONS),
             "Resource": sorted(objects_arn(p, bucket, prefix) for prefix in prefixes),
         })
-        statements.append(_list_statement(f"ListOutput{index}", p, bucket, prefixes))
     statements += [
         {
             "Sid": "ReadJobCode",
@@ -313,7 +320,8 @@ def glue_job_policy(
             "Action": list(S3_WRITE_ACTIONS),
             "Resource": objects_arn(p, artifacts_bucket, temp_prefix),
         },
-        _list_statement("ListTempDir", p, artifacts_bucket, [temp_prefix]),
+        _list_statement("ListOwnBuckets", p, (g.bucket for g in (*access.reads, *access.writes,
+                                                                 S3Grant(artifacts_bucket, "")))),
         {
             "Sid": "LocateBuckets",
             "Effect": "Allow",

@@ -671,18 +671,64 @@ def glue_job_roles_scoped(resources: Iterable[Any]) -> list[Violation]:
     return violations
 
 
+_LIST_ACTIONS = frozenset({"s3:listbucket", "s3:list*", "s3:*", "*"})
+
+
+def glue_job_roles_list_their_buckets(resources: Iterable[Any]) -> list[Violation]:
+    """Each Glue job role may s3:ListBucket, with no condition, every bucket it reads or writes
+    objects in. Without it S3 answers a HEAD or GET of a missing key with 403 instead of 404
+    (it evaluates ListBucket with no s3:prefix in the request context, so a prefix-conditioned
+    grant does not count), and Spark's S3 file systems, which HEAD `key` and `key/` before
+    reading or overwriting a folder, fail on the 403.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html"""
+    resources = normalize(resources)
+    roles = _of_type(resources, ROLE)
+    violations: list[Violation] = []
+    for job in (_job_view(j) for j in _of_type(resources, GLUE_JOB)):
+        role = _link(job.resource, "roleArn", roles, by_name=False, by_parent=True)
+        if role is None:
+            continue  # glue_job_roles_scoped reports a job without a role
+        object_buckets: set[str] = set()
+        listable: set[str] = set()
+        for holder, path, text in _role_documents(role, resources, roles):
+            if contains_unknown(text):
+                violations.append(Violation(holder.name, f"role {role.name}: {path} is unknown", unknown=True))
+                continue
+            try:
+                document = parse_document(text)
+            except ValueError:
+                continue  # reported by glue_job_roles_scoped
+            for statement in statements(document):
+                if statement.get("Effect") != "Allow":
+                    continue
+                actions = {str(a).lower() for a in as_list(statement.get("Action"))}
+                for resource in as_list(statement.get("Resource")):
+                    obj, bucket = _S3_OBJECT.match(str(resource)), _S3_BUCKET.match(str(resource))
+                    if obj and any(a.startswith("s3:") or a == "*" for a in actions):
+                        object_buckets.add(obj.group(1))
+                    elif bucket and actions & _LIST_ACTIONS and not statement.get("Condition"):
+                        listable.add(bucket.group(1))
+        for bucket in sorted(object_buckets - listable):
+            violations.append(Violation(role.name, f"role of Glue job {job.glue_name} may not s3:ListBucket "
+                                        f"{bucket} without a condition: a HEAD of a missing key there is 403, not "
+                                        "404, and Spark fails on it; grant s3:ListBucket on the bucket itself"))
+    return violations
+
+
 def _grant_problem(job: _JobView, others: list[_JobView], grant: _Grant,
                    datasets: Mapping[str, set[tuple[str, str]]]) -> str | None:
     key = grant.key
     if grant.layer is None:
         return "a bucket that is none of the job's data or artifact buckets"
+    if grant.bucket_level and key == "" and grant.action.lower() == "s3:listbucket":
+        return None  # names of keys only, and what turns a missing key's 403 into 404 (list_own_buckets)
     if grant.layer == "artifacts":
         own = job.artifact_prefixes[grant.bucket]
         if any(key.startswith(p) for p in own) and key:
             return None
         return f"outside its own code and temp folders ({', '.join(sorted(own))})"
     if grant.bucket_level and key == "":
-        return "the whole bucket; restrict s3:ListBucket with an s3:prefix condition"
+        return "the whole bucket; only s3:ListBucket may be granted on a bucket as a whole"
     if grant.layer == "bronze":
         if grant.writes:
             return "jobs never modify bronze (read-only input)"
@@ -834,6 +880,9 @@ STACK_RULES: dict[str, tuple[str, Callable[[Iterable[Any]], list[Violation]]]] =
     "s3-buckets-versioned": ("Every bucket has versioning enabled.", buckets_versioned),
     "glue-job-roles-scoped": ("Each Glue job role reads only its own input prefix and writes only its own "
                               "dataset.", glue_job_roles_scoped),
+    "glue-job-roles-list-their-buckets": ("Each Glue job role may list, without a condition, every bucket it "
+                                          "reads or writes (a missing key is then 404, not 403).",
+                                          glue_job_roles_list_their_buckets),
     "runner-roles-scoped": ("Each runner starts one Glue job and its role may act on that job only.",
                             runner_roles_scoped),
     "nothing-targets-glue-directly": ("No EventBridge target or schedule targets a Glue job directly.",

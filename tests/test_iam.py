@@ -67,9 +67,12 @@ def test_sales_job_reads_only_its_bronze_prefix(dev):
     assert "arn:aws:s3:::data-lake-dev-bronze/sales/*" in readable
     assert not any(r.startswith("arn:aws:s3:::data-lake-dev-bronze/") and r != "arn:aws:s3:::data-lake-dev-bronze/sales/*"
                    for r in readable)
-    listing = statement(policy, "ListInput0")
-    assert listing["Resource"] == "arn:aws:s3:::data-lake-dev-bronze"
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["sales/*"]}}
+    # Listing is granted on whole buckets (a HEAD of a missing key is 403 without it); only on
+    # the buckets the job reads or writes, and with no other action.
+    listing = statement(policy, "ListOwnBuckets")
+    assert listing["Action"] == "s3:ListBucket" and "Condition" not in listing
+    assert listing["Resource"] == ["arn:aws:s3:::data-lake-dev-artifacts", "arn:aws:s3:::data-lake-dev-bronze",
+                                   "arn:aws:s3:::data-lake-dev-silver"]
 
 
 def test_sales_job_writes_only_its_dataset_and_bookkeeping(dev):

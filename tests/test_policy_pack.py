@@ -277,14 +277,28 @@ def test_job_role_writing_another_dataset_fails(stack):
     assert "writable by the roles of several Glue jobs" in text and "the dataset of Glue job" in text
 
 
-def test_job_role_listing_a_whole_bucket_or_reading_others_code_fails(stack):
+def test_job_role_acting_on_a_whole_bucket_or_reading_others_code_fails(stack):
     silver, artifacts = _bucket(stack, "silver"), _bucket(stack, "artifacts")
-    _edit_job_policy(stack, "customer_import", {"Effect": "Allow", "Action": "s3:ListBucket",
+    _edit_job_policy(stack, "customer_import", {"Effect": "Allow", "Action": "s3:PutBucketPolicy",
                                                 "Resource": f"arn:aws:s3:::{silver}"})
     _edit_job_policy(stack, "customer_import", {"Effect": "Allow", "Action": "s3:GetObject",
                                                 "Resource": f"arn:aws:s3:::{artifacts}/glue/jobs/sales_etl/*"})
     text = messages(rules.glue_job_roles_scoped(stack))
     assert "the whole bucket" in text and "outside its own code and temp folders" in text
+
+
+def test_job_role_listing_its_buckets_only_under_a_prefix_fails(stack):
+    """Today's shape before the fix: ListBucket only with an s3:prefix condition."""
+    assert rules.glue_job_roles_list_their_buckets(stack) == []
+    policy = find(stack, rules.ROLE_POLICY, "job-sales_etl-role-policy")
+    document = json.loads(policy["inputs"]["policy"])
+    for statement in document["Statement"]:
+        if statement.get("Action") == "s3:ListBucket":
+            statement["Condition"] = {"StringLike": {"s3:prefix": ["sales/*"]}}
+    _set_policy(policy, document)
+    text = messages(rules.glue_job_roles_list_their_buckets(stack))
+    assert text.count("may not s3:ListBucket") == 3, text  # bronze, silver, artifacts
+    assert "403, not 404" in text
 
 
 def test_job_role_on_a_foreign_bucket_fails(stack):
