@@ -100,6 +100,7 @@ class S3Grant:
 
     bucket: str
     prefix: str
+    spark_folder: bool = False  # Spark reads or overwrites the prefix as one folder (see grant_arns)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,20 @@ def bucket_arn(partition: str, bucket: str) -> str:
 
 def objects_arn(partition: str, bucket: str, prefix: str = "") -> str:
     return f"arn:{partition}:s3:::{bucket}/{prefix}*"
+
+
+def grant_arns(partition: str, grants: Iterable[S3Grant]) -> list[str]:
+    """Objects under each grant's prefix, and, for a folder Spark opens, the folder's own key
+    (`sales/` -> `sales`): before reading or overwriting `s3://bucket/sales`, Spark's S3 file
+    systems HEAD the key `sales`, and S3 answers a HEAD the caller may not s3:GetObject with
+    403, which Spark treats as fatal. The folder key is one exact name: no other dataset
+    comes with it. https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html"""
+    arns = set()
+    for grant in grants:
+        arns.add(objects_arn(partition, grant.bucket, grant.prefix))
+        if grant.spark_folder:
+            arns.add(f"arn:{partition}:s3:::{grant.bucket}/{grant.prefix.rstrip('/')}")
+    return sorted(arns)
 
 
 def document(statements: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -245,12 +260,15 @@ def job_s3_access(cfg: PlatformConfig, job: str) -> JobS3Access:
     """What one job may read and write, from the stack config alone."""
     job_cfg = cfg.jobs[job]
     source_bucket = cfg.bucket_name(job_cfg.source.layer.value)
-    reads = [S3Grant(source_bucket, job_cfg.source.prefix)]
+    # Bronze inputs are read object by object; a silver source is read as a folder.
+    reads = [S3Grant(source_bucket, job_cfg.source.prefix, spark_folder=job_cfg.source.layer is not Layer.BRONZE)]
     if job_cfg.source.layer is not Layer.BRONZE:
         # A downstream job reads the run manifests of the jobs that start it.
         reads += [S3Grant(cfg.bucket_name(cfg.jobs[up].layer.value), f"_runs/{up}/") for up in upstream_jobs(cfg, job)]
     output = cfg.output_bucket(job)
-    writes = tuple(S3Grant(output, prefix) for prefix in job_output_prefixes(job, job_cfg.dataset))
+    dataset = job_output_prefixes(job, job_cfg.dataset)[0]
+    writes = tuple(S3Grant(output, prefix, spark_folder=prefix == dataset)
+                   for prefix in job_output_prefixes(job, job_cfg.dataset))
     return JobS3Access(reads=tuple(reads), writes=writes)
 
 
@@ -273,10 +291,10 @@ def _list_statement(sid: str, partition: str, buckets: Iterable[str]) -> dict[st
     }
 
 
-def _by_bucket(grants: Iterable[S3Grant]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
+def _by_bucket(grants: Iterable[S3Grant]) -> dict[str, list[S3Grant]]:
+    out: dict[str, list[S3Grant]] = {}
     for grant in grants:
-        out.setdefault(grant.bucket, []).append(grant.prefix)
+        out.setdefault(grant.bucket, []).append(grant)
     return out
 
 
@@ -293,19 +311,19 @@ def glue_job_policy(
     """The job role: read its input, write its dataset and bookkeeping, nothing else."""
     p = account.partition
     statements: list[dict[str, Any]] = []
-    for index, (bucket, prefixes) in enumerate(sorted(_by_bucket(access.reads).items())):
+    for index, (_bucket, grants) in enumerate(sorted(_by_bucket(access.reads).items())):
         statements.append({
             "Sid": f"ReadInput{index}",
             "Effect": "Allow",
             "Action": list(S3_READ_ACTIONS),
-            "Resource": sorted(objects_arn(p, bucket, prefix) for prefix in prefixes),
+            "Resource": grant_arns(p, grants),
         })
-    for index, (bucket, prefixes) in enumerate(sorted(_by_bucket(access.writes).items())):
+    for index, (_bucket, grants) in enumerate(sorted(_by_bucket(access.writes).items())):
         statements.append({
             "Sid": f"WriteOutput{index}",
             "Effect": "Allow",
             "Action": list(S3_WRITE_ACTIONS),
-            "Resource": sorted(objects_arn(p, bucket, prefix) for prefix in prefixes),
+            "Resource": grant_arns(p, grants),
         })
     statements += [
         {

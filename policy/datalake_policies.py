@@ -563,7 +563,11 @@ def _s3_grants(document: Mapping[str, Any]) -> list[tuple[str, str, str | None, 
             obj, bucket = _S3_OBJECT.match(text), _S3_BUCKET.match(text)
             for action in actions:
                 if obj:
-                    grants.append((action, obj.group(1), obj.group(2).rstrip("*"), prefixes))
+                    # `prefix*` covers the prefix; an exact key is judged as the folder it names
+                    # (`sales` is the folder key Spark HEADs before opening `sales/`).
+                    key = obj.group(2)
+                    key = key[:-1] if key.endswith("*") else (f"{key}/" if key and not key.endswith("/") else key)
+                    grants.append((action, obj.group(1), key, prefixes))
                 elif bucket:
                     grants.append((action, bucket.group(1), None, prefixes))
                 else:

@@ -80,6 +80,7 @@ def test_sales_job_writes_only_its_dataset_and_bookkeeping(dev):
     silver = "arn:aws:s3:::data-lake-dev-silver/"
     assert writable == {
         f"{silver}sales/*",
+        f"{silver}sales",  # the folder key Spark HEADs before opening sales/ (exact: not sales_daily)
         f"{silver}_staging/sales/*",
         f"{silver}_stats/sales/*",
         f"{silver}_staging/_quarantine/sales/*",
@@ -109,6 +110,7 @@ def test_gold_job_reads_silver_source_and_upstream_manifests_only(dev):
     policy = job_policy(dev, "sales_daily")
     readable = allowed_resources(policy, "s3:GetObject")
     assert "arn:aws:s3:::data-lake-dev-silver/sales/*" in readable
+    assert "arn:aws:s3:::data-lake-dev-silver/sales" in readable  # a silver source is opened as a folder
     assert "arn:aws:s3:::data-lake-dev-silver/_runs/sales_etl/*" in readable
     assert not any("bronze" in r for r in readable)
     writable = allowed_resources(policy, "s3:PutObject")
