@@ -58,25 +58,62 @@ class RetryPolicy:
                 for i in range(self.max_attempts)]
 
 
-# Errors worth retrying: Glue refused to *start* the run because of a limit or throttling.
-# A run that started and failed is not retried by the runner (Glue's own MaxRetries covers
-# that, and a data-quality failure would fail again anyway).
+@dataclass(frozen=True)
+class ErrorClass:
+    """One row of the runner's error table: which errors, what the runner does, and why."""
+
+    name: str
+    errors: tuple[str, ...]
+    policy: str
+    why: str
+
+
+# Capacity: Glue refused to *start* the run for a reason that clears by itself. One job runs
+# at a time (max_concurrent_runs 1), so 200 files landing together queue here: 30 s, 45 s, ...
+# capped at 5 min, 60 attempts, about 4.6 hours of waiting (a retry is one state transition;
+# Standard workflows may run a year). The StartJobRun errors are those AWS documents for the
+# operation (https://docs.aws.amazon.com/glue/latest/webapi/API_StartJobRun.html).
 RUNNER_RETRY = RetryPolicy(
     errors=(
         "Glue.ConcurrentRunsExceededException",
         "Glue.ThrottlingException",
-        "Glue.ResourceNumberLimitExceededException",
-        "Glue.InternalServiceException",
         "Glue.OperationTimeoutException",
-        "Glue.AWSGlueException",
+        "Glue.InternalServiceException",
+        # The account's quota of concurrent job runs: frees up as other runs end.
+        "Glue.ResourceNumberLimitExceededException",
     ),
-    # Long enough to drain a burst: one job runs at a time (max_concurrent_runs 1), so 200
-    # files landing together queue here. 30 s, 45 s, ... capped at 5 min, 60 attempts: about
-    # 4.6 hours of waiting (a retry is one state transition; Standard workflows may run a year).
     interval_seconds=30,
     max_attempts=60,
     backoff_rate=1.5,
     max_delay_seconds=300,
+)
+
+# Errors that will not go away however long the runner waits: the execution fails at once
+# (Step Functions retries an error `MaxAttempts: 0` times) and the failure alert goes out.
+# Listed before the re-run rule, because `States.TaskFailed` matches every error name.
+# https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
+PERMANENT_ERRORS: tuple[str, ...] = (
+    "Glue.InvalidInputException",
+    "Glue.EntityNotFoundException",
+    "Glue.AccessDeniedException",
+    "Glue.IllegalWorkflowStateException",
+    "States.Permissions",
+)
+
+# A run that started and failed (`.sync` reports it as States.TaskFailed): re-run up to the
+# job's max_retries, a minute apart, then doubling (see runner_definition.run_retry_block).
+RUN_FAILED = "States.TaskFailed"
+
+RUNNER_ERRORS: tuple[ErrorClass, ...] = (
+    ErrorClass("capacity", RUNNER_RETRY.errors,
+               f"retry with full jitter up to {RUNNER_RETRY.max_attempts} times (about "
+               f"{sum(RUNNER_RETRY.delays()) / 3600:.1f} h)",
+               "Glue refused to start the run because of a limit that clears as runs end or load falls"),
+    ErrorClass("permanent", PERMANENT_ERRORS, "fail the execution at once; alert",
+               "invalid arguments, a missing job or a missing permission: waiting changes nothing"),
+    ErrorClass("run failed", (RUN_FAILED,), "re-run up to the job's max_retries (1 min, 2 min, ...); then fail and alert",
+               "the run started and failed: a lost executor or a throttled dependency may not recur"),
+    ErrorClass("anything else", ("States.ALL",), "fail the execution; alert", "not known to be transient"),
 )
 
 
@@ -258,5 +295,69 @@ def glue_job_state_change_event(job_name: str, run_id: str, state: str = "SUCCEE
             "state": state,
             "jobRunId": run_id,
             "message": message or f"Job run {state.lower()}",
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# One alert per failed run: the runner's execution status, after all its retries. Step
+# Functions sends `Step Functions Execution Status Change` events to the default bus for every
+# Standard workflow; FAILED, TIMED_OUT and ABORTED are the statuses of a run that did not
+# succeed. https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html
+
+
+RUNNER_FAILURE_STATUSES: tuple[str, ...] = ("FAILED", "TIMED_OUT", "ABORTED")
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
+
+
+def runner_failure_pattern(state_machine_arns: list[str]) -> dict[str, Any]:
+    return {
+        "source": ["aws.states"],
+        "detail-type": [EXECUTION_STATUS_CHANGE],
+        "detail": {"status": list(RUNNER_FAILURE_STATUSES), "stateMachineArn": sorted(state_machine_arns)},
+    }
+
+
+def runner_failure_transformer() -> InputTransformer:
+    """The alert mail. The runner's name carries the job; a failed run's cause is Glue's job
+    run (its `Id` and `ErrorMessage`), as the runner's Fail state passes it on."""
+    return InputTransformer(
+        input_paths={"runner": "$.detail.stateMachineArn", "execution": "$.detail.name",
+                     "status": "$.detail.status", "error": "$.detail.error", "cause": "$.detail.cause"},
+        input_template='"Runner <runner> execution <execution> <status> after its retries. Error: <error>. '
+                       'Cause: <cause>"',
+    )
+
+
+def glue_run_cause(glue_job: str, run_id: str, state: str, message: str) -> str:
+    """What the runner's Fail state carries for a failed run: Glue's job run, as the .sync
+    integration reports it (https://docs.aws.amazon.com/glue/latest/webapi/API_JobRun.html)."""
+    return json.dumps({"Id": run_id, "JobName": glue_job, "JobRunState": state, "ErrorMessage": message})
+
+
+def execution_status_change_event(state_machine_arn: str, execution: str, status: str, *, error: str = "",
+                                  cause: str = "", region: str = "us-east-1", account: str = "123456789012",
+                                  time: str = "") -> dict[str, Any]:
+    """The event Step Functions emits when an execution ends (used locally for alerts)."""
+    import uuid
+    from datetime import UTC, datetime
+
+    machine = state_machine_arn.rsplit(":", 1)[-1]
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": EXECUTION_STATUS_CHANGE,
+        "source": "aws.states",
+        "account": account,
+        "time": time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:states:{region}:{account}:execution:{machine}:{execution}"],
+        "detail": {
+            "executionArn": f"arn:aws:states:{region}:{account}:execution:{machine}:{execution}",
+            "stateMachineArn": state_machine_arn,
+            "name": execution,
+            "status": status,
+            "error": error or None,
+            "cause": cause or None,
         },
     }

@@ -198,7 +198,7 @@ def access_logs_bucket_policy(account: AwsAccount, bucket: str, source_buckets: 
     ])
 
 
-def kms_key_policy(account: AwsAccount) -> dict[str, Any]:
+def kms_key_policy(account: AwsAccount, name_prefix: str) -> dict[str, Any]:
     """The per-environment key.
 
     - The account administers the key and IAM policies grant its use (S3 and Glue act with the
@@ -206,9 +206,15 @@ def kms_key_policy(account: AwsAccount) -> dict[str, Any]:
     - CloudWatch Logs encrypts the Glue and runner log groups: its regional principal, only for
       log groups of this account.
     - EventBridge and CloudWatch alarms publish to the KMS-encrypted alert topic; SNS then
-      uses the key on their behalf, which AWS authorizes through these service principals.
+      uses the key on their behalf, which AWS authorizes through these service principals:
+      only for this stack's rules and alarms (`name_prefix`).
     - EventBridge Scheduler is not granted: schedules carry a static, non-sensitive input
       encrypted with Scheduler's AWS-owned key, so a failed key grant cannot stop schedules.
+
+    Every service statement carries aws:SourceAccount, and aws:SourceArn where the service
+    sets it, so no other account's resource can make the service use this key (confused
+    deputy). https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-encryption-key-policy.html
     """
     return document([
         {
@@ -224,14 +230,34 @@ def kms_key_policy(account: AwsAccount) -> dict[str, Any]:
             "Principal": {"Service": f"logs.{account.region}.amazonaws.com"},
             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             "Resource": "*",
-            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": account.arn("logs", "log-group:*")}},
+            # The log group's ARN is the encryption context CloudWatch Logs passes (it plays
+            # the part of aws:SourceArn). https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+            "Condition": {
+                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": account.arn("logs", "log-group:*")},
+                "StringEquals": {"aws:SourceAccount": account.account_id},
+            },
         },
         {
-            "Sid": "AlertPublishersUseKeyForTopic",
+            "Sid": "RulesPublishToTopicWithKey",
             "Effect": "Allow",
-            "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+            "Principal": {"Service": "events.amazonaws.com"},
             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
             "Resource": "*",
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": account.arn("events", f"rule/{name_prefix}-*")},
+                "StringEquals": {"aws:SourceAccount": account.account_id},
+            },
+        },
+        {
+            "Sid": "AlarmsPublishToTopicWithKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": account.arn("cloudwatch", f"alarm:{name_prefix}-*")},
+                "StringEquals": {"aws:SourceAccount": account.account_id},
+            },
         },
     ])
 
@@ -401,15 +427,15 @@ def start_execution_policy(state_machine_arn: str, dead_letter_queue_arn: str | 
     return document(statements)
 
 
-def dead_letter_queue_policy(queue_arn: str, rule_arn: str) -> dict[str, Any]:
-    """EventBridge delivers undeliverable events of exactly one rule."""
+def dead_letter_queue_policy(queue_arn: str, rule_arn: str, source_account: str) -> dict[str, Any]:
+    """EventBridge delivers undeliverable events of exactly one rule of this account."""
     return document([{
         "Sid": "EventBridgeDeadLetters",
         "Effect": "Allow",
         "Principal": {"Service": "events.amazonaws.com"},
         "Action": "sqs:SendMessage",
         "Resource": queue_arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}, "StringEquals": {"aws:SourceAccount": source_account}},
     }])
 
 
@@ -423,7 +449,10 @@ def alert_topic_policy(account: AwsAccount, topic_arn: str, *, rule_arns: Sequen
             "Principal": {"Service": "events.amazonaws.com"},
             "Action": "sns:Publish",
             "Resource": topic_arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
+            "Condition": {
+                "ArnEquals": {"aws:SourceArn": sorted(rule_arns)},
+                "StringEquals": {"aws:SourceAccount": account.account_id},
+            },
         },
         {
             "Sid": "CloudWatchAlarmsPublish",

@@ -3,9 +3,11 @@
 EventBridge cannot target a Glue job, so every trigger targets the job's runner: a Step
 Functions state machine with one Task that starts the Glue run and waits for it
 (`glue:startJobRun.sync`). It passes the trigger's runner input as job arguments, retries
-when Glue refused to *start* the run (`contract.RUNNER_RETRY`), retries a run that started and
-failed up to the job's `max_retries` (`run_retry_block`), and otherwise ends in a Fail state
-carrying Glue's error and cause, so a failed run is a failed execution.
+when Glue refused to *start* the run for lack of capacity (`contract.RUNNER_RETRY`), fails at
+once on errors that will not go away (`contract.PERMANENT_ERRORS`), retries a run that started
+and failed up to the job's `max_retries` (`run_retry_block`), and otherwise ends in a Fail state
+carrying Glue's error and cause, so a failed run is one failed execution: the alert rule
+listens for exactly that (contract.RUNNER_ERRORS is the table).
 
 Why the runner and not Glue retries failed runs: a Glue-internal retry is a *new* run id, while
 `.sync` waits on the first one, so the execution would fail (and alarm) even when Glue's retry
@@ -18,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from data_platform.contract import RUN_ARGUMENT_FIELDS, RUNNER_RETRY, RetryPolicy
+from data_platform.contract import PERMANENT_ERRORS, RUN_ARGUMENT_FIELDS, RUN_FAILED, RUNNER_RETRY, RetryPolicy
 
 START_STATE = "StartGlueJobRun"
 FAIL_STATE = "JobRunFailed"
@@ -55,10 +57,16 @@ RUN_RETRY_INTERVAL_SECONDS = 60
 RUN_RETRY_BACKOFF_RATE = 2.0
 
 
+def no_retry_block() -> dict[str, Any]:
+    """Errors that will not go away (contract.PERMANENT_ERRORS): never retried. It must come
+    before `run_retry_block`, whose States.TaskFailed matches every error name."""
+    return {"ErrorEquals": list(PERMANENT_ERRORS), "MaxAttempts": 0}
+
+
 def run_retry_block(max_retries: int) -> dict[str, Any]:
     """Retry a run that started and failed (`States.TaskFailed` from the .sync integration)."""
     return {
-        "ErrorEquals": ["States.TaskFailed"],
+        "ErrorEquals": [RUN_FAILED],
         "IntervalSeconds": RUN_RETRY_INTERVAL_SECONDS,
         "MaxAttempts": max_retries,
         "BackoffRate": RUN_RETRY_BACKOFF_RATE,
@@ -75,7 +83,7 @@ def execution_timeout_seconds(job_timeout_minutes: int, policy: RetryPolicy = RU
 
 def runner_definition(glue_job_name: str, *, job_timeout_minutes: int, max_retries: int = 0,
                       partition: str = "aws", retry: RetryPolicy = RUNNER_RETRY) -> dict[str, Any]:
-    retries = [retry_block(retry)]
+    retries = [retry_block(retry), no_retry_block()]
     if max_retries > 0:
         retries.append(run_retry_block(max_retries))
     return {

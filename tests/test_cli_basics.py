@@ -279,7 +279,7 @@ def test_a_run_refused_for_concurrency_fails_after_the_runner_retries(home: Path
     assert (run["state"], run["attempts"]) == ("FAILED", 0)
     assert run["error"].startswith("Glue.ConcurrentRunsExceededException")
     [alert] = json.loads(lake(home, "alerts", "--json").stdout)
-    assert alert["subject"] == "Runner data-lake-dev-sales_etl-runner execution failed"
+    assert alert["subject"] == "Runner data-lake-dev-sales_etl-runner execution FAILED"
 
 
 def test_runs_json_is_empty_on_a_new_home_and_filters_by_job(home: Path) -> None:

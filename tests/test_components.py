@@ -365,7 +365,8 @@ def test_runner_state_machine_runs_its_glue_job():
     assert task["Parameters"]["JobName"] == "data-lake-dev-sales_etl"
     assert task["Retry"][0]["ErrorEquals"] == list(contract.RUNNER_RETRY.errors)
     # dev sales_etl has max_retries: 1 -> the runner re-runs a failed run once
-    assert task["Retry"][1] == {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 60,
+    assert task["Retry"][1] == {"ErrorEquals": list(contract.PERMANENT_ERRORS), "MaxAttempts": 0}
+    assert task["Retry"][2] == {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 60,
                                 "MaxAttempts": 1, "BackoffRate": 2.0}
     logging = machine["loggingConfiguration"]
     assert logging["level"] == "ERROR" and logging["includeExecutionData"] is False
@@ -405,7 +406,8 @@ def test_flexible_time_window():
 
 def test_s3_trigger_targets_the_runner_with_dead_letters_and_retries():
     resources = declared(lambda: S3EventTrigger(
-        "s3-sales", S3EventTriggerArgs(config=DEV.platform, rule="sales_file_trigger", runner_arn=RUNNER_ARN)))
+        "s3-sales", S3EventTriggerArgs(config=DEV.platform, rule="sales_file_trigger", runner_arn=RUNNER_ARN,
+                                     account=account())))
     rule = named(resources, "aws:cloudwatch/eventRule:EventRule", "-rule")
     assert rule["name"] == "data-lake-dev-sales_file_trigger" and rule["state"] == "ENABLED"
     pattern = json.loads(rule["eventPattern"])
@@ -427,7 +429,8 @@ def test_s3_trigger_targets_the_runner_with_dead_letters_and_retries():
     assert target["deadLetterConfig"] == {"arn": f"arn:aws:sqs:{REGION}:{synth.ACCOUNT_ID}:{queue['name']}"}
     queue_policy = json.loads(named(resources, "aws:sqs/queuePolicy:QueuePolicy", "-dlq-policy")["policy"])
     assert queue_policy["Statement"][0]["Condition"] == {
-        "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{REGION}:{synth.ACCOUNT_ID}:rule/data-lake-dev-sales_file_trigger"}}
+        "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{REGION}:{synth.ACCOUNT_ID}:rule/data-lake-dev-sales_file_trigger"},
+        "StringEquals": {"aws:SourceAccount": synth.ACCOUNT_ID}}
     role_policy = json.loads(named(resources, "aws:iam/rolePolicy:RolePolicy", "-role-policy")["policy"])
     assert role_policy == iam.start_execution_policy(RUNNER_ARN)
 
@@ -466,7 +469,8 @@ def test_dev_schedule_fires_exactly_on_time():
 
 def test_after_job_trigger_matches_upstream_success():
     resources = declared(lambda: JobSucceededTrigger(
-        "after", JobSucceededTriggerArgs(config=DEV.platform, trigger="sales_daily", runner_arn=RUNNER_ARN)))
+        "after", JobSucceededTriggerArgs(config=DEV.platform, trigger="sales_daily", runner_arn=RUNNER_ARN,
+                                           account=account())))
     pattern = json.loads(named(resources, "aws:cloudwatch/eventRule:EventRule", "-rule")["eventPattern"])
     assert pattern == {
         "source": ["aws.glue"],
@@ -546,18 +550,27 @@ def test_alarm_namespaces_and_dimensions(prod_alerts):
                and a["comparisonOperator"] == "GreaterThanThreshold" and a["threshold"] == 0 for a in glue)
 
 
-def test_glue_failures_reach_the_topic_as_readable_messages(prod_alerts):
-    rule = named(prod_alerts, "aws:cloudwatch/eventRule:EventRule", "-glue-failures")
+def test_failed_runs_reach_the_topic_once_as_readable_messages(prod_alerts):
+    """The alert is the runner's execution status, after its retries: a Glue attempt that
+    failed and was re-run successfully is no execution failure, so it sends nothing."""
+    rule = named(prod_alerts, "aws:cloudwatch/eventRule:EventRule", "-run-failures")
+    assert rule["name"] == "data-lake-prod-run-failures"
     pattern = json.loads(rule["eventPattern"])
-    assert pattern["detail"]["state"] == ["FAILED", "TIMEOUT", "STOPPED"]
-    assert pattern["detail"]["jobName"] == sorted(PROD.platform.names.glue_job(job) for job in PROD.platform.jobs)
-    failed = contract.glue_job_state_change_event("data-lake-prod-sales_etl", "jr_1", "FAILED", message="boom")
+    assert pattern["source"] == ["aws.states"] and pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+    runner = "arn:aws:states:eu-west-1:123456789012:stateMachine:data-lake-prod-sales_etl-runner"
+    assert runner in pattern["detail"]["stateMachineArn"]
+    cause = contract.glue_run_cause("data-lake-prod-sales_etl", "jr_1", "FAILED", "boom")
+    failed = contract.execution_status_change_event(runner, "exec-1", "FAILED", error="States.TaskFailed", cause=cause)
     assert events.matches(pattern, failed)
-    assert not events.matches(pattern, contract.glue_job_state_change_event("data-lake-prod-sales_etl", "jr_1"))
-    target = named(prod_alerts, "aws:cloudwatch/eventTarget:EventTarget", "-glue-failures-target")
+    assert not events.matches(pattern, contract.execution_status_change_event(runner, "exec-1", "SUCCEEDED"))
+    assert not events.matches(pattern, contract.glue_job_state_change_event("data-lake-prod-sales_etl", "jr_1", "FAILED"))
+    target = named(prod_alerts, "aws:cloudwatch/eventTarget:EventTarget", "-run-failures-target")
     assert target["arn"].endswith(":data-lake-prod-alerts")
     transformer = contract.InputTransformer(target["inputTransformer"]["inputPaths"], target["inputTransformer"]["inputTemplate"])
-    assert transformer.apply(failed) == "Glue job data-lake-prod-sales_etl run jr_1 FAILED: boom"
+    mail = transformer.apply(failed)
+    assert mail.startswith(f"Runner {runner} execution exec-1 FAILED after its retries. Error: States.TaskFailed.")
+    assert '\\"Id\\": \\"jr_1\\"' in json.dumps(mail) and "boom" in mail and "sales_etl" in mail
 
 
 # ============================================================================================

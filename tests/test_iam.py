@@ -177,19 +177,21 @@ def test_assume_role_policy_with_and_without_source_account():
 
 def test_dead_letter_queue_accepts_only_its_rule():
     rule = "arn:aws:events:eu-west-1:123456789012:rule/data-lake-dev-sales_file_trigger"
-    policy = iam.dead_letter_queue_policy("arn:aws:sqs:eu-west-1:123456789012:q", rule)
+    policy = iam.dead_letter_queue_policy("arn:aws:sqs:eu-west-1:123456789012:q", rule, "123456789012")
     (only,) = policy["Statement"]
     assert only["Principal"] == {"Service": "events.amazonaws.com"}
     assert only["Action"] == "sqs:SendMessage"
-    assert only["Condition"] == {"ArnEquals": {"aws:SourceArn": rule}}
+    assert only["Condition"] == {"ArnEquals": {"aws:SourceArn": rule},
+                                 "StringEquals": {"aws:SourceAccount": "123456789012"}}
 
 
 def test_alert_topic_policy_admits_our_rule_and_alarms():
     topic = "arn:aws:sns:eu-west-1:123456789012:data-lake-dev-alerts"
-    rule = "arn:aws:events:eu-west-1:123456789012:rule/data-lake-dev-glue-job-failures"
+    rule = "arn:aws:events:eu-west-1:123456789012:rule/data-lake-dev-run-failures"
     policy = iam.alert_topic_policy(ACCOUNT, topic, rule_arns=[rule], alarm_name_prefix="data-lake-dev-")
     events_statement = statement(policy, "EventBridgePublishes")
-    assert events_statement["Condition"] == {"ArnEquals": {"aws:SourceArn": [rule]}}
+    assert events_statement["Condition"] == {"ArnEquals": {"aws:SourceArn": [rule]},
+                                             "StringEquals": {"aws:SourceAccount": "123456789012"}}
     alarms = statement(policy, "CloudWatchAlarmsPublish")
     assert alarms["Condition"]["ArnLike"] == {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:data-lake-dev-*"}
 
@@ -215,17 +217,23 @@ def test_access_logs_policy_admits_log_delivery_from_our_buckets_only():
 
 
 def test_key_policy_lets_account_administer_and_services_use_it():
-    policy = iam.kms_key_policy(ACCOUNT)
+    policy = iam.kms_key_policy(ACCOUNT, "data-lake-dev")
     admin = statement(policy, "AccountAdministersKey")
     assert admin["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"} and admin["Action"] == "kms:*"
     logs = statement(policy, "CloudWatchLogsEncryptLogGroups")
     assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
     assert logs["Condition"] == {
-        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-west-1:123456789012:log-group:*"}
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-west-1:123456789012:log-group:*"},
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
     }
-    publishers = statement(policy, "AlertPublishersUseKeyForTopic")
-    assert set(publishers["Principal"]["Service"]) == {"events.amazonaws.com", "cloudwatch.amazonaws.com"}
-    assert set(publishers["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    for sid, service, source in (("RulesPublishToTopicWithKey", "events", "events:eu-west-1:123456789012:rule/"),
+                                 ("AlarmsPublishToTopicWithKey", "cloudwatch",
+                                  "cloudwatch:eu-west-1:123456789012:alarm:")):
+        publisher = statement(policy, sid)
+        assert publisher["Principal"] == {"Service": f"{service}.amazonaws.com"}
+        assert set(publisher["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+        assert publisher["Condition"] == {"ArnLike": {"aws:SourceArn": f"arn:aws:{source}data-lake-dev-*"},
+                                          "StringEquals": {"aws:SourceAccount": "123456789012"}}
 
 
 # -- Runner definition ------------------------------------------------------------------------
@@ -245,7 +253,8 @@ def test_runner_definition_starts_glue_synchronously_with_every_run_argument():
 
 def test_runner_retries_exactly_the_contract_errors():
     task = runner_definition("j", job_timeout_minutes=30)["States"][START_STATE]
-    (retry,) = task["Retry"]
+    retry, never = task["Retry"]
+    assert never == {"ErrorEquals": list(contract.PERMANENT_ERRORS), "MaxAttempts": 0}
     policy = contract.RUNNER_RETRY
     assert retry == {
         "ErrorEquals": list(policy.errors),
@@ -256,6 +265,26 @@ def test_runner_retries_exactly_the_contract_errors():
         "JitterStrategy": "FULL",
     }
     assert "States.ALL" not in retry["ErrorEquals"] and "States.TaskFailed" not in retry["ErrorEquals"]
+
+
+@pytest.mark.parametrize("max_retries", [0, 2])
+def test_each_error_class_gets_its_policy_in_the_runner(max_retries):
+    """Step Functions uses the first retrier whose ErrorEquals names the error, and
+    States.TaskFailed names every error: so permanent errors must be matched before it, and
+    capacity errors wait hours while a failed run is re-run only max_retries times."""
+    retriers = runner_definition("j", job_timeout_minutes=30, max_retries=max_retries)["States"][START_STATE]["Retry"]
+
+    def first_retrier(error: str) -> dict:
+        return next(r for r in retriers if error in r["ErrorEquals"] or "States.TaskFailed" in r["ErrorEquals"])
+
+    for error in contract.RUNNER_RETRY.errors:
+        assert first_retrier(error)["MaxAttempts"] == 60
+    for error in ("Glue.InvalidInputException", "Glue.EntityNotFoundException", "Glue.AccessDeniedException"):
+        assert first_retrier(error)["MaxAttempts"] == 0
+    failed = [r for r in retriers if r["ErrorEquals"] == ["States.TaskFailed"]]
+    assert [r["MaxAttempts"] for r in failed] == ([max_retries] if max_retries else [])
+    documented = {e for row in contract.RUNNER_ERRORS for e in row.errors}
+    assert {e for r in retriers for e in r["ErrorEquals"]} <= documented
 
 
 def test_runner_fails_loudly_with_glue_error_and_cause():

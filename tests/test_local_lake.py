@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from data_platform import contract
+from data_platform import contract, events
 from data_platform.config import StackConfig, load_stack
 from data_platform.local import LakeError
 from data_platform.local.lake import LocalLake, train, validate_key
@@ -120,7 +120,7 @@ def test_a_failed_run_starts_nothing_downstream_and_raises_an_alert(stack: Stack
     assert dispatch.failed
     [alert] = lake.history.alerts()
     run_id = dispatch.runs[0]["run_id"]
-    assert alert["subject"] == f"Glue job {stack.platform.names.glue_job('sales_etl')} FAILED"
+    assert alert["subject"] == f"Runner {stack.platform.names.runner('sales_etl')} execution FAILED"
     assert run_id in alert["message"] and "currency_iso_4217" in alert["message"]
     assert alert["topic"] == stack.platform.names.alert_topic()
     lake.close()
@@ -264,14 +264,52 @@ def test_runs_left_running_by_a_dead_process_are_failed_and_alerted(stack: Stack
     lake.close()
 
 
-def test_the_alert_text_is_the_cloud_rule_s(stack: StackConfig) -> None:
-    from data_platform.components import alerts
-    from data_platform.local.lake import GLUE_FAILURE_PATHS, GLUE_FAILURE_TEMPLATE, glue_failure_message
+class FailsFirst(FakeJobs):
+    """Fails the first `times` attempts of every run with a transient (internal) error."""
 
-    assert alerts.glue_failure_transformer() == {"input_paths": GLUE_FAILURE_PATHS,
-                                                 "input_template": GLUE_FAILURE_TEMPLATE}
-    event = contract.glue_job_state_change_event("data-lake-dev-sales_etl", "r-1", "FAILED", message="bad \"rows\"")
-    assert glue_failure_message(event) == 'Glue job data-lake-dev-sales_etl run r-1 FAILED: bad "rows"'
+    def __init__(self, times: int) -> None:
+        super().__init__()
+        self.times = times
+
+    def __call__(self, job: str, arguments: Mapping[str, str]) -> Mapping[str, Any]:
+        answer = super().__call__(job, arguments)
+        if len(self.calls) <= self.times:
+            return {"state": "FAILED", "error": f"executor lost (attempt {len(self.calls)})", "error_kind": "internal"}
+        return answer
+
+
+@pytest.mark.parametrize(("failures", "alerts", "state"), [(1, 0, "SUCCEEDED"), (2, 1, "FAILED")])
+def test_one_alert_per_failed_run_not_per_attempt(stack: StackConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   failures: int, alerts: int, state: str) -> None:
+    """dev's product_catalog has max_retries 1: a transient failure that recovers on the re-run
+    alerts nobody; one that fails both attempts is one failed run, one alert."""
+    monkeypatch.delenv("LAKE_FAULT", raising=False)
+    monkeypatch.setenv("LAKE_RETRY_SCALE", "0")
+    assert stack.platform.jobs["product_catalog"].max_retries == 1
+    jobs = FailsFirst(failures)
+    lake = LocalLake(stack, tmp_path / "home", job_fn=jobs)
+    [run] = lake.upload(a_file(tmp_path), matching_key(stack, "product_catalog_trigger")).runs
+    assert (run["state"], run["attempts"], len(jobs.calls)) == (state, 2, 2)
+    found = lake.history.alerts()
+    assert len(found) == alerts
+    if alerts:
+        assert run["run_id"] in found[0]["message"] and "executor lost (attempt 2)" in found[0]["message"]
+    lake.close()
+
+
+def test_the_alert_text_is_the_cloud_rule_s(stack: StackConfig) -> None:
+    """The outbox message is what the cloud rule's input transformer makes of the runner's
+    execution status change; the cause carries Glue's run id and error message."""
+    from data_platform.local.lake import runner_failure_message
+
+    runner = "arn:aws:states:eu-west-1:123456789012:stateMachine:data-lake-dev-sales_etl-runner"
+    cause = contract.glue_run_cause("data-lake-dev-sales_etl", "r-1", "FAILED", 'bad "rows"')
+    event = contract.execution_status_change_event(runner, "r-1", "FAILED", error="States.TaskFailed", cause=cause)
+    assert events.matches(contract.runner_failure_pattern([runner]), event)
+    assert runner_failure_message(event) == (
+        f"Runner {runner} execution r-1 FAILED after its retries. Error: States.TaskFailed. "
+        'Cause: {"Id": "r-1", "JobName": "data-lake-dev-sales_etl", "JobRunState": "FAILED", '
+        '"ErrorMessage": "bad \\"rows\\""}')
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""Alerts: the environment's encrypted SNS topic, its alarms, and a readable message for
-every failed, timed-out or stopped Glue run."""
+"""Alerts: the environment's encrypted SNS topic, its alarms, and one readable message per run
+that failed after the runner's retries (its Step Functions execution FAILED, TIMED_OUT or was
+ABORTED). Glue's own job-state events are not alerted on: the runner re-runs failed attempts,
+so they would mail a transient failure that then succeeds, and a permanent one per attempt."""
 
 from __future__ import annotations
 
@@ -17,9 +19,7 @@ from data_platform.config import PlatformConfig
 QUARANTINE_NAMESPACE = "DataLake"
 QUARANTINE_METRIC = "QuarantinedRows"
 GLUE_FAILED_TASKS_METRIC = "glue.driver.aggregate.numFailedTasks"
-GLUE_FAILURE_STATES: tuple[str, ...] = ("FAILED", "TIMEOUT", "STOPPED")
 PERIOD_SECONDS = 300
-GLUE_FAILURE_MESSAGE = '"Glue job <job> run <run> <state>: <message>"'
 
 
 @dataclass(frozen=True)
@@ -36,20 +36,8 @@ class AlarmSpec:
     threshold: float = 1
 
 
-def glue_failure_transformer() -> dict[str, Any]:
-    return {
-        "input_paths": {
-            "job": "$.detail.jobName",
-            "run": "$.detail.jobRunId",
-            "state": "$.detail.state",
-            "message": "$.detail.message",
-        },
-        "input_template": GLUE_FAILURE_MESSAGE,
-    }
-
-
-def glue_failure_pattern(glue_job_names: list[str]) -> dict[str, Any]:
-    pattern = contract.glue_job_state_change_pattern(glue_job_names, list(GLUE_FAILURE_STATES))
+def run_failure_pattern(state_machine_arns: list[str]) -> dict[str, Any]:
+    pattern = contract.runner_failure_pattern(state_machine_arns)
     events.validate_pattern(pattern)
     return pattern
 
@@ -79,7 +67,7 @@ class Alerts(pulumi.ComponentResource):
 
         self._topic = self._create_topic()
         self._create_subscriptions()
-        failure_rule = self._create_glue_failure_rule()
+        failure_rule = self._create_run_failure_rule()
         self._create_topic_policy(failure_rule)
         for spec in self._alarm_specs():
             self._create_alarm(spec)
@@ -109,43 +97,47 @@ class Alerts(pulumi.ComponentResource):
                 opts=self._child(),
             )
 
-    def _create_glue_failure_rule(self) -> aws.cloudwatch.EventRule:
+    def _create_run_failure_rule(self) -> aws.cloudwatch.EventRule:
         names = self._cfg.names
+        transformer = contract.runner_failure_transformer()
         rule = aws.cloudwatch.EventRule(
-            f"{self._base}-glue-failures",
-            name=f"{names.base}-glue-job-failures",
-            description="Glue runs of this stack that FAILED, TIMED OUT or were STOPPED",
-            event_pattern=json.dumps(glue_failure_pattern([names.glue_job(job) for job in self._cfg.jobs])),
+            f"{self._base}-run-failures",
+            name=names.run_failure_rule(),
+            description="Runs of this stack whose runner execution FAILED, TIMED_OUT or was ABORTED after its retries",
+            event_pattern=pulumi.Output.all(*self._args.runner_arns.values()).apply(
+                lambda arns: json.dumps(run_failure_pattern(list(arns)))
+            ),
             opts=self._child(),
         )
         # A failure notice SNS could not take must not vanish: it waits in a DLQ (alarmed below).
         self._failure_dlq = aws.sqs.Queue(
-            f"{self._base}-glue-failures-dlq",
-            name=names.dead_letter_queue("glue_job_failures"),
+            f"{self._base}-run-failures-dlq",
+            name=names.run_failure_queue(),
             message_retention_seconds=FAILURE_DLQ_RETENTION_SECONDS,
             sqs_managed_sse_enabled=True,
             opts=self._child(),
         )
-        aws.sqs.QueuePolicy(
-            f"{self._base}-glue-failures-dlq-policy",
+        queue_policy = aws.sqs.QueuePolicy(
+            f"{self._base}-run-failures-dlq-policy",
             queue_url=self._failure_dlq.url,
-            policy=pulumi.Output.all(self._failure_dlq.arn, rule.arn).apply(
-                lambda arns: json.dumps(iam.dead_letter_queue_policy(arns[0], arns[1]))
+            policy=pulumi.Output.all(self._failure_dlq.arn, rule.arn, self._args.account).apply(
+                lambda v: json.dumps(iam.dead_letter_queue_policy(v[0], v[1], v[2].account_id))
             ),
             opts=self._child(),
         )
         aws.cloudwatch.EventTarget(
-            f"{self._base}-glue-failures-target",
+            f"{self._base}-run-failures-target",
             rule=rule.name,
             target_id="alert-topic",
             arn=self._topic.arn,
-            input_transformer=glue_failure_transformer(),
+            input_transformer={"input_paths": dict(transformer.input_paths),
+                               "input_template": transformer.input_template},
             dead_letter_config={"arn": self._failure_dlq.arn},
             retry_policy={
                 "maximum_event_age_in_seconds": self._cfg.delivery.maximum_event_age_seconds,
                 "maximum_retry_attempts": self._cfg.delivery.maximum_retry_attempts,
             },
-            opts=self._child(),
+            opts=self._child(depends_on=[queue_policy]),
         )
         return rule
 
@@ -184,7 +176,7 @@ class Alerts(pulumi.ComponentResource):
                     key=f"schedules-{metric}", description=f"EventBridge Scheduler: {what}",
                     namespace="AWS/Scheduler", metric=metric, dimensions={"ScheduleGroup": args.schedule_group_name},
                 ))
-        dead_letter_queues = {**args.dead_letter_queue_names, "glue_job_failures": self._failure_dlq.name}
+        dead_letter_queues = {**args.dead_letter_queue_names, "run-failures": self._failure_dlq.name}
         for key, queue_name in dead_letter_queues.items():
             specs.append(AlarmSpec(
                 key=f"dlq-{key}",

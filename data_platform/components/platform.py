@@ -130,7 +130,8 @@ class DataPlatform(pulumi.ComponentResource):
         for rule, rule_cfg in cfg.s3_rules.items():
             triggers[rule] = S3EventTrigger(
                 f"{self._base}-s3-{rule}",
-                S3EventTriggerArgs(config=cfg, rule=rule, runner_arn=self._runners[rule_cfg.job].state_machine_arn),
+                S3EventTriggerArgs(config=cfg, rule=rule, runner_arn=self._runners[rule_cfg.job].state_machine_arn,
+                                   account=self._account),
                 opts=self._child(),
             )
         for schedule, sched_cfg in cfg.schedules.items():
@@ -149,7 +150,8 @@ class DataPlatform(pulumi.ComponentResource):
             triggers[trigger] = JobSucceededTrigger(
                 f"{self._base}-after-{trigger}",
                 JobSucceededTriggerArgs(
-                    config=cfg, trigger=trigger, runner_arn=self._runners[after.job].state_machine_arn
+                    config=cfg, trigger=trigger, runner_arn=self._runners[after.job].state_machine_arn,
+                    account=self._account,
                 ),
                 opts=self._child(),
             )

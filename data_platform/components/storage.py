@@ -136,7 +136,7 @@ class MedallionBuckets(pulumi.ComponentResource):
             description=f"{names.base}: data lake buckets, Glue, logs and alerts",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=self._account.apply(lambda account: json.dumps(iam.kms_key_policy(account))),
+            policy=self._account.apply(lambda account: json.dumps(iam.kms_key_policy(account, names.base))),
             opts=self._child(),
         )
         aws.kms.Alias(

@@ -101,7 +101,8 @@ class _RuleTrigger(_Trigger):
     rule_arn: pulumi.Output[str]
 
     def _create_rule_and_target(self, *, rule_name: str, description: str, pattern: dict[str, Any], enabled: bool,
-                                transformer: contract.InputTransformer, runner_arn: pulumi.Input[str]) -> None:
+                                transformer: contract.InputTransformer, runner_arn: pulumi.Input[str],
+                                account: pulumi.Output[iam.AwsAccount]) -> None:
         rule = aws.cloudwatch.EventRule(
             f"{self._base}-rule",
             name=rule_name,
@@ -114,8 +115,8 @@ class _RuleTrigger(_Trigger):
         queue_policy = aws.sqs.QueuePolicy(
             f"{self._base}-dlq-policy",
             queue_url=queue.url,
-            policy=pulumi.Output.all(queue.arn, rule.arn).apply(
-                lambda arns: json.dumps(iam.dead_letter_queue_policy(arns[0], arns[1]))
+            policy=pulumi.Output.all(queue.arn, rule.arn, account).apply(
+                lambda v: json.dumps(iam.dead_letter_queue_policy(v[0], v[1], v[2].account_id))
             ),
             opts=self._child(),
         )
@@ -147,6 +148,7 @@ class S3EventTriggerArgs:
     config: PlatformConfig
     rule: str
     runner_arn: pulumi.Input[str]
+    account: pulumi.Output[iam.AwsAccount]
 
 
 class S3EventTrigger(_RuleTrigger):
@@ -161,6 +163,7 @@ class S3EventTrigger(_RuleTrigger):
             enabled=rule_cfg.enabled,
             transformer=contract.s3_event_transformer(),
             runner_arn=args.runner_arn,
+            account=args.account,
         )
         self.register_outputs({"rule_name": self.rule_name, "dead_letter_queue_arn": self.dead_letter_queue_arn})
 
@@ -170,6 +173,7 @@ class JobSucceededTriggerArgs:
     config: PlatformConfig
     trigger: str
     runner_arn: pulumi.Input[str]
+    account: pulumi.Output[iam.AwsAccount]
 
 
 class JobSucceededTrigger(_RuleTrigger):
@@ -183,6 +187,7 @@ class JobSucceededTrigger(_RuleTrigger):
             enabled=after.enabled,
             transformer=contract.job_succeeded_transformer(),
             runner_arn=args.runner_arn,
+            account=args.account,
         )
         self.register_outputs({"rule_name": self.rule_name, "dead_letter_queue_arn": self.dead_letter_queue_arn})
 

@@ -30,17 +30,13 @@ from data_platform.local.runner import FaultPlan, JobFn, LocalRunner, Progress, 
 MAX_KEY_BYTES = 1024  # S3's limit
 MAX_SEGMENT_BYTES = 255  # a file name on every common filesystem
 MAX_CHAIN_DEPTH = 10  # after-job rules could form a cycle (a -> b -> a); the cloud would loop
-FAILURE_STATES = ["FAILED", "TIMEOUT", "STOPPED"]
-# The cloud's Glue-failure rule sends this to the SNS topic (components/alerts.py, which
-# imports Pulumi, so the template is repeated here; a test asserts both are the same).
-GLUE_FAILURE_PATHS = {"job": "$.detail.jobName", "run": "$.detail.jobRunId", "state": "$.detail.state",
-                      "message": "$.detail.message"}
-GLUE_FAILURE_TEMPLATE = '"Glue job <job> run <run> <state>: <message>"'
+ACCOUNT = "123456789012"  # stands in for the AWS account in the ARNs of local events
 
 
-def glue_failure_message(event: Mapping[str, Any]) -> str:
-    """The alert text for a Glue state-change event, built by the same input transformer."""
-    return str(contract.InputTransformer(GLUE_FAILURE_PATHS, GLUE_FAILURE_TEMPLATE).apply(event))
+def runner_failure_message(event: Mapping[str, Any]) -> str:
+    """The alert text for a runner's execution status change, built by the very input
+    transformer the cloud's alert rule uses."""
+    return str(contract.runner_failure_transformer().apply(event))
 
 
 _warm = threading.Event()
@@ -418,23 +414,19 @@ class LocalLake:
             run_input=dict(run_input), max_concurrent_runs=job_cfg.max_concurrent_runs,
             max_retries=job_cfg.max_retries, trigger_name=trigger_name))
         runs = [record]
-        if record["state"] == "FAILED" and record["attempts"] == 0:
-            # Glue never started the run: no Glue event; the cloud alarms on the runner's
-            # ExecutionsFailed metric instead.
-            self._alert_failed_run(record, runner_failure=True)
-            return runs
+        if record["state"] == "FAILED":
+            # The runner's execution failed after all its retries: one alert, as the cloud's
+            # rule on the execution status sends it (a recovered attempt sends none).
+            self._alert_failed_run(record)
+            if record["attempts"] == 0:
+                return runs  # Glue never started the run: no Glue event either
         # A run with nothing to do still ends SUCCEEDED on Glue (NO_INPUT is our detail).
         state = "FAILED" if record["state"] == "FAILED" else "SUCCEEDED"
         event = contract.glue_job_state_change_event(
             glue_job, run_id, state, message=record.get("error") or "", region=self.region,
             time=self.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-        if events.matches(contract.glue_job_state_change_pattern(self._glue_job_names(), FAILURE_STATES), event):
-            self._alert_failed_run(record, message=glue_failure_message(event))
         runs.extend(self._after_job(event, depth))
         return runs
-
-    def _glue_job_names(self) -> list[str]:
-        return [self.cfg.names.glue_job(job) for job in self.cfg.jobs]
 
     def _after_job(self, event: dict[str, Any], depth: int) -> list[dict[str, Any]]:
         runs: list[dict[str, Any]] = []
@@ -481,17 +473,19 @@ class LocalLake:
 
     # -- alerts ---------------------------------------------------------------------------
 
-    def _alert_failed_run(self, run: Mapping[str, Any], *, runner_failure: bool = False,
-                          message: str | None = None) -> None:
-        if runner_failure:
-            runner = self.cfg.names.runner(run["job"])
-            subject = f"Runner {runner} execution failed"
-            message = (f"Step Functions runner {runner} could not start job {run['glue_job']} for run "
-                       f"{run['run_id']}: {run.get('error') or 'no error message'}")
+    def _alert_failed_run(self, run: Mapping[str, Any]) -> None:
+        """The runner's execution failed: the event Step Functions emits, through the alert
+        rule's input transformer, into the outbox. A run Glue never started fails with the
+        runner's error; a run that failed carries Glue's job run as the cause."""
+        runner = self.cfg.names.runner(run["job"])
+        message = run.get("error") or "no error message"
+        if run.get("attempts"):
+            error, cause = contract.RUN_FAILED, contract.glue_run_cause(run["glue_job"], run["run_id"], "FAILED", message)
         else:
-            subject = f"Glue job {run['glue_job']} FAILED"
-            if message is None:  # a run reaped after its process died: no Glue event exists
-                message = glue_failure_message(contract.glue_job_state_change_event(
-                    run["glue_job"], run["run_id"], "FAILED", message=run.get("error") or "", region=self.region))
-        self.history.add_alert(topic=self.cfg.names.alert_topic(), subject=subject, message=message,
-                               job=run["job"], run_id=run["run_id"], state="FAILED")
+            error, cause = message.split(":", 1)[0] if message.startswith("Glue.") else "States.Runtime", message
+        event = contract.execution_status_change_event(
+            f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{runner}", run["run_id"], "FAILED",
+            error=error, cause=cause, region=self.region, account=ACCOUNT)
+        self.history.add_alert(topic=self.cfg.names.alert_topic(), subject=f"Runner {runner} execution FAILED",
+                               message=runner_failure_message(event), job=run["job"], run_id=run["run_id"],
+                               state="FAILED")
