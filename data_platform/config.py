@@ -87,7 +87,6 @@ class JobConfig(_Strict):
     max_concurrent_runs: int = Field(1, ge=1, le=1000, description=(
         "Concurrent runs of this job; must be 1 (one writer per dataset)."))
     execution_class: ExecutionClass = ExecutionClass.STANDARD
-    bookmarks: bool = Field(False, description="Enable Glue job bookmarks (the job also keeps its own ledger).")
     max_drop_ratio: float = Field(0.05, ge=0.0, le=1.0, description="Share of rows the gate may drop before failing.")
     arguments: dict[str, str] = Field(default_factory=dict, description="Extra job arguments, keys without '--'.")
 
@@ -265,6 +264,14 @@ class ConfigError(ValueError):
         super().__init__(f"{source}: {len(errors)} configuration error(s):\n{lines}")
 
 
+# Keys that once meant something, with what to do instead.
+REMOVED_KEYS: dict[str, str] = {
+    "bookmarks": ("no longer a setting: Glue job bookmarks filter only DynamicFrame reads with a transformation_ctx, "
+                  "which no job makes, so they never skipped an input; the job's ledger (_ledger/<job>/) does that "
+                  "on every run. Remove the key"),
+}
+
+
 def _key_path(prefix: str, loc: tuple[Any, ...]) -> str:
     parts = [prefix]
     for item in loc:
@@ -277,7 +284,9 @@ def _pydantic_problems(prefix: str, error: ValidationError) -> list[Problem]:
     for item in error.errors(include_url=False):
         loc = tuple(x for x in item["loc"] if not (isinstance(x, str) and x.startswith("function-")))
         message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
+        if item["type"] == "extra_forbidden" and loc and loc[-1] in REMOVED_KEYS:
+            message = REMOVED_KEYS[str(loc[-1])]
+        elif item["type"] == "extra_forbidden":
             message = "unknown key (typo?); remove it or check the spelling against the README's config reference"
         elif item["type"] == "missing":
             message = "required key is missing"

@@ -51,10 +51,6 @@ XRAY_ACTIONS: tuple[str, ...] = (
     "xray:GetSamplingTargets",
 )
 
-# Glue writes its own driver/bootstrap logs to fixed groups before our job arguments apply;
-# these are Glue's names, not ours (4.0: logs-v2, 5.0: error/output).
-GLUE_DEFAULT_LOG_GROUPS: tuple[str, ...] = ("/aws-glue/jobs/error", "/aws-glue/jobs/output", "/aws-glue/jobs/logs-v2")
-
 # -- What Step Functions needs for `glue:startJobRun.sync` (AWS: "IAM policies for calling AWS
 # Glue"): start the run, poll it, and stop it when the execution is stopped.
 GLUE_SYNC_ACTIONS: tuple[str, ...] = ("glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun")
@@ -383,12 +379,11 @@ def glue_job_policy(
         {
             "Sid": "WriteJobLogs",
             "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
-            # `<group>*` covers the streams and the suffixes Glue appends (security configuration,
-            # /error and /output in Glue 5.0).
-            "Resource": sorted({
-                f"{account.log_group_arn(name)}*" for name in (*log_group_names, *GLUE_DEFAULT_LOG_GROUPS)
-            }),
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            # Exactly the job's groups and their streams (CloudWatch Logs resource types:
+            # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html).
+            "Resource": sorted({arn for name in log_group_names
+                                for arn in (account.log_group_arn(name), f"{account.log_group_arn(name)}:log-stream:*")}),
         },
         {
             "Sid": "PutJobMetrics",

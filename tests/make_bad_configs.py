@@ -99,6 +99,8 @@ CASES = [
      lambda d: _set(d, "jobs.customer_import.dataset", "sales")),
     ("trigger_key_reused", f"{P}.after_job.sales_daily", "after_job.sales_daily and schedules.sales_daily",
      lambda d: _set(d, "schedules.sales_daily", {"expression": "cron(0 5 * * ? *)", "job": "sales_daily"})),
+    ("bookmarks_removed", f"{P}.jobs.sales_etl.bookmarks", "the job's ledger (_ledger/<job>/)",
+     lambda d: _set(d, "jobs.sales_etl.bookmarks", True)),
 ]
 
 

@@ -243,11 +243,11 @@ def test_glue_default_arguments_extend_the_contract():
     arguments = glue_default_arguments(cfg, "sales_etl", artifacts_bucket="art", package_object_key="glue/jobs/sales_etl/etl-abc.zip")
     assert contract.default_job_arguments(cfg, "sales_etl").items() <= arguments.items()
     assert arguments["--extra-py-files"] == "s3://art/glue/jobs/sales_etl/etl-abc.zip"
-    assert arguments["--job-bookmark-option"] == "job-bookmark-enable"  # prod sales_etl has bookmarks
-    assert glue_default_arguments(cfg, "customer_import", artifacts_bucket="a", package_object_key="k")[
-        "--job-bookmark-option"] == "job-bookmark-disable"
+    assert arguments["--job-bookmark-option"] == "job-bookmark-disable"  # the ledger picks inputs
     assert arguments["--enable-metrics"] == ""
-    assert arguments["--continuous-log-logGroup"] == "/aws-glue/jobs/data-lake-prod-sales_etl"
+    assert arguments["--custom-logGroup-prefix"] == "/aws-glue/jobs/data-lake-prod-sales_etl"
+    # Glue 4.0-and-earlier switches are not sent to a 5.0 job.
+    assert not {"--enable-continuous-cloudwatch-log", "--continuous-log-logGroup"} & set(arguments)
     assert arguments["--TempDir"] == "s3://art/glue/tmp/sales_etl/"
     modules = dict(m.split("==") for m in arguments["--additional-python-modules"].split(","))
     assert set(modules) == {"great_expectations", "defusedxml"} and all(modules.values())
@@ -318,10 +318,12 @@ def test_glue_job_security_logs_and_role(prod_package):
     security = named(resources, "aws:glue/securityConfiguration:SecurityConfiguration", "-security")
     encryption = security["encryptionConfiguration"]
     assert encryption["s3Encryption"] == {"s3EncryptionMode": "SSE-KMS", "kmsKeyArn": KEY_ARN}
-    assert encryption["cloudwatchEncryption"] == {"cloudwatchEncryptionMode": "SSE-KMS", "kmsKeyArn": KEY_ARN}
+    # Log groups are encrypted by themselves; a CloudWatch-encrypting configuration would send
+    # Glue's logs to groups named after the role and configuration, which nobody declares.
+    assert encryption["cloudwatchEncryption"] == {"cloudwatchEncryptionMode": "DISABLED"}
     assert encryption["jobBookmarksEncryption"] == {"jobBookmarksEncryptionMode": "CSE-KMS", "kmsKeyArn": KEY_ARN}
     groups = {r["inputs"]["name"]: r["inputs"] for r in of_type(resources, "aws:cloudwatch/logGroup:LogGroup")}
-    assert "/aws-glue/jobs/data-lake-dev-sales_etl" in groups
+    assert set(groups) == {"/aws-glue/jobs/data-lake-dev-sales_etl/error", "/aws-glue/jobs/data-lake-dev-sales_etl/output"}
     assert all(g["retentionInDays"] == DEV.platform.retention.log_retention_days and g["kmsKeyId"] == KEY_ARN
                for g in groups.values())
     role = named(resources, "aws:iam/role:Role", "-role")

@@ -36,7 +36,7 @@ def job_policy(cfg, job: str) -> dict:
         artifacts_prefix=f"glue/jobs/{job}/",
         temp_prefix=f"glue/tmp/{job}/",
         kms_key_arn=KEY_ARN,
-        log_group_names=[cfg.names.log_group(job)],
+        log_group_names=[f"{cfg.names.log_group(job)}/error", f"{cfg.names.log_group(job)}/output"],
     )
 
 
@@ -121,9 +121,11 @@ def test_gold_job_reads_silver_source_and_upstream_manifests_only(dev):
 def test_job_policy_scopes_logs_kms_and_metrics(dev):
     policy = job_policy(dev, "sales_etl")
     assert statement(policy, "UseDataKey")["Resource"] == KEY_ARN
-    logs = statement(policy, "WriteJobLogs")["Resource"]
-    assert "arn:aws:logs:eu-west-1:123456789012:log-group:/aws-glue/jobs/data-lake-dev-sales_etl*" in logs
-    assert all(r.startswith("arn:aws:logs:eu-west-1:123456789012:log-group:/aws-glue/") for r in logs)
+    logs = statement(policy, "WriteJobLogs")
+    group = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws-glue/jobs/data-lake-dev-sales_etl"
+    assert logs["Resource"] == [f"{group}/error", f"{group}/error:log-stream:*",
+                                f"{group}/output", f"{group}/output:log-stream:*"]
+    assert logs["Action"] == ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
     metrics = statement(policy, "PutJobMetrics")
     assert metrics["Resource"] == iam.PUT_METRIC_DATA_RESOURCE == "*"
     assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": ["DataLake", "Glue"]}}

@@ -217,7 +217,6 @@ def test_prod_differs_from_dev_where_config_does(synthesized):
     assert (glue("dev", "customer_import")["executionClass"], glue("prod", "customer_import")["executionClass"]) == (
         "STANDARD", "FLEX")
     assert (glue("dev", "sales_etl")["workerType"], glue("prod", "sales_etl")["workerType"]) == ("G.1X", "G.2X")
-    assert glue("prod", "sales_etl")["defaultArguments"]["--job-bookmark-option"] == "job-bookmark-enable"
 
 
 # -- __main__.py --------------------------------------------------------------------------------

@@ -48,9 +48,14 @@ def script_key(job: str, script_sha256: str) -> str:
 
 def glue_default_arguments(cfg: PlatformConfig, job: str, *, artifacts_bucket: str,
                            package_object_key: str) -> dict[str, str]:
-    """The job's DefaultArguments: the contract's plus Glue's own switches (pure)."""
-    job_cfg = cfg.jobs[job]
-    log_group = cfg.names.log_group(job)
+    """The job's DefaultArguments: the contract's plus Glue 5.0's own switches (pure).
+
+    Only arguments AWS documents for Glue 5.0: `--enable-continuous-cloudwatch-log` and
+    `--continuous-log-logGroup` are Glue 4.0-and-earlier; 5.0 logs in real time to the two
+    groups named from `--custom-logGroup-prefix` (see `job_log_groups`).
+    https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html
+    https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html
+    """
     return {
         **contract.default_job_arguments(cfg, job),
         "--job-language": "python",
@@ -58,27 +63,24 @@ def glue_default_arguments(cfg: PlatformConfig, job: str, *, artifacts_bucket: s
         "--additional-python-modules": additional_python_modules(),
         "--enable-metrics": "",
         "--enable-observability-metrics": "true",
-        "--enable-continuous-cloudwatch-log": "true",
-        "--continuous-log-logGroup": log_group,
-        # Glue 5.0 names its error/output groups from this prefix; 4.0 used the line above.
-        "--custom-logGroup-prefix": log_group,
-        "--job-bookmark-option": "job-bookmark-enable" if job_cfg.bookmarks else "job-bookmark-disable",
+        "--custom-logGroup-prefix": cfg.names.log_group(job),
+        # The job's ledger (_ledger/<job>/) picks the pending inputs; Glue bookmarks would filter
+        # only DynamicFrame reads with a transformation_ctx, which no job makes.
+        "--job-bookmark-option": "job-bookmark-disable",
         "--TempDir": f"s3://{artifacts_bucket}/{temp_prefix(job)}",
     }
 
 
+# Glue 5.0 writes system, Spark and Glue-logger lines to `<prefix>/error` and the script's
+# stdout/stderr to `<prefix>/output` (https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html).
+GLUE_LOG_STREAMS: tuple[str, ...] = ("error", "output")
+
+
 def job_log_groups(cfg: PlatformConfig, job: str) -> dict[str, str]:
-    """The job's log groups by stable key: the continuous-log group it is told to use and the
-    two Glue 5.0 derives from `--custom-logGroup-prefix`. Declared here so that each has the
-    stack's retention and KMS key (a group Glue creates itself keeps logs forever)."""
-    base = cfg.names.log_group(job)
-    return {"logs": base, "logs-error": f"{base}/error", "logs-output": f"{base}/output"}
-
-
-def security_configuration_log_group(security_configuration: str, role_name: str) -> str:
-    """Where Glue writes a job's driver output when the security configuration encrypts
-    CloudWatch logs (`/aws-glue/jobs-<security configuration>-role/<role>/...`)."""
-    return f"/aws-glue/jobs-{security_configuration}-role/{role_name}"
+    """The groups Glue 5.0 writes for the job, by stable key. Declared here so that each has
+    the stack's retention and KMS key (a group Glue creates itself keeps logs forever)."""
+    prefix = cfg.names.log_group(job)
+    return {f"logs-{stream}": f"{prefix}/{stream}" for stream in GLUE_LOG_STREAMS}
 
 
 @dataclass(frozen=True)
@@ -135,20 +137,16 @@ class GlueJob(pulumi.ComponentResource):
     def _create_role(self) -> aws.iam.Role:
         job = self._args.job
         names = self._cfg.names
-        role_name = names.job_role(job)
         role = aws.iam.Role(
             f"{self._base}-role",
-            name=role_name,
+            name=names.job_role(job),
             description=f"Glue job {names.glue_job(job)}: reads its input, writes its dataset",
             assume_role_policy=json.dumps(iam.assume_role_policy("glue.amazonaws.com")),
             opts=self._child(),
         )
         access = iam.job_s3_access(self._cfg, job)
         artifacts = self._cfg.bucket_name("artifacts")
-        log_groups = [
-            names.log_group(job),
-            security_configuration_log_group(self._security_configuration_name, role_name),
-        ]
+        log_groups = list(job_log_groups(self._cfg, job).values())
         policy = pulumi.Output.all(self._args.account, self._args.kms_key_arn).apply(
             lambda values: json.dumps(iam.glue_job_policy(
                 values[0],
@@ -166,16 +164,23 @@ class GlueJob(pulumi.ComponentResource):
         return role
 
     def _create_security_configuration(self) -> aws.glue.SecurityConfiguration:
+        """S3 and bookmark encryption with the stack's key. CloudWatch encryption is left to
+        the declared log groups (their `kms_key_id`): with it on, Glue writes to other groups,
+        named after the role and the configuration (JobRun.LogGroupName,
+        https://docs.aws.amazon.com/glue/latest/webapi/API_JobRun.html), which would have no
+        retention. Glue has no UpdateSecurityConfiguration, so every change replaces it; its
+        name is fixed, so the old one is deleted first (else CreateSecurityConfiguration
+        fails: AlreadyExistsException)."""
         key = self._args.kms_key_arn
         return aws.glue.SecurityConfiguration(
             f"{self._base}-security",
             name=self._security_configuration_name,
             encryption_configuration={
                 "s3_encryption": {"s3_encryption_mode": "SSE-KMS", "kms_key_arn": key},
-                "cloudwatch_encryption": {"cloudwatch_encryption_mode": "SSE-KMS", "kms_key_arn": key},
+                "cloudwatch_encryption": {"cloudwatch_encryption_mode": "DISABLED"},
                 "job_bookmarks_encryption": {"job_bookmarks_encryption_mode": "CSE-KMS", "kms_key_arn": key},
             },
-            opts=self._child(),
+            opts=self._child(delete_before_replace=True),
         )
 
     def _upload_code(self) -> tuple[aws.s3.BucketObjectv2, aws.s3.BucketObjectv2]:
