@@ -4,7 +4,8 @@ Runs the very program `pulumi up` runs (`data_platform.program.build`) under Pul
 and returns every resource it declares, components included, in declaration order:
 
     {"type": "aws:s3/bucket:Bucket", "name": "data-lake-dev-storage-bronze",
-     "parent": "data-lake-dev-storage", "inputs": {...fully resolved...}}
+     "parent": "data-lake-dev-storage", "inputs": {...fully resolved...},
+     "options": {"deleteBeforeReplace": false}}
 
 How parents and order are captured: a stack transformation (run synchronously in every
 Resource constructor, in declaration order) records each resource's type, name and parent
@@ -140,6 +141,7 @@ class _Registration:
     path: ResourcePath
     custom: bool
     inputs: dict[str, Any]
+    delete_before_replace: bool = False
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -156,7 +158,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             path = self._paths.get(request.parent, ()) + ((request.type, request.name),)
             self._paths[response.urn] = path
             inputs = rpc.deserialize_properties(request.object)
-            self.registrations[path] = _Registration(path=path, custom=bool(request.custom), inputs=inputs)
+            self.registrations[path] = _Registration(path=path, custom=bool(request.custom), inputs=inputs,
+                                                     delete_before_replace=bool(request.deleteBeforeReplace))
         return response
 
 
@@ -235,6 +238,8 @@ def record(program: Callable[[], Any], *, stack: str = "synth", region: str = DE
             "name": path[-1][1],
             "parent": path[-2][1] if len(path) > 1 else None,
             "inputs": _jsonable(registration.inputs),
+            # Resource options the deploy checks judge (e.g. replace-safe names).
+            "options": {"deleteBeforeReplace": registration.delete_before_replace},
         })
     return resources
 

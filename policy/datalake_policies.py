@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from data_platform import aws_rules
 from data_platform.fidelity import (
     LOG_RETENTION_DAYS,
     WILDCARD_RESOURCE_EXCEPTIONS,
@@ -876,7 +877,29 @@ def nothing_targets_glue(resources: Iterable[Any]) -> list[Violation]:
     return violations
 
 
+def _aws_behaviour(check: Callable[[list[dict[str, Any]]], list[Any]]) -> Callable[[Iterable[Any]], list[Violation]]:
+    """A `data_platform.aws_rules` check as a stack rule (it takes synth-shaped resources)."""
+    def rule(resources: Iterable[Any]) -> list[Violation]:
+        shaped = [{"type": r.type, "name": r.name, "inputs": dict(r.props)} for r in normalize(resources)]
+        return [Violation(f.name if f.name != "*" else None, f"{f.path}: {f.message}" if f.path else f.message)
+                for f in check(shaped)]
+    return rule
+
+
 STACK_RULES: dict[str, tuple[str, Callable[[Iterable[Any]], list[Violation]]]] = {
+    # Replace-safe names (aws_rules.check_replace_safe_names) need the resource options, which
+    # `lake synth` records and a policy pack is not given; that check runs in the deploy checks.
+    "unique-physical-names": ("Two resources of one type never share a physical name.",
+                              _aws_behaviour(aws_rules.check_unique_names)),
+    "service-principals-scoped-to-source": ("Service principals in key, topic and queue policies carry "
+                                            "aws:SourceAccount and aws:SourceArn.",
+                                            _aws_behaviour(aws_rules.check_confused_deputy)),
+    "glue5-logging": ("Glue 5.0 jobs get no 4.0-only argument; the groups they write are declared, kept and "
+                      "writable by their role.", _aws_behaviour(aws_rules.check_glue_logging)),
+    "alerts-per-failed-run": ("Alerts follow the runner's execution status, not Glue's per-attempt events.",
+                              _aws_behaviour(aws_rules.check_alerts_per_run)),
+    "runner-retries-fit-the-error": ("Runners wait only on capacity errors and never retry permanent ones.",
+                                     _aws_behaviour(aws_rules.check_runner_retries)),
     "s3-buckets-sse-kms": ("Buckets use SSE-KMS with the environment's key and bucket keys; the access-log "
                            "bucket is the documented SSE-S3 exception.", buckets_sse_kms),
     "s3-buckets-public-access-blocked": ("Every bucket blocks all public access.", buckets_block_public_access),

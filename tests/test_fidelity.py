@@ -472,7 +472,8 @@ def test_fidelity_imports_only_the_standard_library():
     import subprocess
 
     heavy = ("botocore", "regex", "parliament", "statelint", "pydantic", "pulumi", "pulumi_aws", "yaml")
-    code = ("import sys, data_platform.fidelity; "
+    code = ("import sys, data_platform.fidelity, data_platform.aws_rules, data_platform.runner_errors; "
+            "from data_platform.aws_rules import retry_problems; retry_problems([]); "
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -514,3 +515,102 @@ def test_a_reused_trigger_key_would_synthesize_clashing_names():
     clashing = {(f.type, f.message.split("'")[1]) for f in check_unique_names(synthesize(broken))}
     assert ("aws:iam/role:Role", "data-lake-dev-sales_daily-events") in clashing
     assert ("aws:sqs/queue:Queue", "data-lake-dev-sales_daily-dlq") in clashing
+
+
+@pytest.mark.parametrize("check", ["replace-safe", "confused-deputy", "glue-logging", "alerts", "runner-retries"])
+def test_the_aws_behaviour_checks_pass_on_both_stacks(resources, check):
+    from data_platform.aws_rules import CHECKS
+
+    assert CHECKS[check](resources) == []
+
+
+def test_resources_aws_cannot_update_are_replaced_delete_first(resources):
+    """The list: every resource of a type AWS cannot update in place, with a fixed name."""
+    from data_platform.aws_rules import check_replace_safe_names, replace_only_resources
+
+    found = {(r["type"].split(":")[-1], r["inputs"]["name"], r["options"]["deleteBeforeReplace"])
+             for r in replace_only_resources(resources)}
+    names = {r["inputs"]["name"] for r in of_type(resources, "aws:glue/job:Job")}
+    assert found == {("SecurityConfiguration", name, True) for name in names}
+    broken = copy.deepcopy(_first(resources, "aws:glue/securityConfiguration:SecurityConfiguration"))
+    broken["options"]["deleteBeforeReplace"] = False
+    findings = check_replace_safe_names([broken])
+    assert len(findings) == 1 and "delete_before_replace" in findings[0].message
+
+
+def _policy_edit(resource, edit):
+    document = json.loads(resource["inputs"]["policy"])
+    edit(document)
+    resource["inputs"]["policy"] = json.dumps(document)
+    return resource
+
+
+def test_service_statements_without_source_conditions_are_reported(resources):
+    from data_platform.aws_rules import check_confused_deputy
+
+    key = copy.deepcopy(_first(resources, "aws:kms/key:Key"))
+
+    def drop_account(document):
+        for statement in document["Statement"]:
+            if statement.get("Sid") == "RulesPublishToTopicWithKey":
+                del statement["Condition"]["StringEquals"]
+
+    _policy_edit(key, drop_account)
+    queue = copy.deepcopy(_first(resources, "aws:sqs/queuePolicy:QueuePolicy"))
+    _policy_edit(queue, lambda d: d["Statement"][0]["Condition"].pop("ArnEquals"))
+    messages = [f.message for f in check_confused_deputy([key, queue])]
+    assert len(messages) == 2, messages
+    assert "events.amazonaws.com may act for any account" in messages[0]
+    assert "sets aws:SourceArn" in messages[1]
+
+
+def test_glue_logging_faults_are_reported(resources):
+    from data_platform.aws_rules import check_glue_logging
+
+    job = _first(resources, "aws:glue/job:Job")
+    group = f"{job['inputs']['defaultArguments']['--custom-logGroup-prefix']}/output"
+    broken = copy.deepcopy(resources)
+    target = next(r for r in broken if r["name"] == job["name"])
+    target["inputs"]["defaultArguments"]["--continuous-log-logGroup"] = "/aws-glue/jobs/x"
+    broken = [r for r in broken if not (r["type"] == "aws:cloudwatch/logGroup:LogGroup" and r["inputs"]["name"] == group)]
+    configuration = next(r for r in broken if r["type"] == "aws:glue/securityConfiguration:SecurityConfiguration"
+                         and r["inputs"]["name"] == target["inputs"]["securityConfiguration"])
+    configuration["inputs"]["encryptionConfiguration"]["cloudwatchEncryption"] = {"cloudwatchEncryptionMode": "SSE-KMS"}
+    role = target["inputs"]["roleArn"].rsplit("/", 1)[-1]
+    policy = next(r for r in broken if r["type"] == "aws:iam/rolePolicy:RolePolicy" and r["inputs"]["role"] == role)
+    _policy_edit(policy, lambda d: d.__setitem__("Statement", [s for s in d["Statement"] if s.get("Sid") != "WriteJobLogs"]))
+    messages = "\n".join(f.message for f in check_glue_logging(broken) if f.name == job["name"])
+    assert "Glue 4.0 and earlier only" in messages
+    assert f"Glue 5.0 writes {group}, which the stack does not declare" in messages
+    assert "encrypts CloudWatch logs" in messages
+    assert "may not logs:PutLogEvents" in messages
+
+
+def test_alerting_on_glue_attempts_or_missing_a_runner_is_reported(resources):
+    from data_platform.aws_rules import check_alerts_per_run
+
+    broken = copy.deepcopy(resources)
+    rule = next(r for r in broken if r["name"].endswith("-run-failures"))
+    pattern = json.loads(rule["inputs"]["eventPattern"])
+    pattern["detail"]["stateMachineArn"] = pattern["detail"]["stateMachineArn"][1:]
+    rule["inputs"]["eventPattern"] = json.dumps(pattern)
+    glue_rule = copy.deepcopy(rule)
+    glue_rule["inputs"]["eventPattern"] = json.dumps({"source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
+                                                      "detail": {"state": ["FAILED", "TIMEOUT", "STOPPED"]}})
+    messages = [f.message for f in check_alerts_per_run([*broken, glue_rule])]
+    assert sum("alerts on Glue job-state changes" in m for m in messages) == 1, messages
+    assert sum("no alert rule follows runner" in m for m in messages) == 1, messages
+
+
+def test_runner_retries_that_do_not_fit_the_error_are_reported():
+    from data_platform.aws_rules import retry_problems
+    from data_platform.runner_definition import no_retry_block, retry_block, run_retry_block
+
+    assert retry_problems([retry_block(), no_retry_block(), run_retry_block(2)]) == []
+    # Without the no-retry rule, States.TaskFailed re-runs an AccessDenied twice.
+    assert any("Glue.AccessDeniedException will not go away" in p
+               for p in retry_problems([retry_block(), run_retry_block(2)]))
+    # A permanent error among the capacity errors would wait hours.
+    slow = {**retry_block(), "ErrorEquals": [*retry_block()["ErrorEquals"], "Glue.InvalidInputException"]}
+    problems = retry_problems([slow, no_retry_block()])
+    assert any("which are not capacity errors" in p and "InvalidInput" in p for p in problems), problems
