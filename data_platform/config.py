@@ -306,7 +306,6 @@ def _job_module_exists(job: str) -> bool:
 def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
     """Cross-field checks pydantic cannot express locally: references, names, overlaps."""
     problems: list[Problem] = []
-    names = cfg.names
     known = sorted(cfg.jobs)
 
     def unknown_job(path: str, job: str) -> None:

@@ -233,29 +233,26 @@ def kms_key_policy(account: AwsAccount, name_prefix: str) -> dict[str, Any]:
                 "StringEquals": {"aws:SourceAccount": account.account_id},
             },
         },
-        {
-            "Sid": "RulesPublishToTopicWithKey",
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-            "Resource": "*",
-            "Condition": {
-                "ArnLike": {"aws:SourceArn": account.arn("events", f"rule/{name_prefix}-*")},
-                "StringEquals": {"aws:SourceAccount": account.account_id},
-            },
-        },
-        {
-            "Sid": "AlarmsPublishToTopicWithKey",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-            "Resource": "*",
-            "Condition": {
-                "ArnLike": {"aws:SourceArn": account.arn("cloudwatch", f"alarm:{name_prefix}-*")},
-                "StringEquals": {"aws:SourceAccount": account.account_id},
-            },
-        },
+        _topic_publisher_key_statement("RulesPublishToTopicWithKey", "events", account,
+                                       account.arn("events", f"rule/{name_prefix}-*")),
+        _topic_publisher_key_statement("AlarmsPublishToTopicWithKey", "cloudwatch", account,
+                                       account.arn("cloudwatch", f"alarm:{name_prefix}-*")),
     ])
+
+
+def _topic_publisher_key_statement(sid: str, service: str, account: AwsAccount, source_arns: str) -> dict[str, Any]:
+    """SNS uses the key for a publisher to the encrypted topic: only our resources' service."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": f"{service}.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": source_arns},
+            "StringEquals": {"aws:SourceAccount": account.account_id},
+        },
+    }
 
 
 # -- Glue job role --------------------------------------------------------------------------

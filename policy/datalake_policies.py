@@ -587,18 +587,24 @@ class _Grant:
     bucket_level: bool
 
 
-def _job_grants(job: _JobView, role: StackResource, resources: list[StackResource], roles: list[StackResource],
-                violations: list[Violation]) -> list[_Grant]:
-    grants = []
+def _parsed_role_documents(role: StackResource, resources: list[StackResource], roles: list[StackResource],
+                           violations: list[Violation]) -> Iterable[tuple[StackResource, Mapping[str, Any]]]:
+    """(holder, document) of each of the role's policies; unknown or malformed ones are
+    reported in `violations` and skipped."""
     for holder, path, text in _role_documents(role, resources, roles):
         if contains_unknown(text):
             violations.append(Violation(holder.name, f"role {role.name}: {path} is unknown", unknown=True))
             continue
         try:
-            document = parse_document(text)
+            yield holder, parse_document(text)
         except ValueError as error:
             violations.append(Violation(holder.name, f"{path}: not a policy document: {error}"))
-            continue
+
+
+def _job_grants(job: _JobView, role: StackResource, resources: list[StackResource], roles: list[StackResource],
+                violations: list[Violation]) -> list[_Grant]:
+    grants = []
+    for holder, document in _parsed_role_documents(role, resources, roles, violations):
         for action, bucket, key, conditions in _s3_grants(document):
             writes = bool(_S3_WRITE.match(action)) or action == "*"
             layer = job.data_buckets.get(bucket) or ("artifacts" if bucket in job.artifact_prefixes else None)
@@ -695,14 +701,8 @@ def glue_job_roles_list_their_buckets(resources: Iterable[Any]) -> list[Violatio
             continue  # glue_job_roles_scoped reports a job without a role
         object_buckets: set[str] = set()
         listable: set[str] = set()
-        for holder, path, text in _role_documents(role, resources, roles):
-            if contains_unknown(text):
-                violations.append(Violation(holder.name, f"role {role.name}: {path} is unknown", unknown=True))
-                continue
-            try:
-                document = parse_document(text)
-            except ValueError:
-                continue  # reported by glue_job_roles_scoped
+        # Unknown or malformed documents are glue_job_roles_scoped's to report.
+        for _holder, document in _parsed_role_documents(role, resources, roles, []):
             for statement in statements(document):
                 if statement.get("Effect") != "Allow":
                     continue
