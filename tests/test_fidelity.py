@@ -614,3 +614,17 @@ def test_runner_retries_that_do_not_fit_the_error_are_reported():
     slow = {**retry_block(), "ErrorEquals": [*retry_block()["ErrorEquals"], "Glue.InvalidInputException"]}
     problems = retry_problems([slow, no_retry_block()])
     assert any("which are not capacity errors" in p and "InvalidInput" in p for p in problems), problems
+
+
+def test_alert_coverage_is_not_judged_on_unknown_arns(resources):
+    """A first `pulumi preview` knows no ARNs: the pack must not call every runner unalerted."""
+    from data_platform.aws_rules import check_alerts_per_run
+    from data_platform.fidelity import PULUMI_UNKNOWN
+
+    preview = copy.deepcopy(resources)
+    for resource in preview:
+        if resource["type"] == "aws:cloudwatch/eventTarget:EventTarget":
+            resource["inputs"]["arn"] = PULUMI_UNKNOWN
+        if resource["type"] == "aws:cloudwatch/eventRule:EventRule" and resource["name"].endswith("-run-failures"):
+            resource["inputs"]["eventPattern"] = PULUMI_UNKNOWN
+    assert check_alerts_per_run(preview) == []
