@@ -123,7 +123,10 @@ def _combinations(choices: list[list[tuple[str, str]]]) -> list[tuple[tuple[str,
 
 
 def make_recipe(target: str) -> list[str]:
-    out = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True, check=True)
+    # Under `make test` this runs inside make: its MAKEFLAGS would add "Entering directory" lines.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    out = subprocess.run(["make", "-n", "--no-print-directory", target], cwd=REPO, capture_output=True, text=True,
+                         check=True, env=env)
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
@@ -153,7 +156,9 @@ def scratch(tmp_path_factory) -> Path:
 
 
 def _environment(scratch: Path, command: Command) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_")}
+    # As a user's shell: none of the test run's own LAKE_ or make settings.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_") and k not in ("MAKEFLAGS", "MFLAGS",
+                                                                                          "MAKELEVEL")}
     return {**clean, "PATH": f"{VENV_BIN}{os.pathsep}{clean.get('PATH', '')}", "LAKE_HOME": str(scratch / ".lake"),
             "LAKE_RETRY_SCALE": "0", **dict(command.env)}
 

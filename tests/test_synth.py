@@ -46,11 +46,11 @@ def stack_name(request):
 
 def test_synth_output_shape(synthesized, stack_name):
     resources = synthesized[stack_name]
-    assert all(set(r) == {"type", "name", "parent", "inputs"} for r in resources)
+    assert all(set(r) == {"type", "name", "parent", "inputs", "options"} for r in resources)
     assert json.loads(json.dumps(resources)) == resources  # JSON-able as is
     assert resources[0] == {
         "type": "pulumi:providers:aws", "name": f"data-lake-{stack_name}-aws", "parent": None,
-        "inputs": resources[0]["inputs"],
+        "inputs": resources[0]["inputs"], "options": {"deleteBeforeReplace": False},
     }
     names = [r["name"] for r in resources]
     assert len(names) == len(set(names)), "logical names must be unique (parents are referred to by name)"
