@@ -210,15 +210,9 @@ def _rel(path: str | None, home: Path) -> str:
         return text
 
 
-def _outputs(paths: Sequence[str], home: Path) -> str:
-    """Output files folded into their dataset folders: 'silver/sales (3 files)'."""
-    folders: dict[str, int] = {}
-    for path in paths or []:
-        rel = _rel(path, home)
-        parts = rel.split("/")
-        folder = "/".join(parts[:2]) if len(parts) > 2 else rel
-        folders[folder] = folders.get(folder, 0) + 1
-    return "\n".join(f"{folder} ({count} file{'s' * (count != 1)})" for folder, count in folders.items())
+def _outputs(outputs: Sequence[str]) -> str:
+    """What a run committed, one table snapshot a line: 'data_lake_dev.sales@6421...'."""
+    return "\n".join(outputs or [])
 
 
 def _num(value: Any) -> str:
@@ -261,7 +255,7 @@ def print_run_results(runs: Sequence[dict[str, Any]], home: Path, title: str = "
         table.add_row(run["run_id"], run["job"], f"{run.get('trigger_source', '')}:{run.get('trigger_name', '')}",
                       f"[{STATE_STYLE.get(state, 'white')}]{state}[/]", _num(run.get("attempts")),
                       _num(run.get("rows_read")), _num(run.get("rows_written")), _num(run.get("rows_quarantined")),
-                      escape(_outputs(run.get("output_paths") or [], home)))
+                      escape(_outputs(run.get("outputs") or [])))
     _print_with_details(table, _run_details(runs, home))
 
 

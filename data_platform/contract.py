@@ -79,6 +79,7 @@ def default_job_arguments(cfg: PlatformConfig, job: str) -> dict[str, str]:
         "--bronze_bucket": cfg.bucket_name("bronze"),
         "--silver_bucket": cfg.bucket_name("silver"),
         "--gold_bucket": cfg.bucket_name("gold"),
+        "--database": cfg.names.glue_database(),
         "--source_prefix": job_cfg.source.prefix,
         "--max_drop_ratio": repr(job_cfg.max_drop_ratio),
     }

@@ -33,6 +33,7 @@ _KNOWN_KEYS = {
     "bronze_bucket": "bronze_bucket",
     "silver_bucket": "silver_bucket",
     "gold_bucket": "gold_bucket",
+    "database": "database",
     "source_prefix": "source_prefix",
     "source_suffix": "source_suffix",
     "storage_root": "storage_root",
@@ -46,6 +47,8 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _ENV = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+# Glue (and Athena) database names: lowercase letters, digits and underscores.
+_DATABASE = re.compile(r"^[a-z0-9_]{1,255}$")
 
 
 def default_run_id(now: datetime | None = None) -> str:
@@ -65,6 +68,7 @@ class JobArguments:
     bronze_bucket: str = ""
     silver_bucket: str = ""
     gold_bucket: str = ""
+    database: str = ""  # the catalog database of the silver/gold tables
     source_prefix: str | None = None
     source_suffix: str | None = None
     storage_root: str = "s3://"
@@ -148,6 +152,9 @@ def _build(known: dict[str, object], extra: dict[str, str]) -> JobArguments:
         bucket = str(values.setdefault(f"{layer}_bucket", f"data-lake-{env}-{layer}"))
         if not _BUCKET.match(bucket):
             raise ValueError(f"--{layer}_bucket {bucket!r} is not a valid bucket name")
+    database = str(values.setdefault("database", f"data_lake_{env.replace('-', '_')}"))
+    if not _DATABASE.match(database):
+        raise ValueError(f"--database {database!r} is invalid: lowercase letters, digits and '_' only")
     if "source_bucket" in values and not _BUCKET.match(str(values["source_bucket"])):
         raise ValueError(f"--source_bucket {values['source_bucket']!r} is not a valid bucket name")
 

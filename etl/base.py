@@ -3,8 +3,9 @@
 A job subclass declares where its input lives, its output schema, key and partitioning, and
 fills in `extract`, `transform` and its two rule lists. Everything else is here, once:
 choosing the input from the trigger (one object for `s3_event`, every pending object for
-`schedule`), quarantining, the atomic write, the ledger and the run manifest, and turning
-every failure into a `RunSummary` with a one-line reason instead of a traceback.
+`schedule`), quarantining, the one-commit write to the dataset's Iceberg table
+(`etl.tables`), the ledger and the run manifest, and turning every failure into a
+`RunSummary` with a one-line reason instead of a traceback.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from pyspark.sql.types import StructType
 
 from etl import ledger
 from etl.args import JobArguments, TriggerSource
+from etl.jvm import release
 from etl.quality import FAILED_RULES_COLUMN, Action, GateResult, Rule, not_null, run_gate
+from etl.session import table_session
 from etl.storage import ObjectInfo, Storage, storage_for
-from etl.writer import AtomicParquetWriter, DatasetSpec, WriteResult
+from etl.tables import Commit, DatasetSpec, IcebergTable, WriteResult
 
 log = logging.getLogger("etl")
 
@@ -64,7 +67,8 @@ class RunSummary:
     rows_written: int = 0
     rows_quarantined: int = 0
     quarantine_path: str | None = None
-    output_paths: list[str] = field(default_factory=list)
+    # What the run committed: `<database>.<dataset>@<snapshot id>` (empty when nothing changed).
+    outputs: list[str] = field(default_factory=list)
     rules_failed: dict[str, int] = field(default_factory=dict)
     warnings: dict[str, int] = field(default_factory=dict)
     error: str | None = None
@@ -123,17 +127,6 @@ def hold(df: DataFrame, *, rows: int) -> DataFrame:
     return df.persist()
 
 
-def release(df: DataFrame) -> None:
-    """Free what `hold` kept. A checkpoint's blocks belong to the RDD under its one-node plan
-    (Dataset.unpersist does not reach them; left alone they go only when the JVM collects the
-    RDD object)."""
-    plan = df._jdf.queryExecution().analyzed()
-    if plan.getClass().getSimpleName() == "LogicalRDD":
-        plan.rdd().unpersist(False)
-    else:
-        df.unpersist()
-
-
 def add_lineage(df: DataFrame, run_id: str, ingested_at: datetime) -> DataFrame:
     """Add `_ingested_at` and `_run_id` (`_source_key` comes from the read)."""
     return df.withColumn("_ingested_at", F.lit(ingested_at).cast("timestamp")).withColumn(
@@ -169,14 +162,12 @@ class BaseGlueJob:
     schema: ClassVar[StructType]
     key_columns: ClassVar[tuple[str, ...]]
     partition_columns: ClassVar[tuple[str, ...]] = ()
-    # Greatest wins per key when merging with what is stored (see etl.writer).
+    # Greatest wins per key when merging with what is stored (see etl.tables).
     latest_order: ClassVar[tuple[str, ...]] = ("_origin", "_source_key")
-    # Columns of nearly distinct values, written without a Parquet dictionary (see DatasetSpec).
-    distinct_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, args: JobArguments, spark: SparkSession, storage: Storage | None = None) -> None:
         self.args = args
-        self.spark = spark
+        self.spark = table_session(spark, args.storage_root)
         self.storage = storage or storage_for(args.storage_root, read_only_buckets={args.bronze_bucket})
         self.run_id = args.job_run_id
         self.now = datetime.now(UTC)
@@ -209,14 +200,22 @@ class BaseGlueJob:
     @property
     def spec(self) -> DatasetSpec:
         return DatasetSpec(
-            bucket=self.output_bucket,
+            database=self.args.database,
             dataset=self.dataset,
+            location=self.storage.spark_path(self.output_bucket, self.dataset),
             schema=self.schema,
             key_columns=tuple(self.key_columns),
             partition_columns=tuple(self.partition_columns),
             latest_order=tuple(self.latest_order),
-            distinct_columns=tuple(self.distinct_columns),
         )
+
+    @property
+    def table(self) -> IcebergTable:
+        return IcebergTable(self.spark, self.spec)
+
+    def commit_info(self, ctx: JobContext) -> Commit:
+        """What this run's snapshot records: the run, the job and the objects it read."""
+        return Commit(run_id=self.run_id, job=self.name, sources=tuple(self.ledger_entries(ctx)))
 
     def quarantine_prefix(self) -> str:
         return f"_quarantine/{self.dataset}/{self.run_id}/"
@@ -390,11 +389,12 @@ class BaseGlueJob:
         self._finish(ctx, summary, result)
 
     def load(self, ctx: JobContext, df: DataFrame) -> WriteResult:
-        """Merge the gated rows into the dataset (see etl.writer). `df` is the cached typed
-        frame, or a cheap filter of it: caching it again would hold the rows twice."""
-        writer = AtomicParquetWriter(self.spark, self.storage, self.spec, self.run_id)
-        return writer.merge(df, keys_unique=gate_makes_keys_unique(self.quality_rules(), self.key_columns),
-                            incoming_rows=ctx.rows_passed)
+        """Merge the gated rows into the dataset's table in one commit (see etl.tables). `df`
+        is the held typed frame, or a cheap filter of it: caching it again would hold the rows
+        twice."""
+        return self.table.merge(df, self.commit_info(ctx),
+                                keys_unique=gate_makes_keys_unique(self.quality_rules(), self.key_columns),
+                                incoming_rows=ctx.rows_passed)
 
     def ledger_entries(self, ctx: JobContext) -> list[ObjectInfo]:
         return list(ctx.inputs)
@@ -402,9 +402,11 @@ class BaseGlueJob:
     def _finish(self, ctx: JobContext, summary: RunSummary, result: WriteResult) -> None:
         bucket = self.output_bucket
         summary.rows_written = result.rows_written
-        summary.output_paths = [self.storage.spark_path(bucket, key) for key in result.files]
+        if result.snapshot_id is not None:
+            summary.outputs = [f"{self.args.database}.{self.dataset}@{result.snapshot_id}"]
         summary.state = "SUCCEEDED"
-        # Manifest and ledger LAST: a crash before here only means the input is redone.
+        # Manifest and ledger LAST, after the commit: a crash before here only means the input
+        # is processed again, which changes nothing in the table (no new snapshot).
         ledger.write_manifest(
             self.storage,
             bucket,
@@ -416,10 +418,12 @@ class BaseGlueJob:
                 "dataset": self.dataset,
                 "bucket": bucket,
                 "source_keys": summary.source_keys,
+                "table": self.spec.identifier,
+                "snapshot_id": result.snapshot_id,
+                "base_snapshot_id": result.base_snapshot_id,
+                "operation": result.operation,
                 "partition_columns": list(self.partition_columns),
                 "partitions": result.partitions,
-                "files": result.files,
-                "deleted": result.deleted,
                 "rows_read": summary.rows_read,
                 "rows_written": summary.rows_written,
                 "rows_quarantined": summary.rows_quarantined,

@@ -10,8 +10,12 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from pathlib import Path
 
 from pyspark.sql import SparkSession
+
+from etl.catalog import CATALOG, ICEBERG_EXTENSIONS, local_catalog_conf, local_catalog_path
+from etl.jars import ICEBERG_VERSION, local_classpath
 
 _lock = threading.Lock()
 
@@ -37,6 +41,13 @@ LOCAL_SPARK_CONF: dict[str, str] = {
     # Partition discovery lists directories in the driver up to this many paths per level;
     # above it Spark starts a listing job, which on a local disk costs more than it saves.
     "spark.sql.sources.parallelPartitionDiscovery.threshold": "4096",
+    # Silver and gold are Iceberg tables (etl.catalog): its SQL extensions (MERGE INTO, CALL).
+    "spark.sql.extensions": ICEBERG_EXTENSIONS,
+    # Iceberg's vectorized (Arrow) Parquet reader crashed the JVM (SIGSEGV in the symbol table,
+    # `refcount has gone to zero`) on a MERGE INTO with OpenJDK 17.0.15 on Linux, reproducibly,
+    # and never with the row reader. Local reads are small (key lookups, a gold recompute), so
+    # the row reader costs little. Glue keeps AWS's default.
+    "spark.sql.iceberg.vectorization.enabled": "false",
 }
 
 
@@ -71,7 +82,8 @@ def class_archive_path() -> str:
         return override
     import pyspark
 
-    return os.path.join(sys.prefix, "var", "data-lake", f"spark-{pyspark.__version__}-classes.jsa")
+    # Named after what is on the JVM's classpath: an archive of another set is not reused.
+    return os.path.join(sys.prefix, "var", "data-lake", f"spark-{pyspark.__version__}-iceberg-{ICEBERG_VERSION}-classes.jsa")
 
 
 def _class_sharing_options() -> str:
@@ -122,6 +134,38 @@ def local_spark(app_name: str = "data-lake-local") -> SparkSession:
         for key, value in LOCAL_SPARK_CONF.items():
             builder = builder.config(key, value)
         builder = builder.config("spark.driver.extraJavaOptions", _driver_java_options())
+        # On the JVM's own classpath (not spark.jars): loaded at start like Spark's classes, so
+        # the class archive above covers them too.
+        builder = builder.config("spark.driver.extraClassPath", local_classpath())
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
+        return session
+
+
+_lake_sessions: dict[tuple[int, str], SparkSession] = {}
+
+
+def table_session(spark: SparkSession, storage_root: str) -> SparkSession:
+    """The session a job uses for its tables.
+
+    On Glue (`s3://`) the job's `--conf` configured the catalog: `spark` itself. Locally each
+    lake home has its own catalog, so each gets a child session of `spark` (same JVM and
+    SparkContext, its own SQL settings) configured for that home; one process can serve
+    several homes (tests, the warm-up in a scratch home) without mixing their tables.
+    """
+    if not storage_root.startswith("/"):
+        if spark.conf.get(f"spark.sql.catalog.{CATALOG}", None) is None:
+            raise RuntimeError(f"the Spark catalog '{CATALOG}' is not configured: the Glue job needs the --conf "
+                               "settings of etl.catalog.glue_catalog_conf (the GlueJob component sets them)")
+        return spark
+    home = str(Path(storage_root).resolve())
+    key = (id(spark.sparkContext), home)
+    with _lock:
+        session = _lake_sessions.get(key)
+        if session is None:
+            local_catalog_path(home).parent.mkdir(parents=True, exist_ok=True)
+            session = spark.newSession()
+            for name, value in local_catalog_conf(home).items():
+                session.conf.set(name, value)
+            _lake_sessions[key] = session
         return session

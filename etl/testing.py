@@ -11,7 +11,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from etl.base import RunSummary
+from etl.catalog import table_identifier
 from etl.runtime import run_job
+from etl.session import table_session
 
 
 class LocalLake:
@@ -58,9 +60,24 @@ class LocalLake:
     def files(self, bucket: str, prefix: str = "") -> list[str]:
         return [k for k in self.hashes(bucket) if k.startswith(prefix)]
 
+    @property
+    def database(self) -> str:
+        return f"data_lake_{self.env}"
+
     def read(self, spark: SparkSession, dataset: str, schema: StructType, layer: str = "silver") -> DataFrame:
-        path = str(self.root / (self.gold if layer == "gold" else self.silver) / dataset)
-        return spark.read.schema(schema).option("basePath", path).parquet(path).select(*schema.fieldNames())
+        """The dataset's table at its current snapshot (`layer` is where its data lives; the
+        table name alone identifies it)."""
+        del layer
+        session = table_session(spark, str(self.root))
+        return session.table(table_identifier(self.database, dataset)).select(*schema.fieldNames())
+
+    def table_partitions(self, spark: SparkSession, dataset: str) -> list[str]:
+        """The partition folders (`order_date=2024-01-05`, '' when unpartitioned) of the data
+        files in the dataset's current snapshot."""
+        session = table_session(spark, str(self.root))
+        paths = [r[0] for r in session.sql(f"SELECT file_path FROM {table_identifier(self.database, dataset)}.files").collect()]
+        folders = {p.split(f"/{dataset}/data/", 1)[1].rpartition("/")[0] for p in paths}
+        return sorted(folders)
 
     def json(self, bucket: str, key: str) -> Any:
         return json.loads((self.root / bucket / key).read_text())

@@ -37,6 +37,15 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# The JVM libraries local Spark needs besides Spark (the Iceberg runtime AWS Glue 5.0 ships, the
+# SQLite JDBC driver of the local catalog): downloaded from Maven Central once, SHA-256 checked
+# against the pins in etl/jars.py, kept in .venv/var/data-lake/jars/. LAKE_MAVEN_REPOSITORY
+# points at a mirror.
+if ! .venv/bin/python -m etl.jars; then
+  echo "error: could not install the JVM libraries local Spark needs (see above)." >&2
+  exit 1
+fi
+
 # The JVM class archive (see data_platform/local/class_archive.py): built once per
 # virtualenv, about 20 s; every later fresh `lake` process starts its JVM faster. Java 13+.
 if [ "$java_major" -ge 13 ] && [ "${LAKE_SPARK_CDS:-}" != "off" ]; then

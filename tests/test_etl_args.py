@@ -34,6 +34,7 @@ def test_glue_style_arguments_parse_and_glue_extras_are_kept_aside():
         bronze_bucket="data-lake-dev-bronze",
         silver_bucket="data-lake-dev-silver",
         gold_bucket="data-lake-dev-gold",
+        database="data_lake_dev",
         max_drop_ratio=0.1,
         extra=args.extra,
     )
@@ -80,3 +81,10 @@ def test_invalid_arguments_are_refused_with_a_clear_message(values, message):
 def test_malformed_flag_is_refused():
     with pytest.raises(ValueError, match="malformed argument '--'"):
         parse_job_arguments(["--", "x"])
+
+
+def test_the_database_defaults_from_the_environment_and_must_be_a_glue_name():
+    assert JobArguments.from_mapping({"env": "qa-eu"}).database == "data_lake_qa_eu"
+    assert JobArguments.from_mapping({"database": "analytics_prod"}).database == "analytics_prod"
+    with pytest.raises(ValueError, match="--database 'Sales-DB' is invalid"):
+        JobArguments.from_mapping({"database": "Sales-DB"})

@@ -46,7 +46,8 @@ def test_daily_sales_sums_per_date_store_and_currency(spark):
 def test_after_sales_etl_only_the_touched_dates_are_recomputed(spark, tmp_path):
     lake = LocalLake(tmp_path)
     lake.put("sales/a.csv", f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c,A,2,10.00,EUR\no2,2024-01-06T10:00:00Z,s1,c,A,1,1.00,EUR\n")
-    assert lake.upload_event("sales_etl", spark, "sales/a.csv").state == "SUCCEEDED"
+    first = lake.upload_event("sales_etl", spark, "sales/a.csv")
+    assert first.state == "SUCCEEDED"
     full = lake.run("sales_daily", spark, trigger_source="manual")
     assert (full.state, full.rows_written) == ("SUCCEEDED", 2)
     gold_before = lake.hashes(lake.gold)
@@ -63,19 +64,28 @@ def test_after_sales_etl_only_the_touched_dates_are_recomputed(spark, tmp_path):
     )
     manifest = lake.json(lake.silver, f"_runs/sales_etl/{upstream.run_id}.json")
     assert manifest["partitions"] == [{"order_date": "2024-01-05"}, {"order_date": "2024-01-07"}]
-    assert (daily.state, daily.source_keys, daily.rows_written) == ("SUCCEEDED", [part("2024-01-07")], 1)
+    manifest_key = f"_runs/sales_etl/{upstream.run_id}.json"
+    assert (daily.state, daily.source_keys, daily.rows_written) == ("SUCCEEDED", [manifest_key], 1)
     gold = lake.read(spark, "sales_daily", SALES_DAILY_SCHEMA, layer="gold").select(*GOLD)
+    first_silver = f"data_lake_dev.sales@{silver_snapshot(first)}"
+    second_silver = f"data_lake_dev.sales@{silver_snapshot(upstream)}"
     expected = spark.createDataFrame(
         [
-            (date(2024, 1, 6), "s1", "EUR", 1, 1, Decimal("1.00"), part("2024-01-06")),
-            (date(2024, 1, 7), "s1", "EUR", 1, 3, Decimal("30.00"), part("2024-01-07")),
+            (date(2024, 1, 6), "s1", "EUR", 1, 1, Decimal("1.00"), first_silver),  # not recomputed
+            (date(2024, 1, 7), "s1", "EUR", 1, 3, Decimal("30.00"), second_silver),
         ],
         GOLD_SCHEMA,
     )
     assertDataFrameEqual(gold, expected)
-    day6 = "sales_daily/order_date=2024-01-06/part-00000.snappy.parquet"
-    assert lake.hashes(lake.gold)[day6] == gold_before[day6]
-    assert lake.files(lake.gold, "sales_daily/") == [day6, "sales_daily/order_date=2024-01-07/part-00000.snappy.parquet"]
+    day6 = [k for k in gold_before if k.startswith("sales_daily/data/order_date=2024-01-06/")]
+    assert day6 and all(lake.hashes(lake.gold).get(k) == gold_before[k] for k in day6)
+    assert lake.table_partitions(spark, "sales_daily") == ["order_date=2024-01-06", "order_date=2024-01-07"]
+
+
+def silver_snapshot(run) -> str:
+    """The snapshot id a sales_etl run committed (`outputs`: `<database>.sales@<id>`)."""
+    [output] = run.outputs
+    return output.rsplit("@", 1)[1]
 
 
 def test_a_missing_upstream_manifest_is_an_input_error(spark, tmp_path):

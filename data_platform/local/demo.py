@@ -28,6 +28,7 @@ from data_platform import events
 from data_platform.config import StackConfig
 from data_platform.local import LakeError
 from data_platform.local.history import STATE_DIR
+from data_platform.local.tables import read_rows, row_count
 
 SAMPLES_DIR = "_samples"  # under the home; "_" cannot start a bucket name
 STORES = ("berlin", "hamburg", "munich")
@@ -222,21 +223,22 @@ def _daily_fire(lake: Any) -> tuple[str | None, datetime]:
 
 
 def _show_datasets(lake: Any, out: Console, rows: int = 5) -> None:
-    import pyarrow.dataset as ds
-
+    """The first rows of each job's table at its current snapshot (read through its Iceberg
+    metadata with pyiceberg, as any reader of the catalog would)."""
+    database = lake.cfg.names.glue_database()
     for job, job_cfg in sorted(lake.cfg.jobs.items()):
-        folder = lake.bucket_dir(lake.cfg.bucket_name(job_cfg.layer.value)) / job_cfg.dataset
-        if not folder.is_dir():
-            out.print(f"  {job_cfg.layer.value}/{job_cfg.dataset}: [yellow]no data[/]")
+        total = row_count(lake.home, database, job_cfg.dataset)
+        columns, records = read_rows(lake.home, database, job_cfg.dataset, limit=rows)
+        if total is None:
+            out.print(f"  {job_cfg.layer.value}/{job_cfg.dataset}: [yellow]no table yet[/]")
             continue
-        table = ds.dataset(str(folder), format="parquet", partitioning="hive").to_table()
-        columns = [c for c in table.column_names if not c.startswith("_")]
-        view = Table(title=f"{job_cfg.layer.value}/{job_cfg.dataset}: {table.num_rows} rows (first {rows})",
+        shown = [c for c in columns if not c.startswith("_")]
+        view = Table(title=f"{job_cfg.layer.value} {database}.{job_cfg.dataset}: {total} rows (first {len(records)})",
                      title_justify="left")
-        for column in columns:
+        for column in shown:
             view.add_column(column, overflow="fold")
-        for record in table.select(columns).slice(0, rows).to_pylist():
-            view.add_row(*[escape(_cell(record[c])) for c in columns])
+        for record in records:
+            view.add_row(*[escape(_cell(record[c])) for c in shown])
         out.print(view)
 
 
@@ -244,7 +246,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list) and all(isinstance(v, tuple) and len(v) == 2 for v in value):
-        value = dict(value)  # a Parquet map column arrives as (key, value) pairs
+        value = dict(value)  # an Arrow map column arrives as (key, value) pairs
     if isinstance(value, dict | list):
         return json.dumps(value, default=str)
     return str(value)

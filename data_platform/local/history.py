@@ -30,9 +30,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-STATE_DIR = "_lake"  # bucket names cannot contain "_", so this never collides with a bucket
+from etl.catalog import LOCAL_STATE_DIR
+
+STATE_DIR = LOCAL_STATE_DIR  # beside the local Iceberg catalog (etl.catalog)
 DB_NAME = "history.sqlite3"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: runs.outputs (table@snapshot) replaces runs.output_paths (files)
 
 ACTIVE_STATES = ("WAITING", "RUNNING")
 FINAL_STATES = ("SUCCEEDED", "FAILED", "NO_INPUT")
@@ -58,7 +60,7 @@ CREATE TABLE IF NOT EXISTS runs (
     rows_written INTEGER,
     rows_quarantined INTEGER,
     quarantine_path TEXT,
-    output_paths TEXT NOT NULL DEFAULT '[]',
+    outputs TEXT NOT NULL DEFAULT '[]',
     rules_failed TEXT NOT NULL DEFAULT '{}',
     warnings TEXT NOT NULL DEFAULT '{}',
     error TEXT,
@@ -109,9 +111,9 @@ _RUN_COLUMNS = (
     "run_id", "job", "glue_job", "env", "trigger_source", "trigger_name", "source_bucket",
     "source_key", "upstream_job", "upstream_run_id", "event_id", "state", "started_at",
     "ended_at", "rows_read", "rows_written", "rows_quarantined", "quarantine_path",
-    "output_paths", "rules_failed", "warnings", "error", "error_kind", "attempts",
+    "outputs", "rules_failed", "warnings", "error", "error_kind", "attempts",
 )
-_JSON_COLUMNS = ("output_paths", "rules_failed", "warnings")
+_JSON_COLUMNS = ("outputs", "rules_failed", "warnings")
 # Column names are constants of this module, never user input; values are always parameters.
 _SELECT_RUNS = "SELECT " + ", ".join(_RUN_COLUMNS) + " FROM runs"
 
@@ -224,7 +226,11 @@ class History:
         # executescript commits on its own; the statements are idempotent (IF NOT EXISTS).
         self._db.executescript(_SCHEMA)
         with self._write() as db:
-            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            if "outputs" not in columns:  # a history from before silver was Iceberg
+                db.execute("ALTER TABLE runs ADD COLUMN outputs TEXT NOT NULL DEFAULT '[]'")
+            db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (SCHEMA_VERSION,))
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -263,11 +269,11 @@ class History:
         with self._write() as db:
             db.execute(
                 "UPDATE runs SET state = ?, ended_at = ?, rows_read = ?, rows_written = ?, rows_quarantined = ?,"
-                " quarantine_path = ?, output_paths = ?, rules_failed = ?, warnings = ?, error = ?,"
+                " quarantine_path = ?, outputs = ?, rules_failed = ?, warnings = ?, error = ?,"
                 " error_kind = ?, attempts = ? WHERE run_id = ?",
                 (state, iso(ended_at or utc_now()), summary.get("rows_read"), summary.get("rows_written"),
                  summary.get("rows_quarantined"), summary.get("quarantine_path"),
-                 json.dumps(list(summary.get("output_paths") or [])),
+                 json.dumps(list(summary.get("outputs") or [])),
                  json.dumps(summary.get("rules_failed") or {}, default=str),
                  json.dumps(summary.get("warnings") or {}, default=str),
                  summary.get("error"), summary.get("error_kind"), attempts, run_id),

@@ -193,4 +193,4 @@ class LocalRunner:
 def _failure(error: str, kind: str) -> dict[str, Any]:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"state": "FAILED", "error": error, "error_kind": kind, "rows_read": None, "rows_written": None,
-            "rows_quarantined": None, "output_paths": [], "started_at": now, "ended_at": now}
+            "rows_quarantined": None, "outputs": [], "started_at": now, "ended_at": now}

@@ -5,15 +5,14 @@ Currency: amounts in different currencies are never added up; revenue is per cur
 currency is part of the key), converting is a reporting concern with its own rates.
 
 Which dates: after `sales_etl` succeeds (`job_succeeded`) only the dates its run manifest
-lists as touched (`--upstream_run_id`); on a manual or scheduled run every date in silver or
-gold. Each recomputed date replaces the whole gold partition; a date that no longer has sales
-(its orders moved) loses its gold partition. Each gold row's `_source_key` is the silver
-partition file it was computed from.
+lists as changed (`--upstream_run_id`); on a manual or scheduled run every date in silver or
+gold. Each recomputed date replaces the whole gold partition (one commit); a date that no
+longer has sales (its orders moved) loses its gold partition. Each gold row's `_source_key`
+names the silver table snapshot it was computed from (`<database>.sales@<snapshot id>`).
 """
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from pyspark.sql import DataFrame
@@ -23,11 +22,12 @@ from pyspark.sql.types import DateType, DecimalType, LongType, StringType, Struc
 from etl import ledger
 from etl import quality as q
 from etl.args import TriggerSource
-from etl.base import BaseGlueJob, InputError, JobContext, source_key_column
+from etl.base import BaseGlueJob, InputError, JobContext
+from etl.catalog import table_identifier
 from etl.jobs.sales_etl import SALES_SILVER_SCHEMA, SalesEtl
 from etl.storage import ObjectInfo
+from etl.tables import WriteResult
 from etl.transforms import LINEAGE_FIELDS
-from etl.writer import AtomicParquetWriter, WriteResult
 
 SALES_DAILY_SCHEMA = StructType(
     [
@@ -41,7 +41,6 @@ SALES_DAILY_SCHEMA = StructType(
     ]
 )
 SALES_COLUMNS_USED = ("order_id", "order_date", "store_id", "currency", "quantity", "amount")
-_DATE_DIR = re.compile(r"(?:^|/)order_date=(\d{4}-\d{2}-\d{2})/")
 
 
 def daily_sales(sales: DataFrame) -> DataFrame:
@@ -52,10 +51,6 @@ def daily_sales(sales: DataFrame) -> DataFrame:
         F.sum("amount").cast("decimal(24,2)").alias("revenue"),
         F.max("_source_key").alias("_source_key"),
     )
-
-
-def dates_in_keys(keys: list[str]) -> set[date]:
-    return {date.fromisoformat(m.group(1)) for k in keys if (m := _DATE_DIR.search(k))}
 
 
 def upstream_job_key(upstream: str | None, expected: str) -> str:
@@ -81,47 +76,57 @@ class SalesDaily(BaseGlueJob):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.dates: list[date] = []
-        self._ledger: list[ObjectInfo] = []
 
     def plan_inputs(self, ctx: JobContext) -> list[ObjectInfo]:
-        """The silver partition files of the dates to recompute (sets `self.dates`)."""
+        """The upstream run's manifest (job_succeeded), or nothing (manual and scheduled runs
+        read the tables); sets `self.dates`, the dates to recompute."""
         args, storage = self.args, self.storage
-        silver, dataset = args.silver_bucket, self.upstream.dataset
+        silver = args.silver_bucket
         if args.trigger_source is TriggerSource.S3_EVENT:
             raise InputError(f"{self.name} reads silver, it is not started by bronze uploads", args.source_key)
-        silver_files = [o for o in storage.list_objects(silver, f"{dataset}/") if o.key.endswith(".parquet")]
         if args.trigger_source is TriggerSource.JOB_SUCCEEDED:
             upstream_job = upstream_job_key(args.upstream_job, self.upstream.name)
-            manifest = ledger.read_manifest(storage, silver, upstream_job, args.upstream_run_id or "")
             key = ledger.manifest_key(upstream_job, args.upstream_run_id or "")
+            manifest = ledger.read_manifest(storage, silver, upstream_job, args.upstream_run_id or "")
             if manifest is None:
                 raise InputError(f"no run manifest s3://{silver}/{key} for upstream run {args.upstream_run_id}", key)
-            self.dates = sorted({date.fromisoformat(p["order_date"]) for p in manifest.get("partitions", [])})
-            self._ledger = [storage.head(silver, key)]  # type: ignore[list-item]
-        else:
-            gold_files = storage.list_objects(self.output_bucket, f"{self.dataset}/")
-            self.dates = sorted(dates_in_keys([o.key for o in silver_files + gold_files]))
-        wanted = set(self.dates)
-        inputs = [o for o in silver_files if dates_in_keys([o.key]) & wanted]
-        self._ledger = self._ledger or inputs
-        return inputs
+            self.dates = sorted({date.fromisoformat(p["order_date"]) for p in manifest.get("partitions", [])
+                                 if p.get("order_date")})
+            info = storage.head(silver, key)
+            return [info] if info is not None else []
+        self.dates = sorted(self._dates_in(self.silver_table) | self._dates_in(table_identifier(args.database, self.dataset)))
+        return []
+
+    @property
+    def silver_table(self) -> str:
+        return table_identifier(self.args.database, self.upstream.dataset)
+
+    def _dates_in(self, identifier: str) -> set[date]:
+        """The `order_date` partitions a table holds (from its metadata: no data file is read)."""
+        if not self.spark.catalog.tableExists(identifier):
+            return set()
+        rows = self.spark.sql(f"SELECT partition.order_date AS d FROM {identifier}.partitions").collect()
+        return {r["d"] for r in rows if r["d"] is not None}
 
     def runs_without_inputs(self) -> bool:
-        return bool(self.dates)  # dates whose sales all moved away: their gold goes too
+        return bool(self.dates)  # a manual run, or dates whose sales all moved away
 
     def check_source(self, ctx: JobContext, obj: ObjectInfo) -> None:
-        """Silver files were written by sales_etl; nothing to sniff."""
+        """The manifest was written by sales_etl; nothing to sniff."""
 
     def extract(self, ctx: JobContext) -> DataFrame:
-        silver = self.args.silver_bucket
-        if not ctx.inputs:
-            return self.spark.createDataFrame([], SALES_SILVER_SCHEMA).select(*SALES_COLUMNS_USED, "_source_key")
-        base = self.storage.spark_path(silver, self.upstream.dataset)
-        sales = self.spark.read.schema(SALES_SILVER_SCHEMA).option("basePath", base).parquet(base)
+        empty = self.spark.createDataFrame([], SALES_SILVER_SCHEMA).select(*SALES_COLUMNS_USED, "_source_key")
+        if not self.dates or not self.spark.catalog.tableExists(self.silver_table):
+            return empty
+        # One snapshot for the whole computation, named in every gold row it produces.
+        snapshot = self.spark.sql(f"SELECT snapshot_id FROM {self.silver_table}.refs WHERE name = 'main'").first()
+        if snapshot is None:
+            return empty
+        sales = self.spark.read.option("snapshot-id", int(snapshot[0])).table(self.silver_table)
         return (
             sales.filter(F.col("order_date").isin(self.dates))
             .select(*SALES_COLUMNS_USED)
-            .withColumn("_source_key", source_key_column(self.storage.spark_path(silver)))
+            .withColumn("_source_key", F.lit(f"{self.silver_table.split('.', 1)[1]}@{snapshot[0]}"))
         )
 
     def transform(self, df: DataFrame) -> DataFrame:
@@ -142,8 +147,7 @@ class SalesDaily(BaseGlueJob):
         ]
 
     def load(self, ctx: JobContext, df: DataFrame) -> WriteResult:
-        writer = AtomicParquetWriter(self.spark, self.storage, self.spec, self.run_id)
-        return writer.replace_partitions(df, [(d,) for d in self.dates])
+        return self.table.replace_partitions(df, [(d,) for d in self.dates], self.commit_info(ctx))
 
     def ledger_entries(self, ctx: JobContext) -> list[ObjectInfo]:
-        return list(self._ledger)
+        return list(ctx.inputs)

@@ -109,7 +109,6 @@ class SalesEtl(CsvSource, BaseGlueJob):
     key_columns = ("order_id",)
     partition_columns = ("order_date",)
     latest_order = ("_origin", "_source_key")
-    distinct_columns = ("order_ts", "customer_id", "unit_price", "amount")
 
     def transform(self, df: DataFrame) -> DataFrame:
         return type_sales(df.drop(ROW_SEQ))

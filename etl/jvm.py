@@ -1,0 +1,76 @@
+"""The only places the jobs reach past PySpark's public API into the JVM, each with its reason.
+
+- `commit_with_properties`: a snapshot records which run made it (run id, job, source objects).
+  DataFrame writes pass that as the public `snapshot-property.<key>` write option; SQL
+  commands (`MERGE INTO`) cannot, and Iceberg 1.7 takes their summary properties only from a
+  thread-local set by the Java helper `org.apache.iceberg.spark.CommitMetadata
+  .withCommitProperties(Map, Callable, Class)`
+  (https://iceberg.apache.org/javadoc/1.7.1/org/apache/iceberg/spark/CommitMetadata.html).
+  Calling it takes the py4j gateway and a Python object implementing
+  `java.util.concurrent.Callable`, i.e. PySpark's callback server. In PySpark's pinned-thread
+  mode (the default) the callback runs the SQL on the same JVM thread, where the
+  thread-local is visible to the commit.
+- `release`: a local checkpoint's blocks belong to the RDD under its one-node plan, which
+  `DataFrame.unpersist` does not reach; without this they are freed only when the JVM
+  collects the RDD object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from pyspark.sql import DataFrame, SparkSession
+
+T = TypeVar("T")
+
+
+class _JavaCallable:
+    """A Python function as a `java.util.concurrent.Callable` (py4j callback)."""
+
+    def __init__(self, action: Callable[[], Any]) -> None:
+        self.action = action
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def call(self) -> None:
+        try:
+            self.result = self.action()
+        except BaseException as error:  # noqa: BLE001 - re-raised in Python by the caller
+            self.error = error
+            raise
+
+    class Java:
+        implements = ["java.util.concurrent.Callable"]
+
+
+def commit_with_properties(spark: SparkSession, properties: Mapping[str, str], action: Callable[[], T]) -> T:
+    """Run `action` (Spark SQL that commits to an Iceberg table) so that the snapshot it
+    commits carries `properties` in its summary; its own exceptions are re-raised as they are."""
+    from pyspark.java_gateway import ensure_callback_server_started
+
+    context = spark.sparkContext
+    gateway = context._gateway  # noqa: SLF001 - see the module docstring
+    ensure_callback_server_started(gateway)
+    jvm = context._jvm  # noqa: SLF001
+    java_properties = jvm.java.util.HashMap()
+    for key, value in properties.items():
+        java_properties.put(key, value)
+    callable_ = _JavaCallable(action)
+    runtime_exception = jvm.java.lang.Class.forName("java.lang.RuntimeException")
+    try:
+        jvm.org.apache.iceberg.spark.CommitMetadata.withCommitProperties(java_properties, callable_, runtime_exception)
+    except Exception:
+        if callable_.error is not None:
+            raise callable_.error from None
+        raise
+    return callable_.result
+
+
+def release(df: DataFrame) -> None:
+    """Free what `etl.base.hold` kept (a local checkpoint or a cache)."""
+    plan = df._jdf.queryExecution().analyzed()  # noqa: SLF001 - see the module docstring
+    if plan.getClass().getSimpleName() == "LogicalRDD":
+        plan.rdd().unpersist(False)
+    else:
+        df.unpersist()

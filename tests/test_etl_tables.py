@@ -1,0 +1,231 @@
+"""etl.tables: the precedence rules (pure) and one-commit writes to a local Iceberg table."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from etl.session import table_session
+from etl.storage import ObjectInfo
+from etl.tables import (
+    SUMMARY_JOB,
+    SUMMARY_RUN_ID,
+    SUMMARY_SOURCES,
+    Commit,
+    DatasetSpec,
+    IcebergTable,
+    mark_merge_winners,
+    sql_literal,
+)
+
+pytestmark = pytest.mark.spark
+
+SCHEMA = "id string, value int, day date, _source_key string, _ingested_at timestamp, _run_id string"
+T0, T1 = datetime(2024, 1, 1), datetime(2024, 2, 1)
+
+
+def rows(spark, data):
+    return spark.createDataFrame(data, SCHEMA)
+
+
+def winners(spark, existing, incoming, latest_order=("_origin", "_source_key")):
+    marked = mark_merge_winners(rows(spark, existing), rows(spark, incoming), ["id"], ["id", "value", "day"], latest_order)
+    return marked.filter("_winner").drop("_winner")
+
+
+def test_merge_keeps_the_existing_row_when_the_same_object_brings_the_same_values(spark):
+    existing = [("a", 1, date(2024, 1, 1), "k1", T0, "r0")]
+    incoming = [("a", 1, date(2024, 1, 1), "k1", T1, "r1")]
+    expected = spark.createDataFrame([("a", 1, date(2024, 1, 1), "k1", T0, "r0", 0)], SCHEMA + ", _origin int")
+    assertDataFrameEqual(winners(spark, existing, incoming), expected)
+
+
+def test_merge_takes_the_incoming_row_when_values_or_source_differ(spark):
+    existing = [
+        ("a", 1, date(2024, 1, 1), "k1", T0, "r0"),
+        ("b", 2, date(2024, 1, 1), "k1", T0, "r0"),
+        ("c", 3, date(2024, 1, 1), "k1", T0, "r0"),
+    ]
+    incoming = [
+        ("a", 9, date(2024, 1, 2), "k1", T1, "r1"),  # same object re-uploaded with a change
+        ("b", 2, date(2024, 1, 1), "k2", T1, "r1"),  # same values from another object
+        ("d", 4, date(2024, 1, 1), "k2", T1, "r1"),  # new key
+    ]
+    expected = spark.createDataFrame(
+        [
+            ("a", 9, date(2024, 1, 2), "k1", T1, "r1", 1),
+            ("b", 2, date(2024, 1, 1), "k2", T1, "r1", 1),
+            ("c", 3, date(2024, 1, 1), "k1", T0, "r0", 0),
+            ("d", 4, date(2024, 1, 1), "k2", T1, "r1", 1),
+        ],
+        SCHEMA + ", _origin int",
+    )
+    assertDataFrameEqual(winners(spark, existing, incoming), expected)
+
+
+def test_a_latest_order_on_data_lets_an_older_incoming_row_lose(spark):
+    existing = [("a", 5, date(2024, 1, 9), "k2", T0, "r0")]
+    incoming = [("a", 1, date(2024, 1, 1), "k1", T1, "r1")]
+    expected = spark.createDataFrame([("a", 5, date(2024, 1, 9), "k2", T0, "r0", 0)], SCHEMA + ", _origin int")
+    assertDataFrameEqual(winners(spark, existing, incoming, ("day", "_source_key", "_origin")), expected)
+
+
+def test_partition_values_become_sql_literals_that_cannot_break_out_of_the_statement():
+    from pyspark.sql.types import DateType, IntegerType, StringType
+
+    assert sql_literal(date(2024, 1, 5), DateType()) == "DATE'2024-01-05'"
+    assert sql_literal(7, IntegerType()) == "CAST(7 AS int)"
+    assert sql_literal("it's a \\ test", StringType()) == "'it\\'s a \\\\ test'"
+    with pytest.raises(ValueError):
+        sql_literal(None, StringType())
+
+
+# ---- writes to a table ------------------------------------------------------------------------
+
+@pytest.fixture()
+def table(spark, tmp_path):
+    session = table_session(spark, str(tmp_path))
+    spec = DatasetSpec("data_lake_test", "things", str(tmp_path / "silver" / "things"), rows(session, []).schema,
+                       ("id",), ("day",))
+    return IcebergTable(session, spec)
+
+
+def commit(run_id: str, *keys: str) -> Commit:
+    return Commit(run_id=run_id, job="things_etl", sources=tuple(ObjectInfo(k, 10, f"etag-{k}") for k in keys))
+
+
+def content(table: IcebergTable) -> list[tuple]:
+    return sorted(tuple(r) for r in table.read().select("id", "value", "day", "_source_key", "_run_id").collect())
+
+
+def snapshots(table: IcebergTable) -> list[dict]:
+    query = f"SELECT snapshot_id, operation, summary FROM {table.spec.identifier}.snapshots ORDER BY committed_at"
+    return [row.asDict() for row in table.spark.sql(query).collect()]
+
+
+def changed_files(table: IcebergTable, snapshot_id: int) -> list[tuple[int, date]]:
+    """(status, day) of each data file entry a snapshot added (1) or deleted (2)."""
+    query = (f"SELECT status, data_file.partition.day AS day FROM {table.spec.identifier}.entries "
+             f"WHERE snapshot_id = {snapshot_id}")
+    return sorted((r["status"], r["day"]) for r in table.spark.sql(query).collect())
+
+
+def test_the_table_is_created_from_the_spec_as_an_iceberg_v2_table_partitioned_like_the_dataset(table):
+    table.ensure()
+    spark, identifier = table.spark, table.spec.identifier
+    properties = dict(spark.sql(f"SHOW TBLPROPERTIES {identifier}").collect())
+    assert properties["format-version"] == "2"
+    assert properties["write.merge.mode"] == "copy-on-write"
+    described = {r["col_name"]: r["data_type"] for r in spark.sql(f"DESCRIBE TABLE EXTENDED {identifier}").collect()}
+    assert described["_partition"] == "struct<day:date>"
+    assert described["Location"].endswith("/silver/things")
+    assert [(f.name, f.dataType.simpleString()) for f in table.read().schema.fields] == \
+        [(f.name, f.dataType.simpleString()) for f in table.spec.schema.fields]
+
+
+def test_a_first_write_appends_and_its_snapshot_names_the_run_the_job_and_the_sources(spark, table):
+    result = table.merge(rows(table.spark, [("a", 1, date(2024, 1, 1), "k1", T0, "r0"), ("b", 2, date(2024, 1, 2), "k1", T0, "r0")]),
+                         commit("r0", "k1"), keys_unique=True, incoming_rows=2)
+    assert (result.operation, result.rows_written) == ("append", 2)
+    assert result.partitions == [{"day": "2024-01-01"}, {"day": "2024-01-02"}]
+    [snapshot] = snapshots(table)
+    assert snapshot["snapshot_id"] == result.snapshot_id
+    assert snapshot["summary"][SUMMARY_RUN_ID] == "r0"
+    assert snapshot["summary"][SUMMARY_JOB] == "things_etl"
+    assert json.loads(snapshot["summary"][SUMMARY_SOURCES]) == [{"key": "k1", "size": 10, "etag": "etag-k1"}]
+
+
+def test_reprocessing_the_same_rows_commits_nothing(spark, table):
+    data = [("a", 1, date(2024, 1, 1), "k1", T0, "r0")]
+    table.merge(rows(table.spark, data), commit("r0", "k1"))
+    again = table.merge(rows(table.spark, [("a", 1, date(2024, 1, 1), "k1", T1, "r1")]), commit("r1", "k1"))
+    assert (again.operation, again.rows_written, again.snapshot_id) == ("none", 0, None)
+    assert len(snapshots(table)) == 1
+    assert content(table) == [("a", 1, date(2024, 1, 1), "k1", "r0")]
+
+
+def test_a_restated_key_moves_in_one_merge_commit_that_touches_only_its_two_partitions(spark, table):
+    table.merge(rows(table.spark, [("a", 1, date(2024, 1, 1), "k1", T0, "r0"), ("b", 2, date(2024, 1, 2), "k1", T0, "r0"),
+                             ("c", 3, date(2024, 1, 3), "k1", T0, "r0")]), commit("r0", "k1"))
+    result = table.merge(rows(table.spark, [("a", 5, date(2024, 1, 2), "k2", T1, "r1")]), commit("r1", "k2"))
+    assert (result.operation, result.rows_written) == ("merge", 1)
+    assert result.partitions == [{"day": "2024-01-01"}, {"day": "2024-01-02"}]
+    assert content(table) == [("a", 5, date(2024, 1, 2), "k2", "r1"), ("b", 2, date(2024, 1, 2), "k1", "r0"),
+                              ("c", 3, date(2024, 1, 3), "k1", "r0")]
+    assert len(snapshots(table)) == 2
+    # Copy-on-write: the old files of both partitions are replaced; day 3 is not touched.
+    touched = {day for _status, day in changed_files(table, result.snapshot_id)}
+    assert touched == {date(2024, 1, 1), date(2024, 1, 2)}
+
+
+def test_new_keys_are_appended_and_no_stored_file_is_rewritten(spark, table):
+    table.merge(rows(table.spark, [("a", 1, date(2024, 1, 1), "k1", T0, "r0")]), commit("r0", "k1"), keys_unique=True)
+    result = table.merge(rows(table.spark, [("b", 2, date(2024, 1, 1), "k2", T1, "r1")]), commit("r1", "k2"),
+                         keys_unique=True, incoming_rows=1)
+    assert result.operation == "append"
+    assert changed_files(table, result.snapshot_id) == [(1, date(2024, 1, 1))]  # one file added, none deleted
+
+
+def test_the_lookup_skips_stored_files_whose_key_statistics_miss_the_incoming_keys(spark, table, tmp_path):
+    """Growing keys read no stored data file: a stored file is made unreadable, and a write of
+    keys outside its min/max must not notice; a write of a key inside its range must."""
+    table.merge(rows(table.spark, [("k100", 1, date(2024, 1, 1), "f1", T0, "r0"), ("k199", 1, date(2024, 1, 1), "f1", T0, "r0")]),
+                commit("r0", "f1"), keys_unique=True)
+    [data_file] = [Path(r[0].removeprefix("file:")) for r in
+                   table.spark.sql(f"SELECT file_path FROM {table.spec.identifier}.files").collect()]
+    data_file.write_bytes(b"PAR1 not parquet any more PAR1")
+    result = table.merge(rows(table.spark, [("k200", 2, date(2024, 1, 2), "f2", T1, "r1")]), commit("r1", "f2"),
+                         keys_unique=True, incoming_rows=1)
+    assert result.operation == "append"
+    with pytest.raises(Exception, match="(?i)parquet|footer|magic|corrupt"):
+        table.merge(rows(table.spark, [("k150", 3, date(2024, 1, 3), "f3", T1, "r2")]), commit("r2", "f3"),
+                    keys_unique=True, incoming_rows=1)
+
+
+def test_repeated_incoming_keys_keep_one_winner(spark, table):
+    incoming = [("a", 1, date(2024, 1, 1), "k1", T0, "r0"), ("a", 2, date(2024, 1, 1), "k2", T0, "r0")]
+    table.merge(rows(table.spark, incoming), commit("r0", "k1", "k2"), keys_unique=False)
+    assert content(table) == [("a", 2, date(2024, 1, 1), "k2", "r0")]  # the later source object wins
+
+
+def test_replace_partitions_rewrites_the_listed_partitions_in_one_commit_and_empties_those_without_rows(spark, table):
+    table.merge(rows(table.spark, [("a", 1, date(2024, 1, 1), "k1", T0, "r0"), ("b", 2, date(2024, 1, 2), "k1", T0, "r0"),
+                             ("c", 3, date(2024, 1, 3), "k1", T0, "r0")]), commit("r0", "k1"))
+    result = table.replace_partitions(rows(table.spark, [("d", 4, date(2024, 1, 2), "g", T1, "r1"),
+                                                   ("e", 5, date(2024, 1, 9), "g", T1, "r1")]),
+                                      [(date(2024, 1, 1),), (date(2024, 1, 2),)], commit("r1"))
+    assert (result.operation, result.rows_written) == ("overwrite", 1)
+    assert content(table) == [("c", 3, date(2024, 1, 3), "k1", "r0"), ("d", 4, date(2024, 1, 2), "g", "r1")]
+    assert [s["operation"] for s in snapshots(table)] == ["append", "overwrite"]
+
+
+def test_a_table_whose_columns_differ_from_the_spec_is_refused_with_both_lists(spark, table):
+    table.ensure()
+    table.spark.sql(f"ALTER TABLE {table.spec.identifier} DROP COLUMN value")
+    with pytest.raises(RuntimeError, match=r"declared, not stored: \[\('value', 'int'\)\]"):
+        table.merge(rows(table.spark, [("a", 1, date(2024, 1, 1), "k1", T0, "r0")]), commit("r0", "k1"))
+
+
+def test_a_local_table_is_readable_by_pyiceberg_and_duckdb_from_its_metadata_alone(spark, table, tmp_path):
+    from bench.iceberg_readers import duckdb_connection
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from etl.catalog import CATALOG, pyiceberg_catalog_properties
+
+    table.merge(rows(table.spark, [("a", 1, date(2024, 1, 1), "k1", T0, "r0")]), commit("r0", "k1"))
+    table.merge(rows(table.spark, [("a", 5, date(2024, 1, 2), "k2", T1, "r1"), ("b", 2, date(2024, 1, 1), "k2", T1, "r1")]),
+                commit("r1", "k2"))
+    expected = content(table)
+    loaded = SqlCatalog(CATALOG, **pyiceberg_catalog_properties(tmp_path)).load_table("data_lake_test.things")
+    by_pyiceberg = sorted(tuple(r[c] for c in ("id", "value", "day", "_source_key", "_run_id"))
+                          for r in loaded.scan().to_arrow().to_pylist())
+    assert by_pyiceberg == expected
+    with duckdb_connection() as duck:
+        found = duck.execute("SELECT id, value, day, _source_key, _run_id FROM iceberg_scan(?) ORDER BY id",
+                             [loaded.metadata_location]).fetchall()
+    assert sorted(found) == expected
