@@ -408,15 +408,20 @@ def engine_figure(bench: Bench, rows: int, name: str) -> Figure:
 
 
 def spark_floor(bench: Bench, csv: Path) -> Sample:
-    """The least any Spark job must do with this file: parse, type, write partitioned."""
+    """The least any Spark job must do with this file: parse, type, append to a table
+    partitioned like silver `sales` (one Iceberg commit)."""
     from etl.jobs.sales_etl import SALES_BRONZE_SCHEMA, type_sales
+    from etl.session import table_session
 
     out = bench.fresh_dir("spark-floor")
 
     def run() -> None:
-        df = bench.spark.read.schema(SALES_BRONZE_SCHEMA).option("header", True).csv(str(csv))
+        session = table_session(bench.spark, str(out))
+        df = session.read.schema(SALES_BRONZE_SCHEMA).option("header", True).csv(str(csv))
         typed = type_sales(df)
-        typed.repartition("order_date").write.mode("overwrite").partitionBy("order_date").parquet(str(out / "sales"))
+        session.sql("CREATE NAMESPACE IF NOT EXISTS lake.floor")
+        typed.writeTo("lake.floor.sales").using("iceberg").partitionedBy("order_date") \
+            .tableProperty("location", str(out / "sales")).create()
 
     try:
         return measure(run)
@@ -461,27 +466,39 @@ def fig_incremental(bench: Bench) -> list[Figure]:
         bench.run_sales(SalesEtl, history, trigger="schedule", key=None)
     setup_s = time.perf_counter() - t0
 
-    def scheduled(label: str, base: Path | None, new_file: Path, new_key: str) -> Sample:
+    def first_file(label: str) -> Sample:
         root = bench.fresh_dir(label)
-        if base is not None:
-            shutil.rmtree(root)
-            shutil.copytree(base, root, copy_function=_link_or_copy)
-        bench.put_bronze(root, new_file, new_key)
+        bench.put_bronze(root, files[0], keys[0])
         try:
             sample = measure(lambda: bench.run_sales(SalesEtl, root, trigger="schedule", key=None))
         finally:
             shutil.rmtree(root, ignore_errors=True)
-        if sample.result.source_keys != [new_key]:
-            raise RuntimeError(f"{label}: the scheduled run processed {sample.result.source_keys}, expected [{new_key}]")
+        return checked(label, sample, keys[0])
+
+    # The 101st file runs against the history itself; afterwards the table is rolled back to
+    # the history's snapshot and the ledger follows (etl.maintenance.rollback_table), so the
+    # next repeat starts from the same state. A lake home cannot be copied instead: Iceberg
+    # tables record absolute paths.
+    bench.put_bronze(history, files[count], keys[count])
+    history_snapshot = _current_snapshot(bench, history)
+
+    def next_file(label: str) -> Sample:
+        sample = measure(lambda: bench.run_sales(SalesEtl, history, trigger="schedule", key=None))
+        _rollback(bench, history, history_snapshot, label)
+        return checked(label, sample, keys[count])
+
+    def checked(label: str, sample: Sample, key: str) -> Sample:
+        if sample.result.source_keys != [key]:
+            raise RuntimeError(f"{label}: the scheduled run processed {sample.result.source_keys}, expected [{key}]")
         return sample
 
-    for _ in range(bench.warmups):
-        scheduled("inc-warmup-first", None, files[0], keys[0])
-        scheduled("inc-warmup-next", history, files[count], keys[count])
+    for n in range(bench.warmups):
+        first_file("inc-warmup-first")
+        next_file(f"inc-warmup-next-{n}")
     first, nxt = [], []
     for i in range(bench.repeats):
-        first.append(scheduled("inc-first", None, files[0], keys[0]))
-        nxt.append(scheduled("inc-next", history, files[count], keys[count]))
+        first.append(first_file("inc-first"))
+        nxt.append(next_file(f"inc-next-{i}"))
         log(f"incremental: round {i + 1}/{bench.repeats}: first {first[-1].wall:.1f}s, 101st {nxt[-1].wall:.1f}s")
     silver_rows = _silver_rows(history)
     shutil.rmtree(history, ignore_errors=True)
@@ -491,27 +508,39 @@ def fig_incremental(bench: Bench) -> list[Figure]:
         detail={"files_processed_before": count, "rows_per_file": per_file, "history_rows_in_silver": silver_rows,
                 "setup": bench.options.inc_setup, "setup_s": round(setup_s, 1),
                 "next_file": summary_of(nxt), "first_file": summary_of(first), "cpu_ratio": round(cpu_ratio, 3),
-                "next_partitions_rewritten": len(nxt[-1].result.output_paths),
-                "first_partitions_written": len(first[-1].result.output_paths)},
+                "next_operation": nxt[-1].result.outputs, "first_operation": first[-1].result.outputs},
     )]
 
 
-def _link_or_copy(src: str, dst: str) -> None:
-    # Bronze inputs can be hard-linked; silver files are replaced (os.replace), never edited
-    # in place, so linking them is safe too and keeps copies of the history cheap.
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+BENCH_DATABASE = "data_lake_bench"  # what --env bench names the catalog database
+
+
+def _current_snapshot(bench: Bench, root: Path) -> int:
+    from etl.session import table_session
+    from etl.tables import IcebergTable, DatasetSpec
+    from etl.jobs.sales_etl import SalesEtl
+
+    session = table_session(bench.spark, str(root))
+    row = session.sql(f"SELECT snapshot_id FROM lake.{BENCH_DATABASE}.sales.refs WHERE name = 'main'").first()
+    if row is None:
+        raise RuntimeError(f"no sales table under {root}")
+    del IcebergTable, DatasetSpec, SalesEtl
+    return int(row[0])
+
+
+def _rollback(bench: Bench, root: Path, snapshot: int, label: str) -> None:
+    from etl.maintenance import rollback_table
+    from etl.session import table_session
+    from etl.storage import LocalStorage
+
+    rollback_table(table_session(bench.spark, str(root)), LocalStorage(root), identifier=f"lake.{BENCH_DATABASE}.sales",
+                   bucket=BENCH_BUCKETS["silver"], job="sales_etl", to_snapshot=snapshot, rollback_id=f"bench-{label}")
 
 
 def _silver_rows(root: Path) -> int | None:
-    try:
-        import pyarrow.dataset as ds
+    from data_platform.local.tables import row_count
 
-        return ds.dataset(str(root / BENCH_BUCKETS["silver"] / "sales"), format="parquet", partitioning="hive").count_rows()
-    except Exception:  # noqa: BLE001 - context only
-        return None
+    return row_count(root, BENCH_DATABASE, "sales")
 
 
 # ------------------------------------------------------------------------------------------
@@ -871,9 +900,10 @@ PROFILE_PHASES = (
     ("etl.quality", None, "_validate", "ge_validate"),
     ("etl.base", "BaseGlueJob", "_quarantine", "quarantine_write"),
     ("etl.base", "BaseGlueJob", "load", "load"),
-    ("etl.writer", "AtomicParquetWriter", "_partition_counts", "partition_counts"),
-    ("etl.writer", "AtomicParquetWriter", "_changed_partitions", "changed_partitions"),
-    ("etl.writer", "AtomicParquetWriter", "_stage_and_publish", "stage_and_publish"),
+    ("etl.tables", "IcebergTable", "ensure", "table_ensure"),
+    ("etl.tables", "IcebergTable", "_stored_rows_holding", "key_lookup"),
+    ("etl.tables", "IcebergTable", "_append", "append_commit"),
+    ("etl.tables", "IcebergTable", "_merge_changes", "merge_commit"),
     ("etl.base", "BaseGlueJob", "_finish", "ledger_manifest"),
 )
 
@@ -885,6 +915,7 @@ def run_profile(options: argparse.Namespace) -> int:
 
     from pyspark.sql import SparkSession
 
+    from etl.jars import local_classpath
     from etl.session import LOCAL_SPARK_CONF
 
     bench = Bench(options)
@@ -892,6 +923,7 @@ def run_profile(options: argparse.Namespace) -> int:
     builder = SparkSession.builder.master(os.environ.get("LAKE_SPARK_MASTER", "local[2]")).appName("data-lake-profile")
     for key, value in LOCAL_SPARK_CONF.items():
         builder = builder.config(key, value)
+    builder = builder.config("spark.driver.extraClassPath", local_classpath())
     spark = (builder.config("spark.eventLog.enabled", "true").config("spark.eventLog.dir", events_dir.as_uri())
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")

@@ -271,6 +271,7 @@ class IcebergTable:
         writer = rows.select(*spec.columns).filter(condition).writeTo(spec.identifier)
         for key, value in commit.properties().items():
             writer = writer.option(f"snapshot-property.{key}", value)
+        self._commit_log(commit, "overwrite")
         writer.overwrite(condition)
         snapshot_id, summary = self._committed(commit)
         return WriteResult(rows_written=int(summary.get("added-records", 0)), snapshot_id=snapshot_id,
@@ -286,11 +287,17 @@ class IcebergTable:
         writer = rows.writeTo(self.spec.identifier)
         for key, value in commit.properties().items():
             writer = writer.option(f"snapshot-property.{key}", value)
+        self._commit_log(commit, "append")
         writer.append()
         snapshot_id, summary = self._committed(commit)
         return WriteResult(rows_written=int(summary.get("added-records", 0)), snapshot_id=snapshot_id,
                            partitions=self._partition_dicts(self._partitions_in_snapshot(snapshot_id)),
                            operation="append")
+
+    def _commit_log(self, commit: Commit, operation: str) -> None:
+        # Data files are written first, then the commit swaps the table's metadata pointer.
+        log.info("stage job=%s run_id=%s name=commit table=%s operation=%s", commit.job, commit.run_id,
+                 self.spec.identifier, operation)
 
     def _committed(self, commit: Commit) -> tuple[int, dict[str, str]]:
         """The snapshot this run just committed (the table's current one) and its summary."""
@@ -302,6 +309,8 @@ class IcebergTable:
         if row is None or summary.get(SUMMARY_RUN_ID) != commit.run_id:
             raise RuntimeError(f"table {identifier}: the current snapshot was not committed by run {commit.run_id} "
                                "(another writer committed meanwhile?)")
+        log.info("committed job=%s run_id=%s table=%s snapshot=%s", commit.job, commit.run_id, identifier,
+                 row["snapshot_id"])
         return int(row["snapshot_id"]), summary
 
     def _partitions_in_snapshot(self, snapshot_id: int) -> list[tuple[Any, ...]]:
@@ -352,6 +361,7 @@ class IcebergTable:
             winners.createOrReplaceTempView(view)
             try:
                 statement = self._merge_sql(view, stored_partitions)
+                self._commit_log(commit, "merge")
                 commit_with_properties(self.spark, commit.properties(), lambda: self.spark.sql(statement))
             finally:
                 self.spark.catalog.dropTempView(view)

@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 LAKE = REPO / ".venv" / "bin" / "lake"
 BRONZE = "data-lake-dev-bronze"
 SILVER = "data-lake-dev-silver"
+DATABASE = "data_lake_dev"  # the dev stack's catalog database
 TRACEBACK = "Traceback (most recent call last)"
 GB = 1024**3
 
@@ -225,34 +226,39 @@ def bronze_hashes(home: Path) -> dict[str, str]:
     return tree_hashes(home / BRONZE)
 
 
+def _table(home: Path, dataset: str) -> Any | None:
+    from data_platform.local.tables import load_table
+
+    table = load_table(home, DATABASE, dataset)
+    return table if table is not None and table.metadata.current_snapshot_id is not None else None
+
+
 def dataset_files(home: Path, dataset: str, bucket: str = SILVER) -> list[Path]:
-    root = home / bucket / dataset
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix == ".parquet") if root.exists() else []
+    """The data files of the dataset's table at its current snapshot."""
+    del bucket  # the catalog knows where the table lives
+    table = _table(home, dataset)
+    if table is None:
+        return []
+    return sorted(Path(task.file.file_path.removeprefix("file:")) for task in table.scan().plan_files())
 
 
 def dataset_hashes(home: Path, dataset: str, bucket: str = SILVER) -> dict[str, str]:
-    root = home / bucket / dataset
-    return {p.relative_to(root).as_posix(): sha256_file(p) for p in dataset_files(home, dataset, bucket)}
+    """Every file under the table's folder (data and metadata): a run that commits nothing and
+    writes nothing leaves all of them as they were."""
+    return tree_hashes(home / bucket / dataset)
+
+
+def current_snapshot(home: Path, dataset: str) -> int | None:
+    table = _table(home, dataset)
+    return None if table is None else table.metadata.current_snapshot_id
 
 
 def read_dataset(home: Path, dataset: str, bucket: str = SILVER) -> list[dict[str, Any]]:
-    """Every row of a silver dataset, each Parquet file read on its own (any unreadable file
-    fails the caller), with the Hive partition values from the path added back."""
-    import pyarrow.parquet as pq
-
-    root = home / bucket / dataset
-    rows: list[dict[str, Any]] = []
-    for path in dataset_files(home, dataset, bucket):
-        rel = path.relative_to(root)
-        partition = dict(part.split("=", 1) for part in rel.parts[:-1] if "=" in part)
-        table = pq.read_table(path)
-        for row in table.to_pylist():
-            for column, value in partition.items():
-                row.setdefault(column, value)
-                row[f"__path_{column}"] = value
-            row["__file"] = rel.as_posix()
-            rows.append(row)
-    return rows
+    """Every row of the dataset's table at its current snapshot, read through its Iceberg
+    metadata with pyiceberg (no Spark); an unreadable data file fails the caller."""
+    del bucket
+    table = _table(home, dataset)
+    return [] if table is None else table.scan().to_arrow().to_pylist()
 
 
 def by_key(rows: list[dict[str, Any]], *columns: str) -> dict[Any, list[dict[str, Any]]]:
