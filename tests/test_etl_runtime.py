@@ -34,7 +34,7 @@ def test_main_prints_one_json_line_and_the_reason(capsys):
     code = main(["--JOB_NAME", "nope", "--storage_root", "/tmp/x"])
     out, err = capsys.readouterr()
     assert code == 1
-    assert json.loads(out)["error"] == "invalid job arguments: unknown job 'nope'; known jobs: customer_import, inventory_sync, product_catalog, sales_daily, sales_etl"
+    assert json.loads(out)["error"] == "invalid job arguments: unknown job 'nope'; known jobs: customer_import, inventory_sync, product_catalog, sales_daily, sales_etl, table_maintenance"
     assert err.strip().splitlines()[-1] == "nope FAILED: " + json.loads(out)["error"]
 
 

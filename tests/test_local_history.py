@@ -40,12 +40,12 @@ def test_a_run_is_recorded_at_start_and_at_end(history: History) -> None:
     history.mark_attempt("r1", 1)
     assert history.get_run("r1")["state"] == "RUNNING"
     run = history.finish_run("r1", {"state": "SUCCEEDED", "rows_read": 3, "rows_written": 2, "rows_quarantined": 1,
-                                    "quarantine_path": "/q", "output_paths": ["/o/1.parquet"],
+                                    "quarantine_path": "/q", "outputs": ["data_lake_dev.sales@42"],
                                     "rules_failed": {"quantity_positive": 1}, "warnings": {}}, attempts=1)
     assert {k: run[k] for k in ("state", "rows_read", "rows_written", "rows_quarantined", "quarantine_path",
-                                "output_paths", "rules_failed", "attempts", "source_key", "trigger_name")} == {
+                                "outputs", "rules_failed", "attempts", "source_key", "trigger_name")} == {
         "state": "SUCCEEDED", "rows_read": 3, "rows_written": 2, "rows_quarantined": 1, "quarantine_path": "/q",
-        "output_paths": ["/o/1.parquet"], "rules_failed": {"quantity_positive": 1}, "attempts": 1,
+        "outputs": ["data_lake_dev.sales@42"], "rules_failed": {"quantity_positive": 1}, "attempts": 1,
         "source_key": "sales/a.csv", "trigger_name": "sales_file_trigger"}
     assert run["ended_at"] is not None
 
@@ -186,3 +186,29 @@ def test_processes_opening_a_fresh_home_at_once_all_get_the_history(tmp_path):
                  for _ in range(4)]
         failures = [err for p in procs if (err := p.communicate()[1]) and p.returncode]
         assert failures == [], f"round {round_}: {failures[0][-300:]}"
+
+
+def test_a_history_from_before_iceberg_gains_the_outputs_column(tmp_path):
+    """Old homes recorded output files (`output_paths`); opening them adds `outputs`, keeps the old rows."""
+    import sqlite3
+
+    path = tmp_path / "_lake" / "history.sqlite3"
+    path.parent.mkdir()
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE runs (run_id TEXT PRIMARY KEY, job TEXT NOT NULL, glue_job TEXT NOT NULL, env TEXT NOT NULL,"
+        " trigger_source TEXT NOT NULL, trigger_name TEXT NOT NULL DEFAULT '', source_bucket TEXT NOT NULL DEFAULT '',"
+        " source_key TEXT NOT NULL DEFAULT '', upstream_job TEXT NOT NULL DEFAULT '', upstream_run_id TEXT NOT NULL"
+        " DEFAULT '', event_id TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT,"
+        " rows_read INTEGER, rows_written INTEGER, rows_quarantined INTEGER, quarantine_path TEXT, output_paths TEXT"
+        " NOT NULL DEFAULT '[]', rules_failed TEXT NOT NULL DEFAULT '{}', warnings TEXT NOT NULL DEFAULT '{}',"
+        " error TEXT, error_kind TEXT, attempts INTEGER NOT NULL DEFAULT 0, pid INTEGER NOT NULL, host TEXT NOT NULL,"
+        " proc_start TEXT NOT NULL DEFAULT '');"
+        "INSERT INTO runs (run_id, job, glue_job, env, trigger_source, state, started_at, pid, host, output_paths)"
+        " VALUES ('r-old', 'sales_etl', 'data-lake-dev-sales_etl', 'dev', 'manual', 'SUCCEEDED', '2024-01-01T00:00:00Z',"
+        " 1, 'h', '[\"/old/part-00000.parquet\"]');")
+    old.commit()
+    old.close()
+    with History.for_home(tmp_path) as history:
+        [run] = history.runs()
+    assert (run["run_id"], run["state"], run["outputs"]) == ("r-old", "SUCCEEDED", [])

@@ -32,7 +32,7 @@ class FakeJobs:
     def __call__(self, job: str, arguments: Mapping[str, str]) -> Mapping[str, Any]:
         self.calls.append((job, dict(arguments)))
         return self.answers.get(job, {"state": "SUCCEEDED", "rows_read": 2, "rows_written": 2, "rows_quarantined": 0,
-                                      "output_paths": [f"/lake/silver/{job}/part-0.parquet"]})
+                                      "outputs": [f"data_lake_dev.{job}@1"]})
 
     @property
     def jobs(self) -> list[str]:
