@@ -119,3 +119,107 @@ def row_count(home: Path, database: str, dataset: str) -> int | None:
     if snapshot is None or snapshot.summary is None:
         return 0
     return int(dict(snapshot.summary.additional_properties).get("total-records", 0))
+
+
+# ---- operations that need Spark (Iceberg's procedures) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A stack's dataset table: its name in the catalog, where it lives, who writes it."""
+
+    database: str
+    dataset: str
+    bucket: str
+    job: str
+
+    @property
+    def identifier(self) -> str:
+        from etl.catalog import table_identifier
+
+        return table_identifier(self.database, self.dataset)
+
+
+def dataset_tables(cfg: Any) -> dict[str, TableRef]:
+    """Every silver/gold dataset of the stack, by dataset name."""
+    tables = {}
+    for job, job_cfg in sorted(cfg.jobs.items()):
+        dataset = getattr(job_cfg, "dataset", None)
+        if dataset:
+            tables[dataset] = TableRef(cfg.names.glue_database(), dataset, cfg.output_bucket(job), job)
+    return tables
+
+
+def table_of(cfg: Any, dataset: str) -> TableRef:
+    from data_platform.local import LakeError
+
+    tables = dataset_tables(cfg)
+    if dataset not in tables:
+        raise LakeError(f"unknown dataset '{dataset}'; the stack's datasets: {', '.join(sorted(tables))}", exit_code=2)
+    return tables[dataset]
+
+
+def rollback_target(home: Path, table: TableRef, *, to_run: str | None = None, to_snapshot: int | None = None,
+                    last: int | None = None) -> int:
+    """The snapshot to restore, checked without a JVM: it must exist and be an ancestor of
+    the current snapshot (otherwise the error says what `lake history` shows). `last`: undo
+    the newest `last` commits of the current history."""
+    from data_platform.local import LakeError
+
+    loaded = load_table(home, table.database, table.dataset)
+    if loaded is None:
+        raise LakeError(f"table {table.database}.{table.dataset} does not exist yet: nothing to roll back")
+    history = snapshot_history(loaded)
+    if last is not None:
+        current_line = [s for s in history if s.in_current_history]  # oldest first
+        if last < 1 or last >= len(current_line):
+            older = len(current_line) - 1
+            limit = f"at most --last {older} can be undone" if older else "there is no older snapshot to restore"
+            raise LakeError(f"--last {last}: {table.database}.{table.dataset} has {len(current_line)} snapshot(s) in "
+                            f"its current history; {limit}")
+        return current_line[-1 - last].snapshot_id
+    if to_run is not None:
+        found = [s for s in history if s.run_id == to_run]
+        if not found:
+            raise LakeError(f"run {to_run} committed no snapshot to {table.database}.{table.dataset} (it changed "
+                            f"nothing, failed, or its snapshot expired); see `lake history {table.dataset}`")
+        target = found[-1]
+    else:
+        matching = [s for s in history if s.snapshot_id == to_snapshot]
+        if not matching:
+            raise LakeError(f"{table.database}.{table.dataset} has no snapshot {to_snapshot}; "
+                            f"see `lake history {table.dataset}`")
+        target = matching[0]
+    if target.current:
+        raise LakeError(f"snapshot {target.snapshot_id} is already the current snapshot of {table.database}.{table.dataset}")
+    if not target.in_current_history:
+        raise LakeError(f"snapshot {target.snapshot_id} is not in the current history of "
+                        f"{table.database}.{table.dataset} (it was rolled back); see `lake history {table.dataset}`")
+    return target.snapshot_id
+
+
+def rollback(home: Path, table: TableRef, snapshot_id: int) -> Any:
+    """Roll the table back to `snapshot_id` with Iceberg's procedure and make the ledger follow
+    (etl.maintenance.rollback_table). Starts Spark."""
+    from etl.maintenance import rollback_table
+    from etl.session import local_spark, table_session
+    from etl.storage import LocalStorage
+
+    from data_platform.local.lake import new_run_id
+
+    session = table_session(local_spark(), str(home))
+    return rollback_table(session, LocalStorage(home), identifier=table.identifier, bucket=table.bucket, job=table.job,
+                          to_snapshot=snapshot_id, rollback_id=new_run_id().replace("local-", "rollback-", 1))
+
+
+def maintain(home: Path, tables: list[TableRef], retention: Any) -> list[Any]:
+    """Iceberg's maintenance procedures on each table that exists (etl.maintenance). Starts Spark."""
+    from etl.maintenance import Retention
+    from etl.maintenance import maintain as maintain_table
+    from etl.session import local_spark, table_session
+
+    session = table_session(local_spark(), str(home))
+    keep = Retention(snapshot_days=retention.snapshot_days, min_snapshots=retention.min_snapshots,
+                     orphan_days=retention.orphan_file_days)
+    return [maintain_table(session, t.identifier, keep) for t in tables
+            if load_table(home, t.database, t.dataset) is not None]
