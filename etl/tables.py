@@ -44,6 +44,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DateType, StructType
@@ -134,6 +135,14 @@ class WriteResult:
     base_snapshot_id: int | None = None
 
 
+@dataclass(frozen=True)
+class _IncomingStats:
+    rows: int
+    partitions: list[tuple[Any, ...]]
+    low: Any  # range of the first key column (None: every value null)
+    high: Any
+
+
 def fingerprint(columns: Sequence[str]) -> Column:
     """A hash of the business columns (micro-second timestamps, nulls included)."""
     as_json = F.to_json(
@@ -212,10 +221,13 @@ class IcebergTable:
     def ensure(self) -> None:
         """Create the namespace and the table unless they exist; refuse a table whose columns
         differ from the spec (a schema change needs a migration, not a silent rewrite)."""
-        namespace = self.spec.identifier.rsplit(".", 1)[0]
-        self.spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
-        self.spark.sql(create_table_sql(self.spec))
-        stored = self.spark.table(self.spec.identifier).schema
+        try:
+            stored = self.spark.table(self.spec.identifier).schema  # one catalog lookup when it exists
+        except AnalysisException:
+            namespace = self.spec.identifier.rsplit(".", 1)[0]
+            self.spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
+            self.spark.sql(create_table_sql(self.spec))
+            stored = self.spark.table(self.spec.identifier).schema
         wanted = [(f.name, f.dataType.simpleString()) for f in self.spec.schema.fields]
         actual = [(f.name, f.dataType.simpleString()) for f in stored.fields]
         if actual != wanted:
@@ -227,8 +239,10 @@ class IcebergTable:
                 "migrate the table (ALTER TABLE) before running the new job version")
 
     def current_snapshot_id(self) -> int | None:
-        rows = self.spark.sql(f"SELECT snapshot_id FROM {self.spec.identifier}.refs WHERE name = 'main'").collect()
-        return int(rows[0][0]) if rows else None
+        """From the table's properties (a catalog lookup in the driver, no Spark job)."""
+        row = self.spark.sql(f"SHOW TBLPROPERTIES {self.spec.identifier} ('current-snapshot-id')").first()
+        value = row["value"] if row is not None else "none"
+        return None if value in (None, "none", "") or not value.lstrip("-").isdigit() else int(value)
 
     def read(self) -> DataFrame:
         return self.spark.table(self.spec.identifier)
@@ -245,17 +259,18 @@ class IcebergTable:
         self.ensure()
         base = self.current_snapshot_id()
         incoming = incoming.select(*spec.columns)
-        if incoming_rows == 0 or (incoming_rows is None and not incoming.take(1)):
+        if incoming_rows == 0:
             return WriteResult(base_snapshot_id=base)
         if not keys_unique:
             incoming = self._latest_per_key(incoming)
-        if base is None:
-            result = self._append(incoming, commit)
+        stats = self._incoming_stats(incoming)
+        if not stats.rows:
+            return WriteResult(base_snapshot_id=base)
+        hits = None if base is None else self._stored_rows_holding(incoming, stats, broadcast=stats.rows <= MAX_BROADCAST_KEYS)
+        if hits is None:  # no stored row holds an incoming key (new keys only): append
+            result = self._append(incoming, commit, stats, base)
         else:
-            small = incoming_rows is not None and incoming_rows <= MAX_BROADCAST_KEYS
-            hits = self._stored_rows_holding(incoming, broadcast=small)
-            # No stored row holds an incoming key (new keys only): append.
-            result = self._append(incoming, commit) if hits is None else self._merge_changes(incoming, hits, commit)
+            result = self._merge_changes(incoming, hits, commit, base)
         result.base_snapshot_id = base
         return result
 
@@ -273,8 +288,10 @@ class IcebergTable:
             writer = writer.option(f"snapshot-property.{key}", value)
         self._commit_log(commit, "overwrite")
         writer.overwrite(condition)
-        snapshot_id, summary = self._committed(commit)
-        return WriteResult(rows_written=int(summary.get("added-records", 0)), snapshot_id=snapshot_id,
+        snapshot_id = self._committed(commit, base)
+        added = self.spark.sql(f"SELECT summary['added-records'] FROM {spec.identifier}.snapshots "
+                               f"WHERE snapshot_id = {snapshot_id}").first()
+        return WriteResult(rows_written=int(added[0] or 0) if added else 0, snapshot_id=snapshot_id,
                            partitions=self._partition_dicts(partitions), operation="overwrite", base_snapshot_id=base)
 
     def _latest_per_key(self, incoming: DataFrame) -> DataFrame:
@@ -283,61 +300,58 @@ class IcebergTable:
         marked = mark_merge_winners(empty, incoming, spec.key_columns, spec.business_columns, spec.latest_order)
         return marked.filter(F.col(_WINNER)).select(*spec.columns)
 
-    def _append(self, rows: DataFrame, commit: Commit) -> WriteResult:
+    def _incoming_stats(self, incoming: DataFrame) -> _IncomingStats:
+        """One Spark job: rows per partition and the range of the first key column."""
+        spec = self.spec
+        parts, first = list(spec.partition_columns), spec.key_columns[0]
+        grouped = incoming.groupBy(*parts) if parts else incoming.groupBy()
+        rows = grouped.agg(F.count(F.lit(1)).alias("_n"), F.min(first).alias("_lo"), F.max(first).alias("_hi")).collect()
+        rows = [r for r in rows if r["_n"]]
+        lows = [r["_lo"] for r in rows if r["_lo"] is not None]
+        highs = [r["_hi"] for r in rows if r["_hi"] is not None]
+        return _IncomingStats(rows=sum(int(r["_n"]) for r in rows), partitions=[tuple(r[c] for c in parts) for r in rows],
+                              low=min(lows) if lows else None, high=max(highs) if highs else None)
+
+    def _append(self, rows: DataFrame, commit: Commit, stats: _IncomingStats, base: int | None) -> WriteResult:
         writer = rows.writeTo(self.spec.identifier)
         for key, value in commit.properties().items():
             writer = writer.option(f"snapshot-property.{key}", value)
         self._commit_log(commit, "append")
         writer.append()
-        snapshot_id, summary = self._committed(commit)
-        return WriteResult(rows_written=int(summary.get("added-records", 0)), snapshot_id=snapshot_id,
-                           partitions=self._partition_dicts(self._partitions_in_snapshot(snapshot_id)),
-                           operation="append")
+        snapshot_id = self._committed(commit, base)
+        return WriteResult(rows_written=stats.rows, snapshot_id=snapshot_id,
+                           partitions=self._partition_dicts(stats.partitions), operation="append")
 
     def _commit_log(self, commit: Commit, operation: str) -> None:
         # Data files are written first, then the commit swaps the table's metadata pointer.
         log.info("stage job=%s run_id=%s name=commit table=%s operation=%s", commit.job, commit.run_id,
                  self.spec.identifier, operation)
 
-    def _committed(self, commit: Commit) -> tuple[int, dict[str, str]]:
-        """The snapshot this run just committed (the table's current one) and its summary."""
-        identifier = self.spec.identifier
-        row = self.spark.sql(
-            f"SELECT s.snapshot_id, s.summary FROM {identifier}.refs r JOIN {identifier}.snapshots s "
-            "ON r.snapshot_id = s.snapshot_id WHERE r.name = 'main'").first()
-        summary = dict(row["summary"] or {}) if row else {}
-        if row is None or summary.get(SUMMARY_RUN_ID) != commit.run_id:
-            raise RuntimeError(f"table {identifier}: the current snapshot was not committed by run {commit.run_id} "
-                               "(another writer committed meanwhile?)")
-        log.info("committed job=%s run_id=%s table=%s snapshot=%s", commit.job, commit.run_id, identifier,
-                 row["snapshot_id"])
-        return int(row["snapshot_id"]), summary
+    def _committed(self, commit: Commit, base: int | None) -> int:
+        """The snapshot this run just committed: the table's current one, which must have
+        moved on from `base` (one writer per table; anything else is a bug worth stopping for)."""
+        snapshot_id = self.current_snapshot_id()
+        if snapshot_id is None or snapshot_id == base:
+            raise RuntimeError(f"table {self.spec.identifier}: run {commit.run_id} committed, but the current "
+                               f"snapshot is still {base}")
+        log.info("committed job=%s run_id=%s table=%s snapshot=%s", commit.job, commit.run_id,
+                 self.spec.identifier, snapshot_id)
+        return snapshot_id
 
-    def _partitions_in_snapshot(self, snapshot_id: int) -> list[tuple[Any, ...]]:
-        """The partitions whose data files `snapshot_id` added or removed (from the manifests:
-        no data file is read)."""
-        parts = list(self.spec.partition_columns)
-        if not parts:
-            return [()]
-        rows = self.spark.sql(f"SELECT DISTINCT data_file.partition AS p FROM {self.spec.identifier}.entries "
-                              f"WHERE snapshot_id = {int(snapshot_id)}").collect()
-        return [tuple(r["p"][c] for c in parts) for r in rows]
-
-    def _stored_rows_holding(self, incoming: DataFrame, *, broadcast: bool) -> DataFrame | None:
+    def _stored_rows_holding(self, incoming: DataFrame, stats: _IncomingStats, *, broadcast: bool) -> DataFrame | None:
         """The stored rows whose key is among the incoming keys, or None when there is none.
         The range filter on the first key column lets Iceberg skip every data file whose
         min/max statistics lie outside the incoming keys' range."""
         spec = self.spec
-        first = spec.key_columns[0]
-        bounds = incoming.agg(F.min(first).alias("lo"), F.max(first).alias("hi")).first()
-        if bounds is None or bounds["lo"] is None:
+        if stats.low is None:
             return None  # every incoming key has a null first part: no stored row can equal it
         keys = incoming.select(*spec.key_columns)
-        stored = self.read().where(F.col(first).between(F.lit(bounds["lo"]), F.lit(bounds["hi"])))
+        first = spec.key_columns[0]
+        stored = self.read().where(F.col(first).between(F.lit(stats.low), F.lit(stats.high)))
         hits = stored.join(F.broadcast(keys) if broadcast else keys, list(spec.key_columns), "left_semi")
         return hits if hits.take(1) else None
 
-    def _merge_changes(self, incoming: DataFrame, hits: DataFrame, commit: Commit) -> WriteResult:
+    def _merge_changes(self, incoming: DataFrame, hits: DataFrame, commit: Commit, base: int | None) -> WriteResult:
         spec = self.spec
         parts = list(spec.partition_columns)
         marked = mark_merge_winners(hits, incoming, spec.key_columns, spec.business_columns, spec.latest_order)
@@ -367,7 +381,7 @@ class IcebergTable:
                 self.spark.catalog.dropTempView(view)
         finally:
             marked.unpersist()
-        snapshot_id, _summary = self._committed(commit)
+        snapshot_id = self._committed(commit, base)
         return WriteResult(rows_written=rows_written, partitions=self._partition_dicts(touched),
                            snapshot_id=snapshot_id, operation="merge")
 

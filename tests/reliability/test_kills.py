@@ -31,7 +31,7 @@ from .corpus import sales_csv, sales_row
 pytestmark = [pytest.mark.cli, pytest.mark.slow]
 
 STAGES = ("extract", "raw checks", "quality gate", "write", "commit")
-KILLS_PER_STAGE = 5  # 25 kill points
+KILLS_PER_STAGE = 4  # 20 kill points
 BUSINESS = ("order_id", "order_ts", "store_id", "customer_id", "sku", "quantity", "unit_price", "currency",
             "amount", "order_date", "_source_key")
 _STAGE_LINE = re.compile(r"^(\S+ \S+) .*stage job=sales_etl run_id=(\S+) name=(.+?)(?: table=.*)?$")
