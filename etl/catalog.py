@@ -69,16 +69,52 @@ def _local_warehouse(home: Path) -> str:
     return (home / LOCAL_STATE_DIR / "warehouse").as_uri()
 
 
+# The JDBC catalog's own tables, schema V1, exactly as Iceberg 1.7.1's JdbcUtil creates them.
+# `prepare_local_catalog` creates them and Spark's catalog is told not to
+# (`jdbc.init-catalog-tables=false`): Iceberg's own initialization leaves a metadata ResultSet
+# open on a pooled SQLite connection, which keeps that connection in an old read transaction
+# for good, so it never sees another process's commits (found here: a namespace another
+# process had created looked missing, and commits failed with SQLITE_BUSY_SNAPSHOT).
+LOCAL_CATALOG_DDL = (
+    "CREATE TABLE IF NOT EXISTS iceberg_tables(catalog_name VARCHAR(255) NOT NULL,"
+    "table_namespace VARCHAR(255) NOT NULL,table_name VARCHAR(255) NOT NULL,metadata_location VARCHAR(1000),"
+    "previous_metadata_location VARCHAR(1000), iceberg_type VARCHAR(5),"
+    "PRIMARY KEY (catalog_name, table_namespace, table_name))",
+    "CREATE TABLE IF NOT EXISTS iceberg_namespace_properties(catalog_name VARCHAR(255) NOT NULL,"
+    "namespace VARCHAR(255) NOT NULL,property_key VARCHAR(255),property_value VARCHAR(1000),"
+    "PRIMARY KEY (catalog_name, namespace, property_key))",
+)
+
+
+def prepare_local_catalog(home: Path | str) -> Path:
+    """Create the lake home's catalog file with its tables (idempotent); WAL, so readers (the
+    CLI, pyiceberg) never wait for a commit."""
+    import sqlite3
+
+    path = local_catalog_path(Path(home).resolve())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=LOCAL_BUSY_TIMEOUT_MS / 1000)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        for statement in LOCAL_CATALOG_DDL:
+            db.execute(statement)
+        db.commit()
+    finally:
+        db.close()
+    return path
+
+
 def local_catalog_conf(home: Path | str) -> dict[str, str]:
     """Per-session Spark settings of the lake home's catalog (the extensions are set when the
-    process's SparkSession is built, see `etl.session`)."""
+    process's SparkSession is built, see `etl.session`); `prepare_local_catalog` first."""
     home = Path(home).resolve()
-    uri = f"jdbc:sqlite:{local_catalog_path(home)}?busy_timeout={LOCAL_BUSY_TIMEOUT_MS}&journal_mode=WAL"
+    uri = f"jdbc:sqlite:{local_catalog_path(home)}?busy_timeout={LOCAL_BUSY_TIMEOUT_MS}"
     return _catalog_conf({
         "catalog-impl": "org.apache.iceberg.jdbc.JdbcCatalog",
         "uri": uri,
         # V1 is the schema pyiceberg's SqlCatalog reads and writes too.
         "jdbc.schema-version": "V1",
+        "jdbc.init-catalog-tables": "false",
         "warehouse": _local_warehouse(home),
         "cache-enabled": "false",
     })
@@ -87,4 +123,5 @@ def local_catalog_conf(home: Path | str) -> dict[str, str]:
 def pyiceberg_catalog_properties(home: Path | str) -> dict[str, str]:
     """pyiceberg `SqlCatalog(CATALOG, **properties)` on the same file, for readers without a JVM."""
     home = Path(home).resolve()
-    return {"uri": f"sqlite:///{local_catalog_path(home)}", "warehouse": _local_warehouse(home)}
+    return {"uri": f"sqlite:///{local_catalog_path(home)}", "warehouse": _local_warehouse(home),
+            "init_catalog_tables": "false"}

@@ -23,6 +23,7 @@ from pyspark.sql import SparkSession
 
 from etl import ledger
 from etl.catalog import CATALOG
+from etl.session import catalog_writes
 from etl.storage import Storage
 from etl.tables import SUMMARY_RUN_ID
 
@@ -67,6 +68,14 @@ def maintain(spark: SparkSession, identifier: str, retention: Retention, *, now:
     now = now or datetime.now(UTC)
     table = _name(identifier)
     result = MaintenanceResult(identifier)
+    with catalog_writes(spark):
+        _maintain(spark, identifier, table, retention, now, result)
+    log.info("maintained %s: %s", identifier, result.to_dict())
+    return result
+
+
+def _maintain(spark: SparkSession, identifier: str, table: str, retention: Retention, now: datetime,
+              result: MaintenanceResult) -> None:
     rewrite = spark.sql(f"CALL {CATALOG}.system.rewrite_data_files(table => '{table}')").first()
     if rewrite is not None:
         result.rewritten_files = int(rewrite["rewritten_data_files_count"])
@@ -83,8 +92,6 @@ def maintain(spark: SparkSession, identifier: str, retention: Retention, *, now:
         f"CALL {CATALOG}.system.remove_orphan_files(table => '{table}', "
         f"older_than => {_timestamp(now - timedelta(days=retention.orphan_days))})").collect()
     result.orphan_files = sorted(row["orphan_file_location"] for row in orphans)
-    log.info("maintained %s: %s", identifier, result.to_dict())
-    return result
 
 
 def _snapshot_count(spark: SparkSession, identifier: str) -> int:
@@ -122,7 +129,8 @@ def rollback_to_snapshot(spark: SparkSession, identifier: str, snapshot_id: int)
     that was current before."""
     ancestors = current_ancestors(spark, identifier)
     _check_target(identifier, ancestors, snapshot_id)
-    spark.sql(f"CALL {CATALOG}.system.rollback_to_snapshot('{_name(identifier)}', {int(snapshot_id)})").collect()
+    with catalog_writes(spark):
+        spark.sql(f"CALL {CATALOG}.system.rollback_to_snapshot('{_name(identifier)}', {int(snapshot_id)})").collect()
     return ancestors[0]
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from etl.catalog import CATALOG, ICEBERG_EXTENSIONS, local_catalog_conf, local_catalog_path
+from etl.catalog import CATALOG, ICEBERG_EXTENSIONS, local_catalog_conf, local_catalog_path, prepare_local_catalog
 from etl.jars import ICEBERG_VERSION, local_classpath
 
 _lock = threading.Lock()
@@ -143,6 +145,8 @@ def local_spark(app_name: str = "data-lake-local") -> SparkSession:
 
 
 _lake_sessions: dict[tuple[int, str], SparkSession] = {}
+_catalog_locks: dict[int, Path] = {}  # id(session) -> the lock file of its local catalog
+_writes_in_process = threading.RLock()
 
 
 def table_session(spark: SparkSession, storage_root: str) -> SparkSession:
@@ -163,9 +167,36 @@ def table_session(spark: SparkSession, storage_root: str) -> SparkSession:
     with _lock:
         session = _lake_sessions.get(key)
         if session is None:
-            local_catalog_path(home).parent.mkdir(parents=True, exist_ok=True)
+            prepare_local_catalog(home)
             session = spark.newSession()
             for name, value in local_catalog_conf(home).items():
                 session.conf.set(name, value)
             _lake_sessions[key] = session
+            _catalog_locks[id(session)] = local_catalog_path(home).with_suffix(".lock")
         return session
+
+
+@contextmanager
+def catalog_writes(spark: SparkSession) -> Iterator[None]:
+    """Hold while committing to a table of `spark`'s catalog (and while creating one).
+
+    The local catalog is a SQLite file shared by every `lake` process of a home. SQLite lets
+    one connection write at a time, and a commit's statement that read the catalog before
+    another process wrote it fails at once with SQLITE_BUSY_SNAPSHOT, which Iceberg's JDBC
+    catalog reports as an unknown commit failure (no busy timeout covers it). So local
+    commits take an exclusive lock on `<home>/_lake/catalog.lock` first: processes commit one
+    after the other; the kernel releases the lock if a process dies. The Glue Data Catalog
+    needs nothing of the sort (an optimistic compare-and-swap that Iceberg retries).
+    """
+    path = _catalog_locks.get(id(spark))
+    if path is None:
+        yield
+        return
+    import fcntl  # POSIX (Linux, macOS), as is the local Spark setup; not needed on Glue
+
+    with _writes_in_process, path.open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

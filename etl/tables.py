@@ -51,6 +51,7 @@ from pyspark.sql.types import DataType, DateType, StructType
 
 from etl.catalog import table_identifier
 from etl.jvm import commit_with_properties
+from etl.session import catalog_writes
 from etl.storage import ObjectInfo
 
 log = logging.getLogger("etl")
@@ -225,8 +226,9 @@ class IcebergTable:
             stored = self.spark.table(self.spec.identifier).schema  # one catalog lookup when it exists
         except AnalysisException:
             namespace = self.spec.identifier.rsplit(".", 1)[0]
-            self.spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
-            self.spark.sql(create_table_sql(self.spec))
+            with catalog_writes(self.spark):  # another process may be creating it right now
+                self.spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
+                self.spark.sql(create_table_sql(self.spec))
             stored = self.spark.table(self.spec.identifier).schema
         wanted = [(f.name, f.dataType.simpleString()) for f in self.spec.schema.fields]
         actual = [(f.name, f.dataType.simpleString()) for f in stored.fields]
@@ -287,7 +289,8 @@ class IcebergTable:
         for key, value in commit.properties().items():
             writer = writer.option(f"snapshot-property.{key}", value)
         self._commit_log(commit, "overwrite")
-        writer.overwrite(condition)
+        with catalog_writes(self.spark):
+            writer.overwrite(condition)
         snapshot_id = self._committed(commit, base)
         added = self.spark.sql(f"SELECT summary['added-records'] FROM {spec.identifier}.snapshots "
                                f"WHERE snapshot_id = {snapshot_id}").first()
@@ -317,7 +320,8 @@ class IcebergTable:
         for key, value in commit.properties().items():
             writer = writer.option(f"snapshot-property.{key}", value)
         self._commit_log(commit, "append")
-        writer.append()
+        with catalog_writes(self.spark):
+            writer.append()
         snapshot_id = self._committed(commit, base)
         return WriteResult(rows_written=stats.rows, snapshot_id=snapshot_id,
                            partitions=self._partition_dicts(stats.partitions), operation="append")
@@ -376,7 +380,8 @@ class IcebergTable:
             try:
                 statement = self._merge_sql(view, stored_partitions)
                 self._commit_log(commit, "merge")
-                commit_with_properties(self.spark, commit.properties(), lambda: self.spark.sql(statement))
+                with catalog_writes(self.spark):
+                    commit_with_properties(self.spark, commit.properties(), lambda: self.spark.sql(statement))
             finally:
                 self.spark.catalog.dropTempView(view)
         finally:

@@ -47,7 +47,7 @@ def failures(tmp_path_factory) -> dict[str, Any]:
       requests of product_catalog are refused (the runner's retry) and its first 3 attempts
       fail transiently. p1: attempts 1 and 2 fail, max_retries (1) exhausted -> permanent
       failure. p2: attempt 3 fails, attempt 4 (its 2nd) runs -> succeeds.
-    - sales/orders.csv while the data file of silver `sales` that holds its keys is garbage
+    - sales/orders.csv while the data files of silver `sales` that hold its keys are garbage
       (disk fault, bad manual copy): the key lookup fails inside Spark, an internal error;
       the runner's retry runs it again; it fails for good: recorded, alerted, one line, no
       commit, the garbage left for a human to inspect.
@@ -58,8 +58,9 @@ def failures(tmp_path_factory) -> dict[str, Any]:
     seed.write_text(sales_csv([sales_row("CORR", n) for n in range(20)]))
     seeded = lake(home, "upload", str(seed), "sales/seed.csv")
     assert seeded.returncode == 0, seeded.describe()
-    [part] = dataset_files(home, "sales")
-    part.write_bytes(CORRUPT)
+    parts = dataset_files(home, "sales")
+    for part in parts:
+        part.write_bytes(CORRUPT)
     snapshot = current_snapshot(home, "sales")
     files = []
     for name in ("p1", "p2"):
@@ -72,7 +73,7 @@ def failures(tmp_path_factory) -> dict[str, Any]:
     env = {"LAKE_FAULT": "concurrency:product_catalog:2,transient:product_catalog:3", "LAKE_RETRY_SCALE": "0.01"}
     result = lake(home, *upload_args(files), env=env)
     history = runs(home)
-    return {"home": home, "part": part, "snapshot": snapshot, "result": result, "alerts": alerts(home),
+    return {"home": home, "parts": parts, "snapshot": snapshot, "result": result, "alerts": alerts(home),
             "run": {r["source_key"]: r for r in history if r["source_key"]}}
 
 
@@ -106,7 +107,8 @@ def test_internal_failure_is_retried_recorded_and_alerted(failures):
     assert run["state"] == "FAILED" and run["error_kind"] == "internal" and run["attempts"] == 2, run
     assert run["error"] and "\n" not in run["error"] and len(run["error"]) <= 500, run["error"]
     assert any(a["run_id"] == run["run_id"] for a in failures["alerts"])
-    assert failures["part"].read_bytes() == CORRUPT, "a failed run must not touch silver"
+    assert failures["parts"] and all(p.read_bytes() == CORRUPT for p in failures["parts"]), \
+        "a failed run must not touch silver"
     assert current_snapshot(failures["home"], "sales") == failures["snapshot"], "a failed run must not commit"
 
 
