@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from data_platform.config import Layer, PlatformConfig
+from data_platform.config import JobKind, Layer, PlatformConfig
 
 POLICY_VERSION = "2012-10-17"
 
@@ -278,6 +278,8 @@ def upstream_jobs(cfg: PlatformConfig, job: str) -> list[str]:
 def job_s3_access(cfg: PlatformConfig, job: str) -> JobS3Access:
     """What one job may read and write, from the stack config alone."""
     job_cfg = cfg.jobs[job]
+    if job_cfg.kind is JobKind.MAINTENANCE:
+        return maintenance_s3_access(cfg)
     source_bucket = cfg.bucket_name(job_cfg.source.layer.value)
     # Bronze inputs are read object by object; a silver source is read as a folder.
     reads = [S3Grant(source_bucket, job_cfg.source.prefix, spark_folder=job_cfg.source.layer is not Layer.BRONZE)]
@@ -289,6 +291,18 @@ def job_s3_access(cfg: PlatformConfig, job: str) -> JobS3Access:
     writes = tuple(S3Grant(output, prefix, spark_folder=prefix == dataset)
                    for prefix in job_output_prefixes(job, job_cfg.dataset))
     return JobS3Access(reads=tuple(reads), writes=writes)
+
+
+def table_prefixes(cfg: PlatformConfig) -> list[S3Grant]:
+    """Every silver/gold table's location (`<bucket>/<dataset>/`: data/ and metadata/ below it)."""
+    return [S3Grant(cfg.output_bucket(job), f"{job_cfg.dataset}/", spark_folder=True)
+            for job, job_cfg in sorted(cfg.dataset_jobs.items())]
+
+
+def maintenance_s3_access(cfg: PlatformConfig) -> JobS3Access:
+    """The maintenance job reads, rewrites and deletes the files of every table (compaction,
+    expired snapshots, orphan files); it reads no input and keeps no ledger."""
+    return JobS3Access(reads=(), writes=tuple(table_prefixes(cfg)))
 
 
 def _list_statement(sid: str, partition: str, buckets: Iterable[str]) -> dict[str, Any]:

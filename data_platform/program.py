@@ -19,11 +19,11 @@ STACK_OUTPUTS: tuple[str, ...] = ("bucket_names", "job_names", "runner_arns", "a
 
 
 def dataset_schemas(cfg: PlatformConfig) -> dict[str, TableSchema]:
-    """Each job's declared dataset schema, from the etl job classes (the one source of truth)."""
+    """Each dataset job's declared dataset schema, from the etl job classes (the one source of truth)."""
     from etl.jobs import REGISTRY  # imports pyspark types, never starts Spark
 
     problems = []
-    for job, job_cfg in cfg.jobs.items():
+    for job, job_cfg in cfg.dataset_jobs.items():
         job_class = REGISTRY.get(job)
         if job_class is None:
             problems.append(f"job '{job}' is not in etl.jobs.REGISTRY (known: {', '.join(sorted(REGISTRY))})")
@@ -32,7 +32,7 @@ def dataset_schemas(cfg: PlatformConfig) -> dict[str, TableSchema]:
                             f"declares {job_class.layer} '{job_class.dataset}'")
     if problems:
         raise ValueError("the stack config and the etl jobs disagree:\n  - " + "\n  - ".join(problems))
-    return {job: table_schema(REGISTRY[job].schema, REGISTRY[job].partition_columns) for job in cfg.jobs}
+    return {job: table_schema(REGISTRY[job].schema, REGISTRY[job].partition_columns) for job in cfg.dataset_jobs}
 
 
 def build(stack: StackConfig, *, tables: Mapping[str, TableSchema] | None = None,

@@ -513,6 +513,7 @@ class _JobView:
     source_prefix: str | None
     data_buckets: dict[str, str]          # bucket name -> layer
     artifact_prefixes: dict[str, set[str]]  # bucket -> prefixes the job's own code/temp live under
+    tables: tuple[str, ...] | None = None   # the maintenance job's `--tables`; None for a dataset job
 
 
 def _job_view(job: StackResource) -> _JobView:
@@ -535,8 +536,10 @@ def _job_view(job: StackResource) -> _JobView:
         artifacts.setdefault(bucket, set()).add(prefix)
     name = job.props.get("name")
     source_prefix = args.get("--source_prefix")
+    tables = args.get("--tables")
     return _JobView(job, name if isinstance(name, str) else job.name,
-                    source_prefix if isinstance(source_prefix, str) else None, data_buckets, artifacts)
+                    source_prefix if isinstance(source_prefix, str) else None, data_buckets, artifacts,
+                    tuple(t for t in tables.split(",") if t) if isinstance(tables, str) else None)
 
 
 def _job_key(view: _JobView, key: str) -> bool:
@@ -646,15 +649,16 @@ def glue_job_roles_scoped(resources: Iterable[Any]) -> list[Violation]:
                                         f"(role_arn={job.resource.props.get('roleArn')!r})",
                                         unknown=contains_unknown(job.resource.props.get("roleArn"))))
             continue
-        if job.source_prefix is None:
+        if job.source_prefix is None and job.tables is None:
             violations.append(Violation(job.resource.name, f"Glue job {job.glue_name} has no --source_prefix "
-                                        "default argument; its input cannot be scoped"))
+                                        "(dataset job) or --tables (maintenance job) default argument; its "
+                                        "access cannot be scoped"))
             continue
         views.append((job, role, _job_grants(job, role, resources, roles, violations)))
 
-    # Phase 1: the dataset each job writes.
+    # Phase 1: the dataset each job writes (the maintenance job maintains them all, owns none).
     datasets: dict[str, set[tuple[str, str]]] = {}
-    for job, role, grants in views:
+    for job, role, grants in (v for v in views if v[0].tables is None):
         datasets[job.glue_name] = {(g.bucket, d) for g in grants if (d := _written_dataset(g))}
         names = sorted({d for _, d in datasets[job.glue_name]})
         if len(names) > 1:
@@ -734,6 +738,8 @@ def _grant_problem(job: _JobView, others: list[_JobView], grant: _Grant,
         return f"outside its own code and temp folders ({', '.join(sorted(own))})"
     if grant.bucket_level and key == "":
         return "the whole bucket; only s3:ListBucket may be granted on a bucket as a whole"
+    if job.tables is not None:
+        return _maintenance_grant_problem(job, grant)
     if grant.layer == "bronze":
         if grant.writes:
             return "jobs never modify bronze (read-only input)"
@@ -766,6 +772,16 @@ def _grant_problem(job: _JobView, others: list[_JobView], grant: _Grant,
     if dataset is None:
         return "not within one dataset; scope it to <dataset>/ (or _staging/, _quarantine/, _stats/ of it)"
     return f"neither its input ({job.source_prefix}) nor its own dataset"
+
+
+def _maintenance_grant_problem(job: _JobView, grant: _Grant) -> str | None:
+    """The maintenance job compacts, expires and cleans exactly the tables of its `--tables`:
+    their locations `<dataset>/` in silver or gold, nothing of bronze, no job's bookkeeping."""
+    if grant.layer == "bronze":
+        return "the maintenance job touches no bronze object"
+    if any(grant.key.startswith(f"{table}/") for table in job.tables or ()):
+        return None
+    return f"not the location of a table it maintains (--tables {','.join(job.tables or ())})"
 
 
 _GLUE_TASK = re.compile(r":states:::glue:startJobRun", re.IGNORECASE)

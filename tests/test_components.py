@@ -253,6 +253,21 @@ def test_glue_default_arguments_extend_the_contract():
     assert set(modules) == {"great_expectations", "defusedxml"} and all(modules.values())
 
 
+def test_the_maintenance_job_gets_the_stacks_tables_and_retention_as_it_reads_them():
+    from etl.args import JobArguments
+    from etl.jobs.table_maintenance import retention_from, tables_from
+    from etl.maintenance import Retention
+
+    cfg = PROD.platform
+    arguments = contract.default_job_arguments(cfg, "table_maintenance")
+    assert arguments["--database"] == "data_lake_prod"
+    assert not {"--source_prefix", "--source_suffix", "--max_drop_ratio"} & set(arguments)
+    parsed = JobArguments.from_mapping(arguments)
+    assert tables_from(parsed) == ["customers", "inventory", "products", "sales", "sales_daily"]
+    assert retention_from(parsed) == Retention(snapshot_days=14, min_snapshots=20, orphan_days=3)
+    assert retention_from(parsed) != Retention()  # the stack's values, not the job's defaults
+
+
 def glue_job(stack, job: str, package, script: Path) -> GlueJob:
     return GlueJob(
         f"job-{job}",
@@ -543,7 +558,7 @@ def test_alarm_namespaces_and_dimensions(prod_alerts):
     assert all(a["threshold"] == cfg.alerts.dead_letter_threshold and a["statistic"] == "Maximum"
                and a["comparisonOperator"] == "GreaterThanOrEqualToThreshold" for a in dlq)
     quarantine = found[("DataLake", "QuarantinedRows")]
-    assert {a["dimensions"]["JobName"] for a in quarantine} == {cfg.names.glue_job(job) for job in cfg.jobs}
+    assert {a["dimensions"]["JobName"] for a in quarantine} == {cfg.names.glue_job(job) for job in cfg.dataset_jobs}
     assert all(a["dimensions"]["Environment"] == "prod" and a["statistic"] == "Sum"
                and a["threshold"] == 100 for a in quarantine)
     glue = found[("Glue", "glue.driver.aggregate.numFailedTasks")]
@@ -616,8 +631,8 @@ def test_catalog_tables_equal_the_declared_schemas():
     resources = declared(lambda: DataCatalog("catalog", DataCatalogArgs(config=DEV.platform, tables=schemas)))
     assert named(resources, "aws:glue/catalogDatabase:CatalogDatabase", "-database")["name"] == "data_lake_dev"
     tables = {r["inputs"]["name"]: r["inputs"] for r in of_type(resources, "aws:glue/catalogTable:CatalogTable")}
-    assert set(tables) == {cfg.dataset for cfg in DEV.platform.jobs.values()}
-    for job, job_cfg in DEV.platform.jobs.items():
+    assert set(tables) == {cfg.dataset for cfg in DEV.platform.dataset_jobs.values()}
+    for job, job_cfg in DEV.platform.dataset_jobs.items():
         table, declared_schema = tables[job_cfg.dataset], REGISTRY[job].schema
         columns = [(c["name"], c["type"]) for c in table["storageDescriptor"]["columns"]]
         keys = [(c["name"], c["type"]) for c in table.get("partitionKeys", [])]

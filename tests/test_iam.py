@@ -97,7 +97,7 @@ def test_sales_job_writes_only_its_dataset_and_bookkeeping(dev):
 def test_job_policy_names_no_other_job(dev, job):
     text = json.dumps(job_policy(dev, job))
     own = dev.jobs[job]
-    for other, other_cfg in dev.jobs.items():
+    for other, other_cfg in dev.dataset_jobs.items():
         if other == job:
             continue
         assert other not in text, f"{job}'s policy names job {other}"

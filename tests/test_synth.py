@@ -127,9 +127,10 @@ def test_resource_counts_follow_the_config(synthesized, stacks, stack_name):
     assert found["aws:sqs/queue:Queue"] == triggers + 1  # + the alert target's DLQ
     assert found["aws:iam/role:Role"] == 2 * jobs + triggers
     assert found["aws:sns/topicSubscription:TopicSubscription"] == len(cfg.alerts.emails)
-    alarms = 2 * jobs + (rules + after) + 2 + (triggers + 1) + 2 * jobs
+    datasets = len(cfg.dataset_jobs)  # a quarantine alarm and a table each; the maintenance job has neither
+    alarms = 2 * jobs + (rules + after) + 2 + (triggers + 1) + jobs + datasets
     assert found["aws:cloudwatch/metricAlarm:MetricAlarm"] == alarms
-    assert found["aws:glue/catalogTable:CatalogTable"] == jobs
+    assert found["aws:glue/catalogTable:CatalogTable"] == datasets
     assert 150 <= len(synthesized[stack_name]) <= 300
 
 

@@ -141,7 +141,7 @@ class DataCatalog(pulumi.ComponentResource):
         self.register_outputs({"database_name": self.database_name, "table_names": self.table_names})
 
     def _datasets(self) -> list[str]:
-        jobs = list(self._cfg.jobs)
+        jobs = list(self._cfg.dataset_jobs)
         seen: dict[tuple[str, str], str] = {}
         for job in jobs:
             job_cfg = self._cfg.jobs[job]

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from data_platform import contract, iam
-from data_platform.config import PlatformConfig
+from data_platform.config import JobConfig, JobKind, PlatformConfig
 from data_platform.packaging import SHORT_HASH, Package, file_sha256
 
 GLUE_VERSION = "5.0"
@@ -69,6 +69,12 @@ def glue_default_arguments(cfg: PlatformConfig, job: str, *, artifacts_bucket: s
         "--job-bookmark-option": "job-bookmark-disable",
         "--TempDir": f"s3://{artifacts_bucket}/{temp_prefix(job)}",
     }
+
+
+def default_description(job: str, job_cfg: JobConfig) -> str:
+    if job_cfg.kind is JobKind.MAINTENANCE or job_cfg.source is None:
+        return f"{job}: maintenance of the stack's silver and gold tables"
+    return f"{job}: {job_cfg.source.layer.value} -> {job_cfg.layer.value} {job_cfg.dataset}"
 
 
 # Glue 5.0 writes system, Spark and Glue-logger lines to `<prefix>/error` and the script's
@@ -219,8 +225,7 @@ class GlueJob(pulumi.ComponentResource):
         return aws.glue.Job(
             f"{self._base}-job",
             name=self._cfg.names.glue_job(job),
-            description=job_cfg.description
-            or f"{job}: {job_cfg.source.layer.value} -> {job_cfg.layer.value} {job_cfg.dataset}",
+            description=job_cfg.description or default_description(job, job_cfg),
             role_arn=self._role.arn,
             glue_version=GLUE_VERSION,
             command={
