@@ -249,6 +249,16 @@ def test_glue_default_arguments_extend_the_contract():
     # Glue 4.0-and-earlier switches are not sent to a 5.0 job.
     assert not {"--enable-continuous-cloudwatch-log", "--continuous-log-logGroup"} & set(arguments)
     assert arguments["--TempDir"] == "s3://art/glue/tmp/sales_etl/"
+    assert arguments["--datalake-formats"] == "iceberg"
+    conf = dict(setting.split("=", 1) for setting in arguments["--conf"].split(" --conf "))
+    assert conf["spark.sql.catalog.lake.catalog-impl"] == "org.apache.iceberg.aws.glue.GlueCatalog"
+    assert conf["spark.sql.catalog.lake.io-impl"] == "org.apache.iceberg.aws.s3.S3FileIO"
+    assert conf["spark.sql.catalog.lake.warehouse"] == "s3://data-lake-prod-silver/"
+    gold = glue_default_arguments(cfg, "sales_daily", artifacts_bucket="art", package_object_key="k")
+    assert "spark.sql.catalog.lake.warehouse=s3://data-lake-prod-gold/" in gold["--conf"].split(" --conf ")
+    maintenance = glue_default_arguments(cfg, "table_maintenance", artifacts_bucket="art", package_object_key="k")
+    assert maintenance["--datalake-formats"] == "iceberg"
+    assert "spark.sql.catalog.lake.warehouse=s3://data-lake-prod-silver/" in maintenance["--conf"].split(" --conf ")
     modules = dict(m.split("==") for m in arguments["--additional-python-modules"].split(","))
     assert set(modules) == {"great_expectations", "defusedxml"} and all(modules.values())
 

@@ -16,9 +16,11 @@ import pulumi_aws as aws
 from data_platform import contract, iam
 from data_platform.config import JobConfig, JobKind, PlatformConfig
 from data_platform.packaging import SHORT_HASH, Package, file_sha256
+from etl.catalog import glue_conf_argument
 
 GLUE_VERSION = "5.0"
 GLUE_COMMAND = "glueetl"
+DATALAKE_FORMATS = "iceberg"
 # Installed on the workers at start; pinned to what the project was tested with.
 ADDITIONAL_PYTHON_MODULES: tuple[str, ...] = ("great_expectations", "defusedxml")
 
@@ -55,6 +57,13 @@ def glue_default_arguments(cfg: PlatformConfig, job: str, *, artifacts_bucket: s
     groups named from `--custom-logGroup-prefix` (see `job_log_groups`).
     https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html
     https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html
+
+    Silver and gold are Iceberg tables in the Glue Data Catalog: `--datalake-formats iceberg`
+    loads the Iceberg runtime Glue 5.0 ships (1.7.1), and `--conf` configures the job's Spark
+    catalog `lake` (GlueCatalog, S3FileIO) with its warehouse in the job's output bucket, as
+    https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-format-iceberg.html and
+    https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
+    document. Tables are created at their own location, so the warehouse is only a default.
     """
     return {
         **contract.default_job_arguments(cfg, job),
@@ -68,6 +77,8 @@ def glue_default_arguments(cfg: PlatformConfig, job: str, *, artifacts_bucket: s
         # only DynamicFrame reads with a transformation_ctx, which no job makes.
         "--job-bookmark-option": "job-bookmark-disable",
         "--TempDir": f"s3://{artifacts_bucket}/{temp_prefix(job)}",
+        "--datalake-formats": DATALAKE_FORMATS,
+        "--conf": glue_conf_argument(f"s3://{cfg.output_bucket(job)}/"),
     }
 
 
