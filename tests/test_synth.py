@@ -50,7 +50,8 @@ def test_synth_output_shape(synthesized, stack_name):
     assert json.loads(json.dumps(resources)) == resources  # JSON-able as is
     assert resources[0] == {
         "type": "pulumi:providers:aws", "name": f"data-lake-{stack_name}-aws", "parent": None,
-        "inputs": resources[0]["inputs"], "options": {"deleteBeforeReplace": False},
+        "inputs": resources[0]["inputs"],
+        "options": {"deleteBeforeReplace": False, "ignoreChanges": [], "protect": False},
     }
     names = [r["name"] for r in resources]
     assert len(names) == len(set(names)), "logical names must be unique (parents are referred to by name)"
