@@ -548,7 +548,8 @@ def _job_key(view: _JobView, key: str) -> bool:
 
 
 _BOOKKEEPING = re.compile(r"^_(ledger|runs)/([^/]+)/")
-_DATASET_AREAS = re.compile(r"^(?:_staging/_quarantine/|_staging/|_quarantine/|_stats/)?([^_/][^/]*)/")
+# A dataset's own areas: its table (`<dataset>/`) and its quarantine (staged first when big).
+_DATASET_AREAS = re.compile(r"^(?:_staging/_quarantine/|_quarantine/)?([^_/][^/]*)/")
 
 
 def _s3_grants(document: Mapping[str, Any]) -> list[tuple[str, str, str | None, list[str]]]:
@@ -770,7 +771,7 @@ def _grant_problem(job: _JobView, others: list[_JobView], grant: _Grant,
     if owner is not None:
         return f"the dataset of Glue job {owner}; a job writes only its own dataset and reads only its input"
     if dataset is None:
-        return "not within one dataset; scope it to <dataset>/ (or _staging/, _quarantine/, _stats/ of it)"
+        return "not within one dataset; scope it to <dataset>/ (or _quarantine/, _staging/_quarantine/ of it)"
     return f"neither its input ({job.source_prefix}) nor its own dataset"
 
 

@@ -162,12 +162,14 @@ class GlueJob(pulumi.ComponentResource):
             opts=self._child(),
         )
         access = iam.job_s3_access(self._cfg, job)
+        catalog = iam.job_catalog_access(self._cfg, job)
         artifacts = self._cfg.bucket_name("artifacts")
         log_groups = list(job_log_groups(self._cfg, job).values())
         policy = pulumi.Output.all(self._args.account, self._args.kms_key_arn).apply(
             lambda values: json.dumps(iam.glue_job_policy(
                 values[0],
                 access=access,
+                catalog=catalog,
                 artifacts_bucket=artifacts,
                 artifacts_prefix=code_prefix(job),
                 temp_prefix=temp_prefix(job),
