@@ -917,6 +917,14 @@ STACK_RULES: dict[str, tuple[str, Callable[[Iterable[Any]], list[Violation]]]] =
                               _aws_behaviour(aws_rules.check_alerts_per_run)),
     "runner-retries-fit-the-error": ("Runners wait only on capacity errors and never retry permanent ones.",
                                      _aws_behaviour(aws_rules.check_runner_retries)),
+    "iceberg-catalog-tables": ("Every table a job commits to or maintains is an Iceberg table of the Glue Data "
+                               "Catalog, in the jobs' database, at s3://<its bucket>/<table>.",
+                               _aws_behaviour(aws_rules.check_iceberg_tables)),
+    "glue-jobs-load-iceberg": ("Every Glue job runs with --datalake-formats iceberg and a Spark catalog with "
+                               "GlueCatalog, S3FileIO and a warehouse in the silver or gold bucket.",
+                               _aws_behaviour(aws_rules.check_glue_iceberg)),
+    "glue-catalog-grants-scoped": ("Job roles' Glue Data Catalog statements name only the stack's catalog, "
+                                   "database and tables.", _aws_behaviour(aws_rules.check_catalog_grants)),
     "s3-buckets-sse-kms": ("Buckets use SSE-KMS with the environment's key and bucket keys; the access-log "
                            "bucket is the documented SSE-S3 exception.", buckets_sse_kms),
     "s3-buckets-public-access-blocked": ("Every bucket blocks all public access.", buckets_block_public_access),

@@ -560,3 +560,13 @@ def test_pack_reports_stack_violations_and_preview_unknowns_over_the_protocol(an
     assert "'Suspended', not 'Enabled'" in versioning[0].message
     runner = [d for d in diagnostics if d.policyName == "runner-roles-scoped"]
     assert len(runner) == 1 and "can't run policy 'runner-roles-scoped'" in runner[0].message and "unknown" in runner[0].message
+
+
+def test_iceberg_rules_reject_a_job_without_iceberg_and_a_role_on_every_table(stack):
+    job = find(stack, rules.GLUE_JOB, "job-sales_daily")
+    del job["inputs"]["defaultArguments"]["--datalake-formats"]
+    _edit_job_policy(stack, "sales_daily", {"Effect": "Allow", "Action": "glue:UpdateTable", "Resource": "*"})
+    found = run_all(stack)
+    assert "--datalake-formats iceberg" in messages(found["glue-jobs-load-iceberg"])
+    assert "glue:UpdateTable on '*'" in messages(found["glue-catalog-grants-scoped"])
+    assert found["iceberg-catalog-tables"] == []
