@@ -16,6 +16,13 @@ look across resources, at how AWS behaves once they exist:
 * `check_alerts_per_run`  - alerts follow the runner's execution status, not Glue's per-attempt
   job-state events.
 * `check_runner_retries`  - each runner retry fits its error (data_platform.runner_errors).
+* `check_iceberg_tables`  - every table a job commits to (and every table the maintenance job
+  maintains) is an Iceberg table of the Glue Data Catalog, in the jobs' database, at
+  `s3://<its bucket>/<table>`.
+* `check_glue_iceberg`    - every Glue job loads Iceberg (`--datalake-formats`) and configures
+  a Spark catalog with GlueCatalog, S3FileIO and a warehouse in the stack's silver or gold bucket.
+* `check_catalog_grants`  - a job role's Glue Data Catalog statements name only the stack's
+  catalog, the jobs' database and tables the stack declares (no `*`, no other database).
 
 Each returns `fidelity.Finding`s (empty means clean). Like `fidelity`, this module imports
 only the standard library, so the policy pack in `policy/` can use it.
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -381,6 +389,178 @@ def check_runner_retries(resources: Iterable[Resource]) -> list[Finding]:
     return findings
 
 
+# --------------------------------------------------------------------------------------------
+# Silver and gold are Iceberg tables of the Glue Data Catalog
+# (https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-format-iceberg.html,
+# https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html)
+
+CATALOG_TABLE = "aws:glue/catalogTable:CatalogTable"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ICEBERG_CATALOG_SETTINGS: Mapping[str, str] = {
+    "catalog-impl": "org.apache.iceberg.aws.glue.GlueCatalog",
+    "io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+}
+_GLUE_CATALOG_RESOURCE = re.compile(r"^arn:[^:]+:glue:[^:]*:[^:]*:(catalog|database/[^/]*|table/[^/]*/[^/]*)$")
+
+
+def _arguments(job: Resource) -> Mapping[str, Any]:
+    arguments = _inputs(job).get("defaultArguments")
+    return arguments if isinstance(arguments, Mapping) else {}
+
+
+def spark_conf(job: Resource) -> dict[str, str]:
+    """The job's `--conf` as settings (Glue passes several joined with ` --conf `)."""
+    text = str(_arguments(job).get("--conf") or "")
+    pairs = (setting.strip().partition("=") for setting in text.split(" --conf ") if setting.strip())
+    return {key: value for key, _, value in pairs}
+
+
+def _table_buckets(job: Resource) -> set[str]:
+    return {str(_arguments(job).get(f"--{layer}_bucket")) for layer in ("silver", "gold")} - {"None"}
+
+
+def _glue_statements(documents: Iterable[Mapping[str, Any]]) -> list[tuple[list[str], list[str]]]:
+    """(glue actions, resources) of each Allow statement that grants a Glue action."""
+    found = []
+    for document in documents:
+        for statement in statements(document):
+            actions = [str(a) for a in as_list(statement.get("Action"))]
+            glue = [a for a in actions if a.lower().startswith("glue:") or a == "*"]
+            if statement.get("Effect") == "Allow" and glue:
+                found.append((glue, [str(r) for r in as_list(statement.get("Resource"))]))
+    return found
+
+
+def _committed_tables(documents: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
+    """(database, table) of every table ARN the documents let the job glue:UpdateTable."""
+    tables = set()
+    for actions, resources in _glue_statements(documents):
+        if any(fnmatch.fnmatchcase("glue:updatetable", a.lower()) for a in actions):
+            for resource in resources:
+                head, _, path = resource.partition(":table/")
+                if head.startswith("arn:") and path.count("/") == 1:
+                    tables.add(tuple(path.split("/")))  # type: ignore[arg-type]
+    return tables
+
+
+def expected_tables(resources: list[Resource]) -> dict[tuple[str, str], set[str]]:
+    """(database, table) -> the buckets it may live in: a table a dataset job commits to lives
+    in that job's warehouse bucket; a table only the maintenance job names (`--tables`) in the
+    stack's silver or gold bucket."""
+    written: dict[tuple[str, str], set[str]] = {}
+    maintained: dict[tuple[str, str], set[str]] = {}
+    for job in _of_type(resources, GLUE_JOB):
+        arguments = _arguments(job)
+        database = str(arguments.get("--database") or "")
+        tables = [t for t in str(arguments.get("--tables") or "").split(",") if t]
+        for table in tables:
+            maintained.setdefault((database, table), set()).update(_table_buckets(job))
+        if tables:
+            continue
+        warehouse = _S3_BUCKET_OF.match(spark_conf(job).get(f"spark.sql.catalog.{_catalog_name(job)}.warehouse", ""))
+        for committed in _committed_tables(_role_documents(resources, _inputs(job).get("roleArn"))):
+            written.setdefault(committed, set()).add(warehouse.group(1) if warehouse else "?")
+    return {**maintained, **written}
+
+
+_S3_BUCKET_OF = re.compile(r"^s3://([^/]+)/?")
+
+
+def _catalog_name(job: Resource) -> str:
+    """The Spark catalog the job's `--conf` points at Glue (`lake` here)."""
+    for key, value in spark_conf(job).items():
+        if key.endswith(".catalog-impl") and value == ICEBERG_CATALOG_SETTINGS["catalog-impl"]:
+            return key[len("spark.sql.catalog."):-len(".catalog-impl")]
+    return "?"
+
+
+def _iceberg_location(table: Resource) -> str | None:
+    iceberg = (_inputs(table).get("openTableFormatInput") or {}).get("icebergInput") or {}
+    if iceberg.get("metadataOperation") != "CREATE":
+        return None
+    return str((iceberg.get("icebergTableInput") or {}).get("location") or "").rstrip("/")
+
+
+def check_iceberg_tables(resources: Iterable[Resource]) -> list[Finding]:
+    resources = list(resources)
+    tables = {(str(_inputs(t).get("databaseName")), str(_inputs(t).get("name"))): t
+              for t in _of_type(resources, CATALOG_TABLE)}
+    findings = []
+    for (database, name), buckets in sorted(expected_tables(resources).items()):
+        table = tables.get((database, name))
+        if table is None:
+            findings.append(Finding("iceberg-tables", CATALOG_TABLE, f"{database}.{name}", "", (
+                f"a job writes table {name} of database {database}, which the stack does not declare: Athena cannot "
+                "query it until a job's first commit creates it, and the job roles may not create tables")))
+            continue
+        location = _iceberg_location(table)
+        if location is None:
+            findings.append(_finding("iceberg-tables", table, "openTableFormatInput", (
+                "not declared as an Iceberg table (openTableFormatInput.icebergInput, metadataOperation CREATE): "
+                "Glue would create a Hive table the jobs' GlueCatalog refuses to load")))
+        elif location not in {f"s3://{bucket}/{name}" for bucket in buckets}:
+            findings.append(_finding("iceberg-tables", table, "openTableFormatInput.icebergInput.icebergTableInput.location",
+                                     f"{location!r} is not the table's location s3://<{' or '.join(sorted(buckets))}>/{name} "
+                                     "where its job writes it"))
+    return findings
+
+
+def check_glue_iceberg(resources: Iterable[Resource]) -> list[Finding]:
+    findings = []
+    for job in _of_type(resources, GLUE_JOB):
+        arguments = _arguments(job)
+        if contains_unknown(arguments):
+            continue
+        formats = [f.strip() for f in str(arguments.get("--datalake-formats") or "").split(",")]
+        if "iceberg" not in formats:
+            findings.append(_finding("glue-iceberg", job, "defaultArguments.--datalake-formats",
+                                     "Glue loads no Iceberg runtime: set --datalake-formats iceberg"))
+        catalog = _catalog_name(job)
+        conf = spark_conf(job)
+        for setting, value in ICEBERG_CATALOG_SETTINGS.items():
+            if conf.get(f"spark.sql.catalog.{catalog}.{setting}") != value:
+                findings.append(_finding("glue-iceberg", job, "defaultArguments.--conf",
+                                         f"no Spark catalog with {setting}={value}"))
+        warehouse = _S3_BUCKET_OF.match(conf.get(f"spark.sql.catalog.{catalog}.warehouse", ""))
+        if warehouse is None or warehouse.group(1) not in _table_buckets(job):
+            findings.append(_finding("glue-iceberg", job, "defaultArguments.--conf", (
+                f"the catalog's warehouse {conf.get(f'spark.sql.catalog.{catalog}.warehouse')!r} is not in the "
+                "stack's silver or gold bucket")))
+    return findings
+
+
+def check_catalog_grants(resources: Iterable[Resource]) -> list[Finding]:
+    resources = list(resources)
+    declared = {(str(_inputs(t).get("databaseName")), str(_inputs(t).get("name"))) for t in _of_type(resources, CATALOG_TABLE)}
+    findings = []
+    for job in _of_type(resources, GLUE_JOB):
+        database = str(_arguments(job).get("--database") or "")
+        for glue, grants in _glue_statements(_role_documents(resources, _inputs(job).get("roleArn"))):
+            if not any(a.lower().startswith(("glue:get", "glue:update", "glue:create", "glue:delete", "glue:batch"))
+                       or a in ("*", "glue:*") for a in glue):
+                continue
+            for resource in grants:
+                problem = _catalog_resource_problem(resource, database, declared)
+                if problem:
+                    findings.append(_finding("catalog-grants", job, "roleArn",
+                                             f"its role grants {', '.join(glue)} on {resource!r}: {problem}"))
+    return findings
+
+
+def _catalog_resource_problem(resource: str, database: str, declared: set[tuple[str, str]]) -> str | None:
+    match = _GLUE_CATALOG_RESOURCE.match(resource)
+    if match is None or "*" in resource:
+        return "not one catalog, database or table (no wildcards)"
+    kind = match.group(1)
+    if kind.startswith("database/") and kind != f"database/{database}":
+        return f"not the stack's database {database}"
+    if kind.startswith("table/"):
+        table_database, table = kind[len("table/"):].split("/")
+        if (table_database, table) not in declared or table_database != database:
+            return f"not a table the stack declares in {database}"
+    return None
+
+
 CHECKS: Mapping[str, Any] = {
     "unique-names": check_unique_names,
     "replace-safe": check_replace_safe_names,
@@ -388,4 +568,7 @@ CHECKS: Mapping[str, Any] = {
     "glue-logging": check_glue_logging,
     "alerts": check_alerts_per_run,
     "runner-retries": check_runner_retries,
+    "iceberg-tables": check_iceberg_tables,
+    "glue-iceberg": check_glue_iceberg,
+    "catalog-grants": check_catalog_grants,
 }

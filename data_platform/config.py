@@ -7,9 +7,9 @@ the YAML key path in the message and before any resource is declared.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +47,14 @@ class ExecutionClass(StrEnum):
     FLEX = "FLEX"
 
 
+class JobKind(StrEnum):
+    """What a job does: `etl` loads one dataset from its source; `maintenance` looks after
+    every silver/gold table of the stack (etl.jobs.MAINTENANCE_JOBS)."""
+
+    ETL = "etl"
+    MAINTENANCE = "maintenance"
+
+
 class TriggerSource(StrEnum):
     S3_EVENT = "s3_event"
     SCHEDULE = "schedule"
@@ -73,9 +81,12 @@ class SourceConfig(_Strict):
 
 
 class JobConfig(_Strict):
-    dataset: str = Field(..., pattern=r"^[a-z][a-z0-9_]*$", description="Output dataset name (folder and table).")
-    layer: Literal[Layer.SILVER, Layer.GOLD] = Field(Layer.SILVER, description="Layer the job writes to.")
-    source: SourceConfig = Field(..., description="Where the job's input lives.")
+    kind: JobKind = Field(JobKind.ETL, description=(
+        "etl: loads `dataset` from `source`; maintenance: compacts and expires the stack's tables."))
+    dataset: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$", description=(
+        "Output dataset name (folder and table); etl jobs only, required there."))
+    layer: Literal[Layer.SILVER, Layer.GOLD] = Field(Layer.SILVER, description="Layer the job writes to (etl jobs).")
+    source: SourceConfig | None = Field(None, description="Where the job's input lives; etl jobs only, required there.")
     description: str = ""
     worker_type: WorkerType = WorkerType.G_1X
     workers: int = Field(2, ge=2, le=299, description="Number of Glue workers (Glue needs at least 2).")
@@ -159,6 +170,13 @@ class RetentionConfig(_Strict):
     silver_noncurrent_days: int = Field(30, ge=1)
     quarantine_expire_days: int = Field(90, ge=1)
     access_logs_expire_days: int = Field(365, ge=1)
+    # Iceberg table maintenance (the maintenance job's expire_snapshots and remove_orphan_files).
+    snapshot_days: int = Field(7, ge=1, description=(
+        "Keep table snapshots (time travel, rollback) at least this many days."))
+    min_snapshots: int = Field(10, ge=1, description="Keep at least this many snapshots per table, whatever their age.")
+    orphan_file_days: int = Field(3, ge=1, description=(
+        "Delete files no snapshot references only once they are this many days old (a running job may be "
+        "writing them; Iceberg's remove_orphan_files refuses less than 24 hours)."))
     log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                                 2192, 2557, 2922, 3288, 3653] = Field(30, description="CloudWatch Logs retention.")
 
@@ -223,8 +241,26 @@ class PlatformConfig(_Strict):
         override = getattr(self.bucket_names, purpose)
         return override or self.names.bucket(purpose.replace("_", "-"))
 
+    @property
+    def dataset_jobs(self) -> dict[str, JobConfig]:
+        """The etl jobs, each loading one silver/gold dataset (its table), in config order."""
+        return {job: job_cfg for job, job_cfg in self.jobs.items() if job_cfg.kind is JobKind.ETL}
+
+    @property
+    def maintenance_job(self) -> str | None:
+        """The stack's table-maintenance job (config allows at most one), or None."""
+        return next((job for job, job_cfg in self.jobs.items() if job_cfg.kind is JobKind.MAINTENANCE), None)
+
+    def datasets(self) -> list[str]:
+        """Every silver/gold dataset of the stack (a table each), sorted."""
+        return sorted(str(job_cfg.dataset) for job_cfg in self.dataset_jobs.values())
+
     def output_bucket(self, job: str) -> str:
-        return self.bucket_name(self.jobs[job].layer.value)
+        """Where the job's tables live: its layer's bucket; the maintenance job's warehouse is
+        the silver bucket (it maintains gold tables too, each at its own location)."""
+        job_cfg = self.jobs[job]
+        layer = Layer.SILVER if job_cfg.kind is JobKind.MAINTENANCE else job_cfg.layer
+        return self.bucket_name(layer.value)
 
     def triggers_of(self, job: str) -> dict[str, list[str]]:
         return {
@@ -294,13 +330,38 @@ def _pydantic_problems(prefix: str, error: ValidationError) -> list[Problem]:
     return problems
 
 
-def _job_module_exists(job: str) -> bool:
-    # Look for etl/jobs/<job>.py on disk: importing etl.jobs would start pulling in pyspark,
-    # and every `lake` command loads the stack.
-    spec = importlib.util.find_spec("etl")
-    if spec is None or not spec.submodule_search_locations:
-        return False
-    return any((Path(location) / "jobs" / f"{job}.py").is_file() for location in spec.submodule_search_locations)
+# A maintenance job has no dataset, input or quality gate: these keys would mean nothing.
+MAINTENANCE_ONLY_FORBIDS: dict[str, str] = {
+    "dataset": "it writes no dataset of its own: it maintains every silver/gold table of the stack",
+    "layer": "it maintains the tables of both silver and gold",
+    "source": "it reads no input objects",
+    "max_drop_ratio": "it has no quality gate (it writes no rows)",
+}
+
+
+@cache
+def _declared_jobs() -> dict[str, JobKind]:
+    """The jobs the etl package declares, by kind (etl.jobs.REGISTRY, MAINTENANCE_JOBS).
+    Importing etl.jobs loads pyspark's Python modules (about 0.2 s), never a JVM."""
+    from etl.jobs import MAINTENANCE_JOBS, REGISTRY
+
+    return {**{job: JobKind.ETL for job in REGISTRY}, **{job: JobKind.MAINTENANCE for job in MAINTENANCE_JOBS}}
+
+
+def _job_kind_problems(job: str, job_cfg: JobConfig, path: str) -> list[Problem]:
+    declared = _declared_jobs().get(job)
+    if declared is None:
+        return [Problem(path=path, message=f"no job module etl/jobs/{job}.py; the job name must match an etl job")]
+    if declared is not job_cfg.kind:
+        return [Problem(path=f"{path}.kind", message=(
+            f"is {job_cfg.kind.value}, but etl job '{job}' is a{'n' if declared is JobKind.ETL else ''} "
+            f"{declared.value} job; set kind: {declared.value}"))]
+    if job_cfg.kind is JobKind.MAINTENANCE:
+        return [Problem(path=f"{path}.{key}", message=f"not allowed on a maintenance job: {why}")
+                for key, why in MAINTENANCE_ONLY_FORBIDS.items() if key in job_cfg.model_fields_set]
+    return [Problem(path=f"{path}.{key}", message=f"required key is missing (an etl job {what})")
+            for key, what in (("dataset", "writes one dataset"), ("source", "reads one input prefix"))
+            if getattr(job_cfg, key) is None]
 
 
 def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
@@ -318,19 +379,24 @@ def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
 
     for job, job_cfg in cfg.jobs.items():
         path = f"{prefix}.jobs.{job}"
-        if not _job_module_exists(job):
-            problems.append(Problem(path=path, message=(
-                f"no job module etl/jobs/{job}.py; the job name must match an etl job")))
+        problems.extend(_job_kind_problems(job, job_cfg, path))
         if job_cfg.max_concurrent_runs != 1:
+            what = job_cfg.dataset or "the tables it maintains"
             problems.append(Problem(path=f"{path}.max_concurrent_runs", message=(
-                f"is {job_cfg.max_concurrent_runs}; must be 1: a run merges into {job_cfg.dataset} as it finds it, "
+                f"is {job_cfg.max_concurrent_runs}; must be 1: a run commits to {what} as it finds it, "
                 "so two at once can lose rows (further runs wait in the runner's retry)")))
-        if job_cfg.layer is Layer.GOLD and job_cfg.source.layer is Layer.BRONZE:
+        if job_cfg.layer is Layer.GOLD and job_cfg.source is not None and job_cfg.source.layer is Layer.BRONZE:
             problems.append(Problem(path=f"{path}.source.layer", message=(
                 "a gold job reads silver; set source.layer: silver")))
+    maintenance = [job for job, job_cfg in cfg.jobs.items() if job_cfg.kind is JobKind.MAINTENANCE]
+    for job in maintenance[1:]:
+        problems.append(Problem(path=f"{prefix}.jobs.{job}.kind", message=(
+            f"a stack has at most one maintenance job (jobs.{maintenance[0]} is one): it maintains every table")))
 
     writers: dict[tuple[str, str], str] = {}
-    for job, job_cfg in cfg.jobs.items():
+    for job, job_cfg in cfg.dataset_jobs.items():
+        if job_cfg.dataset is None:
+            continue
         target = (job_cfg.layer.value, job_cfg.dataset)
         if target in writers:
             problems.append(Problem(path=f"{prefix}.jobs.{job}.dataset", message=(
@@ -342,8 +408,9 @@ def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
         path = f"{prefix}.s3_rules.{rule}"
         if rule_cfg.job not in cfg.jobs:
             unknown_job(f"{path}.job", rule_cfg.job)
-        if rule_cfg.job in cfg.jobs:
-            source = cfg.jobs[rule_cfg.job].source
+        elif cfg.jobs[rule_cfg.job].kind is JobKind.MAINTENANCE:
+            problems.append(_starts_maintenance(f"{path}.job", rule_cfg.job, "an upload"))
+        elif (source := cfg.jobs[rule_cfg.job].source) is not None:
             if not _filter_within(rule_cfg.prefix, rule_cfg.suffix, source.prefix, source.suffix):
                 problems.append(Problem(path=path, message=(
                     f"rule sends keys outside job '{rule_cfg.job}' input "
@@ -360,6 +427,8 @@ def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
         for field, job in (("upstream", after.upstream), ("job", after.job)):
             if job not in cfg.jobs:
                 unknown_job(f"{path}.{field}", job)
+        if after.job in cfg.jobs and cfg.jobs[after.job].kind is JobKind.MAINTENANCE:
+            problems.append(_starts_maintenance(f"{path}.job", after.job, "another job's success"))
         if after.upstream == after.job:
             problems.append(Problem(path=path, message="a job cannot start itself after it succeeds (endless loop)"))
 
@@ -373,6 +442,12 @@ def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
     problems.extend(_physical_name_problems(cfg, prefix))
     problems.extend(_overlap_problems(cfg, prefix))
     return problems
+
+
+def _starts_maintenance(path: str, job: str, what: str) -> Problem:
+    return Problem(path=path, message=(
+        f"job '{job}' is the maintenance job: it processes no objects and no upstream run, so {what} "
+        "must not start it; start it from a schedule (schedules.<key>.job)"))
 
 
 def physical_names(cfg: PlatformConfig) -> list[tuple[str, str, str]]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from data_platform.config import PlatformConfig, TriggerSource
+from data_platform.config import JobConfig, JobKind, PlatformConfig, TriggerSource
 from data_platform.runner_errors import (  # noqa: F401 - the runner's retries are part of the contract
     PERMANENT_ERRORS,
     RUN_FAILED,
@@ -80,13 +80,35 @@ def default_job_arguments(cfg: PlatformConfig, job: str) -> dict[str, str]:
         "--silver_bucket": cfg.bucket_name("silver"),
         "--gold_bucket": cfg.bucket_name("gold"),
         "--database": cfg.names.glue_database(),
-        "--source_prefix": job_cfg.source.prefix,
-        "--max_drop_ratio": repr(job_cfg.max_drop_ratio),
     }
-    if job_cfg.source.suffix:
-        arguments["--source_suffix"] = job_cfg.source.suffix
+    if job_cfg.kind is JobKind.MAINTENANCE:
+        arguments.update(maintenance_arguments(cfg))
+    else:
+        arguments.update(_dataset_job_arguments(job_cfg))
     arguments.update({f"--{key}": value for key, value in sorted(job_cfg.arguments.items())})
     return arguments
+
+
+def _dataset_job_arguments(job_cfg: JobConfig) -> dict[str, str]:
+    source = job_cfg.source
+    if source is None:
+        raise ValueError("an etl job needs its source (config validation refuses one without)")
+    arguments = {"--source_prefix": source.prefix, "--max_drop_ratio": repr(job_cfg.max_drop_ratio)}
+    if source.suffix:
+        arguments["--source_suffix"] = source.suffix
+    return arguments
+
+
+def maintenance_arguments(cfg: PlatformConfig) -> dict[str, str]:
+    """The maintenance job's tables (every silver/gold dataset) and the stack's retention, as
+    etl/jobs/table_maintenance.py reads them."""
+    retention = cfg.retention
+    return {
+        "--tables": ",".join(cfg.datasets()),
+        "--snapshot_retention_days": str(retention.snapshot_days),
+        "--min_snapshots": str(retention.min_snapshots),
+        "--orphan_retention_days": str(retention.orphan_file_days),
+    }
 
 
 def runner_arguments(run_input: Mapping[str, str]) -> dict[str, str]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from data_platform.config import Layer, PlatformConfig
+from data_platform.config import JobKind, Layer, PlatformConfig
 
 POLICY_VERSION = "2012-10-17"
 
@@ -65,6 +65,19 @@ S3_WRITE_ACTIONS: tuple[str, ...] = (
 )
 KMS_DATA_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 
+# -- What Iceberg's GlueCatalog (1.7.1, the version Glue 5.0 ships) calls in the Glue Data
+# Catalog (aws/src/main/java/org/apache/iceberg/aws/glue/GlueCatalog.java, GlueTableOperations.java):
+# - loading a table (every read, `CREATE TABLE IF NOT EXISTS` of an existing table, and the
+#   refresh before a commit): GetTable;
+# - `CREATE NAMESPACE IF NOT EXISTS` of an existing database: GetDatabase;
+# - a commit: GetTable, then UpdateTable with the table's VersionId as read (optimistic: a
+#   concurrent commit makes it fail), its new `metadata_location` in the parameters.
+# Neither CreateTable nor CreateDatabase: the catalog component declares both, so a job never
+# creates them. Each action needs the catalog, the database and the table as resources
+# (https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html).
+GLUE_CATALOG_READ_ACTIONS: tuple[str, ...] = ("glue:GetDatabase", "glue:GetTable")
+GLUE_CATALOG_COMMIT_ACTIONS: tuple[str, ...] = ("glue:UpdateTable",)
+
 
 @dataclass(frozen=True)
 class AwsAccount:
@@ -89,6 +102,11 @@ class AwsAccount:
     def glue_job_arn(self, name: str) -> str:
         return self.arn("glue", f"job/{name}")
 
+    def glue_catalog_arns(self, database: str, tables: Iterable[str]) -> list[str]:
+        """The Data Catalog, `database` and its `tables`: what a table action is authorized on."""
+        return [self.arn("glue", "catalog"), self.arn("glue", f"database/{database}"),
+                *(self.arn("glue", f"table/{database}/{table}") for table in sorted(set(tables)))]
+
 
 @dataclass(frozen=True)
 class S3Grant:
@@ -103,6 +121,15 @@ class S3Grant:
 class JobS3Access:
     reads: tuple[S3Grant, ...]
     writes: tuple[S3Grant, ...]
+
+
+@dataclass(frozen=True)
+class JobCatalogAccess:
+    """The Glue Data Catalog tables of one database a job reads and commits to."""
+
+    database: str
+    reads: tuple[str, ...]
+    commits: tuple[str, ...]
 
 
 def bucket_arn(partition: str, bucket: str) -> str:
@@ -259,11 +286,12 @@ def _topic_publisher_key_statement(sid: str, service: str, account: AwsAccount, 
 
 
 def job_output_prefixes(job: str, dataset: str) -> tuple[str, ...]:
-    """Where a job writes in its output bucket (see etl.writer, etl.ledger, BaseGlueJob)."""
+    """Where a job writes in its output bucket: its table (`<dataset>/data/`, `<dataset>/metadata/`,
+    old metadata files deleted after each commit: `write.metadata.delete-after-commit.enabled`,
+    etl.tables), its quarantine (big ones staged first, etl.base), ledger and run manifests
+    (etl.ledger)."""
     return (
         f"{dataset}/",
-        f"_staging/{dataset}/",
-        f"_stats/{dataset}/",
         f"_staging/_quarantine/{dataset}/",
         f"_quarantine/{dataset}/",
         f"_ledger/{job}/",
@@ -278,6 +306,8 @@ def upstream_jobs(cfg: PlatformConfig, job: str) -> list[str]:
 def job_s3_access(cfg: PlatformConfig, job: str) -> JobS3Access:
     """What one job may read and write, from the stack config alone."""
     job_cfg = cfg.jobs[job]
+    if job_cfg.kind is JobKind.MAINTENANCE:
+        return maintenance_s3_access(cfg)
     source_bucket = cfg.bucket_name(job_cfg.source.layer.value)
     # Bronze inputs are read object by object; a silver source is read as a folder.
     reads = [S3Grant(source_bucket, job_cfg.source.prefix, spark_folder=job_cfg.source.layer is not Layer.BRONZE)]
@@ -289,6 +319,50 @@ def job_s3_access(cfg: PlatformConfig, job: str) -> JobS3Access:
     writes = tuple(S3Grant(output, prefix, spark_folder=prefix == dataset)
                    for prefix in job_output_prefixes(job, job_cfg.dataset))
     return JobS3Access(reads=tuple(reads), writes=writes)
+
+
+def source_tables(cfg: PlatformConfig, job: str) -> list[str]:
+    """The tables a job reads: those whose location its silver/gold source prefix names
+    (`sales_daily` reads `sales`); a bronze source is objects, no table."""
+    source = cfg.jobs[job].source
+    if source is None or source.layer is Layer.BRONZE:
+        return []
+    return sorted(str(other.dataset) for other in cfg.dataset_jobs.values()
+                  if other.layer is source.layer and source.prefix.startswith(f"{other.dataset}/"))
+
+
+def job_catalog_access(cfg: PlatformConfig, job: str) -> JobCatalogAccess:
+    """A dataset job commits to its own table and reads the tables of its source; the
+    maintenance job commits to every table of the stack."""
+    job_cfg = cfg.jobs[job]
+    database = cfg.names.glue_database()
+    if job_cfg.kind is JobKind.MAINTENANCE:
+        tables = tuple(cfg.datasets())
+        return JobCatalogAccess(database, reads=tables, commits=tables)
+    own = (str(job_cfg.dataset),)
+    return JobCatalogAccess(database, reads=tuple(sorted({*own, *source_tables(cfg, job)})), commits=own)
+
+
+def catalog_statements(account: AwsAccount, access: JobCatalogAccess) -> list[dict[str, Any]]:
+    """The job role's Glue Data Catalog statements: no `*`, no other database."""
+    return [
+        {"Sid": "ReadTables", "Effect": "Allow", "Action": list(GLUE_CATALOG_READ_ACTIONS),
+         "Resource": account.glue_catalog_arns(access.database, access.reads)},
+        {"Sid": "CommitTables", "Effect": "Allow", "Action": list(GLUE_CATALOG_COMMIT_ACTIONS),
+         "Resource": account.glue_catalog_arns(access.database, access.commits)},
+    ]
+
+
+def table_prefixes(cfg: PlatformConfig) -> list[S3Grant]:
+    """Every silver/gold table's location (`<bucket>/<dataset>/`: data/ and metadata/ below it)."""
+    return [S3Grant(cfg.output_bucket(job), f"{job_cfg.dataset}/", spark_folder=True)
+            for job, job_cfg in sorted(cfg.dataset_jobs.items())]
+
+
+def maintenance_s3_access(cfg: PlatformConfig) -> JobS3Access:
+    """The maintenance job reads, rewrites and deletes the files of every table (compaction,
+    expired snapshots, orphan files); it reads no input and keeps no ledger."""
+    return JobS3Access(reads=(), writes=tuple(table_prefixes(cfg)))
 
 
 def _list_statement(sid: str, partition: str, buckets: Iterable[str]) -> dict[str, Any]:
@@ -321,13 +395,14 @@ def glue_job_policy(
     account: AwsAccount,
     *,
     access: JobS3Access,
+    catalog: JobCatalogAccess,
     artifacts_bucket: str,
     artifacts_prefix: str,
     temp_prefix: str,
     kms_key_arn: str,
     log_group_names: Sequence[str],
 ) -> dict[str, Any]:
-    """The job role: read its input, write its dataset and bookkeeping, nothing else."""
+    """The job role: read its input, write its dataset's table and bookkeeping, nothing else."""
     p = account.partition
     statements: list[dict[str, Any]] = []
     for index, (_bucket, grants) in enumerate(sorted(_by_bucket(access.reads).items())):
@@ -367,6 +442,7 @@ def glue_job_policy(
                 bucket_arn(p, g.bucket) for g in (*access.reads, *access.writes, S3Grant(artifacts_bucket, ""))
             ),
         },
+        *catalog_statements(account, catalog),
         {
             "Sid": "UseDataKey",
             "Effect": "Allow",

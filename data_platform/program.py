@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from data_platform.components.catalog import TableSchema, table_schema
+from data_platform.components.catalog import IcebergTableDefinition
 from data_platform.components.platform import DataPlatform, DataPlatformArgs
 from data_platform.config import PlatformConfig, StackConfig
 from data_platform.packaging import ETL_DIR
@@ -18,12 +18,13 @@ from data_platform.packaging import ETL_DIR
 STACK_OUTPUTS: tuple[str, ...] = ("bucket_names", "job_names", "runner_arns", "alert_topic_arn")
 
 
-def dataset_schemas(cfg: PlatformConfig) -> dict[str, TableSchema]:
-    """Each job's declared dataset schema, from the etl job classes (the one source of truth)."""
+def dataset_schemas(cfg: PlatformConfig) -> dict[str, IcebergTableDefinition]:
+    """Each dataset job's declared dataset schema, from the etl job classes (the one source of truth)."""
     from etl.jobs import REGISTRY  # imports pyspark types, never starts Spark
+    from etl.tables import TABLE_PROPERTIES, iceberg_partition_spec, iceberg_schema
 
     problems = []
-    for job, job_cfg in cfg.jobs.items():
+    for job, job_cfg in cfg.dataset_jobs.items():
         job_class = REGISTRY.get(job)
         if job_class is None:
             problems.append(f"job '{job}' is not in etl.jobs.REGISTRY (known: {', '.join(sorted(REGISTRY))})")
@@ -32,20 +33,26 @@ def dataset_schemas(cfg: PlatformConfig) -> dict[str, TableSchema]:
                             f"declares {job_class.layer} '{job_class.dataset}'")
     if problems:
         raise ValueError("the stack config and the etl jobs disagree:\n  - " + "\n  - ".join(problems))
-    return {job: table_schema(REGISTRY[job].schema, REGISTRY[job].partition_columns) for job in cfg.jobs}
+    definitions = {}
+    for job in cfg.dataset_jobs:
+        schema = iceberg_schema(REGISTRY[job].schema)
+        definitions[job] = IcebergTableDefinition(schema, iceberg_partition_spec(schema, REGISTRY[job].partition_columns),
+                                                  dict(TABLE_PROPERTIES))
+    return definitions
 
 
-def build(stack: StackConfig, *, tables: Mapping[str, TableSchema] | None = None,
+def build(stack: StackConfig, *, tables: Mapping[str, IcebergTableDefinition] | None = None,
           etl_dir: Path = ETL_DIR) -> DataPlatform:
     """Declare the stack: an AWS provider carrying the stack's tags, and the DataPlatform."""
     cfg = stack.platform
+    # First: a stack config that disagrees with the etl jobs fails before any resource exists.
+    schemas = dict(tables) if tables is not None else dataset_schemas(cfg)
     provider = aws.Provider(
         f"{cfg.names.base}-aws",
         region=stack.region,
         # Every taggable resource gets the stack's tags, without each component passing them.
         default_tags={"tags": dict(cfg.tags)},
     )
-    schemas = dict(tables) if tables is not None else dataset_schemas(cfg)
     return DataPlatform(
         cfg.names.base,
         DataPlatformArgs(config=cfg, tables=schemas, etl_dir=etl_dir),

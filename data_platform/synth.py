@@ -5,7 +5,7 @@ and returns every resource it declares, components included, in declaration orde
 
     {"type": "aws:s3/bucket:Bucket", "name": "data-lake-dev-storage-bronze",
      "parent": "data-lake-dev-storage", "inputs": {...fully resolved...},
-     "options": {"deleteBeforeReplace": false}}
+     "options": {"deleteBeforeReplace": false, "ignoreChanges": [], "protect": false}}
 
 How parents and order are captured: a stack transformation (run synchronously in every
 Resource constructor, in declaration order) records each resource's type, name and parent
@@ -142,6 +142,8 @@ class _Registration:
     custom: bool
     inputs: dict[str, Any]
     delete_before_replace: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    protect: bool = False
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -159,7 +161,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             self._paths[response.urn] = path
             inputs = rpc.deserialize_properties(request.object)
             self.registrations[path] = _Registration(path=path, custom=bool(request.custom), inputs=inputs,
-                                                     delete_before_replace=bool(request.deleteBeforeReplace))
+                                                     delete_before_replace=bool(request.deleteBeforeReplace),
+                                                     ignore_changes=tuple(request.ignoreChanges),
+                                                     protect=bool(request.protect))
         return response
 
 
@@ -239,7 +243,8 @@ def record(program: Callable[[], Any], *, stack: str = "synth", region: str = DE
             "parent": path[-2][1] if len(path) > 1 else None,
             "inputs": _jsonable(registration.inputs),
             # Resource options the deploy checks judge (e.g. replace-safe names).
-            "options": {"deleteBeforeReplace": registration.delete_before_replace},
+            "options": {"deleteBeforeReplace": registration.delete_before_replace,
+                        "ignoreChanges": list(registration.ignore_changes), "protect": registration.protect},
         })
     return resources
 

@@ -513,6 +513,7 @@ class _JobView:
     source_prefix: str | None
     data_buckets: dict[str, str]          # bucket name -> layer
     artifact_prefixes: dict[str, set[str]]  # bucket -> prefixes the job's own code/temp live under
+    tables: tuple[str, ...] | None = None   # the maintenance job's `--tables`; None for a dataset job
 
 
 def _job_view(job: StackResource) -> _JobView:
@@ -535,8 +536,10 @@ def _job_view(job: StackResource) -> _JobView:
         artifacts.setdefault(bucket, set()).add(prefix)
     name = job.props.get("name")
     source_prefix = args.get("--source_prefix")
+    tables = args.get("--tables")
     return _JobView(job, name if isinstance(name, str) else job.name,
-                    source_prefix if isinstance(source_prefix, str) else None, data_buckets, artifacts)
+                    source_prefix if isinstance(source_prefix, str) else None, data_buckets, artifacts,
+                    tuple(t for t in tables.split(",") if t) if isinstance(tables, str) else None)
 
 
 def _job_key(view: _JobView, key: str) -> bool:
@@ -545,7 +548,8 @@ def _job_key(view: _JobView, key: str) -> bool:
 
 
 _BOOKKEEPING = re.compile(r"^_(ledger|runs)/([^/]+)/")
-_DATASET_AREAS = re.compile(r"^(?:_staging/_quarantine/|_staging/|_quarantine/|_stats/)?([^_/][^/]*)/")
+# A dataset's own areas: its table (`<dataset>/`) and its quarantine (staged first when big).
+_DATASET_AREAS = re.compile(r"^(?:_staging/_quarantine/|_quarantine/)?([^_/][^/]*)/")
 
 
 def _s3_grants(document: Mapping[str, Any]) -> list[tuple[str, str, str | None, list[str]]]:
@@ -646,15 +650,16 @@ def glue_job_roles_scoped(resources: Iterable[Any]) -> list[Violation]:
                                         f"(role_arn={job.resource.props.get('roleArn')!r})",
                                         unknown=contains_unknown(job.resource.props.get("roleArn"))))
             continue
-        if job.source_prefix is None:
+        if job.source_prefix is None and job.tables is None:
             violations.append(Violation(job.resource.name, f"Glue job {job.glue_name} has no --source_prefix "
-                                        "default argument; its input cannot be scoped"))
+                                        "(dataset job) or --tables (maintenance job) default argument; its "
+                                        "access cannot be scoped"))
             continue
         views.append((job, role, _job_grants(job, role, resources, roles, violations)))
 
-    # Phase 1: the dataset each job writes.
+    # Phase 1: the dataset each job writes (the maintenance job maintains them all, owns none).
     datasets: dict[str, set[tuple[str, str]]] = {}
-    for job, role, grants in views:
+    for job, role, grants in (v for v in views if v[0].tables is None):
         datasets[job.glue_name] = {(g.bucket, d) for g in grants if (d := _written_dataset(g))}
         names = sorted({d for _, d in datasets[job.glue_name]})
         if len(names) > 1:
@@ -734,6 +739,8 @@ def _grant_problem(job: _JobView, others: list[_JobView], grant: _Grant,
         return f"outside its own code and temp folders ({', '.join(sorted(own))})"
     if grant.bucket_level and key == "":
         return "the whole bucket; only s3:ListBucket may be granted on a bucket as a whole"
+    if job.tables is not None:
+        return _maintenance_grant_problem(job, grant)
     if grant.layer == "bronze":
         if grant.writes:
             return "jobs never modify bronze (read-only input)"
@@ -764,8 +771,18 @@ def _grant_problem(job: _JobView, others: list[_JobView], grant: _Grant,
     if owner is not None:
         return f"the dataset of Glue job {owner}; a job writes only its own dataset and reads only its input"
     if dataset is None:
-        return "not within one dataset; scope it to <dataset>/ (or _staging/, _quarantine/, _stats/ of it)"
+        return "not within one dataset; scope it to <dataset>/ (or _quarantine/, _staging/_quarantine/ of it)"
     return f"neither its input ({job.source_prefix}) nor its own dataset"
+
+
+def _maintenance_grant_problem(job: _JobView, grant: _Grant) -> str | None:
+    """The maintenance job compacts, expires and cleans exactly the tables of its `--tables`:
+    their locations `<dataset>/` in silver or gold, nothing of bronze, no job's bookkeeping."""
+    if grant.layer == "bronze":
+        return "the maintenance job touches no bronze object"
+    if any(grant.key.startswith(f"{table}/") for table in job.tables or ()):
+        return None
+    return f"not the location of a table it maintains (--tables {','.join(job.tables or ())})"
 
 
 _GLUE_TASK = re.compile(r":states:::glue:startJobRun", re.IGNORECASE)
@@ -900,6 +917,14 @@ STACK_RULES: dict[str, tuple[str, Callable[[Iterable[Any]], list[Violation]]]] =
                               _aws_behaviour(aws_rules.check_alerts_per_run)),
     "runner-retries-fit-the-error": ("Runners wait only on capacity errors and never retry permanent ones.",
                                      _aws_behaviour(aws_rules.check_runner_retries)),
+    "iceberg-catalog-tables": ("Every table a job commits to or maintains is an Iceberg table of the Glue Data "
+                               "Catalog, in the jobs' database, at s3://<its bucket>/<table>.",
+                               _aws_behaviour(aws_rules.check_iceberg_tables)),
+    "glue-jobs-load-iceberg": ("Every Glue job runs with --datalake-formats iceberg and a Spark catalog with "
+                               "GlueCatalog, S3FileIO and a warehouse in the silver or gold bucket.",
+                               _aws_behaviour(aws_rules.check_glue_iceberg)),
+    "glue-catalog-grants-scoped": ("Job roles' Glue Data Catalog statements name only the stack's catalog, "
+                                   "database and tables.", _aws_behaviour(aws_rules.check_catalog_grants)),
     "s3-buckets-sse-kms": ("Buckets use SSE-KMS with the environment's key and bucket keys; the access-log "
                            "bucket is the documented SSE-S3 exception.", buckets_sse_kms),
     "s3-buckets-public-access-blocked": ("Every bucket blocks all public access.", buckets_block_public_access),

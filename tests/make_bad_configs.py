@@ -99,6 +99,12 @@ CASES = [
      lambda d: _set(d, "jobs.customer_import.dataset", "sales")),
     ("trigger_key_reused", f"{P}.after_job.sales_daily", "after_job.sales_daily and schedules.sales_daily",
      lambda d: _set(d, "schedules.sales_daily", {"expression": "cron(0 5 * * ? *)", "job": "sales_daily"})),
+    ("maintenance_job_with_dataset", f"{P}.jobs.table_maintenance.dataset", "not allowed on a maintenance job",
+     lambda d: _set(d, "jobs.table_maintenance.dataset", "sales")),
+    ("rule_starts_maintenance", f"{P}.s3_rules.sales_file_trigger.job", "it processes no objects",
+     lambda d: _set(d, "s3_rules.sales_file_trigger.job", "table_maintenance")),
+    ("orphan_days_zero", f"{P}.retention.orphan_file_days", "greater than or equal to 1",
+     lambda d: _set(d, "retention.orphan_file_days", 0)),
     ("bookmarks_removed", f"{P}.jobs.sales_etl.bookmarks", "the job's ledger (_ledger/<job>/)",
      lambda d: _set(d, "jobs.sales_etl.bookmarks", True)),
 ]

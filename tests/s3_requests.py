@@ -9,6 +9,14 @@ before reading or overwriting a path, a HEAD of `key`, a HEAD of `key/` and a LI
 `key/`, then a GET of each object there; the files a Spark write leaves are PUTs, the files it
 removes DELETEs (found by comparing the folder with moto before each storage call).
 
+Silver and gold are Iceberg tables: their data, manifest and metadata files appear in the
+folder as the local catalog's commits write them (PUTs) and remove them (DELETEs: old metadata
+after a commit, expired snapshots' files). The files Iceberg reads are found by their access
+time: `begin_run` sets the access time of every table file to 0, so the kernel (relatime)
+updates it on the next read, and `end_run` replays each read as a GET. A table whose metadata
+was read or newly written was loaded (and, with a new metadata file, committed) by the run:
+`glue_calls` turns that into the Glue Data Catalog calls Iceberg's GlueCatalog makes for it.
+
 `authorizations(call)` maps one request to the IAM requests S3 evaluates for it
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html),
 with the request context a ListObjects carries (`s3:prefix`, `s3:delimiter`, `s3:max-keys`:
@@ -30,6 +38,7 @@ from etl.storage import LocalStorage, ObjectInfo, S3Storage
 from iam_eval import Request
 
 STORAGE, SPARK = "storage", "spark"
+TABLE_AREAS = ("data", "metadata")  # a table's files: <dataset>/data/..., <dataset>/metadata/...
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,50 @@ def authorizations(call: S3Call) -> list[Request]:
     raise KeyError(f"no IAM mapping for S3 operation {op}; add it to authorizations()")
 
 
+def table_of(key: str) -> str | None:
+    """The dataset whose table file `key` is (`sales/metadata/v2.metadata.json` -> `sales`)."""
+    parts = key.split("/")
+    return parts[0] if len(parts) > 2 and parts[1] in TABLE_AREAS and not parts[0].startswith("_") else None
+
+
+@dataclass(frozen=True)
+class TableActivity:
+    """What one run did to the tables, as seen on storage: (bucket, dataset) pairs."""
+
+    loaded: frozenset[tuple[str, str]]     # its current metadata was read, or a new one written
+    committed: frozenset[tuple[str, str]]  # a new metadata file was written
+
+
+@dataclass(frozen=True)
+class GlueCall:
+    operation: str  # GetDatabase | GetTable | UpdateTable
+    database: str
+    table: str = ""
+
+
+def glue_calls(activity: TableActivity, database: str) -> list[GlueCall]:
+    """The Glue Data Catalog calls Iceberg's GlueCatalog (1.7.1) makes for a run
+    (aws/src/main/java/org/apache/iceberg/aws/glue/GlueCatalog.java, GlueTableOperations.java):
+    a run that commits first checks its database (`CREATE NAMESPACE IF NOT EXISTS`:
+    GetDatabase); every table it loads is a GetTable; a commit refreshes the table (GetTable)
+    and swaps its metadata location with UpdateTable."""
+    calls = [GlueCall("GetDatabase", database)] if activity.committed else []
+    calls += [GlueCall("GetTable", database, dataset) for _, dataset in sorted(activity.loaded)]
+    for _, dataset in sorted(activity.committed):
+        calls += [GlueCall("GetTable", database, dataset), GlueCall("UpdateTable", database, dataset)]
+    return calls
+
+
+def glue_authorizations(call: GlueCall, region: str, account: str) -> list[Request]:
+    """A Data Catalog call is authorized on the catalog, the database and (for a table call) the
+    table, each by its ARN (https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html)."""
+    head = f"arn:aws:glue:{region}:{account}"
+    resources = [f"{head}:catalog", f"{head}:database/{call.database}"]
+    if call.table:
+        resources.append(f"{head}:table/{call.database}/{call.table}")
+    return [Request(f"glue:{call.operation}", resource, TLS) for resource in resources]
+
+
 class MirroredStorage:
     """`etl.storage.Storage` for a job run under test: S3 (moto) is where every storage call
     goes and is recorded; a local folder holds the same objects for Spark."""
@@ -129,6 +182,38 @@ class MirroredStorage:
         self.log = log
         self.root = Path(root)
         self._mirrored: dict[tuple[str, str], tuple[int, int]] = {}
+        self._tables_before: dict[tuple[str, str], tuple[int, int]] = {}
+
+    # -- what Iceberg does to the tables ----------------------------------------------------
+
+    def begin_run(self) -> None:
+        """Mark every table file unread: access time 0, modification time kept."""
+        self.sync()
+        self._tables_before = {where: stat for where, stat in self._mirrored.items() if table_of(where[1])}
+        for (bucket, key), (_, mtime_ns) in self._tables_before.items():
+            os.utime(self.root / bucket / key, ns=(0, mtime_ns))
+
+    def end_run(self) -> TableActivity:
+        """Replay the reads of table files as GETs, record the run's writes and deletes, and
+        say which tables the run loaded and committed."""
+        read = []
+        for (bucket, key), stat in sorted(self._tables_before.items()):
+            path = self.root / bucket / key
+            if path.exists() and os.stat(path).st_atime_ns > 0:
+                read.append((bucket, key))
+        with self.log.as_origin(SPARK):
+            for bucket, key in read:
+                self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        self.sync()
+        written = [where for where in self._mirrored if where not in self._tables_before]
+        committed = {(b, table_of(k)) for b, k in written if table_of(k) and k.endswith(".metadata.json")}
+        loaded = {(b, table_of(k)) for b, k in read if k.endswith(".metadata.json")} | committed
+        return TableActivity(frozenset(loaded), frozenset(committed))  # type: ignore[arg-type]
+
+    def list_table(self, bucket: str, dataset: str) -> None:
+        """What `remove_orphan_files` does on S3: list every object under the table's location."""
+        with self.log.as_origin(SPARK):
+            self.client.list_objects_v2(Bucket=bucket, Prefix=f"{dataset}/")
 
     # -- what Spark does on S3 ------------------------------------------------------------
 

@@ -86,7 +86,8 @@ def test_a_subcommand_keeps_its_own_options_and_arguments_after_global_ones(
     assert main(["schedules", "--next", "1", "-s", "prod", "--json", "--after", "2024-01-01T00:00Z"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {row["schedule"]: row["next_utc"] for row in rows} == {
-        "daily_customer_import": ["2024-01-01T02:00:00Z"], "weekly_inventory_sync": ["2024-01-01T03:00:00Z"]}
+        "daily_customer_import": ["2024-01-01T02:00:00Z"], "weekly_inventory_sync": ["2024-01-01T03:00:00Z"],
+        "daily_table_maintenance": ["2024-01-01T04:30:00Z"]}
 
 
 @pytest.mark.parametrize("command", COMMANDS)

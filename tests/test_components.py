@@ -18,15 +18,7 @@ import pytest
 
 from data_platform import contract, events, iam, synth
 from data_platform.components.alerts import Alerts, AlertsArgs
-from data_platform.components.catalog import (
-    Column,
-    DataCatalog,
-    DataCatalogArgs,
-    TableSchema,
-    hive_type,
-    projection_parameters,
-    table_schema,
-)
+from data_platform.components.catalog import ICEBERG_OWNED_INPUTS, DataCatalog, DataCatalogArgs
 from data_platform.components.glue_job import GlueJob, GlueJobArgs, glue_default_arguments, package_key
 from data_platform.components.runner import JobRunner, JobRunnerArgs
 from data_platform.components.storage import BUCKETS, MedallionBuckets, MedallionBucketsArgs, lifecycle_rules
@@ -249,8 +241,33 @@ def test_glue_default_arguments_extend_the_contract():
     # Glue 4.0-and-earlier switches are not sent to a 5.0 job.
     assert not {"--enable-continuous-cloudwatch-log", "--continuous-log-logGroup"} & set(arguments)
     assert arguments["--TempDir"] == "s3://art/glue/tmp/sales_etl/"
+    assert arguments["--datalake-formats"] == "iceberg"
+    conf = dict(setting.split("=", 1) for setting in arguments["--conf"].split(" --conf "))
+    assert conf["spark.sql.catalog.lake.catalog-impl"] == "org.apache.iceberg.aws.glue.GlueCatalog"
+    assert conf["spark.sql.catalog.lake.io-impl"] == "org.apache.iceberg.aws.s3.S3FileIO"
+    assert conf["spark.sql.catalog.lake.warehouse"] == "s3://data-lake-prod-silver/"
+    gold = glue_default_arguments(cfg, "sales_daily", artifacts_bucket="art", package_object_key="k")
+    assert "spark.sql.catalog.lake.warehouse=s3://data-lake-prod-gold/" in gold["--conf"].split(" --conf ")
+    maintenance = glue_default_arguments(cfg, "table_maintenance", artifacts_bucket="art", package_object_key="k")
+    assert maintenance["--datalake-formats"] == "iceberg"
+    assert "spark.sql.catalog.lake.warehouse=s3://data-lake-prod-silver/" in maintenance["--conf"].split(" --conf ")
     modules = dict(m.split("==") for m in arguments["--additional-python-modules"].split(","))
     assert set(modules) == {"great_expectations", "defusedxml"} and all(modules.values())
+
+
+def test_the_maintenance_job_gets_the_stacks_tables_and_retention_as_it_reads_them():
+    from etl.args import JobArguments
+    from etl.jobs.table_maintenance import retention_from, tables_from
+    from etl.maintenance import Retention
+
+    cfg = PROD.platform
+    arguments = contract.default_job_arguments(cfg, "table_maintenance")
+    assert arguments["--database"] == "data_lake_prod"
+    assert not {"--source_prefix", "--source_suffix", "--max_drop_ratio"} & set(arguments)
+    parsed = JobArguments.from_mapping(arguments)
+    assert tables_from(parsed) == ["customers", "inventory", "products", "sales", "sales_daily"]
+    assert retention_from(parsed) == Retention(snapshot_days=14, min_snapshots=20, orphan_days=3)
+    assert retention_from(parsed) != Retention()  # the stack's values, not the job's defaults
 
 
 def glue_job(stack, job: str, package, script: Path) -> GlueJob:
@@ -543,7 +560,7 @@ def test_alarm_namespaces_and_dimensions(prod_alerts):
     assert all(a["threshold"] == cfg.alerts.dead_letter_threshold and a["statistic"] == "Maximum"
                and a["comparisonOperator"] == "GreaterThanOrEqualToThreshold" for a in dlq)
     quarantine = found[("DataLake", "QuarantinedRows")]
-    assert {a["dimensions"]["JobName"] for a in quarantine} == {cfg.names.glue_job(job) for job in cfg.jobs}
+    assert {a["dimensions"]["JobName"] for a in quarantine} == {cfg.names.glue_job(job) for job in cfg.dataset_jobs}
     assert all(a["dimensions"]["Environment"] == "prod" and a["statistic"] == "Sum"
                and a["threshold"] == 100 for a in quarantine)
     glue = found[("Glue", "glue.driver.aggregate.numFailedTasks")]
@@ -579,63 +596,53 @@ def test_failed_runs_reach_the_topic_once_as_readable_messages(prod_alerts):
 # DataCatalog
 
 
-def test_hive_types_of_spark_types():
-    from pyspark.sql import types as T
-
-    assert hive_type(T.StringType()) == "string"
-    assert hive_type(T.IntegerType()) == "int"
-    assert hive_type(T.LongType()) == "bigint"
-    assert hive_type(T.DoubleType()) == "double"
-    assert hive_type(T.DecimalType(12, 2)) == "decimal(12,2)"
-    assert hive_type(T.DateType()) == "date"
-    assert hive_type(T.TimestampType()) == "timestamp"
-    assert hive_type(T.BooleanType()) == "boolean"
-    assert hive_type(T.MapType(T.StringType(), T.StringType())) == "map<string,string>"
-    assert hive_type(T.ArrayType(T.DecimalType(5, 1))) == "array<decimal(5,1)>"
-    assert hive_type(T.StructType([T.StructField("a", T.IntegerType())])) == "struct<a:int>"
-    with pytest.raises(ValueError, match="no Hive equivalent"):
-        hive_type(T.NullType())
+def _catalog(stack: StackConfig) -> list[dict]:
+    schemas = dataset_schemas(stack.platform)
+    return declared(lambda: DataCatalog("catalog", DataCatalogArgs(config=stack.platform, tables=schemas)))
 
 
-def test_projection_only_for_date_partitions():
-    params = projection_parameters("b", "sales", [Column("order_date", "date")])
-    assert params["projection.enabled"] == "true"
-    assert params["projection.order_date.type"] == "date"
-    assert params["projection.order_date.format"] == "yyyy-MM-dd"
-    assert params["projection.order_date.range"] == "2020-01-01,NOW"
-    assert params["projection.order_date.interval.unit"] == "DAYS"
-    assert params["storage.location.template"] == "s3://b/sales/order_date=${order_date}/"
-    assert projection_parameters("b", "x", [Column("store", "string")]) == {}
-    assert projection_parameters("b", "x", []) == {}
-
-
-def test_catalog_tables_equal_the_declared_schemas():
+def test_catalog_declares_each_dataset_as_an_iceberg_table_of_its_declared_schema():
     from etl.jobs import REGISTRY
+    from etl.tables import TABLE_PROPERTIES
 
-    schemas = dataset_schemas(DEV.platform)
-    resources = declared(lambda: DataCatalog("catalog", DataCatalogArgs(config=DEV.platform, tables=schemas)))
+    resources = _catalog(DEV)
     assert named(resources, "aws:glue/catalogDatabase:CatalogDatabase", "-database")["name"] == "data_lake_dev"
     tables = {r["inputs"]["name"]: r["inputs"] for r in of_type(resources, "aws:glue/catalogTable:CatalogTable")}
-    assert set(tables) == {cfg.dataset for cfg in DEV.platform.jobs.values()}
-    for job, job_cfg in DEV.platform.jobs.items():
-        table, declared_schema = tables[job_cfg.dataset], REGISTRY[job].schema
-        columns = [(c["name"], c["type"]) for c in table["storageDescriptor"]["columns"]]
-        keys = [(c["name"], c["type"]) for c in table.get("partitionKeys", [])]
-        assert sorted(columns + keys) == sorted((f.name, hive_type(f.dataType)) for f in declared_schema.fields)
-        assert [name for name, _ in keys] == list(REGISTRY[job].partition_columns)
-        assert table["storageDescriptor"]["location"] == f"s3://{DEV.platform.output_bucket(job)}/{job_cfg.dataset}/"
-        assert table["storageDescriptor"]["serDeInfo"]["serializationLibrary"].endswith("ParquetHiveSerDe")
-        assert table["parameters"]["classification"] == "parquet"
-    assert tables["sales"]["parameters"]["projection.order_date.type"] == "date"
+    assert set(tables) == {cfg.dataset for cfg in DEV.platform.dataset_jobs.values()}
+    for job, job_cfg in DEV.platform.dataset_jobs.items():
+        table = tables[job_cfg.dataset]
+        iceberg = table["openTableFormatInput"]["icebergInput"]
+        assert (iceberg["metadataOperation"], iceberg["version"]) == ("CREATE", "2")
+        definition = iceberg["icebergTableInput"]
+        assert definition["location"] == f"s3://{DEV.platform.output_bucket(job)}/{job_cfg.dataset}"
+        fields = [(f["name"], json.loads(f["type"])) for f in definition["schema"]["fields"]]
+        spark_types = {"string": "string", "int": "int", "long": "bigint", "date": "date", "timestamptz": "timestamp",
+                       "boolean": "boolean"}
+        expected = [(f.name, f.dataType.simpleString()) for f in REGISTRY[job].schema.fields]
+        assert [(name, spark_types.get(t, t) if isinstance(t, str) else t["type"]) for name, t in fields] == [
+            (name, "map" if kind.startswith("map<") else kind) for name, kind in expected]
+        assert [f["name"] for f in definition["partitionSpec"]["fields"]] == list(REGISTRY[job].partition_columns)
+        assert all(f["transform"] == "identity" for f in definition["partitionSpec"]["fields"])
+        assert definition["properties"] == {k: v for k, v in TABLE_PROPERTIES.items() if k != "format-version"}
+        assert "storageDescriptor" not in table and "partitionKeys" not in table  # Iceberg's, not Hive's
+        assert not any(key.startswith("projection.") for key in table.get("parameters") or {})
+    attributes = next(f for f in tables["products"]["openTableFormatInput"]["icebergInput"]["icebergTableInput"]
+                      ["schema"]["fields"] if f["name"] == "attributes")
+    assert json.loads(attributes["type"])["type"] == "map"
 
 
-def test_table_schema_moves_partition_columns_to_keys():
-    from pyspark.sql import types as T
-
-    schema = T.StructType([T.StructField("id", T.StringType()), T.StructField("day", T.DateType())])
-    assert table_schema(schema, ["day"]) == TableSchema((Column("id", "string"),), (Column("day", "date"),))
-    with pytest.raises(ValueError, match="not in the schema"):
-        table_schema(schema, ["missing"])
+@pytest.mark.parametrize(("stack", "protected"), [(DEV, False), (PROD, True)])
+def test_pulumi_never_updates_an_iceberg_table_and_prod_never_deletes_one(stack, protected):
+    tables = of_type(_catalog(stack), "aws:glue/catalogTable:CatalogTable")
+    assert len(tables) == len(stack.platform.dataset_jobs)
+    for table in tables:
+        assert set(table["options"]["ignoreChanges"]) == {
+            "description", "owner", "parameters", "partitionKeys", "retention", "storageDescriptor", "tableType",
+            "openTableFormatInput"}
+        assert table["options"]["protect"] is protected
+        # Every input the table declares besides its identity is ignored after creation.
+        assert set(table["inputs"]) - {"name", "databaseName"} <= set(table["options"]["ignoreChanges"])
+    assert len(ICEBERG_OWNED_INPUTS) == 8
 
 
 # ============================================================================================

@@ -61,11 +61,14 @@ def test_stacks_load_with_the_seed_triggers(stack: str):
         "product_catalog_trigger": ("products/", ".json", "product_catalog"),
         "inventory_updates_trigger": ("inventory/updates/", ".xml", "inventory_sync"),
     }
-    schedules = {k: (s.expression, s.job) for k, s in cfg.schedules.items()}
+    schedules = {k: (s.expression, s.job) for k, s in cfg.schedules.items() if s.job != "table_maintenance"}
     assert schedules == {
         "daily_customer_import": ("cron(0 2 * * ? *)", "customer_import"),
         "weekly_inventory_sync": ("cron(0 3 ? * MON *)", "inventory_sync"),
     }
+    assert cfg.maintenance_job == "table_maintenance"
+    assert [s.job for s in cfg.schedules.values()].count("table_maintenance") == 1
+    assert "table_maintenance" not in cfg.dataset_jobs
     assert {k: (a.upstream, a.job) for k, a in cfg.after_job.items()} == {"sales_daily": ("sales_etl", "sales_daily")}
     assert cfg.jobs["sales_daily"].layer is Layer.GOLD
 
@@ -182,3 +185,71 @@ def test_the_pulumi_program_refuses_each_bad_config_before_declaring_anything(pa
     assert recorder.order == [] and monitor.registrations == {}, "resources were declared before the refusal"
     message = str(raised[0])
     assert key_path.removeprefix("config.") in message, message
+
+
+# -- Job kinds: dataset jobs and the maintenance job ---------------------------------------------
+
+
+def _errors(raw: dict) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as raised:
+        parse_platform_config(raw)
+    return [(p.path, p.message) for p in raised.value.problems if p.severity is Severity.ERROR]
+
+
+P = "data-lake:platform"
+
+
+def test_a_dataset_job_needs_its_dataset_and_source():
+    raw = dev_raw()
+    del raw["jobs"]["sales_etl"]["dataset"], raw["jobs"]["sales_etl"]["source"]
+    paths = [path for path, _ in _errors(raw)]
+    assert f"{P}.jobs.sales_etl.dataset" in paths and f"{P}.jobs.sales_etl.source" in paths
+
+
+@pytest.mark.parametrize(("key", "value", "why"), [
+    ("dataset", "tables", "writes no dataset"),
+    ("layer", "gold", "both silver and gold"),
+    ("source", {"prefix": "sales/"}, "reads no input"),
+    ("max_drop_ratio", 0.1, "no quality gate"),
+])
+def test_a_maintenance_job_refuses_what_only_a_dataset_job_has(key, value, why):
+    raw = dev_raw()
+    raw["jobs"]["table_maintenance"][key] = value
+    [(path, message)] = _errors(raw)
+    assert path == f"{P}.jobs.table_maintenance.{key}" and why in message
+
+
+def test_the_kind_must_match_the_etl_job():
+    raw = dev_raw()
+    raw["jobs"]["table_maintenance"]["kind"] = "etl"
+    assert (f"{P}.jobs.table_maintenance.kind",
+            "is etl, but etl job 'table_maintenance' is a maintenance job; set kind: maintenance") in _errors(raw)
+    raw = dev_raw()
+    raw["jobs"]["sales_etl"]["kind"] = "maintenance"
+    assert any(path == f"{P}.jobs.sales_etl.kind" and "is an etl job" in message for path, message in _errors(raw))
+
+
+def test_at_most_one_maintenance_job():
+    raw = dev_raw()
+    raw["jobs"]["sales_etl"] = {"kind": "maintenance"}
+    del raw["s3_rules"]["sales_file_trigger"], raw["after_job"]["sales_daily"]
+    assert any(path.startswith(f"{P}.jobs.") and "at most one maintenance job" in message
+               for path, message in _errors(raw))
+
+
+def test_only_a_schedule_may_start_the_maintenance_job():
+    raw = dev_raw()
+    raw["after_job"]["sales_daily"]["job"] = "table_maintenance"
+    [(path, message)] = _errors(raw)
+    assert path == f"{P}.after_job.sales_daily.job" and "start it from a schedule" in message
+
+
+def test_retention_of_the_tables_defaults_and_bounds():
+    raw = dev_raw()
+    del raw["retention"]
+    cfg, _ = parse_platform_config(raw)
+    assert (cfg.retention.snapshot_days, cfg.retention.min_snapshots, cfg.retention.orphan_file_days) == (7, 10, 3)
+    for key in ("snapshot_days", "min_snapshots", "orphan_file_days"):
+        raw = dev_raw()
+        raw["retention"][key] = 0
+        assert [path for path, _ in _errors(raw)] == [f"{P}.retention.{key}"]

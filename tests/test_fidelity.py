@@ -517,7 +517,8 @@ def test_a_reused_trigger_key_would_synthesize_clashing_names():
     assert ("aws:sqs/queue:Queue", "data-lake-dev-sales_daily-dlq") in clashing
 
 
-@pytest.mark.parametrize("check", ["replace-safe", "confused-deputy", "glue-logging", "alerts", "runner-retries"])
+@pytest.mark.parametrize("check", ["replace-safe", "confused-deputy", "glue-logging", "alerts", "runner-retries",
+                                   "iceberg-tables", "glue-iceberg", "catalog-grants"])
 def test_the_aws_behaviour_checks_pass_on_both_stacks(resources, check):
     from data_platform.aws_rules import CHECKS
 
@@ -628,3 +629,89 @@ def test_alert_coverage_is_not_judged_on_unknown_arns(resources):
         if resource["type"] == "aws:cloudwatch/eventRule:EventRule" and resource["name"].endswith("-run-failures"):
             resource["inputs"]["eventPattern"] = PULUMI_UNKNOWN
     assert check_alerts_per_run(preview) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Silver and gold as Iceberg tables of the Glue Data Catalog
+
+
+def _env(resources) -> str:
+    database = next(r for r in resources if r["type"] == "aws:glue/catalogDatabase:CatalogDatabase")
+    return database["inputs"]["name"].removeprefix("data_lake_")
+
+
+def _named(resources, type_token: str, name: str) -> dict[str, Any]:
+    return next(r for r in resources if r["type"] == type_token and r["inputs"].get("name") == name)
+
+
+def test_an_iceberg_table_request_is_checked_against_create_table(resources):
+    table = copy.deepcopy(_first(resources, "aws:glue/catalogTable:CatalogTable", name="products"))
+    request, problems = fidelity.to_request(fidelity.API_MAPPINGS[table["type"]], table["inputs"])
+    iceberg = request["OpenTableFormatInput"]["IcebergInput"]
+    fields = iceberg["CreateIcebergTableInput"]["Schema"]["Fields"]
+    assert problems == [] and next(f for f in fields if f["Name"] == "attributes")["Type"]["type"] == "map"
+    assert fidelity.validate_request("glue", "CreateTable", request) == []
+    table_input = table["inputs"]["openTableFormatInput"]["icebergInput"]
+    table_input["metadataOperation"] = "UPDATE"
+    table_input["icebergTableInput"]["schema"]["fields"][0]["type"] = "string"  # not JSON text: the provider fails
+    del table_input["icebergTableInput"]["location"]
+    messages = [f"{f.path}: {f.message}" for f in fidelity.check_api_constraints([table])]
+    assert any("MetadataOperation" in m and "'UPDATE' is not one of" in m for m in messages), messages
+    assert any("Fields[0].Type" in m and "is not JSON" in m for m in messages), messages
+    assert any("CreateIcebergTableInput.Location" in m and "required member" in m for m in messages), messages
+
+
+def test_a_missing_misplaced_or_hive_table_is_reported(resources):
+    from data_platform.aws_rules import check_iceberg_tables
+
+    env = _env(resources)
+    broken = copy.deepcopy(resources)
+    broken = [r for r in broken if not (r["type"] == "aws:glue/catalogTable:CatalogTable" and r["inputs"]["name"] == "customers")]
+    sales = _named(broken, "aws:glue/catalogTable:CatalogTable", "sales")
+    sales["inputs"]["openTableFormatInput"]["icebergInput"]["icebergTableInput"]["location"] = f"s3://data-lake-{env}-gold/sales"
+    products = _named(broken, "aws:glue/catalogTable:CatalogTable", "products")
+    del products["inputs"]["openTableFormatInput"]
+    messages = {f.name: f.message for f in check_iceberg_tables(broken)}
+    assert "which the stack does not declare" in messages[f"data_lake_{env}.customers"]
+    assert f"is not the table's location s3://<data-lake-{env}-silver>/sales" in messages[sales["name"]]
+    assert "not declared as an Iceberg table" in messages[products["name"]]
+    assert len(messages) == 3
+
+
+def test_a_job_without_iceberg_or_with_a_foreign_warehouse_is_reported(resources):
+    from data_platform.aws_rules import check_glue_iceberg
+
+    env = _env(resources)
+    broken = copy.deepcopy(resources)
+    job = _named(broken, "aws:glue/job:Job", f"data-lake-{env}-sales_etl")
+    del job["inputs"]["defaultArguments"]["--datalake-formats"]
+    other = _named(broken, "aws:glue/job:Job", f"data-lake-{env}-table_maintenance")
+    other["inputs"]["defaultArguments"]["--conf"] = other["inputs"]["defaultArguments"]["--conf"].replace(
+        "S3FileIO", "HadoopFileIO").replace(f"s3://data-lake-{env}-silver/", f"s3://data-lake-{env}-bronze/")
+    messages = [(f.name, f.message) for f in check_glue_iceberg(broken)]
+    assert (job["name"], "Glue loads no Iceberg runtime: set --datalake-formats iceberg") in messages
+    assert (other["name"], "no Spark catalog with io-impl=org.apache.iceberg.aws.s3.S3FileIO") in messages
+    assert any(name == other["name"] and f"warehouse 's3://data-lake-{env}-bronze/'" in m for name, m in messages)
+    assert len(messages) == 3
+
+
+@pytest.mark.parametrize(("resource", "why"), [
+    ("*", "no wildcards"),
+    ("arn:aws:glue:eu-west-1:123456789012:table/data_lake_{env}/*", "no wildcards"),
+    ("arn:aws:glue:eu-west-1:123456789012:database/other_db", "not the stack's database data_lake_{env}"),
+    ("arn:aws:glue:eu-west-1:123456789012:table/other_db/sales", "not a table the stack declares"),
+    ("arn:aws:glue:eu-west-1:123456789012:table/data_lake_{env}/secrets", "not a table the stack declares"),
+])
+def test_catalog_grants_beyond_the_stacks_tables_are_reported(resources, resource, why):
+    from data_platform.aws_rules import check_catalog_grants
+
+    env = _env(resources)
+    resource, why = resource.format(env=env), why.format(env=env)
+    broken = copy.deepcopy(resources)
+    policy = next(r for r in broken if r["type"] == "aws:iam/rolePolicy:RolePolicy"
+                  and r["inputs"]["role"] == f"data-lake-{env}-sales_etl-job")
+    _policy_edit(policy, lambda d: d["Statement"].append(
+        {"Effect": "Allow", "Action": "glue:GetTable", "Resource": resource}))
+    [finding] = check_catalog_grants(broken)
+    assert finding.name == f"data-lake-{env}-job-sales_etl-job"
+    assert why in finding.message and repr(resource) in finding.message

@@ -32,6 +32,7 @@ def job_policy(cfg, job: str) -> dict:
     return iam.glue_job_policy(
         ACCOUNT,
         access=iam.job_s3_access(cfg, job),
+        catalog=iam.job_catalog_access(cfg, job),
         artifacts_bucket=cfg.bucket_name("artifacts"),
         artifacts_prefix=f"glue/jobs/{job}/",
         temp_prefix=f"glue/tmp/{job}/",
@@ -81,8 +82,6 @@ def test_sales_job_writes_only_its_dataset_and_bookkeeping(dev):
     assert writable == {
         f"{silver}sales/*",
         f"{silver}sales",  # the folder key Spark HEADs before opening sales/ (exact: not sales_daily)
-        f"{silver}_staging/sales/*",
-        f"{silver}_stats/sales/*",
         f"{silver}_staging/_quarantine/sales/*",
         f"{silver}_quarantine/sales/*",
         f"{silver}_ledger/sales_etl/*",
@@ -97,7 +96,7 @@ def test_sales_job_writes_only_its_dataset_and_bookkeeping(dev):
 def test_job_policy_names_no_other_job(dev, job):
     text = json.dumps(job_policy(dev, job))
     own = dev.jobs[job]
-    for other, other_cfg in dev.jobs.items():
+    for other, other_cfg in dev.dataset_jobs.items():
         if other == job:
             continue
         assert other not in text, f"{job}'s policy names job {other}"
@@ -116,6 +115,45 @@ def test_gold_job_reads_silver_source_and_upstream_manifests_only(dev):
     writable = allowed_resources(policy, "s3:PutObject")
     assert "arn:aws:s3:::data-lake-dev-gold/sales_daily/*" in writable
     assert not any("silver" in r for r in writable)
+
+
+GLUE = "arn:aws:glue:eu-west-1:123456789012"
+
+
+def catalog_grants(policy: dict) -> dict[str, set[str]]:
+    return {action: allowed_resources(policy, action)
+            for action in ("glue:GetDatabase", "glue:GetTable", "glue:UpdateTable", "glue:CreateTable",
+                           "glue:DeleteTable", "glue:CreateDatabase")}
+
+
+def test_a_job_may_read_and_commit_its_own_table_and_read_its_source_table(dev):
+    catalog, database = f"{GLUE}:catalog", f"{GLUE}:database/data_lake_dev"
+    table = f"{GLUE}:table/data_lake_dev/"
+    assert catalog_grants(job_policy(dev, "sales_etl")) == {
+        "glue:GetDatabase": {catalog, database, f"{table}sales"}, "glue:GetTable": {catalog, database, f"{table}sales"},
+        "glue:UpdateTable": {catalog, database, f"{table}sales"},
+        "glue:CreateTable": set(), "glue:DeleteTable": set(), "glue:CreateDatabase": set()}
+    daily = catalog_grants(job_policy(dev, "sales_daily"))
+    assert daily["glue:GetTable"] == {catalog, database, f"{table}sales", f"{table}sales_daily"}
+    assert daily["glue:UpdateTable"] == {catalog, database, f"{table}sales_daily"}  # reads sales, commits its own
+
+
+def test_the_maintenance_job_commits_every_table_and_touches_only_table_files(dev):
+    policy = job_policy(dev, "table_maintenance")
+    tables = {f"{GLUE}:table/data_lake_dev/{t}" for t in ("customers", "inventory", "products", "sales", "sales_daily")}
+    assert catalog_grants(policy)["glue:UpdateTable"] == {f"{GLUE}:catalog", f"{GLUE}:database/data_lake_dev", *tables}
+    writable = allowed_resources(policy, "s3:DeleteObject")
+    assert writable == {"arn:aws:s3:::data-lake-dev-silver/customers/*", "arn:aws:s3:::data-lake-dev-silver/inventory/*",
+                        "arn:aws:s3:::data-lake-dev-silver/products/*", "arn:aws:s3:::data-lake-dev-silver/sales/*",
+                        "arn:aws:s3:::data-lake-dev-gold/sales_daily/*",
+                        "arn:aws:s3:::data-lake-dev-artifacts/glue/tmp/table_maintenance/*"} | {
+        "arn:aws:s3:::data-lake-dev-silver/customers", "arn:aws:s3:::data-lake-dev-silver/inventory",
+        "arn:aws:s3:::data-lake-dev-silver/products", "arn:aws:s3:::data-lake-dev-silver/sales",
+        "arn:aws:s3:::data-lake-dev-gold/sales_daily"}
+    # remove_orphan_files lists each table's location.
+    assert statement(policy, "ListOwnBuckets")["Resource"] == [
+        "arn:aws:s3:::data-lake-dev-artifacts", "arn:aws:s3:::data-lake-dev-gold", "arn:aws:s3:::data-lake-dev-silver"]
+    assert not any("bronze" in r for s in policy["Statement"] for r in as_list(s["Resource"]))
 
 
 def test_job_policy_scopes_logs_kms_and_metrics(dev):

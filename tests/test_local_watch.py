@@ -248,7 +248,8 @@ def test_a_restart_neither_double_fires_nor_skips(stack: StackConfig, tmp_path: 
 def test_the_first_tick_without_since_only_sets_the_watermark(lake: LocalLake, jobs: Recorder) -> None:
     scheduler = Scheduler(lake)
     result = scheduler.tick(parse_iso("2024-01-01T00:00Z"))
-    assert (fired(result), sorted(result.initialized)) == ([], ["daily_customer_import", "weekly_inventory_sync"])
+    assert (fired(result), sorted(result.initialized)) == ([], ["daily_customer_import", "weekly_inventory_sync",
+                                                                "weekly_table_maintenance"])
     assert fired(scheduler.tick(parse_iso("2024-01-01T02:00Z"))) == [("daily_customer_import", "2024-01-01T02:00")]
 
 

@@ -277,6 +277,18 @@ def test_job_role_writing_another_dataset_fails(stack):
     assert "writable by the roles of several Glue jobs" in text and "the dataset of Glue job" in text
 
 
+def test_maintenance_role_may_touch_only_the_tables_it_maintains(stack):
+    silver, bronze = _bucket(stack, "silver"), _bucket(stack, "bronze")
+    assert rules.glue_job_roles_scoped(stack) == []  # every table's location, no owner conflict
+    _edit_job_policy(stack, "table_maintenance", {"Effect": "Allow", "Action": "s3:DeleteObject",
+                                                  "Resource": f"arn:aws:s3:::{silver}/_ledger/sales_etl/*"})
+    _edit_job_policy(stack, "table_maintenance", {"Effect": "Allow", "Action": "s3:GetObject",
+                                                  "Resource": f"arn:aws:s3:::{bronze}/sales/*"})
+    text = messages(rules.glue_job_roles_scoped(stack))
+    assert "_ledger/sales_etl/*: not the location of a table it maintains" in text
+    assert "the maintenance job touches no bronze object" in text
+
+
 def test_job_role_acting_on_a_whole_bucket_or_reading_others_code_fails(stack):
     silver, artifacts = _bucket(stack, "silver"), _bucket(stack, "artifacts")
     _edit_job_policy(stack, "customer_import", {"Effect": "Allow", "Action": "s3:PutBucketPolicy",
@@ -548,3 +560,13 @@ def test_pack_reports_stack_violations_and_preview_unknowns_over_the_protocol(an
     assert "'Suspended', not 'Enabled'" in versioning[0].message
     runner = [d for d in diagnostics if d.policyName == "runner-roles-scoped"]
     assert len(runner) == 1 and "can't run policy 'runner-roles-scoped'" in runner[0].message and "unknown" in runner[0].message
+
+
+def test_iceberg_rules_reject_a_job_without_iceberg_and_a_role_on_every_table(stack):
+    job = find(stack, rules.GLUE_JOB, "job-sales_daily")
+    del job["inputs"]["defaultArguments"]["--datalake-formats"]
+    _edit_job_policy(stack, "sales_daily", {"Effect": "Allow", "Action": "glue:UpdateTable", "Resource": "*"})
+    found = run_all(stack)
+    assert "--datalake-formats iceberg" in messages(found["glue-jobs-load-iceberg"])
+    assert "glue:UpdateTable on '*'" in messages(found["glue-catalog-grants-scoped"])
+    assert found["iceberg-catalog-tables"] == []

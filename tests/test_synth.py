@@ -50,7 +50,8 @@ def test_synth_output_shape(synthesized, stack_name):
     assert json.loads(json.dumps(resources)) == resources  # JSON-able as is
     assert resources[0] == {
         "type": "pulumi:providers:aws", "name": f"data-lake-{stack_name}-aws", "parent": None,
-        "inputs": resources[0]["inputs"], "options": {"deleteBeforeReplace": False},
+        "inputs": resources[0]["inputs"],
+        "options": {"deleteBeforeReplace": False, "ignoreChanges": [], "protect": False},
     }
     names = [r["name"] for r in resources]
     assert len(names) == len(set(names)), "logical names must be unique (parents are referred to by name)"
@@ -127,9 +128,10 @@ def test_resource_counts_follow_the_config(synthesized, stacks, stack_name):
     assert found["aws:sqs/queue:Queue"] == triggers + 1  # + the alert target's DLQ
     assert found["aws:iam/role:Role"] == 2 * jobs + triggers
     assert found["aws:sns/topicSubscription:TopicSubscription"] == len(cfg.alerts.emails)
-    alarms = 2 * jobs + (rules + after) + 2 + (triggers + 1) + 2 * jobs
+    datasets = len(cfg.dataset_jobs)  # a quarantine alarm and a table each; the maintenance job has neither
+    alarms = 2 * jobs + (rules + after) + 2 + (triggers + 1) + jobs + datasets
     assert found["aws:cloudwatch/metricAlarm:MetricAlarm"] == alarms
-    assert found["aws:glue/catalogTable:CatalogTable"] == jobs
+    assert found["aws:glue/catalogTable:CatalogTable"] == datasets
     assert 150 <= len(synthesized[stack_name]) <= 300
 
 

@@ -8,11 +8,11 @@
     ├── ScheduleTrigger       triggers.py   EventBridge Scheduler schedule -> runner
     ├── JobSucceededTrigger   triggers.py   EventBridge rule on upstream SUCCEEDED -> runner
     ├── Alerts                alerts.py     SNS topic, alarms, Glue failure messages
-    └── DataCatalog           catalog.py    Glue database and tables with partition projection
+    └── DataCatalog           catalog.py    Glue database and an Iceberg table per dataset
 """
 
 from data_platform.components.alerts import Alerts, AlertsArgs
-from data_platform.components.catalog import DataCatalog, DataCatalogArgs, TableSchema
+from data_platform.components.catalog import DataCatalog, DataCatalogArgs, IcebergTableDefinition
 from data_platform.components.glue_job import GlueJob, GlueJobArgs
 from data_platform.components.platform import DataPlatform, DataPlatformArgs
 from data_platform.components.runner import JobRunner, JobRunnerArgs
@@ -30,5 +30,5 @@ __all__ = [
     "Alerts", "AlertsArgs", "DataCatalog", "DataCatalogArgs", "DataPlatform", "DataPlatformArgs", "GlueJob",
     "GlueJobArgs", "JobRunner", "JobRunnerArgs", "JobSucceededTrigger", "JobSucceededTriggerArgs",
     "MedallionBuckets", "MedallionBucketsArgs", "S3EventTrigger", "S3EventTriggerArgs", "ScheduleTrigger",
-    "ScheduleTriggerArgs", "TableSchema",
+    "ScheduleTriggerArgs", "IcebergTableDefinition",
 ]

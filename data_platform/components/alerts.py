@@ -187,13 +187,14 @@ class Alerts(pulumi.ComponentResource):
             ))
         for job in cfg.jobs:
             glue_name = names.glue_job(job)
-            specs.append(AlarmSpec(
-                key=f"quarantine-{job}",
-                description=f"{job} quarantined rows",
-                namespace=QUARANTINE_NAMESPACE, metric=QUARANTINE_METRIC,
-                dimensions={"Environment": cfg.environment, "JobName": glue_name},
-                threshold=cfg.alerts.quarantined_rows_threshold,
-            ))
+            if job in cfg.dataset_jobs:  # only a dataset job has a quality gate that quarantines
+                specs.append(AlarmSpec(
+                    key=f"quarantine-{job}",
+                    description=f"{job} quarantined rows",
+                    namespace=QUARANTINE_NAMESPACE, metric=QUARANTINE_METRIC,
+                    dimensions={"Environment": cfg.environment, "JobName": glue_name},
+                    threshold=cfg.alerts.quarantined_rows_threshold,
+                ))
             specs.append(AlarmSpec(
                 key=f"glue-{job}-failed-tasks",
                 description=f"Spark tasks of {job} failed",

@@ -1,9 +1,25 @@
-"""DataCatalog: the environment's Glue database and one table per silver/gold dataset, with
-partition projection so Athena can query new partitions without crawlers or MSCK REPAIR."""
+"""DataCatalog: the environment's Glue database and one Apache Iceberg table per silver/gold
+dataset, created in the Glue Data Catalog so Athena can query, time-travel and optimize them
+from the first deploy on (https://docs.aws.amazon.com/athena/latest/ug/querying-iceberg.html).
+
+Glue creates each table from its Iceberg schema, partition spec and properties (CreateTable's
+`OpenTableFormatInput`, metadata operation CREATE): it writes the table's first metadata file
+and points the table's `metadata_location` parameter at it. From then on the table belongs to
+Iceberg: every commit of a job swaps `metadata_location` (and rewrites the columns Glue shows),
+and Glue's UpdateTable cannot change an Iceberg table's schema, which lives in the metadata
+files. An update from Pulumi would send its own parameters without the current
+`metadata_location` and break the table, so Pulumi never updates a table after creating it
+(`ignore_changes` on every field Glue and Iceberg own); schema changes go through the tables
+themselves (`ALTER TABLE` in Spark or Athena). See
+https://aws.amazon.com/blogs/big-data/introducing-aws-glue-crawler-and-create-table-support-for-apache-iceberg-format/,
+https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/1919 and
+https://github.com/hashicorp/terraform-provider-aws/issues/36641.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,113 +28,64 @@ import pulumi_aws as aws
 
 from data_platform.config import PlatformConfig
 
-PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-
-# Earliest date partition Athena projects; older partitions would be invisible to queries.
-PROJECTION_DATE_START = "2020-01-01"
-
-# Spark `typeName()` -> Hive/Athena DDL type, for types without parameters.
-_SIMPLE_TYPES = {
-    "string": "string",
-    "varchar": "string",
-    "char": "string",
-    "integer": "int",
-    "long": "bigint",
-    "short": "smallint",
-    "byte": "tinyint",
-    "double": "double",
-    "float": "float",
-    "boolean": "boolean",
-    "date": "date",
-    "timestamp": "timestamp",
-    "timestamp_ntz": "timestamp",
-    "binary": "binary",
-}
+ICEBERG_METADATA_OPERATION = "CREATE"  # the only operation CreateTable's IcebergInput has
+# The inputs of aws.glue.CatalogTable that Glue and Iceberg own once the table exists (Python
+# names; the SDK translates them). Only the table's identity (name, database) stays managed:
+# changing it is a new table.
+ICEBERG_OWNED_INPUTS: tuple[str, ...] = (
+    "description", "owner", "parameters", "partition_keys", "retention", "storage_descriptor", "table_type",
+    "open_table_format_input",
+)
 
 
 @dataclass(frozen=True)
-class Column:
-    name: str
-    type: str
+class IcebergTableDefinition:
+    """A dataset's table as Iceberg describes it (etl.tables.iceberg_schema,
+    etl.tables.iceberg_partition_spec): JSON-shaped mappings, no pyspark here."""
 
-
-@dataclass(frozen=True)
-class TableSchema:
-    """A dataset's columns in Hive types; partition keys are not repeated in `columns`."""
-
-    columns: tuple[Column, ...]
-    partition_keys: tuple[Column, ...] = ()
-
-
-def hive_type(data_type: Any) -> str:
-    """Map a pyspark DataType (duck-typed: no pyspark import here) to its Hive/Athena type."""
-    name = data_type.typeName()
-    if name in _SIMPLE_TYPES:
-        return _SIMPLE_TYPES[name]
-    if name == "decimal":
-        return f"decimal({data_type.precision},{data_type.scale})"
-    if name == "array":
-        return f"array<{hive_type(data_type.elementType)}>"
-    if name == "map":
-        return f"map<{hive_type(data_type.keyType)},{hive_type(data_type.valueType)}>"
-    if name == "struct":
-        return "struct<" + ",".join(f"{f.name}:{hive_type(f.dataType)}" for f in data_type.fields) + ">"
-    raise ValueError(f"Spark type {data_type!r} has no Hive equivalent for the Glue catalog; "
-                     "use a supported type in the job's schema")
-
-
-def table_schema(schema: Any, partition_columns: Sequence[str]) -> TableSchema:
-    """A job's declared Spark schema as a catalog table (partition columns moved to keys)."""
-    by_name = {f.name: f for f in schema.fields}
-    missing = [c for c in partition_columns if c not in by_name]
-    if missing:
-        raise ValueError(f"partition column(s) {', '.join(missing)} are not in the schema")
-    columns = tuple(Column(f.name, hive_type(f.dataType)) for f in schema.fields if f.name not in partition_columns)
-    keys = tuple(Column(c, hive_type(by_name[c].dataType)) for c in partition_columns)
-    return TableSchema(columns=columns, partition_keys=keys)
+    schema: Mapping[str, Any]
+    partition_spec: Mapping[str, Any]
+    properties: Mapping[str, str]  # etl.tables.TABLE_PROPERTIES
 
 
 def table_location(bucket: str, dataset: str) -> str:
-    return f"s3://{bucket}/{dataset}/"
+    """The table's root, as the jobs create it (`etl.base.BaseGlueJob.spec`)."""
+    return f"s3://{bucket}/{dataset}"
 
 
-def projection_parameters(bucket: str, dataset: str, partition_keys: Sequence[Column]) -> dict[str, str]:
-    """Athena partition projection for date partition keys (Hive-style `col=value` folders).
-
-    Only date keys can be projected without knowing their values in advance; a table with
-    another partition key type gets no projection (register its partitions instead).
-    """
-    if not partition_keys or any(key.type != "date" for key in partition_keys):
-        return {}
-    parameters = {"projection.enabled": "true"}
-    for key in partition_keys:
-        parameters.update({
-            f"projection.{key.name}.type": "date",
-            f"projection.{key.name}.format": "yyyy-MM-dd",
-            f"projection.{key.name}.range": f"{PROJECTION_DATE_START},NOW",
-            f"projection.{key.name}.interval": "1",
-            f"projection.{key.name}.interval.unit": "DAYS",
-        })
-    folders = "/".join(f"{key.name}=${{{key.name}}}" for key in partition_keys)
-    parameters["storage.location.template"] = f"{table_location(bucket, dataset)}{folders}/"
-    return parameters
-
-
-def table_parameters(bucket: str, dataset: str, schema: TableSchema) -> dict[str, str]:
+def iceberg_table_input(definition: IcebergTableDefinition, location: str) -> dict[str, Any]:
+    """`open_table_format_input` of aws.glue.CatalogTable. A field's type is an Iceberg type as
+    JSON text (the provider sends it as a JSON document); `format-version` is the table's
+    version, not a property (Iceberg reserves it)."""
+    properties = dict(definition.properties)
+    version = properties.pop("format-version", "2")
     return {
-        "classification": "parquet",
-        "EXTERNAL": "TRUE",
-        "parquet.compression": "SNAPPY",
-        **projection_parameters(bucket, dataset, schema.partition_keys),
+        "iceberg_input": {
+            "metadata_operation": ICEBERG_METADATA_OPERATION,
+            "version": version,
+            "iceberg_table_input": {
+                "location": location,
+                "schema": {
+                    "schema_id": definition.schema.get("schema-id", 0),
+                    "type": "struct",
+                    "fields": [{"id": f["id"], "name": f["name"], "required": f["required"], "type": json.dumps(f["type"])}
+                               for f in definition.schema["fields"]],
+                },
+                "partition_spec": {
+                    "spec_id": definition.partition_spec.get("spec-id", 0),
+                    "fields": [{"source_id": f["source-id"], "field_id": f["field-id"], "name": f["name"],
+                                "transform": f["transform"]} for f in definition.partition_spec["fields"]],
+                },
+                "properties": properties,
+            },
+        },
     }
 
 
 @dataclass(frozen=True)
 class DataCatalogArgs:
     config: PlatformConfig
-    tables: Mapping[str, TableSchema]  # job -> its dataset's schema
+    tables: Mapping[str, IcebergTableDefinition]  # dataset job -> its dataset's table
 
 
 class DataCatalog(pulumi.ComponentResource):
@@ -141,38 +108,37 @@ class DataCatalog(pulumi.ComponentResource):
         self.register_outputs({"database_name": self.database_name, "table_names": self.table_names})
 
     def _datasets(self) -> list[str]:
-        jobs = list(self._cfg.jobs)
+        jobs = list(self._cfg.dataset_jobs)
         seen: dict[tuple[str, str], str] = {}
         for job in jobs:
             job_cfg = self._cfg.jobs[job]
-            where = (self._cfg.output_bucket(job), job_cfg.dataset)
+            where = (self._cfg.output_bucket(job), str(job_cfg.dataset))
             if where in seen:
                 raise ValueError(f"jobs {seen[where]} and {job} both write dataset {job_cfg.dataset}; "
                                  "one table per dataset")
             seen[where] = job
         return jobs
 
-    def _create_table(self, database: aws.glue.CatalogDatabase, job: str, schema: TableSchema) -> aws.glue.CatalogTable:
-        dataset = self._cfg.jobs[job].dataset
-        bucket = self._cfg.output_bucket(job)
+    def _table_options(self) -> pulumi.ResourceOptions:
+        """Never updated after creation (see the module docstring). Outside a disposable stack
+        (`force_destroy`) the table is also protected: Pulumi refuses to delete or replace it
+        (say, after a rename), because a new table would start empty while the data files
+        stay behind, unreferenced; a retained table would instead make the replacement's
+        CreateTable fail half-way through `pulumi up`."""
+        return pulumi.ResourceOptions(parent=self, ignore_changes=list(ICEBERG_OWNED_INPUTS),
+                                      protect=not self._cfg.force_destroy)
+
+    def _create_table(self, database: aws.glue.CatalogDatabase, job: str,
+                      definition: IcebergTableDefinition) -> aws.glue.CatalogTable:
+        job_cfg = self._cfg.jobs[job]
+        dataset = str(job_cfg.dataset)
         return aws.glue.CatalogTable(
             f"{self._base}-{dataset}",
             name=dataset,
             database_name=database.name,
-            description=f"{self._cfg.jobs[job].layer.value} dataset written by {job}",
+            description=f"{job_cfg.layer.value} dataset written by {job} (Apache Iceberg)",
             table_type="EXTERNAL_TABLE",
-            parameters=table_parameters(bucket, dataset, schema),
-            partition_keys=[{"name": c.name, "type": c.type} for c in schema.partition_keys],
-            storage_descriptor={
-                "location": table_location(bucket, dataset),
-                "input_format": PARQUET_INPUT_FORMAT,
-                "output_format": PARQUET_OUTPUT_FORMAT,
-                "ser_de_info": {
-                    "name": "parquet",
-                    "serialization_library": PARQUET_SERDE,
-                    "parameters": {"serialization.format": "1"},
-                },
-                "columns": [{"name": c.name, "type": c.type} for c in schema.columns],
-            },
-            opts=pulumi.ResourceOptions(parent=self),
+            open_table_format_input=iceberg_table_input(
+                definition, table_location(self._cfg.output_bucket(job), dataset)),
+            opts=self._table_options(),
         )

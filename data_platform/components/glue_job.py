@@ -14,11 +14,13 @@ import pulumi
 import pulumi_aws as aws
 
 from data_platform import contract, iam
-from data_platform.config import PlatformConfig
+from data_platform.config import JobConfig, JobKind, PlatformConfig
 from data_platform.packaging import SHORT_HASH, Package, file_sha256
+from etl.catalog import glue_conf_argument
 
 GLUE_VERSION = "5.0"
 GLUE_COMMAND = "glueetl"
+DATALAKE_FORMATS = "iceberg"
 # Installed on the workers at start; pinned to what the project was tested with.
 ADDITIONAL_PYTHON_MODULES: tuple[str, ...] = ("great_expectations", "defusedxml")
 
@@ -55,6 +57,13 @@ def glue_default_arguments(cfg: PlatformConfig, job: str, *, artifacts_bucket: s
     groups named from `--custom-logGroup-prefix` (see `job_log_groups`).
     https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html
     https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html
+
+    Silver and gold are Iceberg tables in the Glue Data Catalog: `--datalake-formats iceberg`
+    loads the Iceberg runtime Glue 5.0 ships (1.7.1), and `--conf` configures the job's Spark
+    catalog `lake` (GlueCatalog, S3FileIO) with its warehouse in the job's output bucket, as
+    https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-format-iceberg.html and
+    https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
+    document. Tables are created at their own location, so the warehouse is only a default.
     """
     return {
         **contract.default_job_arguments(cfg, job),
@@ -68,7 +77,15 @@ def glue_default_arguments(cfg: PlatformConfig, job: str, *, artifacts_bucket: s
         # only DynamicFrame reads with a transformation_ctx, which no job makes.
         "--job-bookmark-option": "job-bookmark-disable",
         "--TempDir": f"s3://{artifacts_bucket}/{temp_prefix(job)}",
+        "--datalake-formats": DATALAKE_FORMATS,
+        "--conf": glue_conf_argument(f"s3://{cfg.output_bucket(job)}/"),
     }
+
+
+def default_description(job: str, job_cfg: JobConfig) -> str:
+    if job_cfg.kind is JobKind.MAINTENANCE or job_cfg.source is None:
+        return f"{job}: maintenance of the stack's silver and gold tables"
+    return f"{job}: {job_cfg.source.layer.value} -> {job_cfg.layer.value} {job_cfg.dataset}"
 
 
 # Glue 5.0 writes system, Spark and Glue-logger lines to `<prefix>/error` and the script's
@@ -145,12 +162,14 @@ class GlueJob(pulumi.ComponentResource):
             opts=self._child(),
         )
         access = iam.job_s3_access(self._cfg, job)
+        catalog = iam.job_catalog_access(self._cfg, job)
         artifacts = self._cfg.bucket_name("artifacts")
         log_groups = list(job_log_groups(self._cfg, job).values())
         policy = pulumi.Output.all(self._args.account, self._args.kms_key_arn).apply(
             lambda values: json.dumps(iam.glue_job_policy(
                 values[0],
                 access=access,
+                catalog=catalog,
                 artifacts_bucket=artifacts,
                 artifacts_prefix=code_prefix(job),
                 temp_prefix=temp_prefix(job),
@@ -219,8 +238,7 @@ class GlueJob(pulumi.ComponentResource):
         return aws.glue.Job(
             f"{self._base}-job",
             name=self._cfg.names.glue_job(job),
-            description=job_cfg.description
-            or f"{job}: {job_cfg.source.layer.value} -> {job_cfg.layer.value} {job_cfg.dataset}",
+            description=job_cfg.description or default_description(job, job_cfg),
             role_arn=self._role.arn,
             glue_version=GLUE_VERSION,
             command={

@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from data_platform import iam
 from data_platform.components.alerts import Alerts, AlertsArgs
-from data_platform.components.catalog import DataCatalog, DataCatalogArgs, TableSchema
+from data_platform.components.catalog import DataCatalog, DataCatalogArgs, IcebergTableDefinition
 from data_platform.components.glue_job import GlueJob, GlueJobArgs
 from data_platform.components.runner import JobRunner, JobRunnerArgs
 from data_platform.components.storage import BUCKETS, MedallionBuckets, MedallionBucketsArgs
@@ -31,7 +31,7 @@ from data_platform.packaging import ETL_DIR, build_package, entry_script
 @dataclass(frozen=True)
 class DataPlatformArgs:
     config: PlatformConfig
-    tables: Mapping[str, TableSchema]  # job -> declared schema of its dataset (from etl.jobs)
+    tables: Mapping[str, IcebergTableDefinition]  # dataset job -> its dataset's table (from etl.jobs)
     etl_dir: Path = ETL_DIR
     tracing: bool = False
 
@@ -47,7 +47,7 @@ class DataPlatform(pulumi.ComponentResource):
         self._base = name
         self._args = args
         self._cfg = args.config
-        missing = sorted(set(self._cfg.jobs) - set(args.tables))
+        missing = sorted(set(self._cfg.dataset_jobs) - set(args.tables))
         if missing:
             raise ValueError(f"no declared schema for job(s) {', '.join(missing)}; add them to etl.jobs.REGISTRY")
 

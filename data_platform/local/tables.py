@@ -142,12 +142,8 @@ class TableRef:
 
 def dataset_tables(cfg: Any) -> dict[str, TableRef]:
     """Every silver/gold dataset of the stack, by dataset name."""
-    tables = {}
-    for job, job_cfg in sorted(cfg.jobs.items()):
-        dataset = getattr(job_cfg, "dataset", None)
-        if dataset:
-            tables[dataset] = TableRef(cfg.names.glue_database(), dataset, cfg.output_bucket(job), job)
-    return tables
+    return {job_cfg.dataset: TableRef(cfg.names.glue_database(), job_cfg.dataset, cfg.output_bucket(job), job)
+            for job, job_cfg in sorted(cfg.dataset_jobs.items())}
 
 
 def table_of(cfg: Any, dataset: str) -> TableRef:
