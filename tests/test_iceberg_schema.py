@@ -75,7 +75,7 @@ def test_a_table_created_from_the_declared_schema_is_the_one_the_job_expects(spa
     from pyiceberg.partitioning import PartitionSpec
     from pyiceberg.schema import Schema
 
-    from etl.catalog import CATALOG, local_catalog_path, pyiceberg_catalog_properties
+    from etl.catalog import CATALOG, prepare_local_catalog, pyiceberg_catalog_properties
     from etl.jobs import REGISTRY
     from etl.session import table_session
     from etl.tables import TABLE_PROPERTIES, DatasetSpec, IcebergTable
@@ -85,7 +85,7 @@ def test_a_table_created_from_the_declared_schema_is_the_one_the_job_expects(spa
     spec = DatasetSpec(database="data_lake_dev", dataset=job_class.dataset,
                        location=str(tmp_path / "bucket" / job_class.dataset), schema=job_class.schema,
                        key_columns=tuple(job_class.key_columns), partition_columns=tuple(job_class.partition_columns))
-    local_catalog_path(tmp_path).parent.mkdir(parents=True)
+    prepare_local_catalog(tmp_path)
     made = SqlCatalog(CATALOG, **pyiceberg_catalog_properties(tmp_path))
     made.create_namespace_if_not_exists(spec.database)
     made.create_table(f"{spec.database}.{spec.dataset}", Schema.model_validate_json(json.dumps(schema)),
