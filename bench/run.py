@@ -320,6 +320,7 @@ def sales_job_classes() -> tuple[type, type]:
     There is no switch in etl/ to bypass the gate, so this subclass lives in the benchmark.
     """
     from etl.jobs.sales_etl import SalesEtl
+    from etl.tables import TABLE_PROPERTIES, iceberg_partition_spec, iceberg_schema
 
     class SalesEtlWithoutGate(SalesEtl):
         def raw_rules(self) -> list:
@@ -840,7 +841,7 @@ def scale_etl_dir(root: Path, jobs: int) -> Path:
 
 
 def fig_scale(bench: Bench) -> list[Figure]:
-    from data_platform.components.catalog import table_schema
+    from data_platform.components.catalog import IcebergTableDefinition
     from data_platform.config import StackConfig, parse_platform_config
     from data_platform.synth import synthesize
     from etl.jobs.sales_etl import SalesEtl
@@ -848,7 +849,9 @@ def fig_scale(bench: Bench) -> list[Figure]:
     root = bench.fresh_dir("scale")
     sizes = (100, 300)
     etl_dir = scale_etl_dir(root, max(sizes))
-    schema = table_schema(SalesEtl.schema, SalesEtl.partition_columns)
+    iceberg = iceberg_schema(SalesEtl.schema)
+    schema = IcebergTableDefinition(iceberg, iceberg_partition_spec(iceberg, SalesEtl.partition_columns),
+                                    dict(TABLE_PROPERTIES))
 
     def synth(jobs: int) -> tuple[float, float, int, float]:
         raw = scale_config(jobs)
