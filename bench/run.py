@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import glob
 import json
@@ -227,16 +228,27 @@ class Bench:
         self._counter = 0
         self.sales_samples: dict[int, list[Sample]] = {}  # rows -> sales_etl (with gate) samples
         self.sales_summaries: dict[int, Any] = {}
+        self.duckdb_reference_s: float | None = None  # best DuckDB time on --rows, once per run
         self.upload_samples: dict[int, list[dict[str, Any]]] = {}  # rows -> cold `lake upload` runs
 
     # -- data ----------------------------------------------------------------------------
 
-    def sales_file(self, rows: int) -> Path:
+    def sales_file(self, rows: int, *, bad_ratio: float | None = None) -> Path:
         spec = datagen.SalesSpec(rows=rows, seed=self.options.seed)
+        if bad_ratio is not None:
+            spec = dataclasses.replace(spec, bad_ratio=bad_ratio)
         path = self.data_dir / spec.file_name()
         if not path.is_file():
             log(f"generating {rows:,} sales rows -> {path.name}")
         return datagen.ensure_sales_csv(self.data_dir, spec)
+
+    def duckdb_reference(self) -> float:
+        """The best of DuckDB's times on the main file (`bench/duckdb_reference.py`), measured
+        once per run: every figure records it, so figures from two machines can be compared."""
+        if self.duckdb_reference_s is None:
+            samples, _ = duckdb_samples(self, self.sales_file(self.rows), repeats=2, warmups=0)
+            self.duckdb_reference_s = round(best(samples), 3)
+        return self.duckdb_reference_s
 
     def warmup_file(self) -> Path:
         """Warm-ups warm the JVM (JIT), Great Expectations' context and the OS cache; a file of
@@ -333,9 +345,12 @@ def sales_job_classes() -> tuple[type, type]:
 
 
 def fig_gate(bench: Bench) -> list[Figure]:
+    """The job with its quality gate vs the same job with the gate skipped, both on a file with
+    no bad row: the same rows reach the write, so the ratio is what the gate costs (>= 1 up to
+    noise). On input with bad rows the two would write different rows and compare nothing."""
     with_gate, without_gate = sales_job_classes()
-    csv = bench.sales_file(bench.rows)
-    warm = bench.warmup_file()
+    csv = bench.sales_file(bench.rows, bad_ratio=0.0)
+    warm = bench.sales_file(min(bench.rows, ENGINE_SMALL_ROWS), bad_ratio=0.0)
     log(f"gate: warm-up ({bench.warmups}x each variant) on {warm.name}")
     for _ in range(bench.warmups):
         bench.sales_once(with_gate, warm, "gate-warmup-with")
@@ -345,13 +360,17 @@ def fig_gate(bench: Bench) -> list[Figure]:
         on.append(bench.sales_once(with_gate, csv, "gate-with"))
         off.append(bench.sales_once(without_gate, csv, "gate-without"))
         log(f"gate: round {i + 1}/{bench.repeats}: with {on[-1].wall:.1f}s, without {off[-1].wall:.1f}s")
-    bench.sales_samples.setdefault(bench.rows, []).extend(on)
+    written = {s.result.rows_written for s in on} | {s.result.rows_written for s in off}
+    if len(written) != 1:
+        raise RuntimeError(f"gate: the two variants wrote different row counts {sorted(written)}: not comparable")
     cpu_ratio = min(s.cpu for s in on) / max(min(s.cpu for s in off), 1e-9)
     return [Figure(
-        "gate", best(on), best(off), 1.25, "s",
-        detail={"rows": bench.rows, "with_gate": summary_of(on), "without_gate": summary_of(off),
+        "gate", best(on), best(off), 1.15, "s",
+        detail={"rows": bench.rows, "input": csv.name, "rows_written": written.pop(),
+                "with_gate": summary_of(on), "without_gate": summary_of(off),
                 "cpu_ratio": round(cpu_ratio, 3), "statistic": "best-of wall time",
-                "without_gate_means": "SalesEtl subclass whose raw_rules()/quality_rules() return []"},
+                "without_gate_means": "SalesEtl subclass whose raw_rules()/quality_rules() return [], "
+                                      "on a file without bad rows (same rows written)"},
     )]
 
 
@@ -386,6 +405,8 @@ def engine_figure(bench: Bench, rows: int, name: str) -> Figure:
         bench.sales_samples[rows] = spark_samples
     log(f"{name}: DuckDB reference on {rows:,} rows")
     duck, reference = duckdb_samples(bench, csv, bench.repeats, max(1, bench.warmups))
+    if rows == bench.rows:
+        bench.duckdb_reference_s = round(best(duck), 3)
     log(f"{name}: bare Spark pipeline (parse -> type -> partitioned Parquet) on {rows:,} rows")
     floor = [spark_floor(bench, csv) for _ in range(bench.repeats)]
     spark_summary = spark_samples[-1].result
@@ -1112,6 +1133,19 @@ def print_table(figures: list[Figure], started: float, options: argparse.Namespa
             print(f"{f.name}: {f.error}", file=sys.stderr)
 
 
+def machine_identity() -> dict[str, Any]:
+    """The machine a figure was measured on, so figures from two machines can be compared."""
+    import platform
+
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                      if line.startswith("model name")), "")
+    return {"cores": os.cpu_count(), "cpu_model": model or platform.processor() or platform.machine(),
+            "system": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -1123,12 +1157,16 @@ def main(argv: list[str] | None = None) -> int:
         f"warm-ups {options.warmups}; work {bench.work}")
     figures: list[Figure] = []
     errors = 0
+    machine = machine_identity()
+    log(f"machine: {machine['cores']} cores, {machine['cpu_model']}")
     for group in options.groups:
         t0 = time.perf_counter()
         try:
             for figure in FIGURE_FUNCTIONS[group](bench):  # printed as soon as each is measured
                 figure.detail.setdefault("figure_s", round(time.perf_counter() - t0, 1))
                 figure.detail.setdefault("code", code_fingerprint())
+                figure.detail.setdefault("machine", machine)
+                figure.detail.setdefault("duckdb_reference_s", bench.duckdb_reference())
                 print(json.dumps(figure.to_json(), sort_keys=False), flush=True)
                 figures.append(figure)
         except Exception as error:  # noqa: BLE001 - one broken figure must not hide the others

@@ -45,6 +45,10 @@ def test_gate_figure_is_one_json_line_with_positive_numbers(tmp_path: Path) -> N
     assert isinstance(gate["ok"], bool)
     assert gate["ratio"] == pytest.approx(gate["value"] / gate["reference"], rel=1e-3)
     assert gate["detail"]["rows"] == 2000
+    # Both variants read a file without bad rows and wrote the same rows (the figure is refused otherwise).
+    assert gate["detail"]["input"].endswith("-bad0.csv") and gate["detail"]["rows_written"] > 0
+    assert gate["detail"]["machine"]["cores"] >= 1 and gate["detail"]["machine"]["cpu_model"]
+    assert _positive(gate["detail"]["duckdb_reference_s"])
     assert "gate" in proc.stderr  # the readable table follows on stderr
 
 
