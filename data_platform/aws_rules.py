@@ -15,7 +15,7 @@ look across resources, at how AWS behaves once they exist:
   them, and its role may write them.
 * `check_alerts_per_run`  - alerts follow the runner's execution status, not Glue's per-attempt
   job-state events.
-* `check_runner_retries`  - each runner retry fits its error (data_platform.runner_errors).
+* `check_runner_retries`  - each runner retry fits its error (data_platform.contract.runner_errors).
 * `check_iceberg_tables`  - every table a job commits to (and every table the maintenance job
   maintains) is an Iceberg table of the Glue Data Catalog, in the jobs' database, at
   `s3://<its bucket>/<table>`.
@@ -350,8 +350,8 @@ def _wait_seconds(retrier: Mapping[str, Any]) -> float:
 
 
 def retry_problems(retriers: list[Mapping[str, Any]]) -> list[str]:
-    """What is wrong with one Task's Retry list, judged by data_platform.runner_errors."""
-    from data_platform.runner_errors import PERMANENT_ERRORS, RUNNER_RETRY
+    """What is wrong with one Task's Retry list, judged by data_platform.contract.runner_errors."""
+    from data_platform.contract.runner_errors import PERMANENT_ERRORS, RUNNER_RETRY
 
     problems = []
 

@@ -724,7 +724,7 @@ def schedules(
     """
     from zoneinfo import ZoneInfo
 
-    from data_platform.schedules import describe, next_fire_times
+    from data_platform.contract.schedules import describe, next_fire_times
 
     after_at = parse_time(after, "--after") if after else datetime.now(UTC)
     stack = load()

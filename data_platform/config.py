@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from data_platform.naming import Names, check_name
+from data_platform.contract.naming import Names, check_name
 
 CONFIG_NAMESPACE = "data-lake"
 CONFIG_KEY = "platform"
@@ -53,13 +53,6 @@ class JobKind(StrEnum):
 
     ETL = "etl"
     MAINTENANCE = "maintenance"
-
-
-class TriggerSource(StrEnum):
-    S3_EVENT = "s3_event"
-    SCHEDULE = "schedule"
-    JOB_SUCCEEDED = "job_succeeded"
-    MANUAL = "manual"
 
 
 class _Strict(BaseModel):
@@ -151,7 +144,7 @@ class ScheduleConfig(_Strict):
     @field_validator("expression")
     @classmethod
     def _valid_expression(cls, value: str) -> str:
-        from data_platform.schedules import validate_expression
+        from data_platform.contract.schedules import validate_expression
 
         validate_expression(value, service="scheduler")
         return value

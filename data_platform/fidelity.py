@@ -729,7 +729,7 @@ _BUCKET = ApiMapping("s3", "CreateBucket", {
     "objectLockConfiguration": Skip("deprecated inline setting; sent with PutObjectLockConfiguration"),
     "accelerationStatus": Skip("deprecated inline setting; sent with PutBucketAccelerateConfiguration"),
     "requestPayer": Skip("deprecated inline setting; sent with PutBucketRequestPayment"),
-}, note="S3's model states no bucket-name pattern; data_platform.naming checks names from the S3 user guide")
+}, note="S3's model states no bucket-name pattern; data_platform.contract.naming checks names from the S3 user guide")
 
 _LOG_GROUP = ApiMapping("logs", "CreateLogGroup", {
     "name": "logGroupName",
@@ -1082,7 +1082,7 @@ def check_api_constraints(resources: Iterable[Resource]) -> list[Finding]:
 # Constraints the API reference states in prose rather than in the model, for values the
 # platform sets. Sources: SQS CreateQueue "Attributes" and CloudWatch Logs PutRetentionPolicy
 # (also in botocore's documentation strings for those operations); queue, topic and bucket
-# names through data_platform.naming (CreateQueue, CreateTopic, the S3 bucket naming rules).
+# names through data_platform.contract.naming (CreateQueue, CreateTopic, the S3 bucket naming rules).
 QUEUE_ATTRIBUTE_RANGES: Mapping[str, tuple[int, int]] = {
     "DelaySeconds": (0, 900),
     "MaximumMessageSize": (1024, 1048576),
@@ -1123,7 +1123,7 @@ def _supplementary_checks(resource: Resource, mapping: ApiMapping, request: Mapp
                                       (_BUCKET, "Bucket", "s3_bucket")):
         value = request.get(member)
         if mapping is api_mapping and isinstance(value, str) and not is_unknown(value):
-            from data_platform.naming import check_name
+            from data_platform.contract.naming import check_name
 
             if issue := check_name(kind, value):
                 findings.append(_finding("api", resource, member, f"{mapping.service} {mapping.operation}: {issue}"))
@@ -1137,7 +1137,7 @@ def _supplementary_checks(resource: Resource, mapping: ApiMapping, request: Mapp
 
 
 def check_event_patterns(resources: Iterable[Resource]) -> list[Finding]:
-    from data_platform.events import validate_pattern
+    from data_platform.contract.events import validate_pattern
 
     findings = []
     for resource in resources:
@@ -1164,7 +1164,7 @@ SCHEDULE_SOURCES: Mapping[str, tuple[str, str]] = {
 
 
 def check_schedule_expressions(resources: Iterable[Resource]) -> list[Finding]:
-    from data_platform.schedules import validate_expression
+    from data_platform.contract.schedules import validate_expression
 
     findings = []
     for resource in resources:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from data_platform import events
+from data_platform.contract import events
 from data_platform.config import load_stack
 from data_platform.local.demo import sample_files
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from data_platform import contract, events, iam, synth
+from data_platform import iam, job_arguments, synth
+from data_platform.contract import alerts, events, runner_errors, runs
 from data_platform.components.alerts import Alerts, AlertsArgs
 from data_platform.components.catalog import ICEBERG_OWNED_INPUTS, DataCatalog, DataCatalogArgs
 from data_platform.components.glue_job import GlueJob, GlueJobArgs, glue_default_arguments, package_key
@@ -233,7 +234,7 @@ def test_entry_script_missing_is_an_actionable_error(tmp_path):
 def test_glue_default_arguments_extend_the_contract():
     cfg = PROD.platform
     arguments = glue_default_arguments(cfg, "sales_etl", artifacts_bucket="art", package_object_key="glue/jobs/sales_etl/etl-abc.zip")
-    assert contract.default_job_arguments(cfg, "sales_etl").items() <= arguments.items()
+    assert job_arguments.default_job_arguments(cfg, "sales_etl").items() <= arguments.items()
     assert arguments["--extra-py-files"] == "s3://art/glue/jobs/sales_etl/etl-abc.zip"
     assert arguments["--job-bookmark-option"] == "job-bookmark-disable"  # the ledger picks inputs
     assert arguments["--enable-metrics"] == ""
@@ -261,7 +262,7 @@ def test_the_maintenance_job_gets_the_stacks_tables_and_retention_as_it_reads_th
     from etl.maintenance import Retention
 
     cfg = PROD.platform
-    arguments = contract.default_job_arguments(cfg, "table_maintenance")
+    arguments = job_arguments.default_job_arguments(cfg, "table_maintenance")
     assert arguments["--database"] == "data_lake_prod"
     assert not {"--source_prefix", "--source_suffix", "--max_drop_ratio"} & set(arguments)
     parsed = JobArguments.from_mapping(arguments)
@@ -298,7 +299,7 @@ def test_glue_job_matches_config(job, prod_package):
     assert glue["executionProperty"]["maxConcurrentRuns"] == job_cfg.max_concurrent_runs
     assert glue["executionClass"] == job_cfg.execution_class.value
     assert glue["securityConfiguration"] == f"data-lake-prod-{job}"
-    assert contract.default_job_arguments(PROD.platform, job).items() <= glue["defaultArguments"].items()
+    assert job_arguments.default_job_arguments(PROD.platform, job).items() <= glue["defaultArguments"].items()
     assert glue["defaultArguments"]["--extra-py-files"] == (
         f"s3://data-lake-prod-artifacts/glue/jobs/{job}/etl-{prod_package.short_hash}.zip")
     script = named(resources, "aws:s3/bucketObjectv2:BucketObjectv2", "-script")
@@ -382,9 +383,9 @@ def test_runner_state_machine_runs_its_glue_job():
     task = definition["States"][definition["StartAt"]]
     assert task["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
     assert task["Parameters"]["JobName"] == "data-lake-dev-sales_etl"
-    assert task["Retry"][0]["ErrorEquals"] == list(contract.RUNNER_RETRY.errors)
+    assert task["Retry"][0]["ErrorEquals"] == list(runner_errors.RUNNER_RETRY.errors)
     # dev sales_etl has max_retries: 1 -> the runner re-runs a failed run once
-    assert task["Retry"][1] == {"ErrorEquals": list(contract.PERMANENT_ERRORS), "MaxAttempts": 0}
+    assert task["Retry"][1] == {"ErrorEquals": list(runner_errors.PERMANENT_ERRORS), "MaxAttempts": 0}
     assert task["Retry"][2] == {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 60,
                                 "MaxAttempts": 1, "BackoffRate": 2.0}
     logging = machine["loggingConfiguration"]
@@ -439,7 +440,7 @@ def test_s3_trigger_targets_the_runner_with_dead_letters_and_retries():
     assert not events.matches(pattern, events.s3_object_created_event("data-lake-dev-bronze", "sales/a.json", 10))
     target = named(resources, "aws:cloudwatch/eventTarget:EventTarget", "-target")
     assert target["arn"] == RUNNER_ARN
-    transformer = contract.s3_event_transformer()
+    transformer = runs.s3_event_transformer()
     assert target["inputTransformer"] == {"inputPaths": transformer.input_paths, "inputTemplate": transformer.input_template}
     assert target["retryPolicy"] == {"maximumEventAgeInSeconds": 3600, "maximumRetryAttempts": 8}
     queue = named(resources, "aws:sqs/queue:Queue", "-dlq")
@@ -466,7 +467,7 @@ def test_schedule_trigger_targets_the_runner_in_the_group():
     assert schedule["groupName"] == group and schedule["state"] == "ENABLED"
     target = schedule["target"]
     assert target["arn"] == RUNNER_ARN
-    assert json.loads(target["input"]) == contract.schedule_input()
+    assert json.loads(target["input"]) == runs.schedule_input()
     assert target["retryPolicy"] == {"maximumEventAgeInSeconds": 21600, "maximumRetryAttempts": 24}
     queue_arn = f"arn:aws:sqs:{REGION}:{synth.ACCOUNT_ID}:data-lake-prod-daily_customer_import-dlq"
     assert target["deadLetterConfig"] == {"arn": queue_arn}
@@ -498,7 +499,7 @@ def test_after_job_trigger_matches_upstream_success():
     }
     target = named(resources, "aws:cloudwatch/eventTarget:EventTarget", "-target")
     assert target["arn"] == RUNNER_ARN
-    assert target["inputTransformer"]["inputTemplate"] == contract.job_succeeded_transformer().input_template
+    assert target["inputTransformer"]["inputTemplate"] == runs.job_succeeded_transformer().input_template
     assert target["deadLetterConfig"]["arn"].endswith(":data-lake-dev-sales_daily-dlq")
 
 
@@ -579,14 +580,14 @@ def test_failed_runs_reach_the_topic_once_as_readable_messages(prod_alerts):
     assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
     runner = "arn:aws:states:eu-west-1:123456789012:stateMachine:data-lake-prod-sales_etl-runner"
     assert runner in pattern["detail"]["stateMachineArn"]
-    cause = contract.glue_run_cause("data-lake-prod-sales_etl", "jr_1", "FAILED", "boom")
-    failed = contract.execution_status_change_event(runner, "exec-1", "FAILED", error="States.TaskFailed", cause=cause)
+    cause = alerts.glue_run_cause("data-lake-prod-sales_etl", "jr_1", "FAILED", "boom")
+    failed = alerts.execution_status_change_event(runner, "exec-1", "FAILED", error="States.TaskFailed", cause=cause)
     assert events.matches(pattern, failed)
-    assert not events.matches(pattern, contract.execution_status_change_event(runner, "exec-1", "SUCCEEDED"))
-    assert not events.matches(pattern, contract.glue_job_state_change_event("data-lake-prod-sales_etl", "jr_1", "FAILED"))
+    assert not events.matches(pattern, alerts.execution_status_change_event(runner, "exec-1", "SUCCEEDED"))
+    assert not events.matches(pattern, runs.glue_job_state_change_event("data-lake-prod-sales_etl", "jr_1", "FAILED"))
     target = named(prod_alerts, "aws:cloudwatch/eventTarget:EventTarget", "-run-failures-target")
     assert target["arn"].endswith(":data-lake-prod-alerts")
-    transformer = contract.InputTransformer(target["inputTransformer"]["inputPaths"], target["inputTransformer"]["inputTemplate"])
+    transformer = runs.InputTransformer(target["inputTransformer"]["inputPaths"], target["inputTransformer"]["inputTemplate"])
     mail = transformer.apply(failed)
     assert mail.startswith(f"Runner {runner} execution exec-1 FAILED after its retries. Error: States.TaskFailed.")
     assert '\\"Id\\": \\"jr_1\\"' in json.dumps(mail) and "boom" in mail and "sales_etl" in mail

@@ -472,7 +472,7 @@ def test_fidelity_imports_only_the_standard_library():
     import subprocess
 
     heavy = ("botocore", "regex", "parliament", "statelint", "pydantic", "pulumi", "pulumi_aws", "yaml")
-    code = ("import sys, data_platform.fidelity, data_platform.aws_rules, data_platform.runner_errors; "
+    code = ("import sys, data_platform.fidelity, data_platform.aws_rules, data_platform.contract.runner_errors; "
             "from data_platform.aws_rules import retry_problems; retry_problems([]); "
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

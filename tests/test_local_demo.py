@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from data_platform import events
+from data_platform.contract import events
 from data_platform.config import load_stack
 from data_platform.local import LakeError
 from data_platform.local.demo import reset_home, run_demo, sample_files

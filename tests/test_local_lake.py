@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from data_platform import contract, events
+from data_platform import job_arguments
+from data_platform.contract import alerts, events, runs
 from data_platform.config import StackConfig, load_stack
 from data_platform.local import LakeError
 from data_platform.local.lake import LocalLake, train, validate_key
@@ -87,8 +88,8 @@ def test_each_s3_rule_runs_its_job_with_the_runner_arguments(lake: LocalLake, fa
     assert [(m.rule, m.job) for m in dispatch.matched] == [(rule, job)]
     run = dispatch.runs[0]
     called_job, arguments = fake.calls[0]
-    expected_input = contract.s3_event_transformer().apply(dispatch.event)
-    expected = {**contract.job_run_arguments(stack.platform, job, expected_input),
+    expected_input = runs.s3_event_transformer().apply(dispatch.event)
+    expected = {**job_arguments.job_run_arguments(stack.platform, job, expected_input),
                 "--JOB_RUN_ID": run["run_id"], "--storage_root": str(lake.home)}
     assert (called_job, arguments) == (job, expected)
     assert arguments["--source_key"] == key
@@ -257,7 +258,7 @@ def test_runs_left_running_by_a_dead_process_are_failed_and_alerted(stack: Stack
     home = tmp_path / "home"
     with History.for_home(home, owner=Owner(child.pid, socket.gethostname(), "")) as crashed:
         crashed.create_run(run_id="r-crashed", job="sales_etl", glue_job="data-lake-dev-sales_etl", env="dev",
-                           run_input=contract.runner_input("manual"))
+                           run_input=runs.runner_input("manual"))
     lake = LocalLake(stack, home, job_fn=FakeJobs())
     assert lake.history.get_run("r-crashed")["state"] == "FAILED"
     assert [a["run_id"] for a in lake.history.alerts()] == ["r-crashed"]
@@ -300,13 +301,11 @@ def test_one_alert_per_failed_run_not_per_attempt(stack: StackConfig, tmp_path: 
 def test_the_alert_text_is_the_cloud_rule_s(stack: StackConfig) -> None:
     """The outbox message is what the cloud rule's input transformer makes of the runner's
     execution status change; the cause carries Glue's run id and error message."""
-    from data_platform.local.lake import runner_failure_message
-
     runner = "arn:aws:states:eu-west-1:123456789012:stateMachine:data-lake-dev-sales_etl-runner"
-    cause = contract.glue_run_cause("data-lake-dev-sales_etl", "r-1", "FAILED", 'bad "rows"')
-    event = contract.execution_status_change_event(runner, "r-1", "FAILED", error="States.TaskFailed", cause=cause)
-    assert events.matches(contract.runner_failure_pattern([runner]), event)
-    assert runner_failure_message(event) == (
+    cause = alerts.glue_run_cause("data-lake-dev-sales_etl", "r-1", "FAILED", 'bad "rows"')
+    event = alerts.execution_status_change_event(runner, "r-1", "FAILED", error="States.TaskFailed", cause=cause)
+    assert events.matches(alerts.runner_failure_pattern([runner]), event)
+    assert alerts.alert_message(event) == (
         f"Runner {runner} execution r-1 FAILED after its retries. Error: States.TaskFailed. "
         'Cause: {"Id": "r-1", "JobName": "data-lake-dev-sales_etl", "JobRunState": "FAILED", '
         '"ErrorMessage": "bad \\"rows\\""}')

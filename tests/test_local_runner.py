@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from data_platform.contract import RUNNER_RETRY
+from data_platform.contract.runner_errors import RUNNER_RETRY
 from data_platform.local.history import History, Owner
 from data_platform.local.runner import FaultPlan, FaultSpecError, LocalRunner, RunRequest, retry_scale_from_env
 

@@ -16,7 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from data_platform import contract, events, iam
+from data_platform import iam
+from data_platform.contract import events, runs
 from data_platform.config import PlatformConfig
 
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum
@@ -36,7 +37,7 @@ def retry_policy(cfg: PlatformConfig) -> dict[str, int]:
     }
 
 
-def input_transformer(transformer: contract.InputTransformer) -> dict[str, Any]:
+def input_transformer(transformer: runs.InputTransformer) -> dict[str, Any]:
     return {"input_paths": dict(transformer.input_paths), "input_template": transformer.input_template}
 
 
@@ -47,7 +48,7 @@ def s3_rule_pattern(cfg: PlatformConfig, rule: str) -> dict[str, Any]:
 
 def job_succeeded_pattern(cfg: PlatformConfig, trigger: str) -> dict[str, Any]:
     upstream = cfg.after_job[trigger].upstream
-    pattern = contract.glue_job_state_change_pattern([cfg.names.glue_job(upstream)], ["SUCCEEDED"])
+    pattern = runs.upstream_succeeded_pattern(cfg.names.glue_job(upstream))
     events.validate_pattern(pattern)
     return pattern
 
@@ -101,7 +102,7 @@ class _RuleTrigger(_Trigger):
     rule_arn: pulumi.Output[str]
 
     def _create_rule_and_target(self, *, rule_name: str, description: str, pattern: dict[str, Any], enabled: bool,
-                                transformer: contract.InputTransformer, runner_arn: pulumi.Input[str],
+                                transformer: runs.InputTransformer, runner_arn: pulumi.Input[str],
                                 account: pulumi.Output[iam.AwsAccount]) -> None:
         rule = aws.cloudwatch.EventRule(
             f"{self._base}-rule",
@@ -161,7 +162,7 @@ class S3EventTrigger(_RuleTrigger):
                          f"start {rule_cfg.job}"),
             pattern=s3_rule_pattern(cfg, args.rule),
             enabled=rule_cfg.enabled,
-            transformer=contract.s3_event_transformer(),
+            transformer=runs.s3_event_transformer(),
             runner_arn=args.runner_arn,
             account=args.account,
         )
@@ -185,7 +186,7 @@ class JobSucceededTrigger(_RuleTrigger):
             description=f"{after.upstream} SUCCEEDED starts {after.job}",
             pattern=job_succeeded_pattern(cfg, args.trigger),
             enabled=after.enabled,
-            transformer=contract.job_succeeded_transformer(),
+            transformer=runs.job_succeeded_transformer(),
             runner_arn=args.runner_arn,
             account=args.account,
         )
@@ -229,7 +230,7 @@ class ScheduleTrigger(_Trigger):
             target={
                 "arn": args.runner_arn,
                 "role_arn": role.arn,
-                "input": json.dumps(contract.schedule_input()),
+                "input": json.dumps(runs.schedule_input()),
                 "retry_policy": retry_policy(args.config),
                 "dead_letter_config": {"arn": queue.arn},
             },

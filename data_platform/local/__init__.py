@@ -2,7 +2,7 @@
 
 Buckets are folders under a lake home, named exactly like the stack's buckets; S3 events are
 built, routed and turned into job arguments by the same functions the Pulumi program deploys
-(`data_platform.events`, `data_platform.contract`); jobs run in-process on local Spark.
+(`data_platform.contract`); jobs run in-process on local Spark.
 
 - `lake.LocalLake`      buckets, upload, routing, runs, after-job chaining, alerts
 - `runner.LocalRunner`  the Step Functions runner's retry + Glue's MaxRetries/MaxConcurrentRuns

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from data_platform import contract, events
+from data_platform.contract import events, runs
 from data_platform.config import StackConfig
 from data_platform.local import LakeError
 from data_platform.local.lake import RuleMatch, route, validate_key
@@ -138,7 +138,7 @@ class Cloud:
         # One token per replay: a second replay starts new executions instead of colliding.
         stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
         started: list[dict[str, Any]] = []
-        transformer = contract.s3_event_transformer()
+        transformer = runs.s3_event_transformer()
         for page in paginator.paginate(Bucket=self.bronze, Prefix=prefix):
             for item in page.get("Contents", []):
                 modified = item["LastModified"]

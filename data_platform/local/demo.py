@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from data_platform import events
+from data_platform.contract import events
 from data_platform.config import StackConfig
 from data_platform.local import LakeError
 from data_platform.local.history import STATE_DIR
@@ -211,7 +211,7 @@ def _check_samples_route(lake: Any, samples: list[Sample]) -> None:
 
 def _daily_fire(lake: Any) -> tuple[str | None, datetime]:
     """The schedule that imports customers and its most recent fire instant."""
-    from data_platform.schedules import next_fire_times
+    from data_platform.contract.schedules import next_fire_times
 
     for name, sched in sorted(lake.cfg.schedules.items()):
         if sched.enabled and sched.job == "customer_import":

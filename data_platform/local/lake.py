@@ -2,9 +2,10 @@
 
 Nothing here decides routing or arguments on its own: the S3 pattern comes from
 `events.s3_object_created_pattern` (what the Pulumi program deploys), the runner input from
-the rule's input transformer (`contract.s3_event_transformer`), the job arguments from
-`contract.job_run_arguments`, and after-job chaining from the `Glue Job State Change` event
-matched against `contract.glue_job_state_change_pattern`. So a file that starts a job here
+the rule's input transformer (`contract.runs.s3_event_transformer`), the job arguments from
+`job_arguments.job_run_arguments`, after-job chaining from the `Glue Job State Change` event
+matched against `contract.runs.upstream_succeeded_pattern`, and the alert of a failed run from
+`contract.alerts`. So a file that starts a job here
 starts the same job with the same arguments on AWS.
 """
 
@@ -21,7 +22,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from data_platform import contract, events
+from data_platform import job_arguments
+from data_platform.contract import alerts, events
+from data_platform.contract.runs import (
+    glue_job_state_change_event,
+    glue_state,
+    job_succeeded_transformer,
+    runner_input,
+    s3_event_transformer,
+    schedule_input,
+    upstream_succeeded_pattern,
+)
 from data_platform.config import PlatformConfig, StackConfig
 from data_platform.local import LakeError
 from data_platform.local.history import History
@@ -31,12 +42,6 @@ MAX_KEY_BYTES = 1024  # S3's limit
 MAX_SEGMENT_BYTES = 255  # a file name on every common filesystem
 MAX_CHAIN_DEPTH = 10  # after-job rules could form a cycle (a -> b -> a); the cloud would loop
 ACCOUNT = "123456789012"  # stands in for the AWS account in the ARNs of local events
-
-
-def runner_failure_message(event: Mapping[str, Any]) -> str:
-    """The alert text for a runner's execution status change, built by the very input
-    transformer the cloud's alert rule uses."""
-    return str(contract.runner_failure_transformer().apply(event))
 
 
 _warm = threading.Event()
@@ -381,7 +386,7 @@ class LocalLake:
         if not matched:
             dispatch.no_match = self.explain_no_match(event)
             return dispatch
-        transformer = contract.s3_event_transformer()
+        transformer = s3_event_transformer()
         for match in matched:
             dispatch.runs.extend(self.start_run(match.job, transformer.apply(event), trigger_name=match.rule))
         return dispatch
@@ -406,7 +411,7 @@ class LocalLake:
         job_cfg = self.cfg.jobs[job]
         glue_job = self.cfg.names.glue_job(job)
         run_id = new_run_id(self.clock())
-        arguments = contract.job_run_arguments(self.cfg, job, run_input)
+        arguments = job_arguments.job_run_arguments(self.cfg, job, run_input)
         arguments["--JOB_RUN_ID"] = run_id
         arguments["--storage_root"] = str(self.home)
         record = self.runner.run(RunRequest(
@@ -420,19 +425,17 @@ class LocalLake:
             self._alert_failed_run(record)
             if record["attempts"] == 0:
                 return runs  # Glue never started the run: no Glue event either
-        # A run with nothing to do still ends SUCCEEDED on Glue (NO_INPUT is our detail).
-        state = "FAILED" if record["state"] == "FAILED" else "SUCCEEDED"
-        event = contract.glue_job_state_change_event(
-            glue_job, run_id, state, message=record.get("error") or "", region=self.region,
+        event = glue_job_state_change_event(
+            glue_job, run_id, glue_state(record["state"]), message=record.get("error") or "", region=self.region,
             time=self.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         runs.extend(self._after_job(event, depth))
         return runs
 
     def _after_job(self, event: dict[str, Any], depth: int) -> list[dict[str, Any]]:
         runs: list[dict[str, Any]] = []
-        transformer = contract.job_succeeded_transformer()
+        transformer = job_succeeded_transformer()
         for name, after in sorted(self.cfg.after_job.items()):
-            pattern = contract.glue_job_state_change_pattern([self.cfg.names.glue_job(after.upstream)], ["SUCCEEDED"])
+            pattern = upstream_succeeded_pattern(self.cfg.names.glue_job(after.upstream))
             if not after.enabled or not events.matches(pattern, event):
                 continue
             if depth >= MAX_CHAIN_DEPTH:
@@ -448,16 +451,16 @@ class LocalLake:
         if key:
             key = self.parse_target(key)
             self.stored_object(key, with_etag=False)  # a clear error if it is not there
-            run_input = contract.runner_input("manual", source_bucket=self.bronze, source_key=key)
+            run_input = runner_input("manual", source_bucket=self.bronze, source_key=key)
         else:
-            run_input = contract.runner_input("manual")
+            run_input = runner_input("manual")
         return self.start_run(job, run_input, trigger_name="manual")
 
     def fire_schedule(self, schedule: str, instant: datetime) -> list[dict[str, Any]]:
         """What EventBridge Scheduler sends the runner at `instant` (its static input)."""
         sched = self.cfg.schedules[schedule]
         self.progress(f"schedule {schedule} fires ({instant.astimezone(UTC):%Y-%m-%d %H:%M}Z) -> {sched.job}")
-        return self.start_run(sched.job, contract.schedule_input(), trigger_name=schedule)
+        return self.start_run(sched.job, schedule_input(), trigger_name=schedule)
 
     def replay(self, prefix: str, since: datetime | None = None) -> list[Dispatch]:
         """Re-emit Object Created for objects already in bronze (jobs are idempotent)."""
@@ -478,14 +481,13 @@ class LocalLake:
         rule's input transformer, into the outbox. A run Glue never started fails with the
         runner's error; a run that failed carries Glue's job run as the cause."""
         runner = self.cfg.names.runner(run["job"])
-        message = run.get("error") or "no error message"
-        if run.get("attempts"):
-            error, cause = contract.RUN_FAILED, contract.glue_run_cause(run["glue_job"], run["run_id"], "FAILED", message)
-        else:
-            error, cause = message.split(":", 1)[0] if message.startswith("Glue.") else "States.Runtime", message
-        event = contract.execution_status_change_event(
-            f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{runner}", run["run_id"], "FAILED",
+        error, cause = alerts.failed_execution_error(run["glue_job"], run["run_id"],
+                                                     run.get("error") or "no error message",
+                                                     started=bool(run.get("attempts")))
+        status = alerts.ExecutionStatus.FAILED
+        event = alerts.execution_status_change_event(
+            f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{runner}", run["run_id"], status,
             error=error, cause=cause, region=self.region, account=ACCOUNT)
-        self.history.add_alert(topic=self.cfg.names.alert_topic(), subject=f"Runner {runner} execution FAILED",
-                               message=runner_failure_message(event), job=run["job"], run_id=run["run_id"],
-                               state="FAILED")
+        self.history.add_alert(topic=self.cfg.names.alert_topic(), subject=alerts.alert_subject(runner, status),
+                               message=alerts.alert_message(event), job=run["job"], run_id=run["run_id"],
+                               state=str(status))

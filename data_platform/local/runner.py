@@ -4,7 +4,7 @@ Two different retries happen to a cloud run, and the local runner reproduces bot
 
 1. **The runner's retry** (Step Functions `Retry` on `glue:startJobRun.sync`): Glue refused to
    *start* the run, e.g. `Glue.ConcurrentRunsExceededException` because the job already has
-   `max_concurrent_runs` runs. The runner waits `contract.RUNNER_RETRY.delays()` and tries
+   `max_concurrent_runs` runs. The runner waits `runner_errors.RUNNER_RETRY.delays()` and tries
    again; when the policy is exhausted the execution fails with that error. Locally the
    concurrency limit is a slot table in the run history (SQLite), so it holds across
    processes: two `lake upload`s, or an upload while `lake watch` runs.
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from data_platform.contract import RUNNER_RETRY, RetryPolicy
+from data_platform.contract.runner_errors import RUNNER_RETRY, RetryPolicy
 from data_platform.local.history import History
 
 # (job key, Glue-style arguments) -> RunSummary.to_dict()-shaped mapping

@@ -90,7 +90,7 @@ class TickResult:
 
 class Scheduler:
     def __init__(self, lake: LocalLake, *, max_catch_up: int = DEFAULT_MAX_CATCH_UP) -> None:
-        from data_platform import schedules  # pure Python; imported here to keep `lake --help` lean
+        from data_platform.contract import schedules  # pure Python; imported here to keep `lake --help` lean
 
         self._next_fire_times = schedules.next_fire_times
         self.lake = lake

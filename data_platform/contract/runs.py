@@ -1,28 +1,82 @@
-"""What a trigger hands to a job: one definition for the cloud runner and the local runner.
+"""What a trigger hands to a job, and what a run ends as: one definition for the cloud runner,
+the local runner and the jobs.
 
 Cloud: an EventBridge rule or Scheduler schedule sends a *runner input* (a flat JSON object) to
 the job's Step Functions runner, which starts the Glue run with `runner_arguments(...)`.
 Local: the `lake` runtime builds the same runner input from the same event with the same input
-transformer, and the same functions turn it into the same job arguments.
+transformer, and the same functions turn it into the same job arguments. The jobs (`etl`) parse
+the same trigger sources and report the same run states.
+
+Everything here takes plain values (names, buckets, prefixes), never the stack config:
+`data_platform.job_arguments` reads those from the config.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from data_platform.config import JobConfig, JobKind, PlatformConfig, TriggerSource
-from data_platform.runner_errors import (  # noqa: F401 - the runner's retries are part of the contract
-    PERMANENT_ERRORS,
-    RUN_FAILED,
-    RUNNER_ERRORS,
-    RUNNER_RETRY,
-    ErrorClass,
-    RetryPolicy,
-)
+
+class TriggerSource(StrEnum):
+    """What started a run (`--trigger_source`)."""
+
+    S3_EVENT = "s3_event"
+    SCHEDULE = "schedule"
+    JOB_SUCCEEDED = "job_succeeded"
+    MANUAL = "manual"
+
+
+class RunState(StrEnum):
+    """The state of one run, as the jobs report it and the local run history records it.
+
+    NO_INPUT is a run that found nothing to process: Glue reports it SUCCEEDED."""
+
+    WAITING = "WAITING"  # created, waiting for a concurrency slot
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    NO_INPUT = "NO_INPUT"
+
+
+ACTIVE_RUN_STATES: tuple[RunState, ...] = (RunState.WAITING, RunState.RUNNING)
+FINAL_RUN_STATES: tuple[RunState, ...] = (RunState.SUCCEEDED, RunState.FAILED, RunState.NO_INPUT)
+SUCCESSFUL_RUN_STATES: tuple[RunState, ...] = (RunState.SUCCEEDED, RunState.NO_INPUT)
+
+
+class ErrorKind(StrEnum):
+    """Why a run failed; the local runner re-runs only INTERNAL failures (the others would
+    fail the same way again)."""
+
+    DATA_QUALITY = "data_quality"
+    INPUT = "input"
+    INTERNAL = "internal"
+
+
+class GlueRunState(StrEnum):
+    """Glue's JobRunState as its `Glue Job State Change` events carry it
+    (https://docs.aws.amazon.com/glue/latest/webapi/API_JobRun.html)."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMEOUT = "TIMEOUT"
+    STOPPED = "STOPPED"
+
+
+# The Glue states of a run attempt that did not succeed (what an alert on Glue's own events
+# would follow; the alerts follow the runner's execution instead, see contract.alerts).
+GLUE_FAILURE_STATES: tuple[GlueRunState, ...] = (GlueRunState.FAILED, GlueRunState.TIMEOUT)
+
+
+def glue_state(state: RunState | str) -> GlueRunState:
+    """The Glue state a finished run reports: a run with nothing to do still SUCCEEDED on Glue."""
+    return GlueRunState.FAILED if state == RunState.FAILED else GlueRunState.SUCCEEDED
+
 
 # Every runner input carries every field (empty string when not applicable) because the Step
 # Functions definition maps each with a JSONPath, and a missing path fails the execution.
@@ -71,43 +125,43 @@ def runner_input(
     return {field: values[field] for field in RUNNER_INPUT_FIELDS}
 
 
-def default_job_arguments(cfg: PlatformConfig, job: str) -> dict[str, str]:
-    """Arguments fixed per job (Glue `DefaultArguments` minus Glue's own `--enable-*` flags)."""
-    job_cfg = cfg.jobs[job]
-    arguments = {
-        "--env": cfg.environment,
-        "--bronze_bucket": cfg.bucket_name("bronze"),
-        "--silver_bucket": cfg.bucket_name("silver"),
-        "--gold_bucket": cfg.bucket_name("gold"),
-        "--database": cfg.names.glue_database(),
-    }
-    if job_cfg.kind is JobKind.MAINTENANCE:
-        arguments.update(maintenance_arguments(cfg))
-    else:
-        arguments.update(_dataset_job_arguments(job_cfg))
-    arguments.update({f"--{key}": value for key, value in sorted(job_cfg.arguments.items())})
+# --------------------------------------------------------------------------------------------
+# Job arguments: fixed per job (Glue DefaultArguments) and per run (from the runner input).
+
+DATA_LAYERS: tuple[str, ...] = ("bronze", "silver", "gold")
+
+
+def default_job_arguments(*, env: str, buckets: Mapping[str, str], database: str,
+                          job_arguments: Mapping[str, str], configured: Mapping[str, str]) -> dict[str, str]:
+    """Arguments fixed per job (Glue `DefaultArguments` minus Glue's own `--enable-*` flags):
+    the stack's environment, data buckets (`bronze`, `silver`, `gold`) and catalog database,
+    the job's own arguments (`dataset_job_arguments` or `maintenance_arguments`) and the extra
+    arguments configured for it (keys without `--`)."""
+    arguments = {"--env": env}
+    arguments.update({f"--{layer}_bucket": buckets[layer] for layer in DATA_LAYERS})
+    arguments["--database"] = database
+    arguments.update(job_arguments)
+    arguments.update({f"--{key}": value for key, value in sorted(configured.items())})
     return arguments
 
 
-def _dataset_job_arguments(job_cfg: JobConfig) -> dict[str, str]:
-    source = job_cfg.source
-    if source is None:
-        raise ValueError("an etl job needs its source (config validation refuses one without)")
-    arguments = {"--source_prefix": source.prefix, "--max_drop_ratio": repr(job_cfg.max_drop_ratio)}
-    if source.suffix:
-        arguments["--source_suffix"] = source.suffix
+def dataset_job_arguments(*, source_prefix: str, source_suffix: str | None, max_drop_ratio: float) -> dict[str, str]:
+    """A dataset job's input (its bronze or silver prefix and suffix) and its gate's drop threshold."""
+    arguments = {"--source_prefix": source_prefix, "--max_drop_ratio": repr(max_drop_ratio)}
+    if source_suffix:
+        arguments["--source_suffix"] = source_suffix
     return arguments
 
 
-def maintenance_arguments(cfg: PlatformConfig) -> dict[str, str]:
+def maintenance_arguments(*, tables: Iterable[str], snapshot_days: int, min_snapshots: int,
+                          orphan_file_days: int) -> dict[str, str]:
     """The maintenance job's tables (every silver/gold dataset) and the stack's retention, as
     etl/jobs/table_maintenance.py reads them."""
-    retention = cfg.retention
     return {
-        "--tables": ",".join(cfg.datasets()),
-        "--snapshot_retention_days": str(retention.snapshot_days),
-        "--min_snapshots": str(retention.min_snapshots),
-        "--orphan_retention_days": str(retention.orphan_file_days),
+        "--tables": ",".join(tables),
+        "--snapshot_retention_days": str(snapshot_days),
+        "--min_snapshots": str(min_snapshots),
+        "--orphan_retention_days": str(orphan_file_days),
     }
 
 
@@ -120,11 +174,9 @@ def runner_arguments(run_input: Mapping[str, str]) -> dict[str, str]:
     return {f"--{field}": str(run_input[field]) for field in RUN_ARGUMENT_FIELDS}
 
 
-def job_run_arguments(cfg: PlatformConfig, job: str, run_input: Mapping[str, str]) -> dict[str, str]:
-    """All arguments one run of `job` sees: defaults overlaid with the runner's per-run ones."""
-    if job not in cfg.jobs:
-        raise KeyError(f"unknown job '{job}'; known jobs: {', '.join(sorted(cfg.jobs))}")
-    return {"--JOB_NAME": cfg.names.glue_job(job), **default_job_arguments(cfg, job), **runner_arguments(run_input)}
+def job_run_arguments(glue_job: str, defaults: Mapping[str, str], run_input: Mapping[str, str]) -> dict[str, str]:
+    """All arguments one run of a job sees: its defaults overlaid with the runner's per-run ones."""
+    return {"--JOB_NAME": glue_job, **defaults, **runner_arguments(run_input)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,34 +268,44 @@ def schedule_input() -> dict[str, str]:
     return runner_input(TriggerSource.SCHEDULE)
 
 
+# --------------------------------------------------------------------------------------------
+# Glue's job-state change: what after-job rules match.
+
+
+GLUE_JOB_STATE_CHANGE = "Glue Job State Change"
+
+
 def glue_job_state_change_pattern(glue_job_names: list[str], states: list[str]) -> dict[str, Any]:
     return {
         "source": ["aws.glue"],
-        "detail-type": ["Glue Job State Change"],
-        "detail": {"jobName": sorted(glue_job_names), "state": states},
+        "detail-type": [GLUE_JOB_STATE_CHANGE],
+        "detail": {"jobName": sorted(glue_job_names), "state": [str(state) for state in states]},
     }
 
 
-def glue_job_state_change_event(job_name: str, run_id: str, state: str = "SUCCEEDED", *,
+def upstream_succeeded_pattern(upstream_glue_job: str) -> dict[str, Any]:
+    """What an after-job rule matches: its upstream job's run SUCCEEDED (cloud and local)."""
+    return glue_job_state_change_pattern([upstream_glue_job], [GlueRunState.SUCCEEDED])
+
+
+def glue_job_state_change_event(job_name: str, run_id: str, state: str = GlueRunState.SUCCEEDED, *,
                                 message: str = "", region: str = "us-east-1",
                                 account: str = "123456789012", time: str = "",
                                 event_id: str = "") -> dict[str, Any]:
     """The event Glue emits on a run's state change (used locally to route after-job rules)."""
-    import uuid
-    from datetime import UTC, datetime
-
+    state = str(state)
     return {
         "version": "0",
         "id": event_id or str(uuid.uuid4()),
-        "detail-type": "Glue Job State Change",
+        "detail-type": GLUE_JOB_STATE_CHANGE,
         "source": "aws.glue",
         "account": account,
-        "time": time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": time or utc_stamp(),
         "region": region,
         "resources": [],
         "detail": {
             "jobName": job_name,
-            "severity": "INFO" if state == "SUCCEEDED" else "ERROR",
+            "severity": "INFO" if state == GlueRunState.SUCCEEDED else "ERROR",
             "state": state,
             "jobRunId": run_id,
             "message": message or f"Job run {state.lower()}",
@@ -251,65 +313,6 @@ def glue_job_state_change_event(job_name: str, run_id: str, state: str = "SUCCEE
     }
 
 
-# --------------------------------------------------------------------------------------------
-# One alert per failed run: the runner's execution status, after all its retries. Step
-# Functions sends `Step Functions Execution Status Change` events to the default bus for every
-# Standard workflow; FAILED, TIMED_OUT and ABORTED are the statuses of a run that did not
-# succeed. https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html
-
-
-RUNNER_FAILURE_STATUSES: tuple[str, ...] = ("FAILED", "TIMED_OUT", "ABORTED")
-EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
-
-
-def runner_failure_pattern(state_machine_arns: list[str]) -> dict[str, Any]:
-    return {
-        "source": ["aws.states"],
-        "detail-type": [EXECUTION_STATUS_CHANGE],
-        "detail": {"status": list(RUNNER_FAILURE_STATUSES), "stateMachineArn": sorted(state_machine_arns)},
-    }
-
-
-def runner_failure_transformer() -> InputTransformer:
-    """The alert mail. The runner's name carries the job; a failed run's cause is Glue's job
-    run (its `Id` and `ErrorMessage`), as the runner's Fail state passes it on."""
-    return InputTransformer(
-        input_paths={"runner": "$.detail.stateMachineArn", "execution": "$.detail.name",
-                     "status": "$.detail.status", "error": "$.detail.error", "cause": "$.detail.cause"},
-        input_template='"Runner <runner> execution <execution> <status> after its retries. Error: <error>. '
-                       'Cause: <cause>"',
-    )
-
-
-def glue_run_cause(glue_job: str, run_id: str, state: str, message: str) -> str:
-    """What the runner's Fail state carries for a failed run: Glue's job run, as the .sync
-    integration reports it (https://docs.aws.amazon.com/glue/latest/webapi/API_JobRun.html)."""
-    return json.dumps({"Id": run_id, "JobName": glue_job, "JobRunState": state, "ErrorMessage": message})
-
-
-def execution_status_change_event(state_machine_arn: str, execution: str, status: str, *, error: str = "",
-                                  cause: str = "", region: str = "us-east-1", account: str = "123456789012",
-                                  time: str = "") -> dict[str, Any]:
-    """The event Step Functions emits when an execution ends (used locally for alerts)."""
-    import uuid
-    from datetime import UTC, datetime
-
-    machine = state_machine_arn.rsplit(":", 1)[-1]
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": EXECUTION_STATUS_CHANGE,
-        "source": "aws.states",
-        "account": account,
-        "time": time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [f"arn:aws:states:{region}:{account}:execution:{machine}:{execution}"],
-        "detail": {
-            "executionArn": f"arn:aws:states:{region}:{account}:execution:{machine}:{execution}",
-            "stateMachineArn": state_machine_arn,
-            "name": execution,
-            "status": status,
-            "error": error or None,
-            "cause": cause or None,
-        },
-    }
+def utc_stamp(moment: datetime | None = None) -> str:
+    """An event's `time`: UTC, second precision, `Z` suffix (what AWS sends)."""
+    return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
