@@ -16,7 +16,8 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from data_platform import iam, job_arguments, synth
+from data_platform import job_arguments, synth
+from data_platform.components import iam
 from data_platform.contract import alerts, events, runner_errors, runs
 from data_platform.components.alerts import Alerts, AlertsArgs
 from data_platform.components.catalog import ICEBERG_OWNED_INPUTS, DataCatalog, DataCatalogArgs
@@ -33,7 +34,7 @@ from data_platform.components.triggers import (
     flexible_time_window,
 )
 from data_platform.config import StackConfig, load_stack
-from data_platform.packaging import ETL_DIR, build_package, content_hash, entry_script, package_files
+from data_platform.components.packaging import ETL_DIR, build_package, content_hash, entry_script, package_files
 from data_platform.program import build, dataset_schemas, stack_outputs
 
 REPO = Path(__file__).resolve().parents[1]

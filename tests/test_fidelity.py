@@ -432,7 +432,7 @@ def test_wildcard_exceptions_have_no_resource_level_permissions():
 
 
 def test_wildcard_exceptions_cover_what_data_platform_iam_grants_on_star():
-    from data_platform import iam
+    from data_platform.components import iam
 
     granted_on_star = {"cloudwatch:PutMetricData", *iam.LOG_DELIVERY_ACTIONS, *iam.XRAY_ACTIONS}
     assert iam.PUT_METRIC_DATA_RESOURCE == iam.LOG_DELIVERY_RESOURCE == iam.XRAY_RESOURCE == "*"
@@ -605,7 +605,7 @@ def test_alerting_on_glue_attempts_or_missing_a_runner_is_reported(resources):
 
 def test_runner_retries_that_do_not_fit_the_error_are_reported():
     from data_platform.aws_rules import retry_problems
-    from data_platform.runner_definition import no_retry_block, retry_block, run_retry_block
+    from data_platform.components.runner_definition import no_retry_block, retry_block, run_retry_block
 
     assert retry_problems([retry_block(), no_retry_block(), run_retry_block(2)]) == []
     # Without the no-retry rule, States.TaskFailed re-runs an AccessDenied twice.

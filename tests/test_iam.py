@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from data_platform import iam
+from data_platform.components import iam
 from data_platform.contract import runner_errors, runs
 from data_platform.config import load_stack
-from data_platform.runner_definition import (
+from data_platform.components.runner_definition import (
     FAIL_STATE,
     START_STATE,
     execution_timeout_seconds,

@@ -36,7 +36,8 @@ from s3_requests import (
     glue_calls,
 )
 
-from data_platform import iam, job_arguments
+from data_platform import job_arguments
+from data_platform.components import iam
 from data_platform.contract.runs import runner_input
 from data_platform.config import StackConfig, load_stack
 from data_platform.local.demo import sample_files

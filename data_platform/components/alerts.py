@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from data_platform import iam
+from data_platform.components import iam
 from data_platform.contract import alerts, events
 from data_platform.config import PlatformConfig
 

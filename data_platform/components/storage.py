@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from data_platform import iam
+from data_platform.components import iam
 from data_platform.config import PlatformConfig, RetentionConfig
 
 DATA_BUCKETS: tuple[str, ...] = ("bronze", "silver", "gold", "artifacts")

@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-ETL_DIR = Path(__file__).resolve().parents[1] / "etl"
+ETL_DIR = Path(__file__).resolve().parents[2] / "etl"
 ENTRY_DIR_NAME = "glue_entry"
 
 # 1980-01-01 is the earliest timestamp a zip entry can hold.
