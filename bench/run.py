@@ -555,7 +555,7 @@ def lake_command() -> list[str]:
     found = shutil.which("lake")
     if found:
         return [found]
-    return [sys.executable, "-c", "from data_platform.cli import main; main()"]
+    return [sys.executable, "-c", "from data_platform.cli.app import main; main()"]
 
 
 @functools.cache

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from data_platform.cli import main
+from data_platform.cli.app import main
 
 pytestmark = pytest.mark.cli
 

@@ -17,7 +17,7 @@ import pytest
 
 from data_platform.contract import events
 from data_platform.config import load_stack
-from data_platform.local.demo import sample_files
+from data_platform.cli.demo import sample_files
 
 pytestmark = [pytest.mark.cli, pytest.mark.spark]
 
@@ -42,7 +42,7 @@ def sample_for_rule(rule: str):
         event = events.s3_object_created_event(CFG.bucket_name("bronze"), sample.key, len(sample.body))
         if not sample.expect_failure and events.matches(pattern, event):
             return sample
-    raise AssertionError(f"no demo sample matches s3_rules.{rule}; add one to data_platform/local/demo.py")
+    raise AssertionError(f"no demo sample matches s3_rules.{rule}; add one to data_platform/cli/demo.py")
 
 
 def table_rows(home: Path, job: str) -> int:

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from data_platform.contract import events, runs
-from data_platform.cli import main
+from data_platform.cli.app import main
 from data_platform.config import StackConfig, load_stack
 
 REPO = Path(__file__).resolve().parents[1]

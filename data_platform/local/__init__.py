@@ -9,7 +9,6 @@ built, routed and turned into job arguments by the same functions the Pulumi pro
 - `history.History`     SQLite run history, slots, schedule fires, alerts outbox
 - `watch`               bronze watcher and scheduler with an injectable clock
 - `cloud`               the same commands against the deployed stack (boto3)
-- `demo`                sample data and the guided demo
 """
 
 

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from data_platform.cli.render import print_history
 from data_platform.contract import events
 from data_platform.config import StackConfig
 from data_platform.local import LakeError
@@ -180,8 +181,6 @@ def run_demo(stack: StackConfig, home: Path, *, out: Console, err: Console, repo
         out.rule("[bold]4. Quarantine")
         _show_quarantine(lake, out)
         out.rule("[bold]5. Run history (lake runs) and alerts (lake alerts)")
-        from data_platform.cli import print_history
-
         print_history(lake.history.runs(limit=None), f"Runs in {lake.home}", lake.home, out)
         for alert in lake.history.alerts(limit=None):
             out.print(f"  [red]alert[/] {escape(alert['subject'])}: {escape(alert['message'])}")
