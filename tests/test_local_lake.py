@@ -90,11 +90,11 @@ def test_each_s3_rule_runs_its_job_with_the_runner_arguments(lake: LocalLake, fa
     called_job, arguments = fake.calls[0]
     expected_input = runs.s3_event_transformer().apply(dispatch.event)
     expected = {**job_arguments.job_run_arguments(stack.platform, job, expected_input),
-                "--JOB_RUN_ID": run["run_id"], "--storage_root": str(lake.home)}
+                "--JOB_RUN_ID": run.run_id, "--storage_root": str(lake.home)}
     assert (called_job, arguments) == (job, expected)
     assert arguments["--source_key"] == key
     assert arguments["--source_bucket"] == stack.platform.bucket_name("bronze")
-    assert (run["state"], run["trigger_name"], run["source_key"]) == ("SUCCEEDED", rule, key)
+    assert (run.state, run.trigger_name, run.source_key) == ("SUCCEEDED", rule, key)
     assert (lake.bucket_dir(lake.bronze) / key).read_bytes() == b"a,b\n1,2\n"
 
 
@@ -105,9 +105,9 @@ def test_sales_daily_runs_after_sales_etl_succeeds(lake: LocalLake, fake: FakeJo
     sales, daily = dispatch.runs
     arguments = fake.calls[1][1]
     assert arguments["--trigger_source"] == "job_succeeded"
-    assert arguments["--upstream_run_id"] == sales["run_id"]
+    assert arguments["--upstream_run_id"] == sales.run_id
     assert arguments["--upstream_job"] == stack.platform.names.glue_job("sales_etl")
-    assert (daily["trigger_name"], daily["upstream_run_id"]) == ("sales_daily", sales["run_id"])
+    assert (daily.trigger_name, daily.upstream_run_id) == ("sales_daily", sales.run_id)
 
 
 def test_a_failed_run_starts_nothing_downstream_and_raises_an_alert(stack: StackConfig, tmp_path: Path,
@@ -120,10 +120,10 @@ def test_a_failed_run_starts_nothing_downstream_and_raises_an_alert(stack: Stack
     assert fake.jobs == ["sales_etl"]
     assert dispatch.failed
     [alert] = lake.history.alerts()
-    run_id = dispatch.runs[0]["run_id"]
-    assert alert["subject"] == f"Runner {stack.platform.names.runner('sales_etl')} execution FAILED"
-    assert run_id in alert["message"] and "currency_iso_4217" in alert["message"]
-    assert alert["topic"] == stack.platform.names.alert_topic()
+    run_id = dispatch.runs[0].run_id
+    assert alert.subject == f"Runner {stack.platform.names.runner('sales_etl')} execution FAILED"
+    assert run_id in alert.message and "currency_iso_4217" in alert.message
+    assert alert.topic == stack.platform.names.alert_topic()
     lake.close()
 
 
@@ -260,8 +260,8 @@ def test_runs_left_running_by_a_dead_process_are_failed_and_alerted(stack: Stack
         crashed.create_run(run_id="r-crashed", job="sales_etl", glue_job="data-lake-dev-sales_etl", env="dev",
                            run_input=runs.runner_input("manual"))
     lake = LocalLake(stack, home, job_fn=FakeJobs())
-    assert lake.history.get_run("r-crashed")["state"] == "FAILED"
-    assert [a["run_id"] for a in lake.history.alerts()] == ["r-crashed"]
+    assert lake.history.get_run("r-crashed").state == "FAILED"
+    assert [a.run_id for a in lake.history.alerts()] == ["r-crashed"]
     lake.close()
 
 
@@ -290,11 +290,11 @@ def test_one_alert_per_failed_run_not_per_attempt(stack: StackConfig, tmp_path: 
     jobs = FailsFirst(failures)
     lake = LocalLake(stack, tmp_path / "home", job_fn=jobs)
     [run] = lake.upload(a_file(tmp_path), matching_key(stack, "product_catalog_trigger")).runs
-    assert (run["state"], run["attempts"], len(jobs.calls)) == (state, 2, 2)
+    assert (run.state, run.attempts, len(jobs.calls)) == (state, 2, 2)
     found = lake.history.alerts()
     assert len(found) == alerts
     if alerts:
-        assert run["run_id"] in found[0]["message"] and "executor lost (attempt 2)" in found[0]["message"]
+        assert run.run_id in found[0].message and "executor lost (attempt 2)" in found[0].message
     lake.close()
 
 

@@ -29,6 +29,7 @@ from data_platform.contract import events
 from data_platform.config import StackConfig
 from data_platform.local import LakeError
 from data_platform.local.history import STATE_DIR
+from data_platform.local.records import RunRecord
 from data_platform.local.tables import read_rows, row_count
 
 SAMPLES_DIR = "_samples"  # under the home; "_" cannot start a bucket name
@@ -144,7 +145,7 @@ def run_demo(stack: StackConfig, home: Path, *, out: Console, err: Console, repo
         folder.mkdir(exist_ok=True)
         out.rule(f"[bold]1. Upload {len(samples)} files to local bronze ({lake.bronze})")
         unexpected: list[str] = []
-        all_runs: list[dict[str, Any]] = []
+        all_runs: list[RunRecord] = []
         if job_fn is None:
             from data_platform.local.lake import warm_up
 
@@ -156,13 +157,13 @@ def run_demo(stack: StackConfig, home: Path, *, out: Console, err: Console, repo
                 source.write_bytes(sample.body)
                 dispatch = lake.dispatch(lake.put_object(source, sample.key))
                 targets = ", ".join(f"{m.rule} -> {m.job}" for m in dispatch.matched) or "no s3 rule"
-                states = ", ".join(f"{r['job']} {r['state']}" for r in dispatch.runs)
+                states = ", ".join(f"{r.job} {r.state}" for r in dispatch.runs)
                 out.print(f"  {escape(sample.key)}  [dim]({sample.note})[/]\n    {targets}"
                           + (f"  =>  {states}" if states else ""))
                 all_runs.extend(dispatch.runs)
-                failed = [r for r in dispatch.runs if r["state"] == "FAILED"]
+                failed = [r for r in dispatch.runs if r.failed]
                 if bool(failed) != sample.expect_failure:
-                    unexpected.append(f"{sample.key}: " + (", ".join(f"{r['job']}: {r['error']}" for r in failed)
+                    unexpected.append(f"{sample.key}: " + (", ".join(f"{r.job}: {r.error}" for r in failed)
                                                            or "expected a failed run"))
 
         out.rule("[bold]2. The daily schedule fires (what `lake tick` does)")
@@ -172,9 +173,9 @@ def run_demo(stack: StackConfig, home: Path, *, out: Console, err: Console, repo
                 result = Scheduler(lake).tick(fire_at, fire_at - timedelta(minutes=1))
             for fire, runs in result.fired:
                 out.print(f"  {fire.schedule} fired at {fire.instant:%Y-%m-%dT%H:%M}Z -> {fire.job}: "
-                          + ", ".join(f"{r['state']} ({r['rows_written']} rows)" for r in runs))
+                          + ", ".join(f"{r.state} ({r.rows_written} rows)" for r in runs))
                 all_runs.extend(runs)
-                unexpected.extend(f"{r['job']}: {r['error']}" for r in runs if r["state"] == "FAILED")
+                unexpected.extend(f"{r.job}: {r.error}" for r in runs if r.failed)
 
         out.rule("[bold]3. Silver and gold")
         _show_datasets(lake, out)
@@ -183,7 +184,7 @@ def run_demo(stack: StackConfig, home: Path, *, out: Console, err: Console, repo
         out.rule("[bold]5. Run history (lake runs) and alerts (lake alerts)")
         print_history(lake.history.runs(limit=None), f"Runs in {lake.home}", lake.home, out)
         for alert in lake.history.alerts(limit=None):
-            out.print(f"  [red]alert[/] {escape(alert['subject'])}: {escape(alert['message'])}")
+            out.print(f"  [red]alert[/] {escape(alert.subject)}: {escape(alert.message)}")
         elapsed = (datetime.now(UTC) - started).total_seconds()
         out.rule(f"[bold]Done in {elapsed:.0f}s")
         out.print(f"Explore: lake --home {home} runs | alerts | schedules ; "

@@ -19,8 +19,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from data_platform.contract.runs import RunState
+
 if TYPE_CHECKING:
+    from data_platform.local.cloud import GlueJobRun
     from data_platform.local.lake import Dispatch
+    from data_platform.local.records import RunRecord
 
 
 def _console(stderr: bool = False) -> Console:
@@ -85,19 +89,24 @@ def _num(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-STATE_STYLE = {"SUCCEEDED": "green", "FAILED": "red", "NO_INPUT": "yellow", "RUNNING": "cyan", "WAITING": "cyan"}
+STATE_STYLE = {RunState.SUCCEEDED: "green", RunState.FAILED: "red", RunState.NO_INPUT: "yellow",
+               RunState.RUNNING: "cyan", RunState.WAITING: "cyan"}
 
 
-def _run_details(runs: Sequence[dict[str, Any]], home: Path | None) -> list[str]:
+def _styled_state(state: object) -> str:
+    return f"[{STATE_STYLE.get(str(state), 'white')}]{state}[/]"
+
+
+def _run_details(runs: Sequence[RunRecord | GlueJobRun], home: Path | None) -> list[str]:
     """Each run's quarantine path and error on a line of its own (markup): long paths and
     messages folded into a table cell are unreadable and cannot be grepped."""
     details: list[str] = []
     for run in runs:
-        if run.get("quarantine_path"):
-            where = rel(run["quarantine_path"], home) if home else run["quarantine_path"]
-            details.append(f"{run['run_id']}  quarantine: {escape(where)}")
-        if run.get("error"):
-            details.append(f"{run['run_id']}  [red]error[/]: {escape(run['error'])}")
+        if run.quarantine_path:
+            where = rel(run.quarantine_path, home) if home else run.quarantine_path
+            details.append(f"{run.run_id}  quarantine: {escape(where)}")
+        if run.error:
+            details.append(f"{run.run_id}  [red]error[/]: {escape(run.error)}")
     return details
 
 
@@ -110,18 +119,16 @@ def _print_with_details(table: Table, details: Sequence[str], console: Console |
         console.print(line, soft_wrap=True)  # the terminal wraps it; no line breaks are inserted
 
 
-def print_run_results(runs: Sequence[dict[str, Any]], home: Path, title: str = "Runs") -> None:
+def print_run_results(runs: Sequence[RunRecord], home: Path, title: str = "Runs") -> None:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for column, justify in (("run_id", "left"), ("job", "left"), ("trigger", "left"), ("state", "left"),
                             ("attempts", "right"), ("read", "right"), ("written", "right"),
                             ("quarantined", "right"), ("outputs", "left")):
         table.add_column(column, justify=justify, overflow="fold", no_wrap=column in ("run_id", "state"))
     for run in runs:
-        state = run["state"]
-        table.add_row(run["run_id"], run["job"], f"{run.get('trigger_source', '')}:{run.get('trigger_name', '')}",
-                      f"[{STATE_STYLE.get(state, 'white')}]{state}[/]", _num(run.get("attempts")),
-                      _num(run.get("rows_read")), _num(run.get("rows_written")), _num(run.get("rows_quarantined")),
-                      escape(_outputs(run.get("outputs") or [])))
+        table.add_row(run.run_id, run.job, f"{run.trigger_source}:{run.trigger_name}", _styled_state(run.state),
+                      _num(run.attempts), _num(run.rows_read), _num(run.rows_written), _num(run.rows_quarantined),
+                      escape(_outputs(run.outputs or [])))
     _print_with_details(table, _run_details(runs, home))
 
 
@@ -130,7 +137,7 @@ _HISTORY_COLUMNS = (("run_id", "run_id"), ("job", "job"), ("trigger_source", "tr
                     ("rows_quarantined", "quar."), ("started_at", "started (UTC)"), ("ended_at", "ended (UTC)"))
 
 
-def print_history(runs: Sequence[dict[str, Any]], title: str, home: Path | None = None,
+def print_history(runs: Sequence[RunRecord | GlueJobRun], title: str, home: Path | None = None,
                   console: Console | None = None) -> None:
     """Every history field: a table of the short ones, then each run's quarantine path and
     error on lines of their own. `--json` has every field as data."""
@@ -142,9 +149,9 @@ def print_history(runs: Sequence[dict[str, Any]], title: str, home: Path | None 
     for run in runs:
         cells = []
         for field, _header in _HISTORY_COLUMNS:
-            value = _num(run.get(field))
+            value = _num(getattr(run, field))
             if field == "state":
-                value = f"[{STATE_STYLE.get(value, 'white')}]{value}[/]"
+                value = _styled_state(value)
             elif field.endswith("_at"):
                 value = value.replace("T", " ").removesuffix("Z")
             else:
@@ -178,7 +185,7 @@ def dispatch_json(dispatch: Dispatch, bucket: str) -> dict[str, Any]:
         "matched": [{"rule": m.rule, "job": m.job} for m in dispatch.matched],
         "no_match": None if dispatch.no_match is None else {"nearest_rule": dispatch.no_match.nearest_rule,
                                                             "reason": dispatch.no_match.reason},
-        "runs": dispatch.runs,
+        "runs": [run.to_dict() for run in dispatch.runs],
     }
 
 

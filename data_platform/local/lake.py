@@ -36,6 +36,7 @@ from data_platform.contract.runs import (
 from data_platform.config import PlatformConfig, StackConfig
 from data_platform.local import LakeError
 from data_platform.local.history import History
+from data_platform.local.records import RunRecord
 from data_platform.local.runner import FaultPlan, JobFn, LocalRunner, Progress, RunRequest, retry_scale_from_env
 
 MAX_KEY_BYTES = 1024  # S3's limit
@@ -100,8 +101,8 @@ def train(stack: StackConfig, runs: int = TRAINING_RUNS, *, job_fn: JobFn | None
                     if not dispatch.runs:
                         return f"no warm-up: no rule of stack {stack.stack} routes {key}"
                     if dispatch.failed:
-                        failed = next(run for run in dispatch.runs if run["state"] == "FAILED")
-                        return f"warm-up run of {failed.get('job')} failed ({failed.get('error')}); continuing cold"
+                        failed = next(run for run in dispatch.runs if run.failed)
+                        return f"warm-up run of {failed.job} failed ({failed.error}); continuing cold"
             finally:
                 lake.close()
     except (OSError, LakeError) as error:
@@ -229,13 +230,13 @@ class Dispatch:
     key: str
     event: dict[str, Any]
     matched: list[RuleMatch]
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
     no_match: NoMatch | None = None
     replaced: bool = False
 
     @property
     def failed(self) -> bool:
-        return any(run["state"] == "FAILED" for run in self.runs)
+        return any(run.failed for run in self.runs)
 
 
 class LocalLake:
@@ -404,7 +405,7 @@ class LocalLake:
         return job
 
     def start_run(self, job: str, run_input: Mapping[str, str], *, trigger_name: str = "",
-                  depth: int = 0) -> list[dict[str, Any]]:
+                  depth: int = 0) -> list[RunRecord]:
         """Run `job` through the local runner; then route its Glue state change. Returns the run
         and every run it started (after-job rules), in order."""
         self.known_job(job)
@@ -419,20 +420,20 @@ class LocalLake:
             run_input=dict(run_input), max_concurrent_runs=job_cfg.max_concurrent_runs,
             max_retries=job_cfg.max_retries, trigger_name=trigger_name))
         runs = [record]
-        if record["state"] == "FAILED":
+        if record.failed:
             # The runner's execution failed after all its retries: one alert, as the cloud's
             # rule on the execution status sends it (a recovered attempt sends none).
             self._alert_failed_run(record)
-            if record["attempts"] == 0:
+            if record.attempts == 0:
                 return runs  # Glue never started the run: no Glue event either
         event = glue_job_state_change_event(
-            glue_job, run_id, glue_state(record["state"]), message=record.get("error") or "", region=self.region,
+            glue_job, run_id, glue_state(record.state), message=record.error or "", region=self.region,
             time=self.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         runs.extend(self._after_job(event, depth))
         return runs
 
-    def _after_job(self, event: dict[str, Any], depth: int) -> list[dict[str, Any]]:
-        runs: list[dict[str, Any]] = []
+    def _after_job(self, event: dict[str, Any], depth: int) -> list[RunRecord]:
+        runs: list[RunRecord] = []
         transformer = job_succeeded_transformer()
         for name, after in sorted(self.cfg.after_job.items()):
             pattern = upstream_succeeded_pattern(self.cfg.names.glue_job(after.upstream))
@@ -445,7 +446,7 @@ class LocalLake:
             runs.extend(self.start_run(after.job, transformer.apply(event), trigger_name=name, depth=depth + 1))
         return runs
 
-    def run_manual(self, job: str, key: str | None = None) -> list[dict[str, Any]]:
+    def run_manual(self, job: str, key: str | None = None) -> list[RunRecord]:
         """`lake run JOB [--key KEY]`: what `aws glue start-job-run` through the runner does."""
         self.known_job(job)
         if key:
@@ -456,7 +457,7 @@ class LocalLake:
             run_input = runner_input("manual")
         return self.start_run(job, run_input, trigger_name="manual")
 
-    def fire_schedule(self, schedule: str, instant: datetime) -> list[dict[str, Any]]:
+    def fire_schedule(self, schedule: str, instant: datetime) -> list[RunRecord]:
         """What EventBridge Scheduler sends the runner at `instant` (its static input)."""
         sched = self.cfg.schedules[schedule]
         self.progress(f"schedule {schedule} fires ({instant.astimezone(UTC):%Y-%m-%d %H:%M}Z) -> {sched.job}")
@@ -476,18 +477,17 @@ class LocalLake:
 
     # -- alerts ---------------------------------------------------------------------------
 
-    def _alert_failed_run(self, run: Mapping[str, Any]) -> None:
+    def _alert_failed_run(self, run: RunRecord) -> None:
         """The runner's execution failed: the event Step Functions emits, through the alert
         rule's input transformer, into the outbox. A run Glue never started fails with the
         runner's error; a run that failed carries Glue's job run as the cause."""
-        runner = self.cfg.names.runner(run["job"])
-        error, cause = alerts.failed_execution_error(run["glue_job"], run["run_id"],
-                                                     run.get("error") or "no error message",
-                                                     started=bool(run.get("attempts")))
+        runner = self.cfg.names.runner(run.job)
+        error, cause = alerts.failed_execution_error(run.glue_job, run.run_id, run.error or "no error message",
+                                                     started=bool(run.attempts))
         status = alerts.ExecutionStatus.FAILED
         event = alerts.execution_status_change_event(
-            f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{runner}", run["run_id"], status,
+            f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{runner}", run.run_id, status,
             error=error, cause=cause, region=self.region, account=ACCOUNT)
         self.history.add_alert(topic=self.cfg.names.alert_topic(), subject=alerts.alert_subject(runner, status),
-                               message=alerts.alert_message(event), job=run["job"], run_id=run["run_id"],
+                               message=alerts.alert_message(event), job=run.job, run_id=run.run_id,
                                state=str(status))

@@ -32,11 +32,11 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from data_platform.contract.runner_errors import RUNNER_RETRY, RetryPolicy
 from data_platform.local.history import History
+from data_platform.local.records import JobOutcome, RunRecord
 
 # (job key, Glue-style arguments) -> RunSummary.to_dict()-shaped mapping
 JobFn = Callable[[str, Mapping[str, str]], Mapping[str, Any]]
@@ -123,8 +123,8 @@ class LocalRunner:
         self.sleep = sleep
         self.progress = progress or (lambda _message: None)
 
-    def run(self, request: RunRequest) -> dict[str, Any]:
-        """Start, retry and finish one run; return its history row. Never raises for job failures."""
+    def run(self, request: RunRequest) -> RunRecord:
+        """Start, retry and finish one run; return its history record. Never raises for job failures."""
         self.history.create_run(run_id=request.run_id, job=request.job, glue_job=request.glue_job,
                                 env=request.env, run_input=request.run_input, trigger_name=request.trigger_name)
         try:
@@ -132,18 +132,18 @@ class LocalRunner:
             if refusal is not None:
                 return self.history.finish_run(request.run_id, refusal, attempts=0)
             try:
-                summary, attempts = self._attempts(request)
+                outcome, attempts = self._attempts(request)
             finally:
                 self.history.release_slot(request.run_id)
-            return self.history.finish_run(request.run_id, summary, attempts)
+            return self.history.finish_run(request.run_id, outcome, attempts)
         except KeyboardInterrupt:
             self.history.release_slot(request.run_id)
-            self.history.finish_run(request.run_id, _failure("interrupted (Ctrl-C or SIGTERM) before the run "
-                                                             "finished", "internal"), attempts=0)
+            self.history.finish_run(request.run_id, JobOutcome.failure("interrupted (Ctrl-C or SIGTERM) before the "
+                                                                       "run finished"), attempts=0)
             raise
 
-    def _acquire_slot(self, request: RunRequest) -> dict[str, Any] | None:
-        """The runner's retry: None once a slot is held, else the failed summary."""
+    def _acquire_slot(self, request: RunRequest) -> JobOutcome | None:
+        """The runner's retry: None once a slot is held, else the failed outcome."""
         delays = self.policy.delays()
         for attempt in range(len(delays) + 1):
             refused_by_fault = self.faults.take("concurrency", request.job)
@@ -158,39 +158,30 @@ class LocalRunner:
                               f"{request.max_concurrent_runs}); waiting, retry {attempt + 1}/{len(delays)} "
                               f"in {wait:.1f}s")
             self.sleep(wait)
-        return _failure(
+        return JobOutcome.failure(
             f"{CONCURRENT_RUNS_EXCEEDED}: job {request.glue_job} already has {request.max_concurrent_runs} "
-            f"concurrent run(s) (max_concurrent_runs); the runner gave up after {len(delays)} retries",
-            "internal")
+            f"concurrent run(s) (max_concurrent_runs); the runner gave up after {len(delays)} retries")
 
-    def _attempts(self, request: RunRequest) -> tuple[dict[str, Any], int]:
+    def _attempts(self, request: RunRequest) -> tuple[JobOutcome, int]:
         """Glue's retry: re-run transient (internal) failures up to max_retries."""
         total = request.max_retries + 1
-        summary: dict[str, Any] = {}
         for attempt in range(1, total + 1):
             self.history.mark_attempt(request.run_id, attempt)
             self.progress(f"running {request.job} (run {request.run_id}, attempt {attempt}/{total})")
-            summary = self._one_attempt(request, attempt)
-            if summary.get("state") != "FAILED" or summary.get("error_kind") != "internal":
-                return summary, attempt
+            outcome = self._one_attempt(request, attempt)
+            if not outcome.retryable:
+                return outcome, attempt
             if attempt < total:
                 self.progress(f"{request.job}: attempt {attempt} failed with a transient error; Glue retries it")
-        return summary, total
+        return outcome, total
 
-    def _one_attempt(self, request: RunRequest, attempt: int) -> dict[str, Any]:
+    def _one_attempt(self, request: RunRequest, attempt: int) -> JobOutcome:
         if self.faults.take("transient", request.job):
-            return _failure(f"LAKE_FAULT: injected transient failure of {request.job} (attempt {attempt})",
-                            "internal")
+            return JobOutcome.failure(f"LAKE_FAULT: injected transient failure of {request.job} (attempt {attempt})")
         try:
-            return dict(self.job_fn(request.job, dict(request.arguments)))
+            return JobOutcome.from_summary(self.job_fn(request.job, dict(request.arguments)))
         except KeyboardInterrupt:
             raise
         except Exception as error:  # noqa: BLE001 - run_job should not raise; if it does, it is internal
             detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-            return _failure(f"the job crashed: {detail}", "internal")
-
-
-def _failure(error: str, kind: str) -> dict[str, Any]:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"state": "FAILED", "error": error, "error_kind": kind, "rows_read": None, "rows_written": None,
-            "rows_quarantined": None, "outputs": [], "started_at": now, "ended_at": now}
+            return JobOutcome.failure(f"the job crashed: {detail}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -22,6 +22,9 @@ from data_platform.cli.render import (
 )
 from data_platform.cli.settings import SETTINGS, load, open_lake, parse_time
 from data_platform.local import LakeError
+
+if TYPE_CHECKING:
+    from data_platform.local.records import RunRecord
 
 # Up to this many bytes of input, `lake upload` runs its JVM with the quick compiler only
 # (etl.session, LAKE_JIT=quick): a one-shot process on small files ends before the
@@ -76,13 +79,14 @@ def upload(
                     report_dispatch(dispatch, lake.bronze, size=Path(file).stat().st_size)
         runs = [run for dispatch in results for run in dispatch.runs]
         if as_json:
-            print_json({"uploads": [dispatch_json(d, lake.bronze) for d in results], "runs": runs})
+            print_json({"uploads": [dispatch_json(d, lake.bronze) for d in results],
+                        "runs": [run.to_dict() for run in runs]})
         elif runs:
             print_run_results(runs, lake.home)
-        failed = [run for run in runs if run["state"] == "FAILED"]
+        failed = [run for run in runs if run.failed]
         if failed:
             err.print(f"[red]error[/]: {len(failed)} run(s) failed: "
-                      + ", ".join(f"{r['job']} ({r['run_id']})" for r in failed))
+                      + ", ".join(f"{run.job} ({run.run_id})" for run in failed))
             raise typer.Exit(1)
     finally:
         lake.close()
@@ -128,12 +132,12 @@ def run(
         lake.close()
 
 
-def _print_runs(runs: list[dict[str, Any]], home: Path, as_json: bool) -> None:
+def _print_runs(runs: list[RunRecord], home: Path, as_json: bool) -> None:
     if as_json:
-        print_json(runs)
+        print_json([run.to_dict() for run in runs])
     else:
         print_run_results(runs, home)
-    if any(r["state"] == "FAILED" for r in runs):
+    if any(run.failed for run in runs):
         raise typer.Exit(1)
 
 
@@ -184,7 +188,8 @@ def replay(
             results = lake.replay(prefix, since_at)
         runs = [run for dispatch in results for run in dispatch.runs]
         if as_json:
-            print_json({"replayed": [dispatch_json(d, lake.bronze) for d in results], "runs": runs})
+            print_json({"replayed": [dispatch_json(d, lake.bronze) for d in results],
+                        "runs": [run.to_dict() for run in runs]})
         else:
             for dispatch in results:
                 report_dispatch(dispatch, lake.bronze)
@@ -192,7 +197,7 @@ def replay(
                 warn(f"no objects under s3://{lake.bronze}/{prefix}")
             if runs:
                 print_run_results(runs, lake.home)
-        if any(r["state"] == "FAILED" for r in runs):
+        if any(run.failed for run in runs):
             raise typer.Exit(1)
     finally:
         lake.close()

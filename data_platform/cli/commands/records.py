@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from collections.abc import Callable
+from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 from rich.table import Table
@@ -11,8 +12,10 @@ from data_platform.cli.render import err, out, print_history, print_json, warn
 from data_platform.cli.settings import SETTINGS, load
 from data_platform.local import LakeError
 
+Row = TypeVar("Row")
 
-def _read_history(read: Any) -> list[dict[str, Any]]:
+
+def _read_history(read: Callable[[Any], list[Row]]) -> list[Row]:
     """Read from the home's history; a home without one has no runs (and is not created)."""
     from data_platform.local.history import DB_NAME, STATE_DIR, History
 
@@ -47,7 +50,7 @@ def runs(
         rows = _read_history(lambda history: history.runs(limit=limit, job=job))
         title = f"Runs in {SETTINGS.home}"
     if as_json:
-        print_json(rows)
+        print_json([row.to_dict() for row in rows])
     elif rows:
         print_history(rows, title, None if cloud else SETTINGS.home)
     else:
@@ -64,7 +67,7 @@ def alerts(
     """
     rows = _read_history(lambda history: history.alerts(limit=limit))
     if as_json:
-        print_json(rows)
+        print_json([row.to_dict() for row in rows])
         return
     if not rows:
         err.print("no alerts")
@@ -73,7 +76,7 @@ def alerts(
     for column in ("id", "created_at", "topic", "subject", "message"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(str(row["id"]), row["created_at"], row["topic"], row["subject"], row["message"])
+        table.add_row(str(row.id), row.created_at, row.topic, row.subject, row.message)
     out.print(table)
 
 

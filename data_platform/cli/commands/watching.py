@@ -159,7 +159,7 @@ def tick(
                           for f in fires],
                 "initialized": result.initialized,
                 "more_due": result.more_due,
-                "runs": [run for _fire, runs in result.fired for run in runs],
+                "runs": [run.to_dict() for _fire, runs in result.fired for run in runs],
             })
         elif dry_run:
             for fire in fires:
