@@ -574,7 +574,6 @@ def lake_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("LAKE_HOME", None)
     env.pop("LAKE_NOW", None)
-    env.pop("LAKE_FAULT", None)
     env.setdefault("COLUMNS", "200")
     return env
 

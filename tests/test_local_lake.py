@@ -18,7 +18,9 @@ from data_platform import job_arguments
 from data_platform.contract import alerts, events, runs
 from data_platform.config import StackConfig, load_stack
 from data_platform.local import LakeError
-from data_platform.local.lake import LocalLake, train, validate_key
+from data_platform.local.lake import LocalLake, validate_key
+from data_platform.local.training import train
+from support.faults import FaultPlan, FaultyRunner
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -318,11 +320,14 @@ def test_the_alert_text_is_the_cloud_rule_s(stack: StackConfig) -> None:
 def test_training_runs_the_pipeline_in_a_scratch_home_without_faults(
     stack: StackConfig, fake: FakeJobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LAKE_FAULT", "transient:sales_etl:5")  # applies to real runs, not training
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)
+    # The faulty CLI (tests.support.faulty_lake) swaps the runner a lake builds; training's own
+    # runner gets no faults.
+    faulty = lambda *args, **kwargs: FaultyRunner(*args, faults=FaultPlan.parse("transient:sales_etl:5"), **kwargs)
+    monkeypatch.setattr("data_platform.local.lake.LocalRunner", faulty)
     assert train(stack, runs=2, job_fn=fake) is None
     assert fake.jobs == ["sales_etl", "sales_daily"] * 2
     roots = {Path(arguments["--storage_root"]) for _job, arguments in fake.calls}

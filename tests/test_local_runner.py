@@ -1,4 +1,5 @@
-"""The local runner: the Step Functions runner's retry, Glue's MaxRetries, fault injection."""
+"""The local runner: the Step Functions runner's retry, Glue's MaxRetries; faults injected
+through the runner's own seams (tests/support/faults.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 
 from data_platform.contract.runner_errors import RUNNER_RETRY
 from data_platform.local.history import History, Owner
-from data_platform.local.runner import FaultPlan, FaultSpecError, LocalRunner, RunRequest, retry_scale_from_env
+from data_platform.local.runner import LocalRunner, RunRequest, retry_scale_from_env
+from support.faults import FaultPlan, FaultSpecError, FaultyRunner
 
 RUN_INPUT = {"trigger_source": "manual", "source_bucket": "", "source_key": "", "upstream_job": "",
              "upstream_run_id": "", "event_id": "", "event_time": ""}
@@ -50,7 +52,7 @@ def history(tmp_path: Path) -> History:
 
 def make_runner(history: History, job: ScriptedJob, faults: str = "", scale: float = 0.0) -> tuple[LocalRunner, list]:
     sleeps: list[float] = []
-    runner = LocalRunner(history, job, retry_scale=scale, faults=FaultPlan.parse(faults), sleep=sleeps.append)
+    runner = FaultyRunner(history, job, retry_scale=scale, faults=FaultPlan.parse(faults), sleep=sleeps.append)
     return runner, sleeps
 
 

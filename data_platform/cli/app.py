@@ -19,9 +19,8 @@ from data_platform.cli.settings import SETTINGS
 from data_platform.local import LakeError
 
 EPILOG = ("Environment: LAKE_HOME (--home), LAKE_NOW (a fixed clock for tick/watch), LAKE_RETRY_SCALE "
-          "(multiplies the runner's retry delays, e.g. 0.01), LAKE_FAULT (test only: kind:job:count, "
-          "e.g. transient:sales_etl:1), LAKE_DRIVER_MEMORY (Spark driver heap, default 2g), LAKE_JIT "
-          "(quick: the JVM's quick compiler only; upload sets it for inputs up to 32 MB), LAKE_SPARK_CDS "
+          "(multiplies the runner's retry delays, e.g. 0.01), LAKE_DRIVER_MEMORY (Spark driver heap, default 2g), "
+          "LAKE_JIT (quick: the JVM's quick compiler only; upload sets it for inputs up to 32 MB), LAKE_SPARK_CDS "
           "(off, or the path of the JVM class archive). Every command takes --help.")
 
 

@@ -147,7 +147,7 @@ def run_demo(stack: StackConfig, home: Path, *, out: Console, err: Console, repo
         unexpected: list[str] = []
         all_runs: list[RunRecord] = []
         if job_fn is None:
-            from data_platform.local.lake import warm_up
+            from data_platform.local.spark import warm_up
 
             with reporter.working("Starting local Spark (once; every run reuses it) ..."):
                 warm_up()

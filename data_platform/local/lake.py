@@ -15,7 +15,6 @@ import hashlib
 import os
 import secrets
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,86 +36,13 @@ from data_platform.config import PlatformConfig, StackConfig
 from data_platform.local import LakeError
 from data_platform.local.history import History
 from data_platform.local.records import RunRecord
-from data_platform.local.runner import FaultPlan, JobFn, LocalRunner, Progress, RunRequest, retry_scale_from_env
+from data_platform.local.runner import JobFn, LocalRunner, Progress, RunRequest, retry_scale_from_env
+from data_platform.local.spark import spark_job_fn
 
 MAX_KEY_BYTES = 1024  # S3's limit
 MAX_SEGMENT_BYTES = 255  # a file name on every common filesystem
 MAX_CHAIN_DEPTH = 10  # after-job rules could form a cycle (a -> b -> a); the cloud would loop
 ACCOUNT = "123456789012"  # stands in for the AWS account in the ARNs of local events
-
-
-_warm = threading.Event()
-
-
-def _import_quality_libraries() -> None:
-    try:
-        import great_expectations  # noqa: F401
-        import great_expectations.expectations  # noqa: F401
-    except Exception:  # noqa: BLE001 - the job reports a missing library itself, clearly
-        pass
-
-
-def warm_up() -> None:
-    """Start the process's SparkSession and import Great Expectations at the same time.
-
-    Both take seconds; the JVM starts in its own process while this one waits, so importing
-    GE in a thread meanwhile hides most of its import time (the first run is the slow one).
-    """
-    if _warm.is_set():
-        return
-    importer = threading.Thread(target=_import_quality_libraries, name="import-gx", daemon=True)
-    importer.start()
-    from etl.session import local_spark
-
-    local_spark()
-    importer.join()
-    _warm.set()
-
-
-# A JVM runs new code slowly until its compilers have seen it run: the first run of a fresh
-# `lake watch` takes several times as long as the tenth. A few training runs before watching
-# move that cost to start-up, so the first real file is handled at warm speed.
-TRAINING_RUNS = 4
-
-
-def train(stack: StackConfig, runs: int = TRAINING_RUNS, *, job_fn: JobFn | None = None) -> str | None:
-    """Upload a small generated sales file `runs` times into a scratch lake home (deleted
-    afterwards; the real home, its history and its alerts are not touched, and LAKE_FAULT
-    does not apply). None when done, else a note saying why not."""
-    from data_platform.local.class_archive import TRAINING_KEY, training_csv
-
-    if job_fn is None:
-        warm_up()
-    try:
-        with tempfile.TemporaryDirectory(prefix="lake-training-") as scratch:
-            source = Path(scratch) / "training.csv"
-            source.write_text(training_csv(), encoding="utf-8")
-            home = Path(scratch) / "lake"
-            history = History.for_home(home)
-            lake = LocalLake(stack, home, history=history, runner=LocalRunner(history, job_fn or spark_job_fn))
-            try:
-                for n in range(runs):
-                    key = TRAINING_KEY.replace(".csv", f"-{n}.csv")
-                    dispatch = lake.upload(source, key)
-                    if not dispatch.runs:
-                        return f"no warm-up: no rule of stack {stack.stack} routes {key}"
-                    if dispatch.failed:
-                        failed = next(run for run in dispatch.runs if run.failed)
-                        return f"warm-up run of {failed.job} failed ({failed.error}); continuing cold"
-            finally:
-                lake.close()
-    except (OSError, LakeError) as error:
-        return f"no warm-up: {error}"
-    return None
-
-
-def spark_job_fn(job: str, arguments: Mapping[str, str]) -> Mapping[str, Any]:
-    """Run `job` in this process on the process's one SparkSession (imported lazily)."""
-    from etl.runtime import run_job
-    from etl.session import local_spark
-
-    warm_up()
-    return run_job(job, arguments, spark=local_spark()).to_dict()
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -258,7 +184,7 @@ class LocalLake:
         if runner is None:
             extra = {"sleep": sleep} if sleep else {}
             runner = LocalRunner(self.history, job_fn or spark_job_fn, retry_scale=retry_scale_from_env(),
-                                 faults=FaultPlan.from_env(), progress=self._progress, **extra)
+                                 progress=self._progress, **extra)
         self.runner = runner
         self.region = stack.region or "us-east-1"
         for run in self.history.reap_dead_runs():

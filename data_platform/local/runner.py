@@ -16,12 +16,8 @@ Two different retries happen to a cloud run, and the local runner reproduces bot
 
 `LAKE_RETRY_SCALE` (float, default 1) multiplies the runner's delays, e.g. `0.01` in tests.
 
-`LAKE_FAULT` is a TEST-ONLY fault-injection hook, comma-separated `kind:job:count`:
-- `transient:sales_etl:1` - the first attempt of `sales_etl` in this process raises a
-  transient internal error inside the runner, before the job is called (Glue retries it);
-- `concurrency:sales_etl:3` - the first 3 slot requests of `sales_etl` in this process are
-  refused as if the job were at its concurrency limit (the runner's retry handles them).
-Counts are per process, across runs.
+Tests drive failures through the same seams a real run takes: the job function, the history
+(a held slot), or a runner whose `_try_slot` / `_one_attempt` refuse or fail (tests/support).
 """
 
 from __future__ import annotations
@@ -31,7 +27,7 @@ import random
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from data_platform.contract.runner_errors import RUNNER_RETRY, RetryPolicy
@@ -43,42 +39,6 @@ JobFn = Callable[[str, Mapping[str, str]], Mapping[str, Any]]
 Progress = Callable[[str], None]
 
 CONCURRENT_RUNS_EXCEEDED = "Glue.ConcurrentRunsExceededException"
-
-
-class FaultSpecError(ValueError):
-    pass
-
-
-@dataclass
-class FaultPlan:
-    """Parsed `LAKE_FAULT`; remaining counts per (kind, job), consumed as faults fire."""
-
-    remaining: dict[tuple[str, str], int] = field(default_factory=dict)
-
-    KINDS = ("transient", "concurrency")
-
-    @classmethod
-    def parse(cls, spec: str | None) -> FaultPlan:
-        plan = cls()
-        for item in filter(None, (part.strip() for part in (spec or "").split(","))):
-            parts = item.split(":")
-            if len(parts) != 3 or parts[0] not in cls.KINDS or not parts[2].isdigit():
-                raise FaultSpecError(
-                    f"LAKE_FAULT item '{item}' is malformed; use kind:job:count with kind one of "
-                    f"{', '.join(cls.KINDS)}, e.g. transient:sales_etl:1")
-            plan.remaining[(parts[0], parts[1])] = int(parts[2])
-        return plan
-
-    @classmethod
-    def from_env(cls) -> FaultPlan:
-        return cls.parse(os.environ.get("LAKE_FAULT"))
-
-    def take(self, kind: str, job: str) -> bool:
-        left = self.remaining.get((kind, job), 0)
-        if left <= 0:
-            return False
-        self.remaining[(kind, job)] = left - 1
-        return True
 
 
 def retry_scale_from_env() -> float:
@@ -109,7 +69,7 @@ class LocalRunner:
     """Runs one job run to its final state and records it in the history."""
 
     def __init__(self, history: History, job_fn: JobFn, *, policy: RetryPolicy = RUNNER_RETRY,
-                 retry_scale: float = 1.0, faults: FaultPlan | None = None,
+                 retry_scale: float = 1.0,
                  sleep: Callable[[float], None] = time.sleep, progress: Progress | None = None,
                  jitter: Callable[[float], float] | None = None) -> None:
         self.history = history
@@ -119,7 +79,6 @@ class LocalRunner:
         self.job_fn = job_fn
         self.policy = policy
         self.retry_scale = retry_scale
-        self.faults = faults or FaultPlan()
         self.sleep = sleep
         self.progress = progress or (lambda _message: None)
 
@@ -146,9 +105,7 @@ class LocalRunner:
         """The runner's retry: None once a slot is held, else the failed outcome."""
         delays = self.policy.delays()
         for attempt in range(len(delays) + 1):
-            refused_by_fault = self.faults.take("concurrency", request.job)
-            if not refused_by_fault and self.history.try_acquire_slot(
-                    request.glue_job, request.max_concurrent_runs, request.run_id):
+            if self._try_slot(request):
                 return None
             if attempt == len(delays):
                 break
@@ -161,6 +118,10 @@ class LocalRunner:
         return JobOutcome.failure(
             f"{CONCURRENT_RUNS_EXCEEDED}: job {request.glue_job} already has {request.max_concurrent_runs} "
             f"concurrent run(s) (max_concurrent_runs); the runner gave up after {len(delays)} retries")
+
+    def _try_slot(self, request: RunRequest) -> bool:
+        """Glue's MaxConcurrentRuns: a slot of the job's, held in the history across processes."""
+        return self.history.try_acquire_slot(request.glue_job, request.max_concurrent_runs, request.run_id)
 
     def _attempts(self, request: RunRequest) -> tuple[JobOutcome, int]:
         """Glue's retry: re-run transient (internal) failures up to max_retries."""
@@ -176,8 +137,7 @@ class LocalRunner:
         return outcome, total
 
     def _one_attempt(self, request: RunRequest, attempt: int) -> JobOutcome:
-        if self.faults.take("transient", request.job):
-            return JobOutcome.failure(f"LAKE_FAULT: injected transient failure of {request.job} (attempt {attempt})")
+        """Run the job once; a job function that raises is an internal (transient) failure."""
         try:
             return JobOutcome.from_summary(self.job_fn(request.job, dict(request.arguments)))
         except KeyboardInterrupt:

@@ -100,7 +100,8 @@ def _watch_until_stopped(lake: Any, watcher: Any, scheduler: Any, clock: Any, *,
 
 
 def _warm_spark(reporter: Reporter, lake: Any) -> None:
-    from data_platform.local.lake import train, warm_up
+    from data_platform.local.spark import warm_up
+    from data_platform.local.training import train
 
     with reporter.working("Starting Spark (once; later runs reuse it) ..."):
         warm_up()
