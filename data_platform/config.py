@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from data_platform.contract.naming import Names, check_name
+from data_platform.contract.naming import DEFAULT_NAME_PREFIX, Names, check_name
 
 CONFIG_NAMESPACE = "data-lake"
 CONFIG_KEY = "platform"
@@ -212,7 +212,7 @@ class BucketNameOverrides(_Strict):
 
 class PlatformConfig(_Strict):
     environment: str = Field(..., pattern=r"^[a-z][a-z0-9-]{0,15}$", description="Stack environment, e.g. dev.")
-    name_prefix: str = Field("data-lake", pattern=r"^[a-z][a-z0-9-]{0,30}$", description="First part of every name.")
+    name_prefix: str = Field(DEFAULT_NAME_PREFIX, pattern=r"^[a-z][a-z0-9-]{0,30}$", description="First part of every name.")
     bucket_names: BucketNameOverrides = Field(default_factory=BucketNameOverrides,
                                               description="Override physical bucket names (global uniqueness).")
     force_destroy: bool = Field(False, description="Let `pulumi destroy` delete non-empty buckets (dev only).")

@@ -216,6 +216,63 @@ def test_package_is_deterministic_and_clean(etl_copy, tmp_path):
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
 
+def _imported_modules(module: str) -> set[str]:
+    """Every module of this project `module` imports, transitively, at module level or inside
+    functions (a lazy import runs on Glue too), with the packages that hold them."""
+    import ast
+
+    def source(name: str) -> Path | None:
+        base = REPO.joinpath(*name.split("."))
+        found = [path for path in (base.with_suffix(".py"), base / "__init__.py") if path.is_file()]
+        return found[0] if found else None
+
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = source(name)
+        if name in seen or path is None:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # parents run their __init__
+        package = name if path.name == "__init__.py" else ".".join(parts[:-1])
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                todo += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]) if node.level else ""
+                target = ".".join(filter(None, [base, node.module or ""]))
+                todo += [target, *(f"{target}.{alias.name}" for alias in node.names)]
+    return seen
+
+
+def test_the_glue_zip_holds_what_runs_on_glue_and_nothing_else(tmp_path):
+    """The zip is the etl package and, of data_platform, the contract the jobs import; every
+    module a Glue entry script imports (transitively) is inside."""
+    with zipfile.ZipFile(build_package(ETL_DIR, tmp_path).path) as archive:
+        names = set(archive.namelist())
+    outside = {n for n in names if not n.startswith(("etl/", "data_platform/contract/")) and n != "data_platform/__init__.py"}
+    assert outside == set()
+    on_disk = {path.relative_to(REPO).as_posix() for folder in (ETL_DIR, REPO / "data_platform" / "contract")
+               for path in folder.rglob("*.py") if "__pycache__" not in path.parts}
+    assert on_disk <= names, f"left out of the zip: {sorted(on_disk - names)}"
+    entries = sorted(path.stem for path in (ETL_DIR / "glue_entry").glob("*.py") if not path.stem.startswith("_"))
+    assert entries, "no Glue entry scripts: the import check below would be vacuous"
+    needed = set().union(*(_imported_modules(f"etl.glue_entry.{job}") for job in entries))
+    assert "data_platform.contract.runs" in needed  # etl imports the contract: the check sees across packages
+    modules = {name.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for name in names}
+    assert needed - modules == set(), "imported on Glue but not in the zip"
+
+
+@pytest.mark.skipif((ETL_DIR / "testing.py").exists(), reason="etl/testing.py moves under tests/ in the etl half of the same restructuring")
+def test_the_glue_zip_holds_no_test_tooling(tmp_path):
+    with zipfile.ZipFile(build_package(ETL_DIR, tmp_path).path) as archive:
+        names = archive.namelist()
+    parts = {part.removesuffix(".py") for name in names for part in name.split("/")}
+    assert not parts & {"tests", "testing", "conftest"}, sorted(n for n in names if {"tests", "testing"} & set(n.split("/")))
+
+
 def test_package_hash_changes_when_a_file_in_etl_changes(etl_copy, tmp_path):
     before = build_package(etl_copy, tmp_path)
     (etl_copy / "jobs" / "sales_etl.py").write_text((etl_copy / "jobs" / "sales_etl.py").read_text() + "\n# changed\n")
