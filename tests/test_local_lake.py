@@ -18,7 +18,8 @@ from data_platform import job_arguments
 from data_platform.contract import alerts, events, runs
 from data_platform.config import StackConfig, load_stack
 from data_platform.local import LakeError
-from data_platform.local.lake import LocalLake, validate_key
+from data_platform.local.buckets import validate_key
+from data_platform.local.lake import LocalLake
 from data_platform.local.training import train
 from support.faults import FaultPlan, FaultyRunner
 

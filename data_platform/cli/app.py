@@ -90,7 +90,7 @@ app = typer.Typer(
 # Global options
 
 
-LOG_DIR = ".logs"  # in the lake home; '.'-names are never bucket keys (see validate_key)
+LOG_DIR = ".logs"  # in the lake home; '.'-names are never bucket keys (see local.buckets.validate_key)
 
 
 class _LogFile(logging.FileHandler):

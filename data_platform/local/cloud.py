@@ -24,7 +24,8 @@ from data_platform.contract import events
 from data_platform.contract.runs import s3_event_transformer
 from data_platform.config import StackConfig
 from data_platform.local import LakeError
-from data_platform.local.lake import RuleMatch, route, validate_key
+from data_platform.local.buckets import parse_target
+from data_platform.local.lake import RuleMatch, route
 
 
 def _session(region: str | None):
@@ -97,12 +98,7 @@ class Cloud:
         return key, route(self.cfg, preview)
 
     def parse_target(self, target: str) -> str:
-        if target.startswith("s3://"):
-            bucket, _, key = target[len("s3://"):].partition("/")
-            if bucket != self.bronze:
-                raise LakeError(f"{target}: bucket '{bucket}' is not this stack's bronze bucket '{self.bronze}'")
-            return validate_key(key)
-        return validate_key(target)
+        return parse_target(target, self.bronze)
 
     # -- runs -----------------------------------------------------------------------------
 

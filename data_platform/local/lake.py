@@ -11,10 +11,8 @@ starts the same job with the same arguments on AWS.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,13 +32,12 @@ from data_platform.contract.runs import (
 )
 from data_platform.config import PlatformConfig, StackConfig
 from data_platform.local import LakeError
+from data_platform.local.buckets import BucketFolder, StoredObject, parse_target
 from data_platform.local.history import History
 from data_platform.local.records import RunRecord
 from data_platform.local.runner import JobFn, LocalRunner, Progress, RunRequest, retry_scale_from_env
 from data_platform.local.spark import spark_job_fn
 
-MAX_KEY_BYTES = 1024  # S3's limit
-MAX_SEGMENT_BYTES = 255  # a file name on every common filesystem
 MAX_CHAIN_DEPTH = 10  # after-job rules could form a cycle (a -> b -> a); the cloud would loop
 ACCOUNT = "123456789012"  # stands in for the AWS account in the ARNs of local events
 
@@ -49,53 +46,6 @@ def new_run_id(now: datetime | None = None) -> str:
     """Sortable by start time, unique across processes; letters, digits and '-' only."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     return f"local-{moment:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-
-
-def validate_key(key: str) -> str:
-    """Refuse keys that are not plain relative S3 keys, or cannot be stored as a local file.
-
-    Spaces, '+', '=' and unicode are fine (S3 allows them; EventBridge passes them as-is).
-    """
-    if not key:
-        raise LakeError("the key is empty; give a key such as sales/2024-01-01.csv")
-    if "\x00" in key:
-        raise LakeError(f"key {key!r} contains a NUL byte")
-    if key.startswith("/") or key.startswith("\\"):
-        raise LakeError(f"key {key!r} is absolute; keys are relative to the bucket, e.g. sales/day.csv")
-    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise LakeError(f"key is {len(key.encode('utf-8'))} bytes; S3 allows at most {MAX_KEY_BYTES}")
-    segments = key.split("/")
-    for segment in segments:
-        if segment == "":
-            raise LakeError(f"key {key!r} has an empty segment ('//' or a trailing '/'); name a file")
-        if segment in (".", "..") or ".." in segment.split("\\"):
-            raise LakeError(f"key {key!r} contains a '{segment}' segment; keys may not climb out of the bucket")
-        if segment.startswith("."):
-            raise LakeError(f"key {key!r}: names starting with '.' are reserved locally (temporary files); "
-                            "rename the segment")
-        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
-            raise LakeError(f"key {key!r}: the segment '{segment[:20]}...' is longer than "
-                            f"{MAX_SEGMENT_BYTES} bytes, which no local filesystem stores")
-    return key
-
-
-def _md5_file(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    bucket: str
-    key: str
-    path: Path
-    size: int
-    etag: str
-    mtime_ns: int
-    replaced: bool = False  # the key held an object before (S3 would keep it as a noncurrent version)
 
 
 @dataclass(frozen=True)
@@ -178,6 +128,7 @@ class LocalLake:
         self.home.mkdir(parents=True, exist_ok=True)
         for purpose in ("bronze", "silver", "gold"):
             (self.home / self.cfg.bucket_name(purpose)).mkdir(exist_ok=True)
+        self._bronze = BucketFolder(self.home, self.cfg.bucket_name("bronze"))
         self.clock = clock or (lambda: datetime.now(UTC))
         self.progress = progress or (lambda _message: None)
         self.history = history or History.for_home(self.home)
@@ -207,86 +158,24 @@ class LocalLake:
 
     def object_path(self, bucket: str, key: str) -> Path:
         """The file holding `key`; refused if it would resolve outside the bucket folder."""
-        validate_key(key)
-        bucket_dir = self.bucket_dir(bucket).resolve()
-        path = bucket_dir / key
-        # A symlinked folder inside bronze could still point elsewhere: resolve and re-check.
-        if not path.resolve().is_relative_to(bucket_dir):
-            raise LakeError(f"key {key!r} resolves outside bucket {bucket} (a symlink?); refusing it")
-        return path
+        return BucketFolder(self.home, bucket).object_path(key)
 
     def parse_target(self, target: str) -> str:
         """`KEY` or `s3://<bronze>/KEY` -> KEY; any other bucket is refused."""
-        if target.startswith("s3://"):
-            bucket, _, key = target[len("s3://"):].partition("/")
-            if bucket != self.bronze:
-                raise LakeError(
-                    f"{target}: bucket '{bucket}' is not this stack's bronze bucket '{self.bronze}'; "
-                    "files enter the lake through bronze only")
-            return validate_key(key)
-        return validate_key(target)
+        return parse_target(target, self.bronze, why="files enter the lake through bronze only")
 
     def put_object(self, source: Path | str, key: str) -> StoredObject:
-        """Copy `source` into bronze at `key`: temp file + fsync + os.replace, so a reader or the
-        watcher never sees half a file. Overwriting is allowed (like S3); nothing is deleted."""
-        source = Path(source)
-        if not source.is_file():
-            raise LakeError(f"{source}: no such file" if not source.exists() else f"{source}: not a file")
-        dest = self.object_path(self.bronze, key)
-        if dest.is_dir():
-            raise LakeError(f"key {key!r} is a folder in local bronze (other keys start with '{key}/')")
-        replaced = dest.is_file()
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise LakeError(f"key {key!r}: a parent of it is an object in local bronze; S3 allows that, "
-                            "a folder on disk cannot") from None
-        digest = hashlib.md5(usedforsecurity=False)
-        fd, tmp_name = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=dest.parent)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-                for chunk in iter(lambda: src.read(1 << 20), b""):
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            stat = tmp.stat()
-            # Recorded before the rename (which keeps size and mtime), so `lake watch` never
-            # routes this upload a second time.
-            self.history.claim_object(self.bronze, key, stat.st_size, stat.st_mtime_ns)
-            os.replace(tmp, dest)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return StoredObject(self.bronze, key, dest, stat.st_size, digest.hexdigest(), stat.st_mtime_ns, replaced)
+        """Copy `source` into bronze at `key`, whole (see `BucketFolder.put`). It is recorded as
+        seen before it appears, so `lake watch` never routes this upload a second time."""
+        return self._bronze.put(source, key, before_visible=lambda size, mtime_ns: self.history.claim_object(
+            self.bronze, key, size, mtime_ns))
 
     def stored_object(self, key: str, *, with_etag: bool = True) -> StoredObject:
-        path = self.object_path(self.bronze, key)
-        if not path.is_file():
-            raise LakeError(f"s3://{self.bronze}/{key} does not exist in local bronze ({path})")
-        stat = path.stat()
-        return StoredObject(self.bronze, key, path, stat.st_size, _md5_file(path) if with_etag else "",
-                            stat.st_mtime_ns)
+        return self._bronze.stored(key, with_etag=with_etag)
 
     def bronze_objects(self, prefix: str = "") -> Iterator[StoredObject]:
-        """Objects in local bronze under `prefix`, sorted by key; hidden/temp files skipped.
-
-        No md5 here (the watcher lists often); `stored_object` computes it when routed.
-        """
-        root = self.bucket_dir(self.bronze)
-        found: list[StoredObject] = []
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            for name in filenames:
-                if name.startswith("."):
-                    continue
-                path = Path(dirpath) / name
-                key = path.relative_to(root).as_posix()
-                if key.startswith(prefix):
-                    stat = path.stat()
-                    found.append(StoredObject(self.bronze, key, path, stat.st_size, "", stat.st_mtime_ns))
-        yield from sorted(found, key=lambda o: o.key)
+        """Objects in local bronze under `prefix`, sorted by key; hidden/temp files skipped."""
+        yield from self._bronze.objects(prefix)
 
     # -- events and routing ---------------------------------------------------------------
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -155,34 +156,13 @@ def replay(
     """
     since_at = parse_time(since, "--since") if since else None
     if cloud:
-        from data_platform.local.cloud import Cloud
-
-        started = Cloud(load(), SETTINGS.region).replay(prefix, since_at, dry_run=dry_run)
-        if as_json:
-            print_json(started)
-            return
-        table = Table(title="Runner executions" + (" (dry run)" if dry_run else ""), title_justify="left")
-        for column in ("key", "rule", "job", "execution"):
-            table.add_column(column, overflow="fold")
-        for item in started:
-            table.add_row(item["key"], item["rule"], item["job"], item["execution_arn"] or item["state_machine"])
-        out.print(table)
-        if not started:
-            warn(f"no object under '{prefix}' matched an s3 rule")
+        _replay_cloud(prefix, since_at, dry_run=dry_run, as_json=as_json)
         return
     reporter = Reporter(err)
     lake = open_lake(reporter)
     try:
         if dry_run:
-            objects = [o for o in lake.bronze_objects(prefix)
-                       if since_at is None or o.mtime_ns >= since_at.timestamp() * 1e9]
-            plan = [{"key": o.key, "matched": [{"rule": m.rule, "job": m.job}
-                                               for m in lake.route(lake.object_created_event(o))]} for o in objects]
-            if as_json:
-                print_json(plan)
-            for item in [] if as_json else plan:
-                targets = ", ".join(f"{m['rule']} -> {m['job']}" for m in item["matched"])
-                out.print(f"{escape(item['key'])}: {targets or 'no rule matches'}")
+            _print_replay_plan(lake, prefix, since_at, as_json)
             return
         with reporter.working(f"Replaying s3://{lake.bronze}/{prefix} ..."):
             results = lake.replay(prefix, since_at)
@@ -203,3 +183,32 @@ def replay(
         lake.close()
 
 
+def _print_replay_plan(lake: Any, prefix: str, since_at: datetime | None, as_json: bool) -> None:
+    """`--dry-run`: each object and the rules it would match; nothing starts."""
+    objects = [o for o in lake.bronze_objects(prefix) if since_at is None or o.mtime_ns >= since_at.timestamp() * 1e9]
+    plan = [{"key": o.key, "matched": [{"rule": m.rule, "job": m.job}
+                                       for m in lake.route(lake.object_created_event(o))]} for o in objects]
+    if as_json:
+        print_json(plan)
+        return
+    for item in plan:
+        targets = ", ".join(f"{m['rule']} -> {m['job']}" for m in item["matched"])
+        out.print(f"{escape(item['key'])}: {targets or 'no rule matches'}")
+
+
+def _replay_cloud(prefix: str, since_at: datetime | None, *, dry_run: bool, as_json: bool) -> None:
+    """`--cloud`: start the deployed runners with the runner input each matching rule sends."""
+    from data_platform.local.cloud import Cloud
+
+    started = Cloud(load(), SETTINGS.region).replay(prefix, since_at, dry_run=dry_run)
+    if as_json:
+        print_json(started)
+        return
+    table = Table(title="Runner executions" + (" (dry run)" if dry_run else ""), title_justify="left")
+    for column in ("key", "rule", "job", "execution"):
+        table.add_column(column, overflow="fold")
+    for item in started:
+        table.add_row(item["key"], item["rule"], item["job"], item["execution_arn"] or item["state_machine"])
+    out.print(table)
+    if not started:
+        warn(f"no object under '{prefix}' matched an s3 rule")
