@@ -223,44 +223,26 @@ def _template(fields: Mapping[str, str]) -> str:
     return "{" + body + "}"
 
 
+def _runner_input_transformer(source: TriggerSource, input_paths: Mapping[str, str],
+                              **placeholders: str) -> InputTransformer:
+    """The rule's runner input: every field of RUNNER_INPUT_FIELDS (empty unless a placeholder
+    fills it from the event), with the event's id and time."""
+    fields = {field: "" for field in RUNNER_INPUT_FIELDS}
+    fields.update(trigger_source=source.value, event_id="<id>", event_time="<time>", **placeholders)
+    return InputTransformer(input_paths={**input_paths, "id": "$.id", "time": "$.time"},
+                            input_template=_template(fields))
+
+
 def s3_event_transformer() -> InputTransformer:
-    return InputTransformer(
-        input_paths={
-            "bucket": "$.detail.bucket.name",
-            "key": "$.detail.object.key",
-            "id": "$.id",
-            "time": "$.time",
-        },
-        input_template=_template({
-            "trigger_source": TriggerSource.S3_EVENT.value,
-            "source_bucket": "<bucket>",
-            "source_key": "<key>",
-            "upstream_job": "",
-            "upstream_run_id": "",
-            "event_id": "<id>",
-            "event_time": "<time>",
-        }),
-    )
+    return _runner_input_transformer(
+        TriggerSource.S3_EVENT, {"bucket": "$.detail.bucket.name", "key": "$.detail.object.key"},
+        source_bucket="<bucket>", source_key="<key>")
 
 
 def job_succeeded_transformer() -> InputTransformer:
-    return InputTransformer(
-        input_paths={
-            "job": "$.detail.jobName",
-            "run": "$.detail.jobRunId",
-            "id": "$.id",
-            "time": "$.time",
-        },
-        input_template=_template({
-            "trigger_source": TriggerSource.JOB_SUCCEEDED.value,
-            "source_bucket": "",
-            "source_key": "",
-            "upstream_job": "<job>",
-            "upstream_run_id": "<run>",
-            "event_id": "<id>",
-            "event_time": "<time>",
-        }),
-    )
+    return _runner_input_transformer(
+        TriggerSource.JOB_SUCCEEDED, {"job": "$.detail.jobName", "run": "$.detail.jobRunId"},
+        upstream_job="<job>", upstream_run_id="<run>")
 
 
 def schedule_input() -> dict[str, str]:
