@@ -335,7 +335,7 @@ MAINTENANCE_ONLY_FORBIDS: dict[str, str] = {
 @cache
 def _declared_jobs() -> dict[str, JobKind]:
     """The jobs the etl package declares, by kind (etl.jobs.REGISTRY, MAINTENANCE_JOBS).
-    Importing etl.jobs loads pyspark's Python modules (about 0.2 s), never a JVM."""
+    Importing etl.jobs loads pyspark's Python modules, never a JVM."""
     from etl.jobs import MAINTENANCE_JOBS, REGISTRY
 
     return {**{job: JobKind.ETL for job in REGISTRY}, **{job: JobKind.MAINTENANCE for job in MAINTENANCE_JOBS}}

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 # Up to this many bytes of input, `lake upload` runs its JVM with the quick compiler only
 # (etl.session, LAKE_JIT=quick): a one-shot process on small files ends before the
-# optimizing compiler pays off (10,000 rows: about 3 s sooner to silver).
+# optimizing compiler pays off (the figure is in bench/RESULTS.md, "Cold start").
 QUICK_JIT_MAX_BYTES = 32 * 2**20
 
 
