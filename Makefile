@@ -8,7 +8,9 @@ setup:
 demo: setup
 	.venv/bin/lake --home .lake-demo demo
 
+# The import contracts (pyproject.toml, [tool.importlinter]: the layers of DESIGN.md) first.
 test: setup
+	.venv/bin/lint-imports
 	.venv/bin/python -m pytest -q -n 2 --ignore=tests/reliability
 
 # The reliability suite (bad-input corpus, faults, 200-upload storm, safety): it takes longer than
