@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from data_platform.contract.naming import DEFAULT_NAME_PREFIX, Names, check_name
+from data_platform.contract.naming import BUCKET_PURPOSES, DEFAULT_NAME_PREFIX, Names, check_name
 
 CONFIG_NAMESPACE = "data-lake"
 CONFIG_KEY = "platform"
@@ -445,9 +445,6 @@ def _after_job_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
         if after.upstream == after.job:
             problems.append(Problem(path=path, message="a job cannot start itself after it succeeds (endless loop)"))
     return problems
-
-
-BUCKET_PURPOSES: tuple[str, ...] = ("bronze", "silver", "gold", "artifacts", "access_logs")
 
 
 def _bucket_name_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:

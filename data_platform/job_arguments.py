@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from data_platform.config import JobKind, PlatformConfig
 from data_platform.contract import runs
+from data_platform.contract.naming import DATA_LAYERS
 
 
 def default_job_arguments(cfg: PlatformConfig, job: str) -> dict[str, str]:
@@ -28,7 +29,7 @@ def default_job_arguments(cfg: PlatformConfig, job: str) -> dict[str, str]:
         own = runs.dataset_job_arguments(source_prefix=source.prefix, source_suffix=source.suffix,
                                          max_drop_ratio=job_cfg.max_drop_ratio)
     return runs.default_job_arguments(
-        env=cfg.environment, buckets={layer: cfg.bucket_name(layer) for layer in runs.DATA_LAYERS},
+        env=cfg.environment, buckets={layer: cfg.bucket_name(layer) for layer in DATA_LAYERS},
         database=cfg.names.glue_database(), job_arguments=own, configured=job_cfg.arguments)
 
 

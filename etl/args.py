@@ -17,7 +17,7 @@ from types import MappingProxyType
 # The trigger sources and the default names are the contract's (data_platform.contract, which
 # the Glue zip carries): the runner that passes the arguments and the job that parses them
 # share one definition.
-from data_platform.contract.naming import DEFAULT_NAME_PREFIX, Names
+from data_platform.contract.naming import DATA_LAYERS, DEFAULT_NAME_PREFIX, Names
 from data_platform.contract.runs import TriggerSource
 
 __all__ = ["JobArguments", "TriggerSource", "argument_pairs", "default_run_id", "parse_job_arguments"]
@@ -149,7 +149,7 @@ def _build(known: dict[str, object], extra: dict[str, str]) -> JobArguments:
         raise ValueError(f"--JOB_NAME {job_name!r} is invalid: letters, digits, '_.-' only")
 
     names = Names(DEFAULT_NAME_PREFIX, env)
-    for layer in ("bronze", "silver", "gold"):
+    for layer in DATA_LAYERS:
         bucket = str(values.setdefault(f"{layer}_bucket", names.bucket(layer)))
         if not _BUCKET.match(bucket):
             raise ValueError(f"--{layer}_bucket {bucket!r} is not a valid bucket name")

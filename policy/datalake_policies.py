@@ -36,6 +36,7 @@ from checks.iam import (
 from checks.names import check_unique_names
 from checks.resources import as_list, contains_unknown, is_unknown
 from checks.runners import check_alerts_per_run, check_runner_retries
+from data_platform.contract.naming import DATA_LAYERS
 
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
@@ -534,7 +535,7 @@ class _JobView:
 def _job_view(job: StackResource) -> _JobView:
     args = job.props.get("defaultArguments") or {}
     data_buckets = {}
-    for layer in ("bronze", "silver", "gold"):
+    for layer in DATA_LAYERS:
         bucket = args.get(f"--{layer}_bucket")
         if isinstance(bucket, str) and not is_unknown(bucket):
             data_buckets[bucket] = layer

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from data_platform.contract.naming import DATA_LAYERS
+
 
 class TriggerSource(StrEnum):
     """What started a run (`--trigger_source`)."""
@@ -127,9 +129,6 @@ def runner_input(
 
 # --------------------------------------------------------------------------------------------
 # Job arguments: fixed per job (Glue DefaultArguments) and per run (from the runner input).
-
-DATA_LAYERS: tuple[str, ...] = ("bronze", "silver", "gold")
-
 
 def default_job_arguments(*, env: str, buckets: Mapping[str, str], database: str,
                           job_arguments: Mapping[str, str], configured: Mapping[str, str]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from data_platform import job_arguments
 from data_platform.contract import alerts, events
+from data_platform.contract.naming import DATA_LAYERS
 from data_platform.contract.runs import (
     glue_job_state_change_event,
     glue_state,
@@ -126,7 +127,7 @@ class LocalLake:
         self.cfg: PlatformConfig = stack.platform
         self.home = Path(home).expanduser().resolve()
         self.home.mkdir(parents=True, exist_ok=True)
-        for purpose in ("bronze", "silver", "gold"):
+        for purpose in DATA_LAYERS:
             (self.home / self.cfg.bucket_name(purpose)).mkdir(exist_ok=True)
         self._bronze = BucketFolder(self.home, self.cfg.bucket_name("bronze"))
         self.clock = clock or (lambda: datetime.now(UTC))
