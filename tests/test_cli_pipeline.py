@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from data_platform.contract import events
-from data_platform.config import load_stack
 from data_platform.cli.demo import sample_files
+from data_platform.config import load_stack
+from data_platform.contract import events
 from support.faults import lake_command
 
 pytestmark = [pytest.mark.cli, pytest.mark.spark]

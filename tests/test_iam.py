@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from data_platform.components import iam
-from data_platform.contract import runner_errors, runs
 from data_platform.config import load_stack
+from data_platform.contract import runner_errors, runs
 from data_platform.components.runner_definition import (
     FAIL_STATE,
     START_STATE,

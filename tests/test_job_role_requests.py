@@ -37,10 +37,10 @@ from s3_requests import (
 )
 
 from data_platform import job_arguments
-from data_platform.components import iam
-from data_platform.contract.runs import runner_input
-from data_platform.config import StackConfig, load_stack
 from data_platform.cli.demo import sample_files
+from data_platform.components import iam
+from data_platform.config import StackConfig, load_stack
+from data_platform.contract.runs import runner_input
 from data_platform.synth import ACCOUNT_ID
 
 pytestmark = pytest.mark.spark

@@ -9,9 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from data_platform.contract import events, runs
 from data_platform.cli.app import main
 from data_platform.config import StackConfig, load_stack
+from data_platform.contract import events, runs
 
 REPO = Path(__file__).resolve().parents[1]
 REGION = "eu-west-1"  # the dev stack's aws:region

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from data_platform import job_arguments
-from data_platform.contract import alerts, events, runs
 from data_platform.config import StackConfig, load_stack
+from data_platform.contract import alerts, events, runs
 from data_platform.local import LakeError
 from data_platform.local.buckets import validate_key
 from data_platform.local.lake import LocalLake

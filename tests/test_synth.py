@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from data_platform import synth
-from data_platform.contract import events, runs
 from data_platform.config import load_stack
+from data_platform.contract import events, runs
 
 REPO = Path(__file__).resolve().parents[1]
 STACKS = ("dev", "prod")

@@ -25,8 +25,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from data_platform.cli.render import print_history
-from data_platform.contract import events
 from data_platform.config import StackConfig
+from data_platform.contract import events
 from data_platform.local import LakeError
 from data_platform.local.history import STATE_DIR
 from data_platform.local.tables import read_rows, row_count

@@ -14,8 +14,8 @@ import pulumi
 import pulumi_aws as aws
 
 from data_platform.components import iam
-from data_platform.contract import alerts, events
 from data_platform.config import PlatformConfig
+from data_platform.contract import alerts, events
 
 QUARANTINE_NAMESPACE = "DataLake"
 QUARANTINE_METRIC = "QuarantinedRows"

@@ -15,8 +15,8 @@ import pulumi_aws as aws
 
 from data_platform import job_arguments
 from data_platform.components import iam
-from data_platform.config import JobConfig, JobKind, PlatformConfig
 from data_platform.components.packaging import SHORT_HASH, Package, file_sha256
+from data_platform.config import JobConfig, JobKind, PlatformConfig
 from etl.catalog import glue_conf_argument
 
 GLUE_VERSION = "5.0"

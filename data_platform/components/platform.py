@@ -24,8 +24,8 @@ from data_platform.components.triggers import (
     ScheduleTrigger,
     ScheduleTriggerArgs,
 )
-from data_platform.config import PlatformConfig
 from data_platform.components.packaging import ETL_DIR, build_package, entry_script
+from data_platform.config import PlatformConfig
 
 
 @dataclass(frozen=True)

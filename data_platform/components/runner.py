@@ -10,8 +10,8 @@ import pulumi
 import pulumi_aws as aws
 
 from data_platform.components import iam
-from data_platform.config import PlatformConfig
 from data_platform.components.runner_definition import runner_definition
+from data_platform.config import PlatformConfig
 
 LOG_LEVEL = "ERROR"
 

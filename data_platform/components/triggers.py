@@ -17,8 +17,8 @@ import pulumi
 import pulumi_aws as aws
 
 from data_platform.components import iam
-from data_platform.contract import events, runs
 from data_platform.config import PlatformConfig
+from data_platform.contract import events, runs
 
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum
 TARGET_ID = "runner"

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from data_platform.config import StackConfig
 from data_platform.contract import events
 from data_platform.contract.runs import s3_event_transformer
-from data_platform.config import StackConfig
 from data_platform.local import LakeError
 from data_platform.local.buckets import parse_target
 from data_platform.local.lake import RuleMatch, route
