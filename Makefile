@@ -8,11 +8,14 @@ setup:
 demo: setup
 	.venv/bin/lake --home .lake-demo demo
 
+# The import contracts (pyproject.toml, [tool.importlinter]: the layers of DESIGN.md) first.
 test: setup
+	.venv/bin/lint-imports
 	.venv/bin/python -m pytest -q -n 2 --ignore=tests/reliability
 
-# The reliability suite (bad-input corpus, faults, 200-upload storm, safety): about 20 min on
-# 2 cores, so not in `make test`; `.ci/run` runs both. Tallies: pytest -s tests/reliability/test_storm.py
+# The reliability suite (bad-input corpus, faults, 200-upload storm, safety): it takes longer than
+# the rest together (bench/RESULTS.md), so it is not in `make test`; `.ci/run` runs both.
+# Tallies: pytest -s tests/reliability/test_storm.py
 test-reliability: setup
 	.venv/bin/python -m pytest -q -n 2 --dist loadfile tests/reliability
 

@@ -586,7 +586,7 @@ def lake_command() -> list[str]:
     found = shutil.which("lake")
     if found:
         return [found]
-    return [sys.executable, "-c", "from data_platform.cli import main; main()"]
+    return [sys.executable, "-c", "from data_platform.cli.app import main; main()"]
 
 
 @functools.cache
@@ -605,7 +605,6 @@ def lake_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("LAKE_HOME", None)
     env.pop("LAKE_NOW", None)
-    env.pop("LAKE_FAULT", None)
     env.setdefault("COLUMNS", "200")
     return env
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from data_platform.naming import Names, check_name
+from data_platform.contract.naming import BUCKET_PURPOSES, DEFAULT_NAME_PREFIX, Names, check_name
 
 CONFIG_NAMESPACE = "data-lake"
 CONFIG_KEY = "platform"
@@ -53,13 +53,6 @@ class JobKind(StrEnum):
 
     ETL = "etl"
     MAINTENANCE = "maintenance"
-
-
-class TriggerSource(StrEnum):
-    S3_EVENT = "s3_event"
-    SCHEDULE = "schedule"
-    JOB_SUCCEEDED = "job_succeeded"
-    MANUAL = "manual"
 
 
 class _Strict(BaseModel):
@@ -151,7 +144,7 @@ class ScheduleConfig(_Strict):
     @field_validator("expression")
     @classmethod
     def _valid_expression(cls, value: str) -> str:
-        from data_platform.schedules import validate_expression
+        from data_platform.contract.schedules import validate_expression
 
         validate_expression(value, service="scheduler")
         return value
@@ -219,7 +212,7 @@ class BucketNameOverrides(_Strict):
 
 class PlatformConfig(_Strict):
     environment: str = Field(..., pattern=r"^[a-z][a-z0-9-]{0,15}$", description="Stack environment, e.g. dev.")
-    name_prefix: str = Field("data-lake", pattern=r"^[a-z][a-z0-9-]{0,30}$", description="First part of every name.")
+    name_prefix: str = Field(DEFAULT_NAME_PREFIX, pattern=r"^[a-z][a-z0-9-]{0,30}$", description="First part of every name.")
     bucket_names: BucketNameOverrides = Field(default_factory=BucketNameOverrides,
                                               description="Override physical bucket names (global uniqueness).")
     force_destroy: bool = Field(False, description="Let `pulumi destroy` delete non-empty buckets (dev only).")
@@ -342,7 +335,7 @@ MAINTENANCE_ONLY_FORBIDS: dict[str, str] = {
 @cache
 def _declared_jobs() -> dict[str, JobKind]:
     """The jobs the etl package declares, by kind (etl.jobs.REGISTRY, MAINTENANCE_JOBS).
-    Importing etl.jobs loads pyspark's Python modules (about 0.2 s), never a JVM."""
+    Importing etl.jobs loads pyspark's Python modules, never a JVM."""
     from etl.jobs import MAINTENANCE_JOBS, REGISTRY
 
     return {**{job: JobKind.ETL for job in REGISTRY}, **{job: JobKind.MAINTENANCE for job in MAINTENANCE_JOBS}}
@@ -366,17 +359,24 @@ def _job_kind_problems(job: str, job_cfg: JobConfig, path: str) -> list[Problem]
 
 def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
     """Cross-field checks pydantic cannot express locally: references, names, overlaps."""
+    return [problem for check in (_key_problems, _job_problems, _writer_problems, _s3_rule_problems,
+                                  _schedule_problems, _after_job_problems, _bucket_name_problems,
+                                  _physical_name_problems, _overlap_problems)
+            for problem in check(cfg, prefix)]
+
+
+def _unknown_job(cfg: PlatformConfig, path: str, job: str) -> Problem:
+    return Problem(path=path, message=f"unknown job '{job}'; known jobs: {', '.join(sorted(cfg.jobs))}")
+
+
+def _key_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
+    return [Problem(path=f"{prefix}.{key}",
+                    message=f"key '{key}' must be lowercase letters, digits and '_' starting with a letter")
+            for key in [*cfg.jobs, *cfg.s3_rules, *cfg.schedules, *cfg.after_job] if not KEY_PATTERN.match(key)]
+
+
+def _job_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
     problems: list[Problem] = []
-    known = sorted(cfg.jobs)
-
-    def unknown_job(path: str, job: str) -> None:
-        problems.append(Problem(path=path, message=f"unknown job '{job}'; known jobs: {', '.join(known)}"))
-
-    for key in [*cfg.jobs, *cfg.s3_rules, *cfg.schedules, *cfg.after_job]:
-        if not KEY_PATTERN.match(key):
-            problems.append(Problem(path=f"{prefix}.{key}", message=(
-                f"key '{key}' must be lowercase letters, digits and '_' starting with a letter")))
-
     for job, job_cfg in cfg.jobs.items():
         path = f"{prefix}.jobs.{job}"
         problems.extend(_job_kind_problems(job, job_cfg, path))
@@ -392,7 +392,12 @@ def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
     for job in maintenance[1:]:
         problems.append(Problem(path=f"{prefix}.jobs.{job}.kind", message=(
             f"a stack has at most one maintenance job (jobs.{maintenance[0]} is one): it maintains every table")))
+    return problems
 
+
+def _writer_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
+    """One job writes each dataset."""
+    problems: list[Problem] = []
     writers: dict[tuple[str, str], str] = {}
     for job, job_cfg in cfg.dataset_jobs.items():
         if job_cfg.dataset is None:
@@ -403,11 +408,15 @@ def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
                 f"{target[0]} dataset '{target[1]}' is already written by job '{writers[target]}'; "
                 "one job writes each dataset (choose another dataset name)")))
         writers.setdefault(target, job)
+    return problems
 
+
+def _s3_rule_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
+    problems: list[Problem] = []
     for rule, rule_cfg in cfg.s3_rules.items():
         path = f"{prefix}.s3_rules.{rule}"
         if rule_cfg.job not in cfg.jobs:
-            unknown_job(f"{path}.job", rule_cfg.job)
+            problems.append(_unknown_job(cfg, f"{path}.job", rule_cfg.job))
         elif cfg.jobs[rule_cfg.job].kind is JobKind.MAINTENANCE:
             problems.append(_starts_maintenance(f"{path}.job", rule_cfg.job, "an upload"))
         elif (source := cfg.jobs[rule_cfg.job].source) is not None:
@@ -416,31 +425,34 @@ def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
                     f"rule sends keys outside job '{rule_cfg.job}' input "
                     f"(jobs.{rule_cfg.job}.source prefix '{source.prefix}', suffix '{source.suffix or ''}'); "
                     "the job may read only its own prefix, so it would refuse them")))
+    return problems
 
-    for schedule, sched_cfg in cfg.schedules.items():
-        path = f"{prefix}.schedules.{schedule}"
-        if sched_cfg.job not in cfg.jobs:
-            unknown_job(f"{path}.job", sched_cfg.job)
 
+def _schedule_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
+    return [_unknown_job(cfg, f"{prefix}.schedules.{schedule}.job", sched_cfg.job)
+            for schedule, sched_cfg in cfg.schedules.items() if sched_cfg.job not in cfg.jobs]
+
+
+def _after_job_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
+    problems: list[Problem] = []
     for trigger, after in cfg.after_job.items():
         path = f"{prefix}.after_job.{trigger}"
         for field, job in (("upstream", after.upstream), ("job", after.job)):
             if job not in cfg.jobs:
-                unknown_job(f"{path}.{field}", job)
+                problems.append(_unknown_job(cfg, f"{path}.{field}", job))
         if after.job in cfg.jobs and cfg.jobs[after.job].kind is JobKind.MAINTENANCE:
             problems.append(_starts_maintenance(f"{path}.job", after.job, "another job's success"))
         if after.upstream == after.job:
             problems.append(Problem(path=path, message="a job cannot start itself after it succeeds (endless loop)"))
+    return problems
 
-    for purpose in ("bronze", "silver", "gold", "artifacts", "access_logs"):
-        if issue := check_name("s3_bucket", cfg.bucket_name(purpose)):
-            problems.append(Problem(path=f"{prefix}.bucket_names.{purpose}", message=issue))
-    physical = [cfg.bucket_name(p) for p in ("bronze", "silver", "gold", "artifacts", "access_logs")]
+
+def _bucket_name_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
+    problems = [Problem(path=f"{prefix}.bucket_names.{purpose}", message=issue)
+                for purpose in BUCKET_PURPOSES if (issue := check_name("s3_bucket", cfg.bucket_name(purpose)))]
+    physical = [cfg.bucket_name(p) for p in BUCKET_PURPOSES]
     if len(set(physical)) != len(physical):
         problems.append(Problem(path=f"{prefix}.bucket_names", message="two buckets share one physical name"))
-
-    problems.extend(_physical_name_problems(cfg, prefix))
-    problems.extend(_overlap_problems(cfg, prefix))
     return problems
 
 

@@ -11,9 +11,9 @@ import pulumi
 import pulumi_aws as aws
 
 from data_platform.components.catalog import IcebergTableDefinition
+from data_platform.components.packaging import ETL_DIR
 from data_platform.components.platform import DataPlatform, DataPlatformArgs
 from data_platform.config import PlatformConfig, StackConfig
-from data_platform.packaging import ETL_DIR
 
 STACK_OUTPUTS: tuple[str, ...] = ("bucket_names", "job_names", "runner_arns", "alert_topic_arn")
 

@@ -208,9 +208,8 @@ def _run_program(program: Callable[[], None], mocks: PlatformMocks,
     # behind, so synthesis can run repeatedly (dev, then prod) and beside mock-based tests.
     settings.ROOT.set(None)
     # Pulumi's runtime allocates some 80 objects per resource (outputs, futures, tasks), all
-    # alive until the program ends: the cyclic GC would rescan them again and again (2.6x the
-    # time at 10,000 resources) to free almost nothing; reference counting still frees the
-    # rest. Measured at 300 jobs: 30 s -> 11 s, peak RSS 0.89 -> 1.09 GB.
+    # alive until the program ends: the cyclic GC would rescan them again and again to free
+    # almost nothing; reference counting still frees the rest (bench/RESULTS.md, "Scale").
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:

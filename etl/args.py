@@ -12,15 +12,15 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from types import MappingProxyType
 
+# The trigger sources and the default names are the contract's (data_platform.contract, which
+# the Glue zip carries): the runner that passes the arguments and the job that parses them
+# share one definition.
+from data_platform.contract.naming import DATA_LAYERS, DEFAULT_NAME_PREFIX, Names
+from data_platform.contract.runs import TriggerSource
 
-class TriggerSource(StrEnum):
-    S3_EVENT = "s3_event"
-    SCHEDULE = "schedule"
-    JOB_SUCCEEDED = "job_succeeded"
-    MANUAL = "manual"
+__all__ = ["JobArguments", "TriggerSource", "argument_pairs", "default_run_id", "parse_job_arguments"]
 
 
 _KNOWN_KEYS = {
@@ -148,11 +148,12 @@ def _build(known: dict[str, object], extra: dict[str, str]) -> JobArguments:
     if job_name and not _JOB_NAME.match(job_name):
         raise ValueError(f"--JOB_NAME {job_name!r} is invalid: letters, digits, '_.-' only")
 
-    for layer in ("bronze", "silver", "gold"):
-        bucket = str(values.setdefault(f"{layer}_bucket", f"data-lake-{env}-{layer}"))
+    names = Names(DEFAULT_NAME_PREFIX, env)
+    for layer in DATA_LAYERS:
+        bucket = str(values.setdefault(f"{layer}_bucket", names.bucket(layer)))
         if not _BUCKET.match(bucket):
             raise ValueError(f"--{layer}_bucket {bucket!r} is not a valid bucket name")
-    database = str(values.setdefault("database", f"data_lake_{env.replace('-', '_')}"))
+    database = str(values.setdefault("database", names.glue_database()))
     if not _DATABASE.match(database):
         raise ValueError(f"--database {database!r} is invalid: lowercase letters, digits and '_' only")
     if "source_bucket" in values and not _BUCKET.match(str(values["source_bucket"])):

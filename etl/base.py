@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from data_platform.contract.runs import SUCCESSFUL_RUN_STATES, RunState
 from etl import ledger
 from etl.args import JobArguments, TriggerSource
 from etl.jvm import release
@@ -62,7 +63,7 @@ class RunSummary:
     env: str
     trigger_source: str
     source_keys: list[str] = field(default_factory=list)
-    state: str = "FAILED"  # SUCCEEDED | FAILED | NO_INPUT
+    state: RunState = RunState.FAILED
     rows_read: int = 0
     rows_written: int = 0
     rows_quarantined: int = 0
@@ -78,7 +79,7 @@ class RunSummary:
 
     @property
     def succeeded(self) -> bool:
-        return self.state in ("SUCCEEDED", "NO_INPUT")
+        return self.state in SUCCESSFUL_RUN_STATES
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

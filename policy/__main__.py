@@ -3,22 +3,22 @@
 Registers the pure rules of `datalake_policies` with pulumi-policy. Resource rules see one
 resource's inputs; stack rules see every resource (pulumi-aws v7 keeps bucket encryption,
 public access, versioning and policy in separate resources, so those are stack rules).
+
+Where its imports come from: the Pulumi CLI runs this folder with `runpy`, so
+`datalake_policies` (beside this file) is importable as is; the deploy checks it shares with
+the tests (the top-level `checks` package) and pulumi-policy come from the project's
+virtualenv, which `PulumiPolicy.yaml` names (`virtualenv: ../.venv`): `make setup` creates it
+from requirements.lock and installs the project into it (editable), `checks` included. See
+README.md in this folder.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-# The pack lives in the repository; its rules share data_platform.fidelity (stdlib-only).
-_HERE = Path(__file__).resolve().parent
-for path in (_HERE, _HERE.parent):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-from pulumi_policy import (  # noqa: E402
+import datalake_policies as rules
+from pulumi_policy import (
     EnforcementLevel,
     PolicyPack,
     ReportViolation,
@@ -27,21 +27,25 @@ from pulumi_policy import (  # noqa: E402
     StackValidationArgs,
     StackValidationPolicy,
 )
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _DictProxy, _ListProxy  # noqa: E402
-
-import datalake_policies as rules  # noqa: E402
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 
 def plain(value: Any) -> Any:
-    """Props as plain dicts/lists. pulumi-policy wraps them in proxies that raise on unknown
-    values; the rules handle unknowns themselves (they see the sentinel strings)."""
-    if isinstance(value, (_DictProxy, _ListProxy)):
-        value = value["__target"]
+    """Props as plain dicts/lists. pulumi-policy hands them over as read-only Mapping and
+    Sequence views that raise UnknownValueError on an unknown value; the rules handle unknowns
+    themselves, so an unknown becomes its sentinel string again (the error carries it)."""
     if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
+        return {key: plain(_item(value, key)) for key in value}
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return [plain(v) for v in value]
+        return [plain(_item(value, index)) for index in range(len(value))]
     return value
+
+
+def _item(container: Any, key: Any) -> Any:
+    try:
+        return container[key]
+    except UnknownValueError as unknown:
+        return unknown.unknown_type_sentinel
 
 
 def _raise_unknown(policy: str, message: str) -> None:

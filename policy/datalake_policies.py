@@ -23,18 +23,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from data_platform import aws_rules
-from data_platform.fidelity import (
-    LOG_RETENTION_DAYS,
+from checks.api_shapes import LOG_RETENTION_DAYS
+from checks.glue import check_catalog_grants, check_glue_iceberg, check_glue_logging, check_iceberg_tables
+from checks.iam import (
     WILDCARD_RESOURCE_EXCEPTIONS,
-    as_list,
-    contains_unknown,
+    check_confused_deputy,
     iam_documents,
-    is_unknown,
     parse_document,
     statements,
     wildcard_violations,
 )
+from checks.names import check_unique_names
+from checks.resources import as_list, contains_unknown, is_unknown
+from checks.runners import check_alerts_per_run, check_runner_retries
+from data_platform.contract.naming import DATA_LAYERS
 
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
@@ -346,62 +348,79 @@ def _bucket_label(view: _BucketView) -> str:
     return f"bucket {name}" if isinstance(name, str) and not is_unknown(name) else f"bucket '{view.bucket.name}'"
 
 
-def buckets_sse_kms(resources: Iterable[Any]) -> list[Violation]:
+def _bucket_rule(judge: Callable[[_BucketView, str], list[Violation]], *,
+                 unlinked_logging: bool = False) -> Callable[[Iterable[Any]], list[Violation]]:
+    """A stack rule that judges each bucket with its settings (`judge(view, label)`), after the
+    settings no bucket could be found for (and, with `unlinked_logging`, the access-log
+    settings whose target bucket could not be found: only encryption depends on them)."""
+    def rule(resources: Iterable[Any]) -> list[Violation]:
+        views, problems = _bucket_views(normalize(resources))
+        violations = [p for p in problems if unlinked_logging or "setting" in p.message]
+        for view in views.values():
+            violations += judge(view, _bucket_label(view))
+        return violations
+
+    rule.__doc__ = judge.__doc__
+    return rule
+
+
+def _sse_kms(view: _BucketView, label: str) -> list[Violation]:
     """Every bucket is encrypted with SSE-KMS (a customer key, bucket keys on). The documented
     exception: the server-access-log bucket (the target of BucketLogging), which S3 log
     delivery can only write with SSE-S3 (AES256)."""
-    resources = normalize(resources)
-    views, problems = _bucket_views(resources)
-    violations = list(problems)
-    for view in views.values():
-        label = _bucket_label(view)
-        if not view.encryption:
-            violations.append(Violation(view.bucket.name, f"{label} has no default encryption configuration "
-                                        "(aws.s3.BucketServerSideEncryptionConfiguration)"))
-            continue
-        for setting, rules in view.encryption:
-            where = setting.name if setting else view.bucket.name
-            rules = as_list(rules)
-            if not rules:
-                violations.append(Violation(where, f"{label}: encryption configuration has no rule"))
-            for rule in rules:
-                default = _get(rule, "applyServerSideEncryptionByDefault") or {}
-                algorithm = default.get("sseAlgorithm")
-                if is_unknown(algorithm):
-                    violations.append(Violation(where, f"{label}: sse_algorithm is unknown", unknown=True))
-                elif view.is_access_log_target:
-                    if algorithm not in ("AES256", "aws:kms", "aws:kms:dsse"):
-                        violations.append(Violation(where, f"{label} (access logs): sse_algorithm {algorithm!r}; "
-                                                    "use AES256 (SSE-S3), the documented exception for log delivery"))
-                elif algorithm not in ("aws:kms", "aws:kms:dsse"):
-                    violations.append(Violation(where, f"{label} uses {algorithm!r}; data buckets must use SSE-KMS "
-                                                "(sse_algorithm 'aws:kms') with the environment's key. Only the "
-                                                "access-log bucket (a BucketLogging target) may use AES256"))
-                else:
-                    if not default.get("kmsMasterKeyId"):
-                        violations.append(Violation(where, f"{label}: SSE-KMS without kms_master_key_id uses the AWS "
-                                                    "managed key aws/s3; use the environment's customer managed key"))
-                    if rule.get("bucketKeyEnabled") is not True:
-                        violations.append(Violation(where, f"{label}: bucket_key_enabled is not true; S3 Bucket Keys "
-                                                    "cut KMS requests for Spark writes"))
+    if not view.encryption:
+        return [Violation(view.bucket.name, f"{label} has no default encryption configuration "
+                                            "(aws.s3.BucketServerSideEncryptionConfiguration)")]
+    violations = []
+    for setting, rules in view.encryption:
+        where = setting.name if setting else view.bucket.name
+        rules = as_list(rules)
+        if not rules:
+            violations.append(Violation(where, f"{label}: encryption configuration has no rule"))
+        for rule in rules:
+            violations += [Violation(where, message, unknown=unknown)
+                           for message, unknown in _encryption_rule_problems(rule, label, view.is_access_log_target)]
     return violations
 
 
-def buckets_block_public_access(resources: Iterable[Any]) -> list[Violation]:
-    resources = normalize(resources)
-    views, problems = _bucket_views(resources)
-    violations = [p for p in problems if "setting" in p.message]
-    flags = ("blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets")
-    for view in views.values():
-        label = _bucket_label(view)
-        if not view.public_access:
-            violations.append(Violation(view.bucket.name, f"{label} has no public access block "
-                                        "(aws.s3.BucketPublicAccessBlock with all four settings true)"))
-        for block in view.public_access:
-            off = [f for f in flags if block.props.get(f) is not True]
-            if off:
-                violations.append(Violation(block.name, f"{label}: public access block leaves {', '.join(off)} "
-                                            "not true; all four must be true"))
+def _encryption_rule_problems(rule: Mapping[str, Any], label: str, access_logs: bool) -> list[tuple[str, bool]]:
+    """(message, unknown) of one default-encryption rule of a bucket."""
+    default = _get(rule, "applyServerSideEncryptionByDefault") or {}
+    algorithm = default.get("sseAlgorithm")
+    if is_unknown(algorithm):
+        return [(f"{label}: sse_algorithm is unknown", True)]
+    if access_logs:
+        if algorithm not in ("AES256", "aws:kms", "aws:kms:dsse"):
+            return [(f"{label} (access logs): sse_algorithm {algorithm!r}; "
+                     "use AES256 (SSE-S3), the documented exception for log delivery", False)]
+        return []
+    if algorithm not in ("aws:kms", "aws:kms:dsse"):
+        return [(f"{label} uses {algorithm!r}; data buckets must use SSE-KMS (sse_algorithm 'aws:kms') with the "
+                 "environment's key. Only the access-log bucket (a BucketLogging target) may use AES256", False)]
+    problems = []
+    if not default.get("kmsMasterKeyId"):
+        problems.append((f"{label}: SSE-KMS without kms_master_key_id uses the AWS managed key aws/s3; use the "
+                         "environment's customer managed key", False))
+    if rule.get("bucketKeyEnabled") is not True:
+        problems.append((f"{label}: bucket_key_enabled is not true; S3 Bucket Keys cut KMS requests for Spark "
+                         "writes", False))
+    return problems
+
+
+_PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets")
+
+
+def _public_access_blocked(view: _BucketView, label: str) -> list[Violation]:
+    """Every bucket blocks all public access."""
+    violations = []
+    if not view.public_access:
+        violations.append(Violation(view.bucket.name, f"{label} has no public access block "
+                                    "(aws.s3.BucketPublicAccessBlock with all four settings true)"))
+    for block in view.public_access:
+        off = [f for f in _PUBLIC_ACCESS_FLAGS if block.props.get(f) is not True]
+        if off:
+            violations.append(Violation(block.name, f"{label}: public access block leaves {', '.join(off)} "
+                                        "not true; all four must be true"))
     return violations
 
 
@@ -426,57 +445,54 @@ def _is_tls_deny(statement: Mapping[str, Any], bucket: str | None) -> bool:
     return True
 
 
-def buckets_tls_only(resources: Iterable[Any]) -> list[Violation]:
+def _tls_only(view: _BucketView, label: str) -> list[Violation]:
     """Every bucket's policy denies any request without TLS (aws:SecureTransport false) to the
     bucket and its objects."""
-    resources = normalize(resources)
-    views, problems = _bucket_views(resources)
-    violations = [p for p in problems if "setting" in p.message]
-    for view in views.values():
-        label = _bucket_label(view)
-        name = view.bucket.props.get("bucket")
-        name = name if isinstance(name, str) and not is_unknown(name) else None
-        if not view.policies:
-            violations.append(Violation(view.bucket.name, f"{label} has no bucket policy; it needs a statement that "
-                                        "denies s3:* when aws:SecureTransport is false"))
+    name = view.bucket.props.get("bucket")
+    name = name if isinstance(name, str) and not is_unknown(name) else None
+    if not view.policies:
+        return [Violation(view.bucket.name, f"{label} has no bucket policy; it needs a statement that "
+                                            "denies s3:* when aws:SecureTransport is false")]
+    violations = []
+    found = False
+    for setting, document in view.policies:
+        where = setting.name if setting else view.bucket.name
+        if contains_unknown(document):
+            violations.append(Violation(where, f"{label}: bucket policy is unknown", unknown=True))
+            found = True
             continue
-        found = False
-        for setting, document in view.policies:
-            where = setting.name if setting else view.bucket.name
-            if contains_unknown(document):
-                violations.append(Violation(where, f"{label}: bucket policy is unknown", unknown=True))
-                found = True
-                continue
-            try:
-                parsed = parse_document(document)
-            except ValueError as error:
-                violations.append(Violation(where, f"{label}: bucket policy is not a policy document: {error}"))
-                continue
-            found = found or any(_is_tls_deny(s, name) for s in statements(parsed))
-        if not found:
-            violations.append(Violation(view.bucket.name, f"{label}: no bucket policy statement denies s3:* to "
-                                        "Principal '*' on the bucket and its objects when aws:SecureTransport is "
-                                        "false (TLS-only)"))
+        try:
+            parsed = parse_document(document)
+        except ValueError as error:
+            violations.append(Violation(where, f"{label}: bucket policy is not a policy document: {error}"))
+            continue
+        found = found or any(_is_tls_deny(s, name) for s in statements(parsed))
+    if not found:
+        violations.append(Violation(view.bucket.name, f"{label}: no bucket policy statement denies s3:* to "
+                                    "Principal '*' on the bucket and its objects when aws:SecureTransport is "
+                                    "false (TLS-only)"))
     return violations
 
 
-def buckets_versioned(resources: Iterable[Any]) -> list[Violation]:
-    resources = normalize(resources)
-    views, problems = _bucket_views(resources)
-    violations = [p for p in problems if "setting" in p.message]
-    for view in views.values():
-        label = _bucket_label(view)
-        if not view.versioning:
-            violations.append(Violation(view.bucket.name, f"{label} has no versioning "
-                                        "(aws.s3.BucketVersioning with status Enabled)"))
-        for setting, status in view.versioning:
-            if is_unknown(status):
-                violations.append(Violation(setting.name if setting else view.bucket.name,
-                                            f"{label}: versioning status is unknown", unknown=True))
-            elif status != "Enabled":
-                violations.append(Violation(setting.name if setting else view.bucket.name,
-                                            f"{label}: versioning status is {status!r}, not 'Enabled'"))
+def _versioned(view: _BucketView, label: str) -> list[Violation]:
+    """Every bucket has versioning enabled."""
+    violations = []
+    if not view.versioning:
+        violations.append(Violation(view.bucket.name, f"{label} has no versioning "
+                                    "(aws.s3.BucketVersioning with status Enabled)"))
+    for setting, status in view.versioning:
+        where = setting.name if setting else view.bucket.name
+        if is_unknown(status):
+            violations.append(Violation(where, f"{label}: versioning status is unknown", unknown=True))
+        elif status != "Enabled":
+            violations.append(Violation(where, f"{label}: versioning status is {status!r}, not 'Enabled'"))
     return violations
+
+
+buckets_sse_kms = _bucket_rule(_sse_kms, unlinked_logging=True)
+buckets_block_public_access = _bucket_rule(_public_access_blocked)
+buckets_tls_only = _bucket_rule(_tls_only)
+buckets_versioned = _bucket_rule(_versioned)
 
 
 # ============================================================================================
@@ -519,7 +535,7 @@ class _JobView:
 def _job_view(job: StackResource) -> _JobView:
     args = job.props.get("defaultArguments") or {}
     data_buckets = {}
-    for layer in ("bronze", "silver", "gold"):
+    for layer in DATA_LAYERS:
         bucket = args.get(f"--{layer}_bucket")
         if isinstance(bucket, str) and not is_unknown(bucket):
             data_buckets[bucket] = layer
@@ -592,12 +608,13 @@ class _Grant:
 
 
 def _parsed_role_documents(role: StackResource, resources: list[StackResource], roles: list[StackResource],
-                           violations: list[Violation]) -> Iterable[tuple[StackResource, Mapping[str, Any]]]:
+                           violations: list[Violation], *,
+                           label: str = "role") -> Iterable[tuple[StackResource, Mapping[str, Any]]]:
     """(holder, document) of each of the role's policies; unknown or malformed ones are
-    reported in `violations` and skipped."""
+    reported in `violations` (as they are met) and skipped."""
     for holder, path, text in _role_documents(role, resources, roles):
         if contains_unknown(text):
-            violations.append(Violation(holder.name, f"role {role.name}: {path} is unknown", unknown=True))
+            violations.append(Violation(holder.name, f"{label} {role.name}: {path} is unknown", unknown=True))
             continue
         try:
             yield holder, parse_document(text)
@@ -820,59 +837,63 @@ def runner_roles_scoped(resources: Iterable[Any]) -> list[Violation]:
     glue_names = {_job_view(j).glue_name for j in _of_type(resources, GLUE_JOB)}
     violations: list[Violation] = []
     for machine in _of_type(resources, STATE_MACHINE):
-        definition = machine.props.get("definition")
-        if contains_unknown(definition):
-            violations.append(Violation(machine.name, "definition is unknown", unknown=True))
+        job = _runner_job(machine, glue_names, violations)
+        if job is None:
             continue
-        try:
-            jobs = _definition_jobs(definition)
-        except (ValueError, TypeError) as error:
-            violations.append(Violation(machine.name, f"definition is not JSON: {error}"))
-            continue
-        if len(set(jobs)) != 1:
-            violations.append(Violation(machine.name, f"a runner starts exactly one Glue job; this one starts "
-                                        f"{sorted(set(jobs)) or 'none'}"))
-            continue
-        job = jobs[0]
-        if job not in glue_names:
-            violations.append(Violation(machine.name, f"runner starts Glue job {job!r}, which this stack does not "
-                                        "declare"))
         role = _link(machine, "roleArn", roles, by_name=False, by_parent=True)
         if role is None:
             violations.append(Violation(machine.name, f"cannot find the runner's role (role_arn="
                                         f"{machine.props.get('roleArn')!r})",
                                         unknown=contains_unknown(machine.props.get("roleArn"))))
             continue
-        may_start = undecided = False
-        for holder, path, text in _role_documents(role, resources, roles):
-            if contains_unknown(text):
-                violations.append(Violation(holder.name, f"runner role {role.name}: {path} is unknown", unknown=True))
-                undecided = True
+        violations += _runner_role_violations(role, job, resources, roles)
+    return violations
+
+
+def _runner_job(machine: StackResource, glue_names: set[str], violations: list[Violation]) -> str | None:
+    """The one Glue job the runner's definition starts, or None (reported in `violations`)."""
+    definition = machine.props.get("definition")
+    if contains_unknown(definition):
+        violations.append(Violation(machine.name, "definition is unknown", unknown=True))
+        return None
+    try:
+        jobs = _definition_jobs(definition)
+    except (ValueError, TypeError) as error:
+        violations.append(Violation(machine.name, f"definition is not JSON: {error}"))
+        return None
+    if len(set(jobs)) != 1:
+        violations.append(Violation(machine.name, f"a runner starts exactly one Glue job; this one starts "
+                                    f"{sorted(set(jobs)) or 'none'}"))
+        return None
+    if jobs[0] not in glue_names:
+        violations.append(Violation(machine.name, f"runner starts Glue job {jobs[0]!r}, which this stack does not "
+                                    "declare"))
+    return jobs[0]
+
+
+def _runner_role_violations(role: StackResource, job: str, resources: list[StackResource],
+                            roles: list[StackResource]) -> list[Violation]:
+    """The runner's role acts on its own Glue job only, and may start it."""
+    violations: list[Violation] = []
+    may_start = False
+    for holder, document in _parsed_role_documents(role, resources, roles, violations, label="runner role"):
+        for statement in statements(document):
+            if statement.get("Effect") != "Allow":
                 continue
-            try:
-                document = parse_document(text)
-            except ValueError as error:
-                violations.append(Violation(holder.name, f"{path}: not a policy document: {error}"))
-                continue
-            for statement in statements(document):
-                if statement.get("Effect") != "Allow":
+            glue_actions = [str(a) for a in as_list(statement.get("Action"))
+                            if str(a).lower().startswith("glue:") or str(a) == "*"]
+            for resource in as_list(statement.get("Resource")) if glue_actions else []:
+                match = _GLUE_ARN_JOB.match(str(resource))
+                if match and match.group(1) == job:
+                    may_start = may_start or any(a.lower() in ("glue:startjobrun", "glue:*") for a in glue_actions)
                     continue
-                actions = [str(a) for a in as_list(statement.get("Action"))]
-                glue_actions = [a for a in actions if a.lower().startswith("glue:") or a == "*"]
-                if not glue_actions:
-                    continue
-                for resource in as_list(statement.get("Resource")):
-                    match = _GLUE_ARN_JOB.match(str(resource))
-                    if match and match.group(1) == job:
-                        if any(a.lower() in ("glue:startjobrun", "glue:*") for a in glue_actions):
-                            may_start = True
-                        continue
-                    target = f"Glue job {match.group(1)!r}" if match else repr(resource)
-                    violations.append(Violation(holder.name, f"runner role {role.name} grants "
-                                                f"{', '.join(glue_actions)} on {target}; it may act only on "
-                                                f"its own job {job!r}"))
-        if not may_start and not undecided:
-            violations.append(Violation(role.name, f"runner role {role.name} may not glue:StartJobRun its job {job!r}"))
+                target = f"Glue job {match.group(1)!r}" if match else repr(resource)
+                violations.append(Violation(holder.name, f"runner role {role.name} grants "
+                                            f"{', '.join(glue_actions)} on {target}; it may act only on "
+                                            f"its own job {job!r}"))
+    undecided = any(v.unknown for v in violations)
+    if not may_start and not undecided:
+        violations.append(Violation(role.name, f"runner role {role.name} may not glue:StartJobRun its job {job!r}"))
     return violations
 
 
@@ -895,7 +916,7 @@ def nothing_targets_glue(resources: Iterable[Any]) -> list[Violation]:
 
 
 def _aws_behaviour(check: Callable[[list[dict[str, Any]]], list[Any]]) -> Callable[[Iterable[Any]], list[Violation]]:
-    """A `data_platform.aws_rules` check as a stack rule (it takes synth-shaped resources)."""
+    """A deploy check of `checks` as a stack rule (it takes synth-shaped resources)."""
     def rule(resources: Iterable[Any]) -> list[Violation]:
         shaped = [{"type": r.type, "name": r.name, "inputs": dict(r.props)} for r in normalize(resources)]
         return [Violation(f.name if f.name != "*" else None, f"{f.path}: {f.message}" if f.path else f.message)
@@ -904,27 +925,27 @@ def _aws_behaviour(check: Callable[[list[dict[str, Any]]], list[Any]]) -> Callab
 
 
 STACK_RULES: dict[str, tuple[str, Callable[[Iterable[Any]], list[Violation]]]] = {
-    # Replace-safe names (aws_rules.check_replace_safe_names) need the resource options, which
+    # Replace-safe names (checks.names.check_replace_safe_names) need the resource options, which
     # `lake synth` records and a policy pack is not given; that check runs in the deploy checks.
     "unique-physical-names": ("Two resources of one type never share a physical name.",
-                              _aws_behaviour(aws_rules.check_unique_names)),
+                              _aws_behaviour(check_unique_names)),
     "service-principals-scoped-to-source": ("Service principals in key, topic and queue policies carry "
                                             "aws:SourceAccount and aws:SourceArn.",
-                                            _aws_behaviour(aws_rules.check_confused_deputy)),
+                                            _aws_behaviour(check_confused_deputy)),
     "glue5-logging": ("Glue 5.0 jobs get no 4.0-only argument; the groups they write are declared, kept and "
-                      "writable by their role.", _aws_behaviour(aws_rules.check_glue_logging)),
+                      "writable by their role.", _aws_behaviour(check_glue_logging)),
     "alerts-per-failed-run": ("Alerts follow the runner's execution status, not Glue's per-attempt events.",
-                              _aws_behaviour(aws_rules.check_alerts_per_run)),
+                              _aws_behaviour(check_alerts_per_run)),
     "runner-retries-fit-the-error": ("Runners wait only on capacity errors and never retry permanent ones.",
-                                     _aws_behaviour(aws_rules.check_runner_retries)),
+                                     _aws_behaviour(check_runner_retries)),
     "iceberg-catalog-tables": ("Every table a job commits to or maintains is an Iceberg table of the Glue Data "
                                "Catalog, in the jobs' database, at s3://<its bucket>/<table>.",
-                               _aws_behaviour(aws_rules.check_iceberg_tables)),
+                               _aws_behaviour(check_iceberg_tables)),
     "glue-jobs-load-iceberg": ("Every Glue job runs with --datalake-formats iceberg and a Spark catalog with "
                                "GlueCatalog, S3FileIO and a warehouse in the silver or gold bucket.",
-                               _aws_behaviour(aws_rules.check_glue_iceberg)),
+                               _aws_behaviour(check_glue_iceberg)),
     "glue-catalog-grants-scoped": ("Job roles' Glue Data Catalog statements name only the stack's catalog, "
-                                   "database and tables.", _aws_behaviour(aws_rules.check_catalog_grants)),
+                                   "database and tables.", _aws_behaviour(check_catalog_grants)),
     "s3-buckets-sse-kms": ("Buckets use SSE-KMS with the environment's key and bucket keys; the access-log "
                            "bucket is the documented SSE-S3 exception.", buckets_sse_kms),
     "s3-buckets-public-access-blocked": ("Every bucket blocks all public access.", buckets_block_public_access),

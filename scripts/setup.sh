@@ -47,7 +47,7 @@ if ! .venv/bin/python -m etl.jars; then
 fi
 
 # The JVM class archive (see data_platform/local/class_archive.py): built once per
-# virtualenv, about 20 s; every later fresh `lake` process starts its JVM faster. Java 13+.
+# virtualenv; every later fresh `lake` process starts its JVM faster. Java 13+.
 if [ "$java_major" -ge 13 ] && [ "${LAKE_SPARK_CDS:-}" != "off" ]; then
   .venv/bin/python -m data_platform.local.class_archive --if-missing || true
 fi

@@ -1,8 +1,9 @@
 """The `lake` CLI in a subprocess, on paths that never start Spark (fast).
 
-Failing runs here are made with the test-only `LAKE_FAULT` hook, which fails an attempt inside
-the runner before the job is called, so the runner's retries, the history and the alerts are
-exercised without a JVM. `LAKE_RETRY_SCALE=0` removes the runner's waits.
+Failing runs here are made by the same CLI with a fault-injecting runner
+(`tests.support.faulty_lake`, planned by `LAKE_FAULT`), which fails an attempt before the job
+is called, so the runner's retries, the history and the alerts are exercised without a JVM.
+`LAKE_RETRY_SCALE=0` removes the runner's waits.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from data_platform.cli import main
+from data_platform.cli.app import main
+from support.faults import lake_command
 
 pytestmark = pytest.mark.cli
 
@@ -31,9 +33,9 @@ HISTORY_KEYS = {"run_id", "job", "trigger_source", "source_key", "state", "start
 def lake(home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
          timeout: float = 300) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in ("LAKE_FAULT", "LAKE_NOW", "LAKE_HOME")}
-    command = [str(LAKE)] if LAKE.exists() else [sys.executable, "-m", "data_platform.cli"]
+    command, run_env = lake_command({**clean, "LAKE_RETRY_SCALE": "0", **(env or {})}, LAKE)
     return subprocess.run([*command, "--home", str(home), *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=cwd or home.parent, env={**clean, "LAKE_RETRY_SCALE": "0", **(env or {})})
+                          cwd=cwd or home.parent, env=run_env)
 
 
 def runs_json(home: Path) -> list[dict]:
@@ -307,7 +309,7 @@ def test_watch_stops_cleanly_on_sigterm(home: Path) -> None:
     import time
 
     clean = {k: v for k, v in os.environ.items() if k not in ("LAKE_FAULT", "LAKE_NOW", "LAKE_HOME")}
-    command = [str(LAKE)] if LAKE.exists() else [sys.executable, "-m", "data_platform.cli"]
+    command, clean = lake_command(clean, LAKE)
     watcher = subprocess.Popen([*command, "--home", str(home), "watch", "--no-warm", "--interval", "0.2"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean,
                                cwd=home.parent)

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from data_platform import events
+from data_platform.cli.demo import sample_files
 from data_platform.config import load_stack
-from data_platform.local.demo import sample_files
+from data_platform.contract import events
+from support.faults import lake_command
 
 pytestmark = [pytest.mark.cli, pytest.mark.spark]
 
@@ -29,9 +30,9 @@ CFG = STACK.platform
 
 def lake(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in ("LAKE_FAULT", "LAKE_NOW", "LAKE_HOME")}
-    command = [str(LAKE)] if LAKE.exists() else [sys.executable, "-m", "data_platform.cli"]
+    command, run_env = lake_command({**clean, "LAKE_RETRY_SCALE": "0", **(env or {})}, LAKE)
     return subprocess.run([*command, "--home", str(home), *args], capture_output=True, text=True, timeout=900,
-                          cwd=home.parent, env={**clean, "LAKE_RETRY_SCALE": "0", **(env or {})})
+                          cwd=home.parent, env=run_env)
 
 
 def sample_for_rule(rule: str):
@@ -42,7 +43,7 @@ def sample_for_rule(rule: str):
         event = events.s3_object_created_event(CFG.bucket_name("bronze"), sample.key, len(sample.body))
         if not sample.expect_failure and events.matches(pattern, event):
             return sample
-    raise AssertionError(f"no demo sample matches s3_rules.{rule}; add one to data_platform/local/demo.py")
+    raise AssertionError(f"no demo sample matches s3_rules.{rule}; add one to data_platform/cli/demo.py")
 
 
 def table_rows(home: Path, job: str) -> int:

@@ -16,12 +16,14 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from data_platform import contract, events, iam, synth
+from data_platform import job_arguments, synth
+from data_platform.components import iam
 from data_platform.components.alerts import Alerts, AlertsArgs
 from data_platform.components.catalog import ICEBERG_OWNED_INPUTS, DataCatalog, DataCatalogArgs
 from data_platform.components.glue_job import GlueJob, GlueJobArgs, glue_default_arguments, package_key
 from data_platform.components.runner import JobRunner, JobRunnerArgs
 from data_platform.components.storage import BUCKETS, MedallionBuckets, MedallionBucketsArgs, lifecycle_rules
+from data_platform.contract import alerts, events, runner_errors, runs
 from data_platform.components.triggers import (
     JobSucceededTrigger,
     JobSucceededTriggerArgs,
@@ -31,8 +33,8 @@ from data_platform.components.triggers import (
     ScheduleTriggerArgs,
     flexible_time_window,
 )
+from data_platform.components.packaging import ETL_DIR, build_package, content_hash, entry_script, package_files
 from data_platform.config import StackConfig, load_stack
-from data_platform.packaging import ETL_DIR, build_package, content_hash, entry_script, package_files
 from data_platform.program import build, dataset_schemas, stack_outputs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -214,6 +216,63 @@ def test_package_is_deterministic_and_clean(etl_copy, tmp_path):
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
 
+def _imported_modules(module: str) -> set[str]:
+    """Every module of this project `module` imports, transitively, at module level or inside
+    functions (a lazy import runs on Glue too), with the packages that hold them."""
+    import ast
+
+    def source(name: str) -> Path | None:
+        base = REPO.joinpath(*name.split("."))
+        found = [path for path in (base.with_suffix(".py"), base / "__init__.py") if path.is_file()]
+        return found[0] if found else None
+
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = source(name)
+        if name in seen or path is None:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # parents run their __init__
+        package = name if path.name == "__init__.py" else ".".join(parts[:-1])
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                todo += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]) if node.level else ""
+                target = ".".join(filter(None, [base, node.module or ""]))
+                todo += [target, *(f"{target}.{alias.name}" for alias in node.names)]
+    return seen
+
+
+def test_the_glue_zip_holds_what_runs_on_glue_and_nothing_else(tmp_path):
+    """The zip is the etl package and, of data_platform, the contract the jobs import; every
+    module a Glue entry script imports (transitively) is inside."""
+    with zipfile.ZipFile(build_package(ETL_DIR, tmp_path).path) as archive:
+        names = set(archive.namelist())
+    outside = {n for n in names if not n.startswith(("etl/", "data_platform/contract/")) and n != "data_platform/__init__.py"}
+    assert outside == set()
+    on_disk = {path.relative_to(REPO).as_posix() for folder in (ETL_DIR, REPO / "data_platform" / "contract")
+               for path in folder.rglob("*.py") if "__pycache__" not in path.parts}
+    assert on_disk <= names, f"left out of the zip: {sorted(on_disk - names)}"
+    entries = sorted(path.stem for path in (ETL_DIR / "glue_entry").glob("*.py") if not path.stem.startswith("_"))
+    assert entries, "no Glue entry scripts: the import check below would be vacuous"
+    needed = set().union(*(_imported_modules(f"etl.glue_entry.{job}") for job in entries))
+    assert "data_platform.contract.runs" in needed  # etl imports the contract: the check sees across packages
+    modules = {name.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for name in names}
+    assert needed - modules == set(), "imported on Glue but not in the zip"
+
+
+@pytest.mark.skipif((ETL_DIR / "testing.py").exists(), reason="etl/testing.py moves under tests/ in the etl half of the same restructuring")
+def test_the_glue_zip_holds_no_test_tooling(tmp_path):
+    with zipfile.ZipFile(build_package(ETL_DIR, tmp_path).path) as archive:
+        names = archive.namelist()
+    parts = {part.removesuffix(".py") for name in names for part in name.split("/")}
+    assert not parts & {"tests", "testing", "conftest"}, sorted(n for n in names if {"tests", "testing"} & set(n.split("/")))
+
+
 def test_package_hash_changes_when_a_file_in_etl_changes(etl_copy, tmp_path):
     before = build_package(etl_copy, tmp_path)
     (etl_copy / "jobs" / "sales_etl.py").write_text((etl_copy / "jobs" / "sales_etl.py").read_text() + "\n# changed\n")
@@ -233,7 +292,7 @@ def test_entry_script_missing_is_an_actionable_error(tmp_path):
 def test_glue_default_arguments_extend_the_contract():
     cfg = PROD.platform
     arguments = glue_default_arguments(cfg, "sales_etl", artifacts_bucket="art", package_object_key="glue/jobs/sales_etl/etl-abc.zip")
-    assert contract.default_job_arguments(cfg, "sales_etl").items() <= arguments.items()
+    assert job_arguments.default_job_arguments(cfg, "sales_etl").items() <= arguments.items()
     assert arguments["--extra-py-files"] == "s3://art/glue/jobs/sales_etl/etl-abc.zip"
     assert arguments["--job-bookmark-option"] == "job-bookmark-disable"  # the ledger picks inputs
     assert arguments["--enable-metrics"] == ""
@@ -261,7 +320,7 @@ def test_the_maintenance_job_gets_the_stacks_tables_and_retention_as_it_reads_th
     from etl.maintenance import Retention
 
     cfg = PROD.platform
-    arguments = contract.default_job_arguments(cfg, "table_maintenance")
+    arguments = job_arguments.default_job_arguments(cfg, "table_maintenance")
     assert arguments["--database"] == "data_lake_prod"
     assert not {"--source_prefix", "--source_suffix", "--max_drop_ratio"} & set(arguments)
     parsed = JobArguments.from_mapping(arguments)
@@ -298,7 +357,7 @@ def test_glue_job_matches_config(job, prod_package):
     assert glue["executionProperty"]["maxConcurrentRuns"] == job_cfg.max_concurrent_runs
     assert glue["executionClass"] == job_cfg.execution_class.value
     assert glue["securityConfiguration"] == f"data-lake-prod-{job}"
-    assert contract.default_job_arguments(PROD.platform, job).items() <= glue["defaultArguments"].items()
+    assert job_arguments.default_job_arguments(PROD.platform, job).items() <= glue["defaultArguments"].items()
     assert glue["defaultArguments"]["--extra-py-files"] == (
         f"s3://data-lake-prod-artifacts/glue/jobs/{job}/etl-{prod_package.short_hash}.zip")
     script = named(resources, "aws:s3/bucketObjectv2:BucketObjectv2", "-script")
@@ -382,9 +441,9 @@ def test_runner_state_machine_runs_its_glue_job():
     task = definition["States"][definition["StartAt"]]
     assert task["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
     assert task["Parameters"]["JobName"] == "data-lake-dev-sales_etl"
-    assert task["Retry"][0]["ErrorEquals"] == list(contract.RUNNER_RETRY.errors)
+    assert task["Retry"][0]["ErrorEquals"] == list(runner_errors.RUNNER_RETRY.errors)
     # dev sales_etl has max_retries: 1 -> the runner re-runs a failed run once
-    assert task["Retry"][1] == {"ErrorEquals": list(contract.PERMANENT_ERRORS), "MaxAttempts": 0}
+    assert task["Retry"][1] == {"ErrorEquals": list(runner_errors.PERMANENT_ERRORS), "MaxAttempts": 0}
     assert task["Retry"][2] == {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 60,
                                 "MaxAttempts": 1, "BackoffRate": 2.0}
     logging = machine["loggingConfiguration"]
@@ -439,7 +498,7 @@ def test_s3_trigger_targets_the_runner_with_dead_letters_and_retries():
     assert not events.matches(pattern, events.s3_object_created_event("data-lake-dev-bronze", "sales/a.json", 10))
     target = named(resources, "aws:cloudwatch/eventTarget:EventTarget", "-target")
     assert target["arn"] == RUNNER_ARN
-    transformer = contract.s3_event_transformer()
+    transformer = runs.s3_event_transformer()
     assert target["inputTransformer"] == {"inputPaths": transformer.input_paths, "inputTemplate": transformer.input_template}
     assert target["retryPolicy"] == {"maximumEventAgeInSeconds": 3600, "maximumRetryAttempts": 8}
     queue = named(resources, "aws:sqs/queue:Queue", "-dlq")
@@ -466,7 +525,7 @@ def test_schedule_trigger_targets_the_runner_in_the_group():
     assert schedule["groupName"] == group and schedule["state"] == "ENABLED"
     target = schedule["target"]
     assert target["arn"] == RUNNER_ARN
-    assert json.loads(target["input"]) == contract.schedule_input()
+    assert json.loads(target["input"]) == runs.schedule_input()
     assert target["retryPolicy"] == {"maximumEventAgeInSeconds": 21600, "maximumRetryAttempts": 24}
     queue_arn = f"arn:aws:sqs:{REGION}:{synth.ACCOUNT_ID}:data-lake-prod-daily_customer_import-dlq"
     assert target["deadLetterConfig"] == {"arn": queue_arn}
@@ -498,7 +557,7 @@ def test_after_job_trigger_matches_upstream_success():
     }
     target = named(resources, "aws:cloudwatch/eventTarget:EventTarget", "-target")
     assert target["arn"] == RUNNER_ARN
-    assert target["inputTransformer"]["inputTemplate"] == contract.job_succeeded_transformer().input_template
+    assert target["inputTransformer"]["inputTemplate"] == runs.job_succeeded_transformer().input_template
     assert target["deadLetterConfig"]["arn"].endswith(":data-lake-dev-sales_daily-dlq")
 
 
@@ -579,14 +638,14 @@ def test_failed_runs_reach_the_topic_once_as_readable_messages(prod_alerts):
     assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
     runner = "arn:aws:states:eu-west-1:123456789012:stateMachine:data-lake-prod-sales_etl-runner"
     assert runner in pattern["detail"]["stateMachineArn"]
-    cause = contract.glue_run_cause("data-lake-prod-sales_etl", "jr_1", "FAILED", "boom")
-    failed = contract.execution_status_change_event(runner, "exec-1", "FAILED", error="States.TaskFailed", cause=cause)
+    cause = alerts.glue_run_cause("data-lake-prod-sales_etl", "jr_1", "FAILED", "boom")
+    failed = alerts.execution_status_change_event(runner, "exec-1", "FAILED", error="States.TaskFailed", cause=cause)
     assert events.matches(pattern, failed)
-    assert not events.matches(pattern, contract.execution_status_change_event(runner, "exec-1", "SUCCEEDED"))
-    assert not events.matches(pattern, contract.glue_job_state_change_event("data-lake-prod-sales_etl", "jr_1", "FAILED"))
+    assert not events.matches(pattern, alerts.execution_status_change_event(runner, "exec-1", "SUCCEEDED"))
+    assert not events.matches(pattern, runs.glue_job_state_change_event("data-lake-prod-sales_etl", "jr_1", "FAILED"))
     target = named(prod_alerts, "aws:cloudwatch/eventTarget:EventTarget", "-run-failures-target")
     assert target["arn"].endswith(":data-lake-prod-alerts")
-    transformer = contract.InputTransformer(target["inputTransformer"]["inputPaths"], target["inputTransformer"]["inputTemplate"])
+    transformer = runs.InputTransformer(target["inputTransformer"]["inputPaths"], target["inputTransformer"]["inputTemplate"])
     mail = transformer.apply(failed)
     assert mail.startswith(f"Runner {runner} execution exec-1 FAILED after its retries. Error: States.TaskFailed.")
     assert '\\"Id\\": \\"jr_1\\"' in json.dumps(mail) and "boom" in mail and "sales_etl" in mail

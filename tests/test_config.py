@@ -138,7 +138,7 @@ def test_lake_validate_refuses_each_bad_config_naming_the_key(path: Path, tmp_pa
     """The same corpus through `lake validate --json` (in-process): exit 1, the key path."""
     import json
 
-    from data_platform.cli import main
+    from data_platform.cli.app import main
 
     key_path, fragment = expectation(path)
     (tmp_path / "Pulumi.bad.yaml").write_text(path.read_text())

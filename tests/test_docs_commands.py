@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from data_platform.local.demo import sample_files
+from data_platform.cli.demo import sample_files
 
 pytestmark = [pytest.mark.cli, pytest.mark.slow]
 

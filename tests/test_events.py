@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from data_platform.events import (
+from data_platform.contract.events import (
     InvalidEventPattern,
     describe_mismatch,
     matches,

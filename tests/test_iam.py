@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from data_platform import contract, iam
+from data_platform.components import iam
 from data_platform.config import load_stack
-from data_platform.runner_definition import (
+from data_platform.contract import runner_errors, runs
+from data_platform.components.runner_definition import (
     FAIL_STATE,
     START_STATE,
     execution_timeout_seconds,
@@ -286,7 +287,7 @@ def test_runner_definition_starts_glue_synchronously_with_every_run_argument():
     assert task["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
     assert task["Parameters"]["JobName"] == "data-lake-dev-sales_etl"
     assert task["Parameters"]["Arguments"] == {
-        f"--{field}.$": f"$.{field}" for field in contract.RUN_ARGUMENT_FIELDS
+        f"--{field}.$": f"$.{field}" for field in runs.RUN_ARGUMENT_FIELDS
     }
     assert "--trigger_source.$" in task["Parameters"]["Arguments"]
 
@@ -294,8 +295,8 @@ def test_runner_definition_starts_glue_synchronously_with_every_run_argument():
 def test_runner_retries_exactly_the_contract_errors():
     task = runner_definition("j", job_timeout_minutes=30)["States"][START_STATE]
     retry, never = task["Retry"]
-    assert never == {"ErrorEquals": list(contract.PERMANENT_ERRORS), "MaxAttempts": 0}
-    policy = contract.RUNNER_RETRY
+    assert never == {"ErrorEquals": list(runner_errors.PERMANENT_ERRORS), "MaxAttempts": 0}
+    policy = runner_errors.RUNNER_RETRY
     assert retry == {
         "ErrorEquals": list(policy.errors),
         "IntervalSeconds": policy.interval_seconds,
@@ -317,13 +318,13 @@ def test_each_error_class_gets_its_policy_in_the_runner(max_retries):
     def first_retrier(error: str) -> dict:
         return next(r for r in retriers if error in r["ErrorEquals"] or "States.TaskFailed" in r["ErrorEquals"])
 
-    for error in contract.RUNNER_RETRY.errors:
+    for error in runner_errors.RUNNER_RETRY.errors:
         assert first_retrier(error)["MaxAttempts"] == 60
     for error in ("Glue.InvalidInputException", "Glue.EntityNotFoundException", "Glue.AccessDeniedException"):
         assert first_retrier(error)["MaxAttempts"] == 0
     failed = [r for r in retriers if r["ErrorEquals"] == ["States.TaskFailed"]]
     assert [r["MaxAttempts"] for r in failed] == ([max_retries] if max_retries else [])
-    documented = {e for row in contract.RUNNER_ERRORS for e in row.errors}
+    documented = {e for row in runner_errors.RUNNER_ERRORS for e in row.errors}
     assert {e for r in retriers for e in r["ErrorEquals"]} <= documented
 
 
@@ -339,7 +340,7 @@ def test_runner_fails_loudly_with_glue_error_and_cause():
 def test_runner_times_out_after_glue_would():
     definition = runner_definition("j", job_timeout_minutes=30)
     assert definition["TimeoutSeconds"] == execution_timeout_seconds(30)
-    assert definition["TimeoutSeconds"] > 30 * 60 + sum(contract.RUNNER_RETRY.delays())
+    assert definition["TimeoutSeconds"] > 30 * 60 + sum(runner_errors.RUNNER_RETRY.delays())
 
 
 def test_runner_definition_is_valid_amazon_states_language():

@@ -36,9 +36,11 @@ from s3_requests import (
     glue_calls,
 )
 
-from data_platform import contract, iam
+from data_platform import job_arguments
+from data_platform.cli.demo import sample_files
+from data_platform.components import iam
 from data_platform.config import StackConfig, load_stack
-from data_platform.local.demo import sample_files
+from data_platform.contract.runs import runner_input
 from data_platform.synth import ACCOUNT_ID
 
 pytestmark = pytest.mark.spark
@@ -87,7 +89,7 @@ class JobRuns:
         from etl.args import JobArguments
         from etl.jobs import MAINTENANCE_JOBS, get_job
 
-        arguments = contract.job_run_arguments(self.cfg, job, contract.runner_input(**run_input))
+        arguments = job_arguments.job_run_arguments(self.cfg, job, runner_input(**run_input))
         values = {k.removeprefix("--"): v for k, v in arguments.items() if v != ""}
         values.update({"JOB_RUN_ID": run_id, "storage_root": "s3://", **(extra or {})})
         start = len(self.log.calls)

@@ -41,14 +41,14 @@ def test_the_training_run_passes_the_gate_quarantines_one_row_and_writes_silver(
 
 
 def test_small_uploads_ask_for_the_quick_compiler_and_big_ones_or_an_explicit_choice_do_not(monkeypatch):
-    from data_platform import cli
+    from data_platform.cli.commands import ingest
 
     monkeypatch.setenv(session.JIT_ENV, "")  # recorded, so the variable _choose_jit sets is undone
     monkeypatch.delenv(session.JIT_ENV)
-    cli._choose_jit(cli.QUICK_JIT_MAX_BYTES + 1)
+    ingest._choose_jit(ingest.QUICK_JIT_MAX_BYTES + 1)
     assert session.JIT_ENV not in session.os.environ and session._jit_options() == ""
-    cli._choose_jit(750_000)
+    ingest._choose_jit(750_000)
     assert session._jit_options() == "-XX:TieredStopAtLevel=1"
     monkeypatch.setenv(session.JIT_ENV, "default")  # the user's choice wins
-    cli._choose_jit(10)
+    ingest._choose_jit(10)
     assert session._jit_options() == ""

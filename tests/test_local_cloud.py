@@ -9,9 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from data_platform import contract, events
-from data_platform.cli import main
+from data_platform.cli.app import main
 from data_platform.config import StackConfig, load_stack
+from data_platform.contract import events, runs
 
 REPO = Path(__file__).resolve().parents[1]
 REGION = "eu-west-1"  # the dev stack's aws:region
@@ -105,7 +105,7 @@ def test_replay_starts_the_runner_with_the_rule_input(bronze: str, stack: StackC
     assert (started["key"], started["rule"], started["job"]) == ("sales/a.csv", "sales_file_trigger", "sales_etl")
     [execution] = sfn.list_executions(stateMachineArn=machines["sales_etl"])["executions"]
     sent = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
-    assert sent == contract.runner_input("s3_event", source_bucket=bronze, source_key="sales/a.csv",
+    assert sent == runs.runner_input("s3_event", source_bucket=bronze, source_key="sales/a.csv",
                                          event_id=sent["event_id"], event_time=sent["event_time"])
     assert execution["stateMachineArn"] == (
         f"arn:aws:states:{REGION}:123456789012:stateMachine:{stack.platform.names.runner('sales_etl')}")

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from data_platform import events
+from data_platform.cli.demo import reset_home, run_demo, sample_files
 from data_platform.config import load_stack
+from data_platform.contract import events
 from data_platform.local import LakeError
-from data_platform.local.demo import reset_home, run_demo, sample_files
 from data_platform.local.history import History
 
 REPO = Path(__file__).resolve().parents[1]

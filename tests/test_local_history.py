@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from data_platform.local.history import History, Owner, parse_iso
+from data_platform.local.records import JobOutcome
 
 RUN_INPUT = {"trigger_source": "s3_event", "source_bucket": "b", "source_key": "sales/a.csv",
              "upstream_job": "", "upstream_run_id": "", "event_id": "e-1", "event_time": ""}
@@ -36,27 +37,27 @@ def history(tmp_path: Path) -> History:
 def test_a_run_is_recorded_at_start_and_at_end(history: History) -> None:
     history.create_run(run_id="r1", job="sales_etl", glue_job="g-sales_etl", env="dev", run_input=RUN_INPUT,
                        trigger_name="sales_file_trigger")
-    assert history.get_run("r1")["state"] == "WAITING"
+    assert history.get_run("r1").state == "WAITING"
     history.mark_attempt("r1", 1)
-    assert history.get_run("r1")["state"] == "RUNNING"
-    run = history.finish_run("r1", {"state": "SUCCEEDED", "rows_read": 3, "rows_written": 2, "rows_quarantined": 1,
-                                    "quarantine_path": "/q", "outputs": ["data_lake_dev.sales@42"],
-                                    "rules_failed": {"quantity_positive": 1}, "warnings": {}}, attempts=1)
-    assert {k: run[k] for k in ("state", "rows_read", "rows_written", "rows_quarantined", "quarantine_path",
+    assert history.get_run("r1").state == "RUNNING"
+    summary = {"state": "SUCCEEDED", "rows_read": 3, "rows_written": 2, "rows_quarantined": 1, "quarantine_path": "/q",
+               "outputs": ["data_lake_dev.sales@42"], "rules_failed": {"quantity_positive": 1}, "warnings": {}}
+    run = history.finish_run("r1", JobOutcome.from_summary(summary), attempts=1)
+    assert {k: getattr(run, k) for k in ("state", "rows_read", "rows_written", "rows_quarantined", "quarantine_path",
                                 "outputs", "rules_failed", "attempts", "source_key", "trigger_name")} == {
         "state": "SUCCEEDED", "rows_read": 3, "rows_written": 2, "rows_quarantined": 1, "quarantine_path": "/q",
         "outputs": ["data_lake_dev.sales@42"], "rules_failed": {"quantity_positive": 1}, "attempts": 1,
         "source_key": "sales/a.csv", "trigger_name": "sales_file_trigger"}
-    assert run["ended_at"] is not None
+    assert run.ended_at is not None
 
 
 def test_runs_are_listed_newest_first_with_limit_and_job_filter(history: History) -> None:
     for i, job in enumerate(["a", "b", "a"]):
         history.create_run(run_id=f"r{i}", job=job, glue_job=job, env="dev", run_input=RUN_INPUT,
                            started_at=datetime(2024, 1, 1, 0, i, tzinfo=UTC))
-    assert [r["run_id"] for r in history.runs()] == ["r2", "r1", "r0"]
-    assert [r["run_id"] for r in history.runs(limit=1)] == ["r2"]
-    assert [r["run_id"] for r in history.runs(job="a")] == ["r2", "r0"]
+    assert [r.run_id for r in history.runs()] == ["r2", "r1", "r0"]
+    assert [r.run_id for r in history.runs(limit=1)] == ["r2"]
+    assert [r.run_id for r in history.runs(job="a")] == ["r2", "r0"]
 
 
 def test_slots_honour_the_limit_and_are_freed_on_release(history: History) -> None:
@@ -98,9 +99,9 @@ def test_runs_of_dead_processes_are_reaped_as_failed(tmp_path: Path) -> None:
         crashed.try_acquire_slot("g", 1, "r1")
     with History.for_home(tmp_path) as history:
         reaped = history.reap_dead_runs()
-        assert [r["run_id"] for r in reaped] == ["r1"]
+        assert [r.run_id for r in reaped] == ["r1"]
         run = history.get_run("r1")
-        assert run["state"] == "FAILED" and "died" in run["error"]
+        assert run.state == "FAILED" and "died" in run.error
         assert history.slots_held("g") == 0
         assert history.reap_dead_runs() == []
 
@@ -125,7 +126,7 @@ def test_objects_are_claimed_when_new_or_changed(history: History) -> None:
 def test_alerts_are_kept_newest_first(history: History) -> None:
     history.add_alert(topic="t", subject="s1", message="m1", job="j", run_id="r1", state="FAILED")
     history.add_alert(topic="t", subject="s2", message="m2")
-    assert [a["subject"] for a in history.alerts()] == ["s2", "s1"]
+    assert [a.subject for a in history.alerts()] == ["s2", "s1"]
 
 
 def test_iso_times_parse_with_and_without_zone() -> None:
@@ -211,4 +212,4 @@ def test_a_history_from_before_iceberg_gains_the_outputs_column(tmp_path):
     old.close()
     with History.for_home(tmp_path) as history:
         [run] = history.runs()
-    assert (run["run_id"], run["state"], run["outputs"]) == ("r-old", "SUCCEEDED", [])
+    assert (run.run_id, run.state, run.outputs) == ("r-old", "SUCCEEDED", [])

@@ -14,10 +14,14 @@ from typing import Any
 
 import pytest
 
-from data_platform import contract, events
+from data_platform import job_arguments
 from data_platform.config import StackConfig, load_stack
+from data_platform.contract import alerts, events, runs
 from data_platform.local import LakeError
-from data_platform.local.lake import LocalLake, train, validate_key
+from data_platform.local.buckets import validate_key
+from data_platform.local.lake import LocalLake
+from data_platform.local.training import train
+from support.faults import FaultPlan, FaultyRunner
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,13 +91,13 @@ def test_each_s3_rule_runs_its_job_with_the_runner_arguments(lake: LocalLake, fa
     assert [(m.rule, m.job) for m in dispatch.matched] == [(rule, job)]
     run = dispatch.runs[0]
     called_job, arguments = fake.calls[0]
-    expected_input = contract.s3_event_transformer().apply(dispatch.event)
-    expected = {**contract.job_run_arguments(stack.platform, job, expected_input),
-                "--JOB_RUN_ID": run["run_id"], "--storage_root": str(lake.home)}
+    expected_input = runs.s3_event_transformer().apply(dispatch.event)
+    expected = {**job_arguments.job_run_arguments(stack.platform, job, expected_input),
+                "--JOB_RUN_ID": run.run_id, "--storage_root": str(lake.home)}
     assert (called_job, arguments) == (job, expected)
     assert arguments["--source_key"] == key
     assert arguments["--source_bucket"] == stack.platform.bucket_name("bronze")
-    assert (run["state"], run["trigger_name"], run["source_key"]) == ("SUCCEEDED", rule, key)
+    assert (run.state, run.trigger_name, run.source_key) == ("SUCCEEDED", rule, key)
     assert (lake.bucket_dir(lake.bronze) / key).read_bytes() == b"a,b\n1,2\n"
 
 
@@ -104,9 +108,9 @@ def test_sales_daily_runs_after_sales_etl_succeeds(lake: LocalLake, fake: FakeJo
     sales, daily = dispatch.runs
     arguments = fake.calls[1][1]
     assert arguments["--trigger_source"] == "job_succeeded"
-    assert arguments["--upstream_run_id"] == sales["run_id"]
+    assert arguments["--upstream_run_id"] == sales.run_id
     assert arguments["--upstream_job"] == stack.platform.names.glue_job("sales_etl")
-    assert (daily["trigger_name"], daily["upstream_run_id"]) == ("sales_daily", sales["run_id"])
+    assert (daily.trigger_name, daily.upstream_run_id) == ("sales_daily", sales.run_id)
 
 
 def test_a_failed_run_starts_nothing_downstream_and_raises_an_alert(stack: StackConfig, tmp_path: Path,
@@ -119,10 +123,10 @@ def test_a_failed_run_starts_nothing_downstream_and_raises_an_alert(stack: Stack
     assert fake.jobs == ["sales_etl"]
     assert dispatch.failed
     [alert] = lake.history.alerts()
-    run_id = dispatch.runs[0]["run_id"]
-    assert alert["subject"] == f"Runner {stack.platform.names.runner('sales_etl')} execution FAILED"
-    assert run_id in alert["message"] and "currency_iso_4217" in alert["message"]
-    assert alert["topic"] == stack.platform.names.alert_topic()
+    run_id = dispatch.runs[0].run_id
+    assert alert.subject == f"Runner {stack.platform.names.runner('sales_etl')} execution FAILED"
+    assert run_id in alert.message and "currency_iso_4217" in alert.message
+    assert alert.topic == stack.platform.names.alert_topic()
     lake.close()
 
 
@@ -257,10 +261,10 @@ def test_runs_left_running_by_a_dead_process_are_failed_and_alerted(stack: Stack
     home = tmp_path / "home"
     with History.for_home(home, owner=Owner(child.pid, socket.gethostname(), "")) as crashed:
         crashed.create_run(run_id="r-crashed", job="sales_etl", glue_job="data-lake-dev-sales_etl", env="dev",
-                           run_input=contract.runner_input("manual"))
+                           run_input=runs.runner_input("manual"))
     lake = LocalLake(stack, home, job_fn=FakeJobs())
-    assert lake.history.get_run("r-crashed")["state"] == "FAILED"
-    assert [a["run_id"] for a in lake.history.alerts()] == ["r-crashed"]
+    assert lake.history.get_run("r-crashed").state == "FAILED"
+    assert [a.run_id for a in lake.history.alerts()] == ["r-crashed"]
     lake.close()
 
 
@@ -289,24 +293,22 @@ def test_one_alert_per_failed_run_not_per_attempt(stack: StackConfig, tmp_path: 
     jobs = FailsFirst(failures)
     lake = LocalLake(stack, tmp_path / "home", job_fn=jobs)
     [run] = lake.upload(a_file(tmp_path), matching_key(stack, "product_catalog_trigger")).runs
-    assert (run["state"], run["attempts"], len(jobs.calls)) == (state, 2, 2)
+    assert (run.state, run.attempts, len(jobs.calls)) == (state, 2, 2)
     found = lake.history.alerts()
     assert len(found) == alerts
     if alerts:
-        assert run["run_id"] in found[0]["message"] and "executor lost (attempt 2)" in found[0]["message"]
+        assert run.run_id in found[0].message and "executor lost (attempt 2)" in found[0].message
     lake.close()
 
 
 def test_the_alert_text_is_the_cloud_rule_s(stack: StackConfig) -> None:
     """The outbox message is what the cloud rule's input transformer makes of the runner's
     execution status change; the cause carries Glue's run id and error message."""
-    from data_platform.local.lake import runner_failure_message
-
     runner = "arn:aws:states:eu-west-1:123456789012:stateMachine:data-lake-dev-sales_etl-runner"
-    cause = contract.glue_run_cause("data-lake-dev-sales_etl", "r-1", "FAILED", 'bad "rows"')
-    event = contract.execution_status_change_event(runner, "r-1", "FAILED", error="States.TaskFailed", cause=cause)
-    assert events.matches(contract.runner_failure_pattern([runner]), event)
-    assert runner_failure_message(event) == (
+    cause = alerts.glue_run_cause("data-lake-dev-sales_etl", "r-1", "FAILED", 'bad "rows"')
+    event = alerts.execution_status_change_event(runner, "r-1", "FAILED", error="States.TaskFailed", cause=cause)
+    assert events.matches(alerts.runner_failure_pattern([runner]), event)
+    assert alerts.alert_message(event) == (
         f"Runner {runner} execution r-1 FAILED after its retries. Error: States.TaskFailed. "
         'Cause: {"Id": "r-1", "JobName": "data-lake-dev-sales_etl", "JobRunState": "FAILED", '
         '"ErrorMessage": "bad \\"rows\\""}')
@@ -319,11 +321,14 @@ def test_the_alert_text_is_the_cloud_rule_s(stack: StackConfig) -> None:
 def test_training_runs_the_pipeline_in_a_scratch_home_without_faults(
     stack: StackConfig, fake: FakeJobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LAKE_FAULT", "transient:sales_etl:5")  # applies to real runs, not training
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)
+    # The faulty CLI (tests.support.faulty_lake) swaps the runner a lake builds; training's own
+    # runner gets no faults.
+    faulty = lambda *args, **kwargs: FaultyRunner(*args, faults=FaultPlan.parse("transient:sales_etl:5"), **kwargs)
+    monkeypatch.setattr("data_platform.local.lake.LocalRunner", faulty)
     assert train(stack, runs=2, job_fn=fake) is None
     assert fake.jobs == ["sales_etl", "sales_daily"] * 2
     roots = {Path(arguments["--storage_root"]) for _job, arguments in fake.calls}

@@ -1,4 +1,5 @@
-"""The local runner: the Step Functions runner's retry, Glue's MaxRetries, fault injection."""
+"""The local runner: the Step Functions runner's retry, Glue's MaxRetries; faults injected
+through the runner's own seams (tests/support/faults.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from data_platform.contract import RUNNER_RETRY
+from data_platform.contract.runner_errors import RUNNER_RETRY
 from data_platform.local.history import History, Owner
-from data_platform.local.runner import FaultPlan, FaultSpecError, LocalRunner, RunRequest, retry_scale_from_env
+from data_platform.local.runner import LocalRunner, RunRequest, retry_scale_from_env
+from support.faults import FaultPlan, FaultSpecError, FaultyRunner
 
 RUN_INPUT = {"trigger_source": "manual", "source_bucket": "", "source_key": "", "upstream_job": "",
              "upstream_run_id": "", "event_id": "", "event_time": ""}
@@ -50,7 +52,7 @@ def history(tmp_path: Path) -> History:
 
 def make_runner(history: History, job: ScriptedJob, faults: str = "", scale: float = 0.0) -> tuple[LocalRunner, list]:
     sleeps: list[float] = []
-    runner = LocalRunner(history, job, retry_scale=scale, faults=FaultPlan.parse(faults), sleep=sleeps.append)
+    runner = FaultyRunner(history, job, retry_scale=scale, faults=FaultPlan.parse(faults), sleep=sleeps.append)
     return runner, sleeps
 
 
@@ -58,7 +60,7 @@ def test_a_successful_run_is_recorded_with_one_attempt(history: History) -> None
     job = ScriptedJob(SUCCEEDED)
     runner, _ = make_runner(history, job)
     run = runner.run(request())
-    assert (run["state"], run["attempts"], run["rows_written"]) == ("SUCCEEDED", 1, 5)
+    assert (run.state, run.attempts, run.rows_written) == ("SUCCEEDED", 1, 5)
     assert job.calls == [("sales_etl", {"--JOB_RUN_ID": "r1"})]
     assert history.slots_held("data-lake-dev-sales_etl") == 0
 
@@ -67,21 +69,21 @@ def test_a_transient_failure_is_retried_up_to_max_retries(history: History) -> N
     job = ScriptedJob(FAILED_INTERNAL, SUCCEEDED)
     runner, _ = make_runner(history, job)
     run = runner.run(request(max_retries=1))
-    assert (run["state"], run["attempts"], len(job.calls)) == ("SUCCEEDED", 2, 2)
+    assert (run.state, run.attempts, len(job.calls)) == ("SUCCEEDED", 2, 2)
 
 
 def test_a_transient_failure_beyond_max_retries_fails_the_run(history: History) -> None:
     job = ScriptedJob(FAILED_INTERNAL)
     runner, _ = make_runner(history, job)
     run = runner.run(request(max_retries=2))
-    assert (run["state"], run["attempts"], run["error"], len(job.calls)) == ("FAILED", 3, "executor lost", 3)
+    assert (run.state, run.attempts, run.error, len(job.calls)) == ("FAILED", 3, "executor lost", 3)
 
 
 def test_a_data_quality_failure_is_not_retried(history: History) -> None:
     job = ScriptedJob(FAILED_QUALITY, SUCCEEDED)
     runner, _ = make_runner(history, job)
     run = runner.run(request(max_retries=3))
-    assert (run["state"], run["attempts"], run["error_kind"], len(job.calls)) == ("FAILED", 1, "data_quality", 1)
+    assert (run.state, run.attempts, run.error_kind, len(job.calls)) == ("FAILED", 1, "data_quality", 1)
 
 
 def test_a_crashing_job_function_is_an_internal_failure(history: History) -> None:
@@ -90,25 +92,25 @@ def test_a_crashing_job_function_is_an_internal_failure(history: History) -> Non
 
     runner = LocalRunner(history, crash, sleep=lambda _s: None)
     run = runner.run(request(max_retries=0))
-    assert (run["state"], run["error_kind"]) == ("FAILED", "internal")
-    assert "RuntimeError: py4j gateway gone" in run["error"]
+    assert (run.state, run.error_kind) == ("FAILED", "internal")
+    assert "RuntimeError: py4j gateway gone" in run.error
 
 
 def test_injected_transient_faults_consume_attempts(history: History) -> None:
     job = ScriptedJob(SUCCEEDED)
     runner, _ = make_runner(history, job, faults="transient:sales_etl:1")
     run = runner.run(request(max_retries=1))
-    assert (run["state"], run["attempts"], len(job.calls)) == ("SUCCEEDED", 2, 1)
+    assert (run.state, run.attempts, len(job.calls)) == ("SUCCEEDED", 2, 1)
     again = runner.run(request("r2", max_retries=1))  # counts are per process, across runs
-    assert (again["state"], again["attempts"]) == ("SUCCEEDED", 1)
+    assert (again.state, again.attempts) == ("SUCCEEDED", 1)
 
 
 def test_injected_faults_beyond_max_retries_fail_without_calling_the_job(history: History) -> None:
     job = ScriptedJob(SUCCEEDED)
     runner, _ = make_runner(history, job, faults="transient:sales_etl:5")
     run = runner.run(request(max_retries=1))
-    assert (run["state"], run["attempts"], run["error_kind"], job.calls) == ("FAILED", 2, "internal", [])
-    assert "LAKE_FAULT" in run["error"]
+    assert (run.state, run.attempts, run.error_kind, job.calls) == ("FAILED", 2, "internal", [])
+    assert "LAKE_FAULT" in run.error
 
 
 def test_a_full_job_is_retried_with_the_runner_policy_then_fails(history: History) -> None:
@@ -121,8 +123,8 @@ def test_a_full_job_is_retried_with_the_runner_policy_then_fails(history: Histor
     limits = [delay * 0.5 for delay in RUNNER_RETRY.delays()]
     assert len(sleeps) == len(limits) and all(0 <= s <= limit for s, limit in zip(sleeps, limits, strict=True))
     assert len(set(sleeps)) > len(sleeps) // 2, "FULL jitter: the waits are drawn, not fixed"
-    assert (run["state"], run["attempts"], job.calls) == ("FAILED", 0, [])
-    assert run["error"].startswith("Glue.ConcurrentRunsExceededException")
+    assert (run.state, run.attempts, job.calls) == ("FAILED", 0, [])
+    assert run.error.startswith("Glue.ConcurrentRunsExceededException")
 
 
 def test_a_slot_freed_during_the_retries_lets_the_run_start(history: History) -> None:
@@ -131,7 +133,7 @@ def test_a_slot_freed_during_the_retries_lets_the_run_start(history: History) ->
     run = runner.run(request())
     limits = [delay * 0.01 for delay in RUNNER_RETRY.delays()[:2]]
     assert len(sleeps) == 2 and all(0 <= s <= limit for s, limit in zip(sleeps, limits, strict=True))
-    assert (run["state"], run["attempts"]) == ("SUCCEEDED", 1)
+    assert (run.state, run.attempts) == ("SUCCEEDED", 1)
 
 
 def test_the_slot_is_released_when_the_run_is_interrupted(history: History) -> None:
@@ -142,7 +144,7 @@ def test_the_slot_is_released_when_the_run_is_interrupted(history: History) -> N
     with pytest.raises(KeyboardInterrupt):
         runner.run(request())
     assert history.slots_held("data-lake-dev-sales_etl") == 0
-    assert history.get_run("r1")["state"] == "FAILED"
+    assert history.get_run("r1").state == "FAILED"
 
 
 @pytest.mark.parametrize("spec", ["transient", "transient:sales_etl", "boom:sales_etl:1", "transient:x:one"])

@@ -21,7 +21,7 @@ if str(POLICY_DIR) not in sys.path:
     sys.path.insert(0, str(POLICY_DIR))
 
 import datalake_policies as rules  # noqa: E402
-from test_fidelity import STACKS, synthesized  # noqa: E402  (one synthesis per stack per process)
+from test_checks import STACKS, synthesized  # noqa: E402  (one synthesis per stack per process)
 
 # Findings against the component code that are reported to its owner and not yet fixed:
 # (rule, logical-name pattern, why). The test fails when one disappears, so the list stays true.
@@ -472,6 +472,8 @@ def test_stack_rules_accept_plain_tuples():
 def test_pack_project_files():
     project = yaml.safe_load((POLICY_DIR / "PulumiPolicy.yaml").read_text())
     assert project["runtime"]["name"] == "python" and project["version"]
+    # The pack runs in the project's virtualenv, where the project (with `checks`) is installed.
+    assert (POLICY_DIR / project["runtime"]["options"]["virtualenv"]).resolve() == REPO / ".venv"
     pins = dict(line.split("==") for line in (POLICY_DIR / "requirements.txt").read_text().splitlines()
                 if line and not line.startswith("#"))
     lock = (REPO / "requirements.lock").read_text()
@@ -493,8 +495,10 @@ def analyzer():
     grpc = pytest.importorskip("grpc")
     from pulumi.runtime.proto import analyzer_pb2_grpc
 
+    # From the pack's folder, as the CLI runs it: `checks` comes from the virtualenv, not from a
+    # repository root on the import path.
     process = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(POLICY_DIR)],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=POLICY_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         port: list[str] = []
         reader = threading.Thread(target=lambda: port.append(process.stdout.readline().strip()), daemon=True)

@@ -1,4 +1,4 @@
-"""Tests for data_platform.schedules (AWS cron / rate / at schedule expressions).
+"""Tests for data_platform.contract.schedules (AWS cron / rate / at schedule expressions).
 
 Expected values come from the shared conformance vectors (AWS docs, AWS-recorded
 validation outcomes, library test vectors) and from the calendar / tz database worked out
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from data_platform.schedules import (
+from data_platform.contract.schedules import (
     InvalidScheduleExpression,
     describe,
     next_fire_times,

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from data_platform import contract, events, synth
+from data_platform import synth
 from data_platform.config import load_stack
+from data_platform.contract import events, runs
 
 REPO = Path(__file__).resolve().parents[1]
 STACKS = ("dev", "prod")
@@ -174,7 +175,7 @@ def test_sales_rule_uses_a_wildcard_and_after_job_rule_watches_sales_etl(synthes
     assert sales["detail"]["object"]["key"] == [{"wildcard": "sales/*.csv"}]
     assert sales["detail"]["bucket"]["name"] == [f"data-lake-{stack_name}-bronze"]
     after = rules[f"data-lake-{stack_name}-sales_daily"]
-    assert after == contract.glue_job_state_change_pattern([f"data-lake-{stack_name}-sales_etl"], ["SUCCEEDED"])
+    assert after == runs.glue_job_state_change_pattern([f"data-lake-{stack_name}-sales_etl"], ["SUCCEEDED"])
 
 
 def test_schedules_carry_expression_and_time_zone(synthesized, stacks, stack_name):

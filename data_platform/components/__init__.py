@@ -1,4 +1,5 @@
-"""Pulumi components of the data lake, one module per component (see DESIGN.md, "The cloud path").
+"""Pulumi components of the data lake, one module per component (see DESIGN.md, "The cloud path"),
+and the pure helpers only the cloud side uses.
 
     DataPlatform
     ├── MedallionBuckets      storage.py    KMS key, bronze/silver/gold/artifacts/access-log buckets
@@ -9,26 +10,11 @@
     ├── JobSucceededTrigger   triggers.py   EventBridge rule on upstream SUCCEEDED -> runner
     ├── Alerts                alerts.py     SNS topic, alarms, Glue failure messages
     └── DataCatalog           catalog.py    Glue database and an Iceberg table per dataset
+
+    iam.py                 IAM policy documents (pure functions)
+    runner_definition.py   the runner's Amazon States Language definition (pure)
+    packaging.py           the Glue zip of the job code, content-hashed
+
+Import each from its module (`data_platform.components.glue_job`, ...): this package imports
+none of them, so the pure helpers load without Pulumi.
 """
-
-from data_platform.components.alerts import Alerts, AlertsArgs
-from data_platform.components.catalog import DataCatalog, DataCatalogArgs, IcebergTableDefinition
-from data_platform.components.glue_job import GlueJob, GlueJobArgs
-from data_platform.components.platform import DataPlatform, DataPlatformArgs
-from data_platform.components.runner import JobRunner, JobRunnerArgs
-from data_platform.components.storage import MedallionBuckets, MedallionBucketsArgs
-from data_platform.components.triggers import (
-    JobSucceededTrigger,
-    JobSucceededTriggerArgs,
-    S3EventTrigger,
-    S3EventTriggerArgs,
-    ScheduleTrigger,
-    ScheduleTriggerArgs,
-)
-
-__all__ = [
-    "Alerts", "AlertsArgs", "DataCatalog", "DataCatalogArgs", "DataPlatform", "DataPlatformArgs", "GlueJob",
-    "GlueJobArgs", "JobRunner", "JobRunnerArgs", "JobSucceededTrigger", "JobSucceededTriggerArgs",
-    "MedallionBuckets", "MedallionBucketsArgs", "S3EventTrigger", "S3EventTriggerArgs", "ScheduleTrigger",
-    "ScheduleTriggerArgs", "IcebergTableDefinition",
-]

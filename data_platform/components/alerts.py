@@ -13,8 +13,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from data_platform import contract, events, iam
+from data_platform.components import iam
 from data_platform.config import PlatformConfig
+from data_platform.contract import alerts, events
 
 QUARANTINE_NAMESPACE = "DataLake"
 QUARANTINE_METRIC = "QuarantinedRows"
@@ -37,7 +38,7 @@ class AlarmSpec:
 
 
 def run_failure_pattern(state_machine_arns: list[str]) -> dict[str, Any]:
-    pattern = contract.runner_failure_pattern(state_machine_arns)
+    pattern = alerts.runner_failure_pattern(state_machine_arns)
     events.validate_pattern(pattern)
     return pattern
 
@@ -99,11 +100,11 @@ class Alerts(pulumi.ComponentResource):
 
     def _create_run_failure_rule(self) -> aws.cloudwatch.EventRule:
         names = self._cfg.names
-        transformer = contract.runner_failure_transformer()
+        transformer = alerts.runner_failure_transformer()
         rule = aws.cloudwatch.EventRule(
             f"{self._base}-run-failures",
             name=names.run_failure_rule(),
-            description="Runs of this stack whose runner execution FAILED, TIMED_OUT or was ABORTED after its retries",
+            description=alerts.RUN_FAILURE_RULE_DESCRIPTION,
             event_pattern=pulumi.Output.all(*self._args.runner_arns.values()).apply(
                 lambda arns: json.dumps(run_failure_pattern(list(arns)))
             ),

@@ -13,9 +13,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from data_platform import contract, iam
+from data_platform import job_arguments
+from data_platform.components import iam
+from data_platform.components.packaging import SHORT_HASH, Package, file_sha256
 from data_platform.config import JobConfig, JobKind, PlatformConfig
-from data_platform.packaging import SHORT_HASH, Package, file_sha256
 from etl.catalog import glue_conf_argument
 
 GLUE_VERSION = "5.0"
@@ -66,7 +67,7 @@ def glue_default_arguments(cfg: PlatformConfig, job: str, *, artifacts_bucket: s
     document. Tables are created at their own location, so the warehouse is only a default.
     """
     return {
-        **contract.default_job_arguments(cfg, job),
+        **job_arguments.default_job_arguments(cfg, job),
         "--job-language": "python",
         "--extra-py-files": f"s3://{artifacts_bucket}/{package_object_key}",
         "--additional-python-modules": additional_python_modules(),

@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from data_platform import iam
+from data_platform.components import iam
 from data_platform.components.alerts import Alerts, AlertsArgs
 from data_platform.components.catalog import DataCatalog, DataCatalogArgs, IcebergTableDefinition
 from data_platform.components.glue_job import GlueJob, GlueJobArgs
@@ -24,8 +24,8 @@ from data_platform.components.triggers import (
     ScheduleTrigger,
     ScheduleTriggerArgs,
 )
+from data_platform.components.packaging import ETL_DIR, build_package, entry_script
 from data_platform.config import PlatformConfig
-from data_platform.packaging import ETL_DIR, build_package, entry_script
 
 
 @dataclass(frozen=True)

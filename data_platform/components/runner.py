@@ -9,9 +9,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from data_platform import iam
+from data_platform.components import iam
+from data_platform.components.runner_definition import runner_definition
 from data_platform.config import PlatformConfig
-from data_platform.runner_definition import runner_definition
 
 LOG_LEVEL = "ERROR"
 

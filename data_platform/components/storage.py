@@ -10,12 +10,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from data_platform import iam
+from data_platform.components import iam
 from data_platform.config import PlatformConfig, RetentionConfig
+from data_platform.contract.naming import ACCESS_LOGS, ARTIFACTS, BUCKET_PURPOSES, DATA_LAYERS
 
-DATA_BUCKETS: tuple[str, ...] = ("bronze", "silver", "gold", "artifacts")
-ACCESS_LOGS = "access_logs"
-BUCKETS: tuple[str, ...] = (*DATA_BUCKETS, ACCESS_LOGS)
+DATA_BUCKETS: tuple[str, ...] = (*DATA_LAYERS, ARTIFACTS)  # every bucket but the access logs
+BUCKETS: tuple[str, ...] = BUCKET_PURPOSES
 
 ABORT_MULTIPART_DAYS = 7
 # Leftover staging of a killed run (the next write removes it too; this catches datasets that

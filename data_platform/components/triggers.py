@@ -16,8 +16,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from data_platform import contract, events, iam
+from data_platform.components import iam
 from data_platform.config import PlatformConfig
+from data_platform.contract import events, runs
 
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum
 TARGET_ID = "runner"
@@ -36,7 +37,7 @@ def retry_policy(cfg: PlatformConfig) -> dict[str, int]:
     }
 
 
-def input_transformer(transformer: contract.InputTransformer) -> dict[str, Any]:
+def input_transformer(transformer: runs.InputTransformer) -> dict[str, Any]:
     return {"input_paths": dict(transformer.input_paths), "input_template": transformer.input_template}
 
 
@@ -47,7 +48,7 @@ def s3_rule_pattern(cfg: PlatformConfig, rule: str) -> dict[str, Any]:
 
 def job_succeeded_pattern(cfg: PlatformConfig, trigger: str) -> dict[str, Any]:
     upstream = cfg.after_job[trigger].upstream
-    pattern = contract.glue_job_state_change_pattern([cfg.names.glue_job(upstream)], ["SUCCEEDED"])
+    pattern = runs.upstream_succeeded_pattern(cfg.names.glue_job(upstream))
     events.validate_pattern(pattern)
     return pattern
 
@@ -94,21 +95,38 @@ class _Trigger(pulumi.ComponentResource):
         return role, role_policy
 
 
+@dataclass(frozen=True)
+class _RuleSpec:
+    """What an EventBridge rule trigger matches and sends: the rest is the same for every one."""
+
+    name: str
+    description: str
+    pattern: dict[str, Any]
+    enabled: bool
+    transformer: runs.InputTransformer
+
+
 class _RuleTrigger(_Trigger):
     """An EventBridge rule on the default bus -> the runner, with an input transformer."""
 
     rule_name: pulumi.Output[str]
     rule_arn: pulumi.Output[str]
 
-    def _create_rule_and_target(self, *, rule_name: str, description: str, pattern: dict[str, Any], enabled: bool,
-                                transformer: contract.InputTransformer, runner_arn: pulumi.Input[str],
+    def __init__(self, token: str, name: str, cfg: PlatformConfig, key: str, spec: _RuleSpec,
+                 runner_arn: pulumi.Input[str], account: pulumi.Output[iam.AwsAccount],
+                 opts: pulumi.ResourceOptions | None) -> None:
+        super().__init__(token, name, cfg, key, opts)
+        self._create_rule_and_target(spec, runner_arn, account)
+        self.register_outputs({"rule_name": self.rule_name, "dead_letter_queue_arn": self.dead_letter_queue_arn})
+
+    def _create_rule_and_target(self, spec: _RuleSpec, runner_arn: pulumi.Input[str],
                                 account: pulumi.Output[iam.AwsAccount]) -> None:
         rule = aws.cloudwatch.EventRule(
             f"{self._base}-rule",
-            name=rule_name,
-            description=description,
-            event_pattern=json.dumps(pattern),
-            state="ENABLED" if enabled else "DISABLED",
+            name=spec.name,
+            description=spec.description,
+            event_pattern=json.dumps(spec.pattern),
+            state="ENABLED" if spec.enabled else "DISABLED",
             opts=self._child(),
         )
         queue = self._create_dead_letter_queue()
@@ -133,7 +151,7 @@ class _RuleTrigger(_Trigger):
             target_id=TARGET_ID,
             arn=runner_arn,
             role_arn=role.arn,
-            input_transformer=input_transformer(transformer),
+            input_transformer=input_transformer(spec.transformer),
             retry_policy=retry_policy(self._cfg),
             dead_letter_config={"arn": queue.arn},
             opts=self._child(depends_on=[role_policy, queue_policy]),
@@ -153,19 +171,15 @@ class S3EventTriggerArgs:
 
 class S3EventTrigger(_RuleTrigger):
     def __init__(self, name: str, args: S3EventTriggerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("datalake:triggers:S3EventTrigger", name, args.config, args.rule, opts)
-        cfg, rule_cfg = args.config, args.config.s3_rules[args.rule]
-        self._create_rule_and_target(
-            rule_name=cfg.names.s3_rule(args.rule),
-            description=(f"{rule_cfg.layer.value} objects {rule_cfg.prefix or ''}*{rule_cfg.suffix or ''} "
-                         f"start {rule_cfg.job}"),
-            pattern=s3_rule_pattern(cfg, args.rule),
-            enabled=rule_cfg.enabled,
-            transformer=contract.s3_event_transformer(),
-            runner_arn=args.runner_arn,
-            account=args.account,
-        )
-        self.register_outputs({"rule_name": self.rule_name, "dead_letter_queue_arn": self.dead_letter_queue_arn})
+        super().__init__("datalake:triggers:S3EventTrigger", name, args.config, args.rule,
+                         s3_rule_spec(args.config, args.rule), args.runner_arn, args.account, opts)
+
+
+def s3_rule_spec(cfg: PlatformConfig, rule: str) -> _RuleSpec:
+    rule_cfg = cfg.s3_rules[rule]
+    description = f"{rule_cfg.layer.value} objects {rule_cfg.prefix or ''}*{rule_cfg.suffix or ''} start {rule_cfg.job}"
+    return _RuleSpec(cfg.names.s3_rule(rule), description, s3_rule_pattern(cfg, rule), rule_cfg.enabled,
+                     runs.s3_event_transformer())
 
 
 @dataclass(frozen=True)
@@ -178,18 +192,14 @@ class JobSucceededTriggerArgs:
 
 class JobSucceededTrigger(_RuleTrigger):
     def __init__(self, name: str, args: JobSucceededTriggerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("datalake:triggers:JobSucceededTrigger", name, args.config, args.trigger, opts)
-        cfg, after = args.config, args.config.after_job[args.trigger]
-        self._create_rule_and_target(
-            rule_name=cfg.names.after_job_rule(args.trigger),
-            description=f"{after.upstream} SUCCEEDED starts {after.job}",
-            pattern=job_succeeded_pattern(cfg, args.trigger),
-            enabled=after.enabled,
-            transformer=contract.job_succeeded_transformer(),
-            runner_arn=args.runner_arn,
-            account=args.account,
-        )
-        self.register_outputs({"rule_name": self.rule_name, "dead_letter_queue_arn": self.dead_letter_queue_arn})
+        super().__init__("datalake:triggers:JobSucceededTrigger", name, args.config, args.trigger,
+                         job_succeeded_spec(args.config, args.trigger), args.runner_arn, args.account, opts)
+
+
+def job_succeeded_spec(cfg: PlatformConfig, trigger: str) -> _RuleSpec:
+    after = cfg.after_job[trigger]
+    return _RuleSpec(cfg.names.after_job_rule(trigger), f"{after.upstream} SUCCEEDED starts {after.job}",
+                     job_succeeded_pattern(cfg, trigger), after.enabled, runs.job_succeeded_transformer())
 
 
 @dataclass(frozen=True)
@@ -229,7 +239,7 @@ class ScheduleTrigger(_Trigger):
             target={
                 "arn": args.runner_arn,
                 "role_arn": role.arn,
-                "input": json.dumps(contract.schedule_input()),
+                "input": json.dumps(runs.schedule_input()),
                 "retry_policy": retry_policy(args.config),
                 "dead_letter_config": {"arn": queue.arn},
             },

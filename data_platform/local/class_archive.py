@@ -47,9 +47,9 @@ def build(target: Path, *, timeout: float = 600) -> None:
     with tempfile.TemporaryDirectory(prefix="lake-class-archive-") as work:
         csv = Path(work) / "train.csv"
         csv.write_text(training_csv(), encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if k not in ("LAKE_HOME", "LAKE_FAULT", "LAKE_NOW")}
+        env = {k: v for k, v in os.environ.items() if k not in ("LAKE_HOME", "LAKE_NOW")}
         env.update({CDS_DUMP_ENV: str(dump), CDS_ENV: "off"})
-        command = [sys.executable, "-c", "from data_platform.cli import main; main()",
+        command = [sys.executable, "-c", "from data_platform.cli.app import main; main()",
                    "--home", str(Path(work) / "lake"), "upload", str(csv), TRAINING_KEY]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:

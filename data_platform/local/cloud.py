@@ -15,15 +15,17 @@ import hashlib
 import secrets
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from data_platform import contract, events
 from data_platform.config import StackConfig
+from data_platform.contract import events
+from data_platform.contract.runs import s3_event_transformer
 from data_platform.local import LakeError
-from data_platform.local.lake import RuleMatch, route, validate_key
+from data_platform.local.buckets import parse_target
+from data_platform.local.lake import RuleMatch, route
 
 
 def _session(region: str | None):
@@ -96,21 +98,16 @@ class Cloud:
         return key, route(self.cfg, preview)
 
     def parse_target(self, target: str) -> str:
-        if target.startswith("s3://"):
-            bucket, _, key = target[len("s3://"):].partition("/")
-            if bucket != self.bronze:
-                raise LakeError(f"{target}: bucket '{bucket}' is not this stack's bronze bucket '{self.bronze}'")
-            return validate_key(key)
-        return validate_key(target)
+        return parse_target(target, self.bronze)
 
     # -- runs -----------------------------------------------------------------------------
 
-    def runs(self, *, limit: int = 20, job: str | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    def runs(self, *, limit: int = 20, job: str | None = None) -> tuple[list[GlueJobRun], list[str]]:
         """(runs newest first, warnings) from Glue GetJobRuns for the stack's jobs."""
         from botocore.exceptions import ClientError
 
         glue = self.client("glue")
-        rows: list[dict[str, Any]] = []
+        rows: list[GlueJobRun] = []
         warnings: list[str] = []
         for name in sorted(self.cfg.jobs):
             if job and name != job:
@@ -124,8 +121,8 @@ class Cloud:
                     warnings.append(f"Glue job {glue_job} does not exist (is the stack deployed?)")
                     continue
                 raise
-            rows.extend(_glue_run_row(name, run) for run in response.get("JobRuns", []))
-        rows.sort(key=lambda row: row["started_at"] or "", reverse=True)
+            rows.extend(GlueJobRun.from_glue(name, run) for run in response.get("JobRuns", []))
+        rows.sort(key=lambda row: row.started_at or "", reverse=True)
         return rows[:limit], warnings
 
     # -- replay ---------------------------------------------------------------------------
@@ -138,7 +135,7 @@ class Cloud:
         # One token per replay: a second replay starts new executions instead of colliding.
         stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
         started: list[dict[str, Any]] = []
-        transformer = contract.s3_event_transformer()
+        transformer = s3_event_transformer()
         for page in paginator.paginate(Bucket=self.bronze, Prefix=prefix):
             for item in page.get("Contents", []):
                 modified = item["LastModified"]
@@ -175,22 +172,36 @@ def _iso(value: Any) -> str | None:
     return None
 
 
-def _glue_run_row(job: str, run: dict[str, Any]) -> dict[str, Any]:
-    arguments = run.get("Arguments", {}) or {}
-    return {
-        "run_id": run.get("Id"),
-        "job": job,
-        "glue_job": run.get("JobName"),
-        "trigger_source": arguments.get("--trigger_source", ""),
-        "source_key": arguments.get("--source_key", ""),
-        "state": run.get("JobRunState"),
-        "started_at": _iso(run.get("StartedOn")),
-        "ended_at": _iso(run.get("CompletedOn")),
-        # Row counts live in the job's run manifest and CloudWatch metrics, not in GetJobRuns.
-        "rows_read": None,
-        "rows_written": None,
-        "rows_quarantined": None,
-        "quarantine_path": None,
-        "error": run.get("ErrorMessage"),
-        "attempts": int(run.get("Attempt", 0)) + 1,
-    }
+@dataclass(frozen=True)
+class GlueJobRun:
+    """One run of a deployed Glue job (GetJobRuns), in the columns of the local run history.
+    Row counts live in the job's run manifest and CloudWatch metrics, not in GetJobRuns."""
+
+    run_id: str | None
+    job: str
+    glue_job: str | None
+    trigger_source: str
+    source_key: str
+    state: str | None  # Glue's JobRunState
+    started_at: str | None
+    ended_at: str | None
+    rows_read: int | None
+    rows_written: int | None
+    rows_quarantined: int | None
+    quarantine_path: str | None
+    error: str | None
+    attempts: int
+
+    @classmethod
+    def from_glue(cls, job: str, run: dict[str, Any]) -> GlueJobRun:
+        arguments = run.get("Arguments", {}) or {}
+        return cls(
+            run_id=run.get("Id"), job=job, glue_job=run.get("JobName"),
+            trigger_source=arguments.get("--trigger_source", ""), source_key=arguments.get("--source_key", ""),
+            state=run.get("JobRunState"), started_at=_iso(run.get("StartedOn")), ended_at=_iso(run.get("CompletedOn")),
+            rows_read=None, rows_written=None, rows_quarantined=None, quarantine_path=None,
+            error=run.get("ErrorMessage"), attempts=int(run.get("Attempt", 0)) + 1,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

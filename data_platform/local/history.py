@@ -30,14 +30,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from data_platform.contract.runs import ACTIVE_RUN_STATES, ErrorKind, RunState, utc_stamp
+from data_platform.local.records import ALERT_FIELDS, RUN_FIELDS, AlertRecord, JobOutcome, RunRecord
 from etl.catalog import LOCAL_STATE_DIR
 
 STATE_DIR = LOCAL_STATE_DIR  # beside the local Iceberg catalog (etl.catalog)
 DB_NAME = "history.sqlite3"
 SCHEMA_VERSION = "2"  # 2: runs.outputs (table@snapshot) replaces runs.output_paths (files)
-
-ACTIVE_STATES = ("WAITING", "RUNNING")
-FINAL_STATES = ("SUCCEEDED", "FAILED", "NO_INPUT")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -107,15 +106,10 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 """
 
-_RUN_COLUMNS = (
-    "run_id", "job", "glue_job", "env", "trigger_source", "trigger_name", "source_bucket",
-    "source_key", "upstream_job", "upstream_run_id", "event_id", "state", "started_at",
-    "ended_at", "rows_read", "rows_written", "rows_quarantined", "quarantine_path",
-    "outputs", "rules_failed", "warnings", "error", "error_kind", "attempts",
-)
 _JSON_COLUMNS = ("outputs", "rules_failed", "warnings")
 # Column names are constants of this module, never user input; values are always parameters.
-_SELECT_RUNS = "SELECT " + ", ".join(_RUN_COLUMNS) + " FROM runs"
+_SELECT_RUNS = "SELECT " + ", ".join(RUN_FIELDS) + " FROM runs"
+_SELECT_ALERTS = "SELECT " + ", ".join(ALERT_FIELDS) + " FROM alerts"
 
 
 def utc_now() -> datetime:
@@ -124,7 +118,7 @@ def utc_now() -> datetime:
 
 def iso(moment: datetime) -> str:
     """UTC, second precision, `Z` suffix: sortable as text and what AWS prints."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_stamp(moment)
 
 
 def parse_iso(text: str) -> datetime:
@@ -191,13 +185,12 @@ def _retry_while_locked(step: Callable[[], Any], timeout: float) -> None:
             delay = min(delay * 2, 0.5)
 
 
-class History:
-    """The SQLite run history of one lake home. One instance per process (or thread)."""
+class _Database:
+    """One SQLite file shared by every process of a lake home: WAL, short write transactions."""
 
-    def __init__(self, path: Path | str, *, owner: Owner | None = None, busy_timeout_ms: int = 30_000) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout_ms: int = 30_000) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.owner = owner or Owner.current()
         # isolation_level=None: no implicit transactions; every write is an explicit short one.
         self._db = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000, isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -207,20 +200,8 @@ class History:
         self._db.execute("PRAGMA synchronous = NORMAL")
         _retry_while_locked(self._create_schema, busy_timeout_ms / 1000)
 
-    @classmethod
-    def for_home(cls, home: Path | str, **kwargs: Any) -> History:
-        return cls(Path(home) / STATE_DIR / DB_NAME, **kwargs)
-
     def close(self) -> None:
         self._db.close()
-
-    def __enter__(self) -> History:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    # -- plumbing -------------------------------------------------------------------------
 
     def _create_schema(self) -> None:
         # executescript commits on its own; the statements are idempotent (IF NOT EXISTS).
@@ -243,6 +224,24 @@ class History:
             raise
         self._db.execute("COMMIT")
 
+
+class History(_Database):
+    """The SQLite run history of one lake home. One instance per process (or thread)."""
+
+    def __init__(self, path: Path | str, *, owner: Owner | None = None, busy_timeout_ms: int = 30_000) -> None:
+        self.owner = owner or Owner.current()
+        super().__init__(path, busy_timeout_ms=busy_timeout_ms)
+
+    @classmethod
+    def for_home(cls, home: Path | str, **kwargs: Any) -> History:
+        return cls(Path(home) / STATE_DIR / DB_NAME, **kwargs)
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # -- runs -----------------------------------------------------------------------------
 
     def create_run(self, *, run_id: str, job: str, glue_job: str, env: str, run_input: Mapping[str, str],
@@ -251,42 +250,40 @@ class History:
             db.execute(
                 "INSERT INTO runs (run_id, job, glue_job, env, trigger_source, trigger_name, source_bucket,"
                 " source_key, upstream_job, upstream_run_id, event_id, state, started_at, attempts, pid, host,"
-                " proc_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'WAITING', ?, 0, ?, ?, ?)",
+                " proc_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
                 (run_id, job, glue_job, env, run_input.get("trigger_source", ""), trigger_name,
                  run_input.get("source_bucket", ""), run_input.get("source_key", ""),
                  run_input.get("upstream_job", ""), run_input.get("upstream_run_id", ""),
-                 run_input.get("event_id", ""), iso(started_at or utc_now()),
+                 run_input.get("event_id", ""), RunState.WAITING.value, iso(started_at or utc_now()),
                  self.owner.pid, self.owner.host, self.owner.proc_start),
             )
 
     def mark_attempt(self, run_id: str, attempt: int) -> None:
         with self._write() as db:
-            db.execute("UPDATE runs SET state = 'RUNNING', attempts = ? WHERE run_id = ?", (attempt, run_id))
+            db.execute("UPDATE runs SET state = ?, attempts = ? WHERE run_id = ?",
+                       (RunState.RUNNING.value, attempt, run_id))
 
-    def finish_run(self, run_id: str, summary: Mapping[str, Any], attempts: int,
-                   ended_at: datetime | None = None) -> dict[str, Any]:
-        state = str(summary.get("state") or "FAILED")
+    def finish_run(self, run_id: str, outcome: JobOutcome, attempts: int,
+                   ended_at: datetime | None = None) -> RunRecord:
         with self._write() as db:
             db.execute(
                 "UPDATE runs SET state = ?, ended_at = ?, rows_read = ?, rows_written = ?, rows_quarantined = ?,"
                 " quarantine_path = ?, outputs = ?, rules_failed = ?, warnings = ?, error = ?,"
                 " error_kind = ?, attempts = ? WHERE run_id = ?",
-                (state, iso(ended_at or utc_now()), summary.get("rows_read"), summary.get("rows_written"),
-                 summary.get("rows_quarantined"), summary.get("quarantine_path"),
-                 json.dumps(list(summary.get("outputs") or [])),
-                 json.dumps(summary.get("rules_failed") or {}, default=str),
-                 json.dumps(summary.get("warnings") or {}, default=str),
-                 summary.get("error"), summary.get("error_kind"), attempts, run_id),
+                (outcome.state.value, iso(ended_at or utc_now()), outcome.rows_read, outcome.rows_written,
+                 outcome.rows_quarantined, outcome.quarantine_path, json.dumps(list(outcome.outputs)),
+                 json.dumps(dict(outcome.rules_failed), default=str), json.dumps(dict(outcome.warnings), default=str),
+                 outcome.error, outcome.error_kind.value if outcome.error_kind else None, attempts, run_id),
             )
         run = self.get_run(run_id)
         assert run is not None
         return run
 
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
+    def get_run(self, run_id: str) -> RunRecord | None:
         row = self._db.execute(_SELECT_RUNS + " WHERE run_id = ?", (run_id,)).fetchone()
-        return _run_dict(row) if row else None
+        return _run_record(row) if row else None
 
-    def runs(self, *, limit: int | None = 20, job: str | None = None) -> list[dict[str, Any]]:
+    def runs(self, *, limit: int | None = 20, job: str | None = None) -> list[RunRecord]:
         """Newest first. `limit=None` returns every run."""
         sql = _SELECT_RUNS
         params: list[Any] = []
@@ -297,26 +294,25 @@ class History:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
-        return [_run_dict(row) for row in self._db.execute(sql, params).fetchall()]
+        return [_run_record(row) for row in self._db.execute(sql, params).fetchall()]
 
-    def reap_dead_runs(self) -> list[dict[str, Any]]:
+    def reap_dead_runs(self) -> list[RunRecord]:
         """Mark WAITING/RUNNING runs whose process died as FAILED and free their slots.
 
         Returns the reaped runs so the caller can raise alerts for them.
         """
         reaped: list[str] = []
         with self._write() as db:
-            rows = db.execute(
-                "SELECT run_id, pid, host, proc_start FROM runs WHERE state IN (?, ?)", ACTIVE_STATES
-            ).fetchall()
+            rows = db.execute("SELECT run_id, pid, host, proc_start FROM runs WHERE state IN (?, ?)",
+                              [state.value for state in ACTIVE_RUN_STATES]).fetchall()
             for row in rows:
                 owner = Owner(row["pid"], row["host"], row["proc_start"])
                 if owner.is_alive():
                     continue
                 db.execute(
-                    "UPDATE runs SET state = 'FAILED', ended_at = ?, error_kind = 'internal', error = ?"
-                    " WHERE run_id = ?",
-                    (iso(utc_now()), f"the lake process running it (pid {owner.pid}) died before the run "
+                    "UPDATE runs SET state = ?, ended_at = ?, error_kind = ?, error = ? WHERE run_id = ?",
+                    (RunState.FAILED.value, iso(utc_now()), ErrorKind.INTERNAL.value,
+                     f"the lake process running it (pid {owner.pid}) died before the run "
                      "finished; start it again with `lake run` or `lake replay`", row["run_id"]),
                 )
                 db.execute("DELETE FROM slots WHERE run_id = ?", (row["run_id"],))
@@ -421,17 +417,17 @@ class History:
                 (iso(utc_now()), topic, subject, message, job, run_id, state),
             )
 
-    def alerts(self, *, limit: int | None = 50) -> list[dict[str, Any]]:
-        sql = "SELECT id, created_at, topic, subject, message, job, run_id, state FROM alerts ORDER BY id DESC"
+    def alerts(self, *, limit: int | None = 50) -> list[AlertRecord]:
+        sql = _SELECT_ALERTS + " ORDER BY id DESC"
         params: tuple[Any, ...] = ()
         if limit is not None:
             sql += " LIMIT ?"
             params = (int(limit),)
-        return [dict(row) for row in self._db.execute(sql, params).fetchall()]
+        return [AlertRecord(**dict(row)) for row in self._db.execute(sql, params).fetchall()]
 
 
-def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
-    run = {column: row[column] for column in _RUN_COLUMNS}
+def _run_record(row: sqlite3.Row) -> RunRecord:
+    values = {column: row[column] for column in RUN_FIELDS}
     for column in _JSON_COLUMNS:
-        run[column] = json.loads(run[column]) if run[column] else None
-    return run
+        values[column] = json.loads(values[column]) if values[column] else None
+    return RunRecord.from_values(values)

@@ -2,168 +2,51 @@
 
 Nothing here decides routing or arguments on its own: the S3 pattern comes from
 `events.s3_object_created_pattern` (what the Pulumi program deploys), the runner input from
-the rule's input transformer (`contract.s3_event_transformer`), the job arguments from
-`contract.job_run_arguments`, and after-job chaining from the `Glue Job State Change` event
-matched against `contract.glue_job_state_change_pattern`. So a file that starts a job here
+the rule's input transformer (`contract.runs.s3_event_transformer`), the job arguments from
+`job_arguments.job_run_arguments`, after-job chaining from the `Glue Job State Change` event
+matched against `contract.runs.upstream_succeeded_pattern`, and the alert of a failed run from
+`contract.alerts`. So a file that starts a job here
 starts the same job with the same arguments on AWS.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
-import tempfile
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from data_platform import contract, events
+from data_platform import job_arguments
+from data_platform.contract import alerts, events
+from data_platform.contract.naming import DATA_LAYERS
+from data_platform.contract.runs import (
+    glue_job_state_change_event,
+    glue_state,
+    job_succeeded_transformer,
+    runner_input,
+    s3_event_transformer,
+    schedule_input,
+    upstream_succeeded_pattern,
+)
 from data_platform.config import PlatformConfig, StackConfig
 from data_platform.local import LakeError
+from data_platform.local.buckets import BucketFolder, StoredObject, parse_target
 from data_platform.local.history import History
-from data_platform.local.runner import FaultPlan, JobFn, LocalRunner, Progress, RunRequest, retry_scale_from_env
+from data_platform.local.records import RunRecord
+from data_platform.local.runner import JobFn, LocalRunner, Progress, RunRequest, retry_scale_from_env
+from data_platform.local.spark import spark_job_fn
 
-MAX_KEY_BYTES = 1024  # S3's limit
-MAX_SEGMENT_BYTES = 255  # a file name on every common filesystem
 MAX_CHAIN_DEPTH = 10  # after-job rules could form a cycle (a -> b -> a); the cloud would loop
 ACCOUNT = "123456789012"  # stands in for the AWS account in the ARNs of local events
-
-
-def runner_failure_message(event: Mapping[str, Any]) -> str:
-    """The alert text for a runner's execution status change, built by the very input
-    transformer the cloud's alert rule uses."""
-    return str(contract.runner_failure_transformer().apply(event))
-
-
-_warm = threading.Event()
-
-
-def _import_quality_libraries() -> None:
-    try:
-        import great_expectations  # noqa: F401
-        import great_expectations.expectations  # noqa: F401
-    except Exception:  # noqa: BLE001 - the job reports a missing library itself, clearly
-        pass
-
-
-def warm_up() -> None:
-    """Start the process's SparkSession and import Great Expectations at the same time.
-
-    Both take seconds; the JVM starts in its own process while this one waits, so importing
-    GE in a thread meanwhile hides most of its import time (the first run is the slow one).
-    """
-    if _warm.is_set():
-        return
-    importer = threading.Thread(target=_import_quality_libraries, name="import-gx", daemon=True)
-    importer.start()
-    from etl.session import local_spark
-
-    local_spark()
-    importer.join()
-    _warm.set()
-
-
-# A JVM runs new code slowly until its compilers have seen it run: the first run of a fresh
-# `lake watch` takes several times as long as the tenth. A few training runs before watching
-# move that cost to start-up, so the first real file is handled at warm speed.
-TRAINING_RUNS = 4
-
-
-def train(stack: StackConfig, runs: int = TRAINING_RUNS, *, job_fn: JobFn | None = None) -> str | None:
-    """Upload a small generated sales file `runs` times into a scratch lake home (deleted
-    afterwards; the real home, its history and its alerts are not touched, and LAKE_FAULT
-    does not apply). None when done, else a note saying why not."""
-    from data_platform.local.class_archive import TRAINING_KEY, training_csv
-
-    if job_fn is None:
-        warm_up()
-    try:
-        with tempfile.TemporaryDirectory(prefix="lake-training-") as scratch:
-            source = Path(scratch) / "training.csv"
-            source.write_text(training_csv(), encoding="utf-8")
-            home = Path(scratch) / "lake"
-            history = History.for_home(home)
-            lake = LocalLake(stack, home, history=history, runner=LocalRunner(history, job_fn or spark_job_fn))
-            try:
-                for n in range(runs):
-                    key = TRAINING_KEY.replace(".csv", f"-{n}.csv")
-                    dispatch = lake.upload(source, key)
-                    if not dispatch.runs:
-                        return f"no warm-up: no rule of stack {stack.stack} routes {key}"
-                    if dispatch.failed:
-                        failed = next(run for run in dispatch.runs if run["state"] == "FAILED")
-                        return f"warm-up run of {failed.get('job')} failed ({failed.get('error')}); continuing cold"
-            finally:
-                lake.close()
-    except (OSError, LakeError) as error:
-        return f"no warm-up: {error}"
-    return None
-
-
-def spark_job_fn(job: str, arguments: Mapping[str, str]) -> Mapping[str, Any]:
-    """Run `job` in this process on the process's one SparkSession (imported lazily)."""
-    from etl.runtime import run_job
-    from etl.session import local_spark
-
-    warm_up()
-    return run_job(job, arguments, spark=local_spark()).to_dict()
 
 
 def new_run_id(now: datetime | None = None) -> str:
     """Sortable by start time, unique across processes; letters, digits and '-' only."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     return f"local-{moment:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-
-
-def validate_key(key: str) -> str:
-    """Refuse keys that are not plain relative S3 keys, or cannot be stored as a local file.
-
-    Spaces, '+', '=' and unicode are fine (S3 allows them; EventBridge passes them as-is).
-    """
-    if not key:
-        raise LakeError("the key is empty; give a key such as sales/2024-01-01.csv")
-    if "\x00" in key:
-        raise LakeError(f"key {key!r} contains a NUL byte")
-    if key.startswith("/") or key.startswith("\\"):
-        raise LakeError(f"key {key!r} is absolute; keys are relative to the bucket, e.g. sales/day.csv")
-    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise LakeError(f"key is {len(key.encode('utf-8'))} bytes; S3 allows at most {MAX_KEY_BYTES}")
-    segments = key.split("/")
-    for segment in segments:
-        if segment == "":
-            raise LakeError(f"key {key!r} has an empty segment ('//' or a trailing '/'); name a file")
-        if segment in (".", "..") or ".." in segment.split("\\"):
-            raise LakeError(f"key {key!r} contains a '{segment}' segment; keys may not climb out of the bucket")
-        if segment.startswith("."):
-            raise LakeError(f"key {key!r}: names starting with '.' are reserved locally (temporary files); "
-                            "rename the segment")
-        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
-            raise LakeError(f"key {key!r}: the segment '{segment[:20]}...' is longer than "
-                            f"{MAX_SEGMENT_BYTES} bytes, which no local filesystem stores")
-    return key
-
-
-def _md5_file(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    bucket: str
-    key: str
-    path: Path
-    size: int
-    etag: str
-    mtime_ns: int
-    replaced: bool = False  # the key held an object before (S3 would keep it as a noncurrent version)
 
 
 @dataclass(frozen=True)
@@ -224,13 +107,13 @@ class Dispatch:
     key: str
     event: dict[str, Any]
     matched: list[RuleMatch]
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
     no_match: NoMatch | None = None
     replaced: bool = False
 
     @property
     def failed(self) -> bool:
-        return any(run["state"] == "FAILED" for run in self.runs)
+        return any(run.failed for run in self.runs)
 
 
 class LocalLake:
@@ -244,15 +127,16 @@ class LocalLake:
         self.cfg: PlatformConfig = stack.platform
         self.home = Path(home).expanduser().resolve()
         self.home.mkdir(parents=True, exist_ok=True)
-        for purpose in ("bronze", "silver", "gold"):
+        for purpose in DATA_LAYERS:
             (self.home / self.cfg.bucket_name(purpose)).mkdir(exist_ok=True)
+        self._bronze = BucketFolder(self.home, self.cfg.bucket_name("bronze"))
         self.clock = clock or (lambda: datetime.now(UTC))
         self.progress = progress or (lambda _message: None)
         self.history = history or History.for_home(self.home)
         if runner is None:
             extra = {"sleep": sleep} if sleep else {}
             runner = LocalRunner(self.history, job_fn or spark_job_fn, retry_scale=retry_scale_from_env(),
-                                 faults=FaultPlan.from_env(), progress=self._progress, **extra)
+                                 progress=self._progress, **extra)
         self.runner = runner
         self.region = stack.region or "us-east-1"
         for run in self.history.reap_dead_runs():
@@ -275,86 +159,24 @@ class LocalLake:
 
     def object_path(self, bucket: str, key: str) -> Path:
         """The file holding `key`; refused if it would resolve outside the bucket folder."""
-        validate_key(key)
-        bucket_dir = self.bucket_dir(bucket).resolve()
-        path = bucket_dir / key
-        # A symlinked folder inside bronze could still point elsewhere: resolve and re-check.
-        if not path.resolve().is_relative_to(bucket_dir):
-            raise LakeError(f"key {key!r} resolves outside bucket {bucket} (a symlink?); refusing it")
-        return path
+        return BucketFolder(self.home, bucket).object_path(key)
 
     def parse_target(self, target: str) -> str:
         """`KEY` or `s3://<bronze>/KEY` -> KEY; any other bucket is refused."""
-        if target.startswith("s3://"):
-            bucket, _, key = target[len("s3://"):].partition("/")
-            if bucket != self.bronze:
-                raise LakeError(
-                    f"{target}: bucket '{bucket}' is not this stack's bronze bucket '{self.bronze}'; "
-                    "files enter the lake through bronze only")
-            return validate_key(key)
-        return validate_key(target)
+        return parse_target(target, self.bronze, why="files enter the lake through bronze only")
 
     def put_object(self, source: Path | str, key: str) -> StoredObject:
-        """Copy `source` into bronze at `key`: temp file + fsync + os.replace, so a reader or the
-        watcher never sees half a file. Overwriting is allowed (like S3); nothing is deleted."""
-        source = Path(source)
-        if not source.is_file():
-            raise LakeError(f"{source}: no such file" if not source.exists() else f"{source}: not a file")
-        dest = self.object_path(self.bronze, key)
-        if dest.is_dir():
-            raise LakeError(f"key {key!r} is a folder in local bronze (other keys start with '{key}/')")
-        replaced = dest.is_file()
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise LakeError(f"key {key!r}: a parent of it is an object in local bronze; S3 allows that, "
-                            "a folder on disk cannot") from None
-        digest = hashlib.md5(usedforsecurity=False)
-        fd, tmp_name = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=dest.parent)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-                for chunk in iter(lambda: src.read(1 << 20), b""):
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            stat = tmp.stat()
-            # Recorded before the rename (which keeps size and mtime), so `lake watch` never
-            # routes this upload a second time.
-            self.history.claim_object(self.bronze, key, stat.st_size, stat.st_mtime_ns)
-            os.replace(tmp, dest)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return StoredObject(self.bronze, key, dest, stat.st_size, digest.hexdigest(), stat.st_mtime_ns, replaced)
+        """Copy `source` into bronze at `key`, whole (see `BucketFolder.put`). It is recorded as
+        seen before it appears, so `lake watch` never routes this upload a second time."""
+        return self._bronze.put(source, key, before_visible=lambda size, mtime_ns: self.history.claim_object(
+            self.bronze, key, size, mtime_ns))
 
     def stored_object(self, key: str, *, with_etag: bool = True) -> StoredObject:
-        path = self.object_path(self.bronze, key)
-        if not path.is_file():
-            raise LakeError(f"s3://{self.bronze}/{key} does not exist in local bronze ({path})")
-        stat = path.stat()
-        return StoredObject(self.bronze, key, path, stat.st_size, _md5_file(path) if with_etag else "",
-                            stat.st_mtime_ns)
+        return self._bronze.stored(key, with_etag=with_etag)
 
     def bronze_objects(self, prefix: str = "") -> Iterator[StoredObject]:
-        """Objects in local bronze under `prefix`, sorted by key; hidden/temp files skipped.
-
-        No md5 here (the watcher lists often); `stored_object` computes it when routed.
-        """
-        root = self.bucket_dir(self.bronze)
-        found: list[StoredObject] = []
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            for name in filenames:
-                if name.startswith("."):
-                    continue
-                path = Path(dirpath) / name
-                key = path.relative_to(root).as_posix()
-                if key.startswith(prefix):
-                    stat = path.stat()
-                    found.append(StoredObject(self.bronze, key, path, stat.st_size, "", stat.st_mtime_ns))
-        yield from sorted(found, key=lambda o: o.key)
+        """Objects in local bronze under `prefix`, sorted by key; hidden/temp files skipped."""
+        yield from self._bronze.objects(prefix)
 
     # -- events and routing ---------------------------------------------------------------
 
@@ -381,7 +203,7 @@ class LocalLake:
         if not matched:
             dispatch.no_match = self.explain_no_match(event)
             return dispatch
-        transformer = contract.s3_event_transformer()
+        transformer = s3_event_transformer()
         for match in matched:
             dispatch.runs.extend(self.start_run(match.job, transformer.apply(event), trigger_name=match.rule))
         return dispatch
@@ -399,14 +221,14 @@ class LocalLake:
         return job
 
     def start_run(self, job: str, run_input: Mapping[str, str], *, trigger_name: str = "",
-                  depth: int = 0) -> list[dict[str, Any]]:
+                  depth: int = 0) -> list[RunRecord]:
         """Run `job` through the local runner; then route its Glue state change. Returns the run
         and every run it started (after-job rules), in order."""
         self.known_job(job)
         job_cfg = self.cfg.jobs[job]
         glue_job = self.cfg.names.glue_job(job)
         run_id = new_run_id(self.clock())
-        arguments = contract.job_run_arguments(self.cfg, job, run_input)
+        arguments = job_arguments.job_run_arguments(self.cfg, job, run_input)
         arguments["--JOB_RUN_ID"] = run_id
         arguments["--storage_root"] = str(self.home)
         record = self.runner.run(RunRequest(
@@ -414,25 +236,23 @@ class LocalLake:
             run_input=dict(run_input), max_concurrent_runs=job_cfg.max_concurrent_runs,
             max_retries=job_cfg.max_retries, trigger_name=trigger_name))
         runs = [record]
-        if record["state"] == "FAILED":
+        if record.failed:
             # The runner's execution failed after all its retries: one alert, as the cloud's
             # rule on the execution status sends it (a recovered attempt sends none).
             self._alert_failed_run(record)
-            if record["attempts"] == 0:
+            if record.attempts == 0:
                 return runs  # Glue never started the run: no Glue event either
-        # A run with nothing to do still ends SUCCEEDED on Glue (NO_INPUT is our detail).
-        state = "FAILED" if record["state"] == "FAILED" else "SUCCEEDED"
-        event = contract.glue_job_state_change_event(
-            glue_job, run_id, state, message=record.get("error") or "", region=self.region,
+        event = glue_job_state_change_event(
+            glue_job, run_id, glue_state(record.state), message=record.error or "", region=self.region,
             time=self.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         runs.extend(self._after_job(event, depth))
         return runs
 
-    def _after_job(self, event: dict[str, Any], depth: int) -> list[dict[str, Any]]:
-        runs: list[dict[str, Any]] = []
-        transformer = contract.job_succeeded_transformer()
+    def _after_job(self, event: dict[str, Any], depth: int) -> list[RunRecord]:
+        runs: list[RunRecord] = []
+        transformer = job_succeeded_transformer()
         for name, after in sorted(self.cfg.after_job.items()):
-            pattern = contract.glue_job_state_change_pattern([self.cfg.names.glue_job(after.upstream)], ["SUCCEEDED"])
+            pattern = upstream_succeeded_pattern(self.cfg.names.glue_job(after.upstream))
             if not after.enabled or not events.matches(pattern, event):
                 continue
             if depth >= MAX_CHAIN_DEPTH:
@@ -442,22 +262,22 @@ class LocalLake:
             runs.extend(self.start_run(after.job, transformer.apply(event), trigger_name=name, depth=depth + 1))
         return runs
 
-    def run_manual(self, job: str, key: str | None = None) -> list[dict[str, Any]]:
+    def run_manual(self, job: str, key: str | None = None) -> list[RunRecord]:
         """`lake run JOB [--key KEY]`: what `aws glue start-job-run` through the runner does."""
         self.known_job(job)
         if key:
             key = self.parse_target(key)
             self.stored_object(key, with_etag=False)  # a clear error if it is not there
-            run_input = contract.runner_input("manual", source_bucket=self.bronze, source_key=key)
+            run_input = runner_input("manual", source_bucket=self.bronze, source_key=key)
         else:
-            run_input = contract.runner_input("manual")
+            run_input = runner_input("manual")
         return self.start_run(job, run_input, trigger_name="manual")
 
-    def fire_schedule(self, schedule: str, instant: datetime) -> list[dict[str, Any]]:
+    def fire_schedule(self, schedule: str, instant: datetime) -> list[RunRecord]:
         """What EventBridge Scheduler sends the runner at `instant` (its static input)."""
         sched = self.cfg.schedules[schedule]
         self.progress(f"schedule {schedule} fires ({instant.astimezone(UTC):%Y-%m-%d %H:%M}Z) -> {sched.job}")
-        return self.start_run(sched.job, contract.schedule_input(), trigger_name=schedule)
+        return self.start_run(sched.job, schedule_input(), trigger_name=schedule)
 
     def replay(self, prefix: str, since: datetime | None = None) -> list[Dispatch]:
         """Re-emit Object Created for objects already in bronze (jobs are idempotent)."""
@@ -473,19 +293,17 @@ class LocalLake:
 
     # -- alerts ---------------------------------------------------------------------------
 
-    def _alert_failed_run(self, run: Mapping[str, Any]) -> None:
+    def _alert_failed_run(self, run: RunRecord) -> None:
         """The runner's execution failed: the event Step Functions emits, through the alert
         rule's input transformer, into the outbox. A run Glue never started fails with the
         runner's error; a run that failed carries Glue's job run as the cause."""
-        runner = self.cfg.names.runner(run["job"])
-        message = run.get("error") or "no error message"
-        if run.get("attempts"):
-            error, cause = contract.RUN_FAILED, contract.glue_run_cause(run["glue_job"], run["run_id"], "FAILED", message)
-        else:
-            error, cause = message.split(":", 1)[0] if message.startswith("Glue.") else "States.Runtime", message
-        event = contract.execution_status_change_event(
-            f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{runner}", run["run_id"], "FAILED",
+        runner = self.cfg.names.runner(run.job)
+        error, cause = alerts.failed_execution_error(run.glue_job, run.run_id, run.error or "no error message",
+                                                     started=bool(run.attempts))
+        status = alerts.ExecutionStatus.FAILED
+        event = alerts.execution_status_change_event(
+            f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{runner}", run.run_id, status,
             error=error, cause=cause, region=self.region, account=ACCOUNT)
-        self.history.add_alert(topic=self.cfg.names.alert_topic(), subject=f"Runner {runner} execution FAILED",
-                               message=runner_failure_message(event), job=run["job"], run_id=run["run_id"],
-                               state="FAILED")
+        self.history.add_alert(topic=self.cfg.names.alert_topic(), subject=alerts.alert_subject(runner, status),
+                               message=alerts.alert_message(event), job=run.job, run_id=run.run_id,
+                               state=str(status))

@@ -4,7 +4,7 @@ Two different retries happen to a cloud run, and the local runner reproduces bot
 
 1. **The runner's retry** (Step Functions `Retry` on `glue:startJobRun.sync`): Glue refused to
    *start* the run, e.g. `Glue.ConcurrentRunsExceededException` because the job already has
-   `max_concurrent_runs` runs. The runner waits `contract.RUNNER_RETRY.delays()` and tries
+   `max_concurrent_runs` runs. The runner waits `runner_errors.RUNNER_RETRY.delays()` and tries
    again; when the policy is exhausted the execution fails with that error. Locally the
    concurrency limit is a slot table in the run history (SQLite), so it holds across
    processes: two `lake upload`s, or an upload while `lake watch` runs.
@@ -16,12 +16,8 @@ Two different retries happen to a cloud run, and the local runner reproduces bot
 
 `LAKE_RETRY_SCALE` (float, default 1) multiplies the runner's delays, e.g. `0.01` in tests.
 
-`LAKE_FAULT` is a TEST-ONLY fault-injection hook, comma-separated `kind:job:count`:
-- `transient:sales_etl:1` - the first attempt of `sales_etl` in this process raises a
-  transient internal error inside the runner, before the job is called (Glue retries it);
-- `concurrency:sales_etl:3` - the first 3 slot requests of `sales_etl` in this process are
-  refused as if the job were at its concurrency limit (the runner's retry handles them).
-Counts are per process, across runs.
+Tests drive failures through the same seams a real run takes: the job function, the history
+(a held slot), or a runner whose `_try_slot` / `_one_attempt` refuse or fail (tests/support).
 """
 
 from __future__ import annotations
@@ -31,54 +27,18 @@ import random
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
-from data_platform.contract import RUNNER_RETRY, RetryPolicy
+from data_platform.contract.runner_errors import RUNNER_RETRY, RetryPolicy
 from data_platform.local.history import History
+from data_platform.local.records import JobOutcome, RunRecord
 
 # (job key, Glue-style arguments) -> RunSummary.to_dict()-shaped mapping
 JobFn = Callable[[str, Mapping[str, str]], Mapping[str, Any]]
 Progress = Callable[[str], None]
 
 CONCURRENT_RUNS_EXCEEDED = "Glue.ConcurrentRunsExceededException"
-
-
-class FaultSpecError(ValueError):
-    pass
-
-
-@dataclass
-class FaultPlan:
-    """Parsed `LAKE_FAULT`; remaining counts per (kind, job), consumed as faults fire."""
-
-    remaining: dict[tuple[str, str], int] = field(default_factory=dict)
-
-    KINDS = ("transient", "concurrency")
-
-    @classmethod
-    def parse(cls, spec: str | None) -> FaultPlan:
-        plan = cls()
-        for item in filter(None, (part.strip() for part in (spec or "").split(","))):
-            parts = item.split(":")
-            if len(parts) != 3 or parts[0] not in cls.KINDS or not parts[2].isdigit():
-                raise FaultSpecError(
-                    f"LAKE_FAULT item '{item}' is malformed; use kind:job:count with kind one of "
-                    f"{', '.join(cls.KINDS)}, e.g. transient:sales_etl:1")
-            plan.remaining[(parts[0], parts[1])] = int(parts[2])
-        return plan
-
-    @classmethod
-    def from_env(cls) -> FaultPlan:
-        return cls.parse(os.environ.get("LAKE_FAULT"))
-
-    def take(self, kind: str, job: str) -> bool:
-        left = self.remaining.get((kind, job), 0)
-        if left <= 0:
-            return False
-        self.remaining[(kind, job)] = left - 1
-        return True
 
 
 def retry_scale_from_env() -> float:
@@ -109,7 +69,7 @@ class LocalRunner:
     """Runs one job run to its final state and records it in the history."""
 
     def __init__(self, history: History, job_fn: JobFn, *, policy: RetryPolicy = RUNNER_RETRY,
-                 retry_scale: float = 1.0, faults: FaultPlan | None = None,
+                 retry_scale: float = 1.0,
                  sleep: Callable[[float], None] = time.sleep, progress: Progress | None = None,
                  jitter: Callable[[float], float] | None = None) -> None:
         self.history = history
@@ -119,12 +79,11 @@ class LocalRunner:
         self.job_fn = job_fn
         self.policy = policy
         self.retry_scale = retry_scale
-        self.faults = faults or FaultPlan()
         self.sleep = sleep
         self.progress = progress or (lambda _message: None)
 
-    def run(self, request: RunRequest) -> dict[str, Any]:
-        """Start, retry and finish one run; return its history row. Never raises for job failures."""
+    def run(self, request: RunRequest) -> RunRecord:
+        """Start, retry and finish one run; return its history record. Never raises for job failures."""
         self.history.create_run(run_id=request.run_id, job=request.job, glue_job=request.glue_job,
                                 env=request.env, run_input=request.run_input, trigger_name=request.trigger_name)
         try:
@@ -132,23 +91,21 @@ class LocalRunner:
             if refusal is not None:
                 return self.history.finish_run(request.run_id, refusal, attempts=0)
             try:
-                summary, attempts = self._attempts(request)
+                outcome, attempts = self._attempts(request)
             finally:
                 self.history.release_slot(request.run_id)
-            return self.history.finish_run(request.run_id, summary, attempts)
+            return self.history.finish_run(request.run_id, outcome, attempts)
         except KeyboardInterrupt:
             self.history.release_slot(request.run_id)
-            self.history.finish_run(request.run_id, _failure("interrupted (Ctrl-C or SIGTERM) before the run "
-                                                             "finished", "internal"), attempts=0)
+            self.history.finish_run(request.run_id, JobOutcome.failure("interrupted (Ctrl-C or SIGTERM) before the "
+                                                                       "run finished"), attempts=0)
             raise
 
-    def _acquire_slot(self, request: RunRequest) -> dict[str, Any] | None:
-        """The runner's retry: None once a slot is held, else the failed summary."""
+    def _acquire_slot(self, request: RunRequest) -> JobOutcome | None:
+        """The runner's retry: None once a slot is held, else the failed outcome."""
         delays = self.policy.delays()
         for attempt in range(len(delays) + 1):
-            refused_by_fault = self.faults.take("concurrency", request.job)
-            if not refused_by_fault and self.history.try_acquire_slot(
-                    request.glue_job, request.max_concurrent_runs, request.run_id):
+            if self._try_slot(request):
                 return None
             if attempt == len(delays):
                 break
@@ -158,39 +115,33 @@ class LocalRunner:
                               f"{request.max_concurrent_runs}); waiting, retry {attempt + 1}/{len(delays)} "
                               f"in {wait:.1f}s")
             self.sleep(wait)
-        return _failure(
+        return JobOutcome.failure(
             f"{CONCURRENT_RUNS_EXCEEDED}: job {request.glue_job} already has {request.max_concurrent_runs} "
-            f"concurrent run(s) (max_concurrent_runs); the runner gave up after {len(delays)} retries",
-            "internal")
+            f"concurrent run(s) (max_concurrent_runs); the runner gave up after {len(delays)} retries")
 
-    def _attempts(self, request: RunRequest) -> tuple[dict[str, Any], int]:
+    def _try_slot(self, request: RunRequest) -> bool:
+        """Glue's MaxConcurrentRuns: a slot of the job's, held in the history across processes."""
+        return self.history.try_acquire_slot(request.glue_job, request.max_concurrent_runs, request.run_id)
+
+    def _attempts(self, request: RunRequest) -> tuple[JobOutcome, int]:
         """Glue's retry: re-run transient (internal) failures up to max_retries."""
         total = request.max_retries + 1
-        summary: dict[str, Any] = {}
         for attempt in range(1, total + 1):
             self.history.mark_attempt(request.run_id, attempt)
             self.progress(f"running {request.job} (run {request.run_id}, attempt {attempt}/{total})")
-            summary = self._one_attempt(request, attempt)
-            if summary.get("state") != "FAILED" or summary.get("error_kind") != "internal":
-                return summary, attempt
+            outcome = self._one_attempt(request, attempt)
+            if not outcome.retryable:
+                return outcome, attempt
             if attempt < total:
                 self.progress(f"{request.job}: attempt {attempt} failed with a transient error; Glue retries it")
-        return summary, total
+        return outcome, total
 
-    def _one_attempt(self, request: RunRequest, attempt: int) -> dict[str, Any]:
-        if self.faults.take("transient", request.job):
-            return _failure(f"LAKE_FAULT: injected transient failure of {request.job} (attempt {attempt})",
-                            "internal")
+    def _one_attempt(self, request: RunRequest, attempt: int) -> JobOutcome:
+        """Run the job once; a job function that raises is an internal (transient) failure."""
         try:
-            return dict(self.job_fn(request.job, dict(request.arguments)))
+            return JobOutcome.from_summary(self.job_fn(request.job, dict(request.arguments)))
         except KeyboardInterrupt:
             raise
         except Exception as error:  # noqa: BLE001 - run_job should not raise; if it does, it is internal
             detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-            return _failure(f"the job crashed: {detail}", "internal")
-
-
-def _failure(error: str, kind: str) -> dict[str, Any]:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"state": "FAILED", "error": error, "error_kind": kind, "rows_read": None, "rows_written": None,
-            "rows_quarantined": None, "outputs": [], "started_at": now, "ended_at": now}
+            return JobOutcome.failure(f"the job crashed: {detail}")

@@ -42,6 +42,7 @@ from typing import Any
 
 from data_platform.local.history import parse_iso
 from data_platform.local.lake import Dispatch, LocalLake
+from data_platform.local.records import RunRecord
 
 DEFAULT_MAX_CATCH_UP = 24
 
@@ -78,19 +79,19 @@ class Fire:
 @dataclass
 class TickResult:
     window_start: dict[str, datetime | None] = field(default_factory=dict)
-    fired: list[tuple[Fire, list[dict[str, Any]]]] = field(default_factory=list)
+    fired: list[tuple[Fire, list[RunRecord]]] = field(default_factory=list)
     due: list[Fire] = field(default_factory=list)
     initialized: list[str] = field(default_factory=list)
     more_due: list[str] = field(default_factory=list)  # schedules with fires left for the next tick
 
     @property
     def failed(self) -> bool:
-        return any(run["state"] == "FAILED" for _fire, runs in self.fired for run in runs)
+        return any(run.failed for _fire, runs in self.fired for run in runs)
 
 
 class Scheduler:
     def __init__(self, lake: LocalLake, *, max_catch_up: int = DEFAULT_MAX_CATCH_UP) -> None:
-        from data_platform import schedules  # pure Python; imported here to keep `lake --help` lean
+        from data_platform.contract import schedules  # pure Python; imported here to keep `lake --help` lean
 
         self._next_fire_times = schedules.next_fire_times
         self.lake = lake

@@ -84,12 +84,18 @@ def tree_rss(proc: psutil.Process) -> tuple[int, int]:
 
 def start_lake(home: Path, *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None,
                stdout=subprocess.PIPE, stderr=subprocess.PIPE) -> psutil.Popen:
-    """Start `lake --home HOME ARGS` in its own session (so a kill reaches its whole tree)."""
+    """Start `lake --home HOME ARGS` in its own session (so a kill reaches its whole tree); with
+    `LAKE_FAULT` in `env`, the same CLI with a fault-injecting runner (tests/support/faults.py)."""
+    # Imported here: `python -m tests.reliability.seed_homes` imports this package as
+    # tests.reliability, where the test tooling is tests.support, not support.
+    from support.faults import lake_command
+
     cwd = cwd or home.parent
     cwd.mkdir(parents=True, exist_ok=True)
+    command, run_env = lake_command(lake_env(env), LAKE)
     return psutil.Popen(
-        [str(LAKE), "--home", str(home), *args],
-        stdout=stdout, stderr=stderr, text=True, env=lake_env(env), cwd=str(cwd),
+        [*command, "--home", str(home), *args],
+        stdout=stdout, stderr=stderr, text=True, env=run_env, cwd=str(cwd),
         start_new_session=True,
     )
 

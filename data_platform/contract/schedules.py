@@ -222,12 +222,9 @@ def _parse_dom(expr: str, text: str) -> _DaySpec:
         return _DaySpec("last")
     if text == "LW":
         return _DaySpec("last_weekday")
-    m = _L_OFFSET.fullmatch(text)
-    if m:
-        n = int(m.group(1))
-        if not 1 <= n <= 30:
-            raise _err(expr, f"day-of-month offset in '{text}' must be 1-30")
-        return _DaySpec("last_offset", n=n)
+    offset = _last_offset(expr, text, "day-of-month", 30)
+    if offset is not None:
+        return offset
     m = _DOM_W.fullmatch(text)
     if m:
         n = _value(expr, _DOM, m.group(1))
@@ -241,6 +238,17 @@ def _parse_dom(expr: str, text: str) -> _DaySpec:
             f"(nL is a day-of-week form); allowed: {_DOM.allowed}",
         )
     return _DaySpec("set", _parse_common(expr, _DOM, text))
+
+
+def _last_offset(expr: str, text: str, field: str, most: int) -> _DaySpec | None:
+    """`L-n`: n days before the last day, 1 <= n <= most; None when `text` is not that form."""
+    m = _L_OFFSET.fullmatch(text)
+    if not m:
+        return None
+    n = int(m.group(1))
+    if not 1 <= n <= most:
+        raise _err(expr, f"{field} offset in '{text}' must be 1-{most}")
+    return _DaySpec("last_offset", n=n)
 
 
 def _dow_value(expr: str, tok: str) -> int:
@@ -260,12 +268,9 @@ def _parse_dow(expr: str, text: str) -> _DaySpec:
         if not re.fullmatch(r"[1-5]", k):
             raise _err(expr, f"day-of-week '{text}': the instance after '#' must be 1-5")
         return _DaySpec("nth_dow", n=dv, k=int(k))
-    m = _L_OFFSET.fullmatch(text)
-    if m:
-        n = int(m.group(1))
-        if not 1 <= n <= 7:
-            raise _err(expr, f"day-of-week offset in '{text}' must be 1-7")
-        return _DaySpec("last_offset", n=n)
+    offset = _last_offset(expr, text, "day-of-week", 7)
+    if offset is not None:
+        return offset
     if text.endswith("L") and len(text) > 1:
         return _DaySpec("last_dow", n=_dow_value(expr, text[:-1]))
     if "?" in text:

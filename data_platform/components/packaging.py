@@ -1,4 +1,9 @@
-"""The `etl` package as a deterministic zip for Glue's `--extra-py-files`, and content hashes.
+"""The job code as a deterministic zip for Glue's `--extra-py-files`, and content hashes.
+
+The zip holds what runs on Glue and nothing else: the `etl` package, and of `data_platform`
+only the contract the jobs share with the runners (`data_platform/__init__.py` and
+`data_platform/contract/`; `etl` imports nothing else of `data_platform`, an import-linter
+contract in pyproject.toml holds it to that).
 
 The hash names the S3 key the zip is uploaded under, so a change to any file in `etl/`
 changes the key and redeploys the jobs, and an unchanged tree keeps the key (no churn in
@@ -15,8 +20,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-ETL_DIR = Path(__file__).resolve().parents[1] / "etl"
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+ETL_DIR = PROJECT_DIR / "etl"
 ENTRY_DIR_NAME = "glue_entry"
+# (archive name, file or folder) of what the jobs import from data_platform.
+CONTRACT_ENTRIES: tuple[tuple[str, Path], ...] = (
+    ("data_platform/__init__.py", PROJECT_DIR / "data_platform" / "__init__.py"),
+    ("data_platform/contract", PROJECT_DIR / "data_platform" / "contract"),
+)
 
 # 1980-01-01 is the earliest timestamp a zip entry can hold.
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
@@ -36,19 +47,27 @@ class Package:
 
 
 def package_files(source_dir: Path) -> list[tuple[str, Path]]:
-    """(archive name, file) pairs, sorted; archive names start with the package folder."""
+    """(archive name, file) pairs, sorted: the `etl` package at `source_dir` (archive names
+    start with its folder's name) and the contract (`CONTRACT_ENTRIES`)."""
     source_dir = Path(source_dir)
     if not (source_dir / "__init__.py").is_file():
         raise FileNotFoundError(f"{source_dir} is not a Python package (no __init__.py); cannot package it for Glue")
+    entries = _tree_files(source_dir, source_dir.name)
+    for name, path in CONTRACT_ENTRIES:
+        entries += _tree_files(path, name) if path.is_dir() else [(name, path)]
+    return sorted(entries)
+
+
+def _tree_files(root: Path, archive_root: str) -> list[tuple[str, Path]]:
     entries = []
-    for path in source_dir.rglob("*"):
-        relative = path.relative_to(source_dir)
+    for path in root.rglob("*"):
+        relative = path.relative_to(root)
         if not path.is_file() or any(part in _EXCLUDED_DIRS or part.startswith(".") for part in relative.parts):
             continue
         if path.name.endswith(_EXCLUDED_SUFFIXES):
             continue
-        entries.append(((Path(source_dir.name) / relative).as_posix(), path))
-    return sorted(entries)
+        entries.append(((Path(archive_root) / relative).as_posix(), path))
+    return entries
 
 
 def content_hash(entries: list[tuple[str, Path]]) -> str:

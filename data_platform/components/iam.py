@@ -404,22 +404,10 @@ def glue_job_policy(
 ) -> dict[str, Any]:
     """The job role: read its input, write its dataset's table and bookkeeping, nothing else."""
     p = account.partition
-    statements: list[dict[str, Any]] = []
-    for index, (_bucket, grants) in enumerate(sorted(_by_bucket(access.reads).items())):
-        statements.append({
-            "Sid": f"ReadInput{index}",
-            "Effect": "Allow",
-            "Action": list(S3_READ_ACTIONS),
-            "Resource": grant_arns(p, grants),
-        })
-    for index, (_bucket, grants) in enumerate(sorted(_by_bucket(access.writes).items())):
-        statements.append({
-            "Sid": f"WriteOutput{index}",
-            "Effect": "Allow",
-            "Action": list(S3_WRITE_ACTIONS),
-            "Resource": grant_arns(p, grants),
-        })
-    statements += [
+    own_buckets = [g.bucket for g in (*access.reads, *access.writes, S3Grant(artifacts_bucket, ""))]
+    return document([
+        *_grant_statements("ReadInput", S3_READ_ACTIONS, p, access.reads),
+        *_grant_statements("WriteOutput", S3_WRITE_ACTIONS, p, access.writes),
         {
             "Sid": "ReadJobCode",
             "Effect": "Allow",
@@ -432,32 +420,16 @@ def glue_job_policy(
             "Action": list(S3_WRITE_ACTIONS),
             "Resource": objects_arn(p, artifacts_bucket, temp_prefix),
         },
-        _list_statement("ListOwnBuckets", p, (g.bucket for g in (*access.reads, *access.writes,
-                                                                 S3Grant(artifacts_bucket, "")))),
+        _list_statement("ListOwnBuckets", p, own_buckets),
         {
             "Sid": "LocateBuckets",
             "Effect": "Allow",
             "Action": "s3:GetBucketLocation",
-            "Resource": _sorted_unique(
-                bucket_arn(p, g.bucket) for g in (*access.reads, *access.writes, S3Grant(artifacts_bucket, ""))
-            ),
+            "Resource": _sorted_unique(bucket_arn(p, bucket) for bucket in own_buckets),
         },
         *catalog_statements(account, catalog),
-        {
-            "Sid": "UseDataKey",
-            "Effect": "Allow",
-            "Action": list(KMS_DATA_ACTIONS),
-            "Resource": kms_key_arn,
-        },
-        {
-            "Sid": "WriteJobLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            # Exactly the job's groups and their streams (CloudWatch Logs resource types:
-            # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html).
-            "Resource": sorted({arn for name in log_group_names
-                                for arn in (account.log_group_arn(name), f"{account.log_group_arn(name)}:log-stream:*")}),
-        },
+        {"Sid": "UseDataKey", "Effect": "Allow", "Action": list(KMS_DATA_ACTIONS), "Resource": kms_key_arn},
+        _job_logs_statement(account, log_group_names),
         {
             "Sid": "PutJobMetrics",
             "Effect": "Allow",
@@ -465,8 +437,27 @@ def glue_job_policy(
             "Resource": PUT_METRIC_DATA_RESOURCE,
             "Condition": {"StringEquals": {"cloudwatch:namespace": list(JOB_METRIC_NAMESPACES)}},
         },
-    ]
-    return document(statements)
+    ])
+
+
+def _grant_statements(sid: str, actions: Sequence[str], partition: str,
+                      grants: Iterable[S3Grant]) -> list[dict[str, Any]]:
+    """One statement per bucket (`<sid>0`, `<sid>1`, ... in bucket order) over its grants."""
+    return [{"Sid": f"{sid}{index}", "Effect": "Allow", "Action": list(actions),
+             "Resource": grant_arns(partition, bucket_grants)}
+            for index, (_bucket, bucket_grants) in enumerate(sorted(_by_bucket(grants).items()))]
+
+
+def _job_logs_statement(account: AwsAccount, log_group_names: Sequence[str]) -> dict[str, Any]:
+    return {
+        "Sid": "WriteJobLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        # Exactly the job's groups and their streams (CloudWatch Logs resource types:
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html).
+        "Resource": sorted({arn for name in log_group_names
+                            for arn in (account.log_group_arn(name), f"{account.log_group_arn(name)}:log-stream:*")}),
+    }
 
 
 # -- Runner, trigger and alert policies -------------------------------------------------------

@@ -3,11 +3,11 @@
 EventBridge cannot target a Glue job, so every trigger targets the job's runner: a Step
 Functions state machine with one Task that starts the Glue run and waits for it
 (`glue:startJobRun.sync`). It passes the trigger's runner input as job arguments, retries
-when Glue refused to *start* the run for lack of capacity (`contract.RUNNER_RETRY`), fails at
-once on errors that will not go away (`contract.PERMANENT_ERRORS`), retries a run that started
+when Glue refused to *start* the run for lack of capacity (`runner_errors.RUNNER_RETRY`), fails at
+once on errors that will not go away (`runner_errors.PERMANENT_ERRORS`), retries a run that started
 and failed up to the job's `max_retries` (`run_retry_block`), and otherwise ends in a Fail state
 carrying Glue's error and cause, so a failed run is one failed execution: the alert rule
-listens for exactly that (contract.RUNNER_ERRORS is the table).
+listens for exactly that (runner_errors.RUNNER_ERRORS is the table).
 
 Why the runner and not Glue retries failed runs: a Glue-internal retry is a *new* run id, while
 `.sync` waits on the first one, so the execution would fail (and alarm) even when Glue's retry
@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from data_platform.contract import PERMANENT_ERRORS, RUN_ARGUMENT_FIELDS, RUN_FAILED, RUNNER_RETRY, RetryPolicy
+from data_platform.contract.runner_errors import PERMANENT_ERRORS, RUN_FAILED, RUNNER_RETRY, RetryPolicy
+from data_platform.contract.runs import RUN_ARGUMENT_FIELDS
 
 START_STATE = "StartGlueJobRun"
 FAIL_STATE = "JobRunFailed"
@@ -58,7 +59,7 @@ RUN_RETRY_BACKOFF_RATE = 2.0
 
 
 def no_retry_block() -> dict[str, Any]:
-    """Errors that will not go away (contract.PERMANENT_ERRORS): never retried. It must come
+    """Errors that will not go away (runner_errors.PERMANENT_ERRORS): never retried. It must come
     before `run_retry_block`, whose States.TaskFailed matches every error name."""
     return {"ErrorEquals": list(PERMANENT_ERRORS), "MaxAttempts": 0}
 

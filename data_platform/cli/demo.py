@@ -24,8 +24,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from data_platform import events
+from data_platform.cli.render import print_history
 from data_platform.config import StackConfig
+from data_platform.contract import events
 from data_platform.local import LakeError
 from data_platform.local.history import STATE_DIR
 from data_platform.local.tables import read_rows, row_count
@@ -129,7 +130,6 @@ def run_demo(stack: StackConfig, home: Path, *, out: Console, err: Console, repo
              reset: bool = True, job_fn: Callable[..., Any] | None = None) -> int:
     """Run the demo; 0 when every run ended as expected (the bad file is expected to fail)."""
     from data_platform.local.lake import LocalLake
-    from data_platform.local.watch import Scheduler
 
     started = datetime.now(UTC)
     if reset:
@@ -139,63 +139,70 @@ def run_demo(stack: StackConfig, home: Path, *, out: Console, err: Console, repo
     try:
         samples = sample_files()
         _check_samples_route(lake, samples)
-        folder = lake.home / SAMPLES_DIR
-        folder.mkdir(exist_ok=True)
         out.rule(f"[bold]1. Upload {len(samples)} files to local bronze ({lake.bronze})")
-        unexpected: list[str] = []
-        all_runs: list[dict[str, Any]] = []
         if job_fn is None:
-            from data_platform.local.lake import warm_up
+            from data_platform.local.spark import warm_up
 
             with reporter.working("Starting local Spark (once; every run reuses it) ..."):
                 warm_up()
-        with reporter.working("Uploading samples; each matched job runs on local Spark ..."):
-            for sample in samples:
-                source = folder / sample.key.replace("/", "__")
-                source.write_bytes(sample.body)
-                dispatch = lake.dispatch(lake.put_object(source, sample.key))
-                targets = ", ".join(f"{m.rule} -> {m.job}" for m in dispatch.matched) or "no s3 rule"
-                states = ", ".join(f"{r['job']} {r['state']}" for r in dispatch.runs)
-                out.print(f"  {escape(sample.key)}  [dim]({sample.note})[/]\n    {targets}"
-                          + (f"  =>  {states}" if states else ""))
-                all_runs.extend(dispatch.runs)
-                failed = [r for r in dispatch.runs if r["state"] == "FAILED"]
-                if bool(failed) != sample.expect_failure:
-                    unexpected.append(f"{sample.key}: " + (", ".join(f"{r['job']}: {r['error']}" for r in failed)
-                                                           or "expected a failed run"))
-
+        unexpected = _upload_samples(lake, samples, out, reporter)
         out.rule("[bold]2. The daily schedule fires (what `lake tick` does)")
-        sched_name, fire_at = _daily_fire(lake)
-        if sched_name:
-            with reporter.working(f"Firing {sched_name} at {fire_at:%Y-%m-%d %H:%M}Z ..."):
-                result = Scheduler(lake).tick(fire_at, fire_at - timedelta(minutes=1))
-            for fire, runs in result.fired:
-                out.print(f"  {fire.schedule} fired at {fire.instant:%Y-%m-%dT%H:%M}Z -> {fire.job}: "
-                          + ", ".join(f"{r['state']} ({r['rows_written']} rows)" for r in runs))
-                all_runs.extend(runs)
-                unexpected.extend(f"{r['job']}: {r['error']}" for r in runs if r["state"] == "FAILED")
-
+        unexpected += _fire_daily_schedule(lake, out, reporter)
         out.rule("[bold]3. Silver and gold")
         _show_datasets(lake, out)
         out.rule("[bold]4. Quarantine")
         _show_quarantine(lake, out)
         out.rule("[bold]5. Run history (lake runs) and alerts (lake alerts)")
-        from data_platform.cli import print_history
-
         print_history(lake.history.runs(limit=None), f"Runs in {lake.home}", lake.home, out)
         for alert in lake.history.alerts(limit=None):
-            out.print(f"  [red]alert[/] {escape(alert['subject'])}: {escape(alert['message'])}")
+            out.print(f"  [red]alert[/] {escape(alert.subject)}: {escape(alert.message)}")
         elapsed = (datetime.now(UTC) - started).total_seconds()
         out.rule(f"[bold]Done in {elapsed:.0f}s")
         out.print(f"Explore: lake --home {home} runs | alerts | schedules ; "
                   f"drop files into {lake.bucket_dir(lake.bronze)} while `lake --home {home} watch` runs.")
-        if unexpected:
-            for item in unexpected:
-                err.print(f"[red]unexpected[/]: {escape(item)}")
-            return 1
-        return 0
+        for item in unexpected:
+            err.print(f"[red]unexpected[/]: {escape(item)}")
+        return 1 if unexpected else 0
     finally:
         lake.close()
+
+
+def _upload_samples(lake: Any, samples: list[Sample], out: Console, reporter: Any) -> list[str]:
+    """What `lake upload` does, for each sample; returns the runs that did not end as expected."""
+    folder = lake.home / SAMPLES_DIR
+    folder.mkdir(exist_ok=True)
+    unexpected: list[str] = []
+    with reporter.working("Uploading samples; each matched job runs on local Spark ..."):
+        for sample in samples:
+            source = folder / sample.key.replace("/", "__")
+            source.write_bytes(sample.body)
+            dispatch = lake.dispatch(lake.put_object(source, sample.key))
+            targets = ", ".join(f"{m.rule} -> {m.job}" for m in dispatch.matched) or "no s3 rule"
+            states = ", ".join(f"{r.job} {r.state}" for r in dispatch.runs)
+            out.print(f"  {escape(sample.key)}  [dim]({sample.note})[/]\n    {targets}"
+                      + (f"  =>  {states}" if states else ""))
+            failed = [r for r in dispatch.runs if r.failed]
+            if bool(failed) != sample.expect_failure:
+                unexpected.append(f"{sample.key}: " + (", ".join(f"{r.job}: {r.error}" for r in failed)
+                                                       or "expected a failed run"))
+    return unexpected
+
+
+def _fire_daily_schedule(lake: Any, out: Console, reporter: Any) -> list[str]:
+    """What `lake tick` does at the daily schedule's latest fire; returns the failed runs."""
+    from data_platform.local.watch import Scheduler
+
+    sched_name, fire_at = _daily_fire(lake)
+    if not sched_name:
+        return []
+    with reporter.working(f"Firing {sched_name} at {fire_at:%Y-%m-%d %H:%M}Z ..."):
+        result = Scheduler(lake).tick(fire_at, fire_at - timedelta(minutes=1))
+    unexpected: list[str] = []
+    for fire, runs in result.fired:
+        out.print(f"  {fire.schedule} fired at {fire.instant:%Y-%m-%dT%H:%M}Z -> {fire.job}: "
+                  + ", ".join(f"{r.state} ({r.rows_written} rows)" for r in runs))
+        unexpected.extend(f"{r.job}: {r.error}" for r in runs if r.failed)
+    return unexpected
 
 
 def _check_samples_route(lake: Any, samples: list[Sample]) -> None:
@@ -211,7 +218,7 @@ def _check_samples_route(lake: Any, samples: list[Sample]) -> None:
 
 def _daily_fire(lake: Any) -> tuple[str | None, datetime]:
     """The schedule that imports customers and its most recent fire instant."""
-    from data_platform.schedules import next_fire_times
+    from data_platform.contract.schedules import next_fire_times
 
     for name, sched in sorted(lake.cfg.schedules.items()):
         if sched.enabled and sched.job == "customer_import":

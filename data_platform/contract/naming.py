@@ -54,6 +54,17 @@ def check_name(kind: str, name: str) -> str | None:
     return None
 
 
+# The stack's buckets by purpose: the medallion's data layers, the job code, the access logs.
+DATA_LAYERS: tuple[str, ...] = ("bronze", "silver", "gold")
+ARTIFACTS = "artifacts"
+ACCESS_LOGS = "access_logs"
+BUCKET_PURPOSES: tuple[str, ...] = (*DATA_LAYERS, ARTIFACTS, ACCESS_LOGS)
+
+# The first part of every name unless the stack config sets `name_prefix`; a job run without a
+# bucket or database argument (a local run by hand) uses the default names of its environment.
+DEFAULT_NAME_PREFIX = "data-lake"
+
+
 @dataclass(frozen=True)
 class Names:
     """All physical names of one stack. Pure: the Pulumi program and the local runtime share it."""

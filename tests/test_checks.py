@@ -1,6 +1,6 @@
-"""Deploy fidelity: both stacks' synthesized resources, as AWS would judge them.
+"""Deploy checks: both stacks' synthesized resources, as AWS would judge them.
 
-The checks live in `data_platform.fidelity`; these tests run them over `synthesize(dev)` and
+The checks live in the top-level `checks` package; these tests run them over `synthesize(dev)` and
 `synthesize(prod)` (once per process, see `synthesized`) and over deliberately broken
 resources, so each check is shown able to fail.
 """
@@ -19,8 +19,10 @@ from typing import Any
 
 import pytest
 
-from data_platform import fidelity
-from data_platform.fidelity import API_MAPPINGS, Skip, To
+import checks
+from checks import api_mappings, api_shapes, iam, patterns, runners
+from checks.api_mappings import API_MAPPINGS, Skip, To
+from checks.resources import POLICY_UNKNOWNS, PULUMI_UNKNOWN, check_unknowns
 
 REPO = Path(__file__).resolve().parents[1]
 STACKS = ("dev", "prod")
@@ -53,9 +55,9 @@ def show(findings) -> str:
 
 
 def test_every_type_is_api_checked_or_listed_with_a_reason(resources):
-    assert fidelity.unmapped_types(resources) == []
+    assert api_shapes.unmapped_types(resources) == []
     for type_token in {r["type"] for r in resources} - set(API_MAPPINGS):
-        assert fidelity.not_api_checked_reason(type_token), type_token
+        assert api_shapes.not_api_checked_reason(type_token), type_token
 
 
 def test_the_required_types_are_api_checked(resources):
@@ -72,50 +74,50 @@ def test_the_required_types_are_api_checked(resources):
 
 
 def test_inputs_satisfy_the_aws_api_constraints(resources):
-    findings = fidelity.check_api_constraints(resources)
+    findings = api_shapes.check_api_constraints(resources)
     assert findings == [], show(findings)
 
 
 def test_event_patterns_are_valid(resources):
     rules = [r for r in of_type(resources, "aws:cloudwatch/eventRule:EventRule") if r["inputs"].get("eventPattern")]
     assert rules
-    findings = fidelity.check_event_patterns(resources)
+    findings = patterns.check_event_patterns(resources)
     assert findings == [], show(findings)
 
 
 def test_schedule_expressions_are_valid(resources):
     assert of_type(resources, "aws:scheduler/schedule:Schedule")
-    findings = fidelity.check_schedule_expressions(resources)
+    findings = patterns.check_schedule_expressions(resources)
     assert findings == [], show(findings)
 
 
 def test_state_machine_definitions_pass_statelint(resources):
     assert of_type(resources, "aws:sfn/stateMachine:StateMachine")
-    findings = fidelity.check_state_machines(resources)
+    findings = runners.check_state_machines(resources)
     assert findings == [], show(findings)
 
 
 def test_iam_documents_pass_parliament_and_structural_checks(resources):
-    documents = fidelity.iam_documents(resources)
+    documents = iam.iam_documents(resources)
     kinds = {kind: sum(1 for d in documents if d.kind == kind) for kind in ("identity", "resource", "trust", "key")}
     roles = len(of_type(resources, "aws:iam/role:Role"))
     assert kinds["trust"] == roles and kinds["identity"] >= roles and kinds["resource"] > 0 and kinds["key"] == 1
-    findings = fidelity.check_iam_documents(resources)
+    findings = iam.check_iam_documents(resources)
     assert findings == [], show(findings)
 
 
 def test_no_resource_wildcard_beyond_the_documented_exceptions(resources):
-    findings = fidelity.check_wildcard_resources(resources)
+    findings = iam.check_wildcard_resources(resources)
     assert findings == [], show(findings)
 
 
 def test_every_value_is_resolved(resources):
-    findings = fidelity.check_unknowns(resources)
+    findings = check_unknowns(resources)
     assert findings == [], show(findings)
 
 
 def test_check_all_is_clean(resources):
-    assert fidelity.check_all(resources) == []
+    assert checks.check_all(resources) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ def _spec_problems(fields, schema, path="") -> list[str]:
                 problems += _spec_problems(spec.fields, schema[name], f"{path}{name}.")
     for name, nested in schema.items():
         spec = fields.get(name)
-        if spec is None and not (path == "" and name in fidelity.COMMON_SKIPS):
+        if spec is None and not (path == "" and name in api_mappings.COMMON_SKIPS):
             problems.append(f"{path}{name}: pulumi-aws input neither mapped nor Skip(reason)")
         elif nested and isinstance(spec, To) and spec.fields is None and not spec.convert:
             problems.append(f"{path}{name}: nested pulumi input mapped without its fields")
@@ -170,7 +172,7 @@ def test_mapping_names_real_pulumi_inputs_and_covers_them_all(type_token):
 @pytest.mark.parametrize("type_token", sorted(API_MAPPINGS))
 def test_mapping_names_a_real_operation(type_token):
     mapping = API_MAPPINGS[type_token]
-    shape = fidelity.operation_input_shape(mapping.service, mapping.operation)
+    shape = api_shapes.operation_input_shape(mapping.service, mapping.operation)
     assert shape.type_name == "structure"
     for path in mapping.provider_filled:
         node = shape
@@ -192,7 +194,7 @@ def test_skips_say_why():
 
     for mapping in API_MAPPINGS.values():
         walk(mapping.fields)
-    for reason in fidelity.NOT_API_CHECKED.values():
+    for reason in api_mappings.NOT_API_CHECKED.values():
         assert len(reason) > 10
 
 
@@ -200,10 +202,10 @@ def test_unknown_sentinels_match_the_sdks():
     import pulumi.runtime.rpc as rpc
     import pulumi_policy.proxy as proxy
 
-    assert fidelity.PULUMI_UNKNOWN == rpc.UNKNOWN
+    assert PULUMI_UNKNOWN == rpc.UNKNOWN
     sentinels = {getattr(proxy, n) for n in dir(proxy) if n.startswith("UNKNOWN_") and n.endswith("_VALUE")}
-    assert sentinels == set(fidelity.POLICY_UNKNOWNS)
-    assert proxy.UNKNOWN_OBJECT_VALUE in fidelity.POLICY_UNKNOWNS
+    assert sentinels == set(POLICY_UNKNOWNS)
+    assert proxy.UNKNOWN_OBJECT_VALUE in POLICY_UNKNOWNS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,15 +214,15 @@ def test_unknown_sentinels_match_the_sdks():
 
 def test_java_patterns_translate():
     pattern = r"[\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\t]*"
-    assert fidelity.python_pattern(pattern) == r"[\u0020-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF\t]*"
-    compiled = fidelity._compiled(pattern)
+    assert api_shapes.python_pattern(pattern) == r"[\u0020-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF\t]*"
+    compiled = api_shapes._compiled(pattern)
     assert compiled.fullmatch("job \U0001F600 name") and not compiled.fullmatch("bad\x01")
-    tag = fidelity._compiled(r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+")
+    tag = api_shapes._compiled(r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+")
     assert tag.fullmatch("Équipe data-lake") and not tag.fullmatch("a;b")
 
 
 def test_validator_checks_type_required_enum_length_pattern_and_range():
-    problems = fidelity.validate_request("glue", "CreateJob", {
+    problems = api_shapes.validate_request("glue", "CreateJob", {
         "Name": "x" * 256, "Command": {"ScriptLocation": "s3://a/b.py"}, "WorkerType": "G.3X",
         "NumberOfWorkers": 2.5, "Timeout": 0, "GlueVersion": "five", "ExecutionProperty": {"MaxConcurrentRuns": True},
         "Bogus": 1,
@@ -234,10 +236,10 @@ def test_validator_checks_type_required_enum_length_pattern_and_range():
 
 
 def test_validator_accepts_integral_floats_and_reports_unknowns():
-    ok = fidelity.validate_request("events", "PutTargets", {
+    ok = api_shapes.validate_request("events", "PutTargets", {
         "Rule": "r", "Targets": [{"Id": "t", "Arn": "arn:x", "RetryPolicy": {"MaximumRetryAttempts": 8.0}}]})
     assert ok == []
-    unknown = fidelity.validate_request("events", "PutRule", {"Name": fidelity.PULUMI_UNKNOWN})
+    unknown = api_shapes.validate_request("events", "PutRule", {"Name": PULUMI_UNKNOWN})
     assert unknown and "unknown" in unknown[0][1]
 
 
@@ -259,7 +261,7 @@ def _first(resources, type_token, **matching):
 def test_glue_job_with_unknown_worker_type_is_reported(resources):
     job = _first(resources, "aws:glue/job:Job")
     job["inputs"]["workerType"] = "G.3X"
-    findings = fidelity.check_api_constraints([job])
+    findings = api_shapes.check_api_constraints([job])
     assert len(findings) == 1 and "WorkerType" in findings[0].path and "'G.3X' is not one of" in findings[0].message
 
 
@@ -267,26 +269,26 @@ def test_glue_job_without_role_and_with_bad_glue_version_is_reported(resources):
     job = _first(resources, "aws:glue/job:Job")
     del job["inputs"]["roleArn"]
     job["inputs"]["glueVersion"] = "5.0 beta"
-    text = show(fidelity.check_api_constraints([job]))
+    text = show(api_shapes.check_api_constraints([job]))
     assert "Role: glue CreateJob: required member" in text and "GlueVersion" in text
 
 
 def test_rule_name_of_65_characters_is_reported(resources):
     rule = _first(resources, "aws:cloudwatch/eventRule:EventRule")
     rule["inputs"]["name"] = "r" * 65
-    findings = fidelity.check_api_constraints([rule])
+    findings = api_shapes.check_api_constraints([rule])
     assert [f.path for f in findings] == ["Name"] and "at most 64" in findings[0].message
 
 
 def test_rule_name_with_a_space_is_reported():
     rule = _resource("aws:cloudwatch/eventRule:EventRule", {"name": "bad name", "eventPattern": '{"source":["x"]}'})
-    assert "does not match RuleName pattern" in show(fidelity.check_api_constraints([rule]))
+    assert "does not match RuleName pattern" in show(api_shapes.check_api_constraints([rule]))
 
 
 def test_event_target_retry_policy_out_of_range_is_reported(resources):
     target = _first(resources, "aws:cloudwatch/eventTarget:EventTarget")
     target["inputs"]["retryPolicy"] = {"maximumRetryAttempts": 186, "maximumEventAgeInSeconds": 59}
-    text = show(fidelity.check_api_constraints([target]))
+    text = show(api_shapes.check_api_constraints([target]))
     assert "Targets[0].RetryPolicy.MaximumRetryAttempts" in text and "above the API maximum 185" in text
     assert "Targets[0].RetryPolicy.MaximumEventAgeInSeconds" in text and "below the API minimum 60" in text
 
@@ -295,14 +297,14 @@ def test_schedule_with_bad_flexible_window_mode_is_reported(resources):
     schedule = _first(resources, "aws:scheduler/schedule:Schedule")
     schedule["inputs"]["flexibleTimeWindow"] = {"mode": "SOMETIMES"}
     schedule["inputs"]["target"]["roleArn"] = "not-an-arn"
-    text = show(fidelity.check_api_constraints([schedule]))
+    text = show(api_shapes.check_api_constraints([schedule]))
     assert "FlexibleTimeWindow.Mode" in text and "Target.RoleArn" in text
 
 
 def test_unmapped_input_is_reported_not_skipped(resources):
     queue = _first(resources, "aws:sqs/queue:Queue")
     queue["inputs"]["visibilityTimeoutSecs"] = 30  # a typo'd input name
-    findings = fidelity.check_api_constraints([queue])
+    findings = api_shapes.check_api_constraints([queue])
     assert [f.path for f in findings] == ["visibilityTimeoutSecs"] and "no API mapping" in findings[0].message
 
 
@@ -311,30 +313,30 @@ def test_prose_constraints_are_checked(resources):
     queue["inputs"]["messageRetentionSeconds"] = 30 * 24 * 3600
     group = _first(resources, "aws:cloudwatch/logGroup:LogGroup")
     group["inputs"]["retentionInDays"] = 10
-    text = show(fidelity.check_api_constraints([queue, group]))
+    text = show(api_shapes.check_api_constraints([queue, group]))
     assert "MessageRetentionPeriod must be an integer from 60 to 1209600" in text
     assert "10 is not an allowed retention" in text
 
 
 def test_unmapped_type_is_reported():
     resources = [_resource("aws:lambda/function:Function", {})]
-    assert fidelity.unmapped_types(resources) == ["aws:lambda/function:Function"]
-    assert [f.check for f in fidelity.check_all(resources)] == ["coverage"]
-    assert fidelity.unmapped_types([_resource("datalake:x:Component", {})]) == []
+    assert api_shapes.unmapped_types(resources) == ["aws:lambda/function:Function"]
+    assert [f.check for f in checks.check_all(resources)] == ["coverage"]
+    assert api_shapes.unmapped_types([_resource("datalake:x:Component", {})]) == []
 
 
 def test_unknown_values_are_reported(resources):
     job = _first(resources, "aws:glue/job:Job")
-    job["inputs"]["roleArn"] = fidelity.PULUMI_UNKNOWN
-    assert [f.path for f in fidelity.check_unknowns([job])] == ["roleArn"]
-    assert "unknown" in show(fidelity.check_api_constraints([job]))
+    job["inputs"]["roleArn"] = PULUMI_UNKNOWN
+    assert [f.path for f in check_unknowns([job])] == ["roleArn"]
+    assert "unknown" in show(api_shapes.check_api_constraints([job]))
 
 
 def test_invalid_cron_is_reported(resources):
     schedule = _first(resources, "aws:scheduler/schedule:Schedule")
     schedule["inputs"]["scheduleExpression"] = "cron(0 25 * * ? *)"
     rule = _resource("aws:cloudwatch/eventRule:EventRule", {"name": "r", "scheduleExpression": "cron(0 2 * * * *)"})
-    findings = fidelity.check_schedule_expressions([schedule, rule])
+    findings = patterns.check_schedule_expressions([schedule, rule])
     assert [f.type for f in findings] == ["aws:scheduler/schedule:Schedule", "aws:cloudwatch/eventRule:EventRule"]
     assert "scheduler would refuse" in findings[0].message and "events-rule would refuse" in findings[1].message
 
@@ -342,7 +344,7 @@ def test_invalid_cron_is_reported(resources):
 def test_invalid_event_pattern_is_reported(resources):
     rule = _first(resources, "aws:cloudwatch/eventRule:EventRule")
     rule["inputs"]["eventPattern"] = json.dumps({"detail": {"object": {"key": [{"prefix": "a", "suffix": ".csv"}]}}})
-    findings = fidelity.check_event_patterns([rule])
+    findings = patterns.check_event_patterns([rule])
     assert len(findings) == 1 and "EventBridge would refuse it" in findings[0].message
 
 
@@ -351,12 +353,12 @@ def test_bad_asl_definition_is_reported(resources):
     definition = json.loads(machine["inputs"]["definition"])
     definition["StartAt"] = "NoSuchState"
     machine["inputs"]["definition"] = json.dumps(definition)
-    findings = fidelity.check_state_machines([machine])
+    findings = runners.check_state_machines([machine])
     assert any("StartAt value NoSuchState not found" in f.message for f in findings), show(findings)
     machine["inputs"]["definition"] = "[1, 2]"  # statelint itself passes non-objects
-    assert "must be a JSON object" in show(fidelity.check_state_machines([machine]))
+    assert "must be a JSON object" in show(runners.check_state_machines([machine]))
     machine["inputs"]["definition"] = "{not json"
-    assert "not JSON" in show(fidelity.check_state_machines([machine]))
+    assert "not JSON" in show(runners.check_state_machines([machine]))
 
 
 STAR_GET_OBJECT = {"Version": "2012-10-17",
@@ -366,9 +368,9 @@ STAR_GET_OBJECT = {"Version": "2012-10-17",
 def test_resource_star_on_get_object_is_reported_by_the_audit_and_by_parliament(resources):
     policy = _first(resources, "aws:iam/rolePolicy:RolePolicy")
     policy["inputs"]["policy"] = json.dumps(STAR_GET_OBJECT)
-    wildcard = fidelity.check_wildcard_resources([policy])
+    wildcard = iam.check_wildcard_resources([policy])
     assert len(wildcard) == 1 and "s3:GetObject" in wildcard[0].message
-    linted = fidelity.check_iam_documents([policy])
+    linted = iam.check_iam_documents([policy])
     assert [f.check for f in linted] == ["parliament"] and "RESOURCE_STAR" in linted[0].message
 
 
@@ -381,8 +383,8 @@ def test_wildcard_audit_rules():
     arn_star = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*"}
     not_resource = {"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::b/*"}
     deny = {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}
-    assert fidelity.wildcard_violations(doc(allowed, deny)) == []
-    problems = fidelity.wildcard_violations(doc(mixed, arn_star, not_resource))
+    assert iam.wildcard_violations(doc(allowed, deny)) == []
+    problems = iam.wildcard_violations(doc(mixed, arn_star, not_resource))
     assert len(problems) == 3 and "glue:StartJobRun" in problems[0] and "PutMetricData" not in problems[0]
 
 
@@ -390,9 +392,9 @@ def test_parliament_reports_unknown_actions_and_malformed_documents(resources):
     policy = _first(resources, "aws:iam/rolePolicy:RolePolicy")
     policy["inputs"]["policy"] = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:GetObjekt", "Resource": "arn:aws:s3:::b/*"}]})
-    assert "UNKNOWN_ACTION" in show(fidelity.check_iam_documents([policy]))
+    assert "UNKNOWN_ACTION" in show(iam.check_iam_documents([policy]))
     policy["inputs"]["policy"] = "[]"
-    assert "not a policy document" in show(fidelity.check_iam_documents([policy]))
+    assert "not a policy document" in show(iam.check_iam_documents([policy]))
 
 
 def test_trust_and_key_policies_get_structural_checks(resources):
@@ -402,7 +404,7 @@ def test_trust_and_key_policies_get_structural_checks(resources):
     trust["Statement"][0]["Action"] = ["sts:AssumeRole", "s3:GetObject"]
     trust["Statement"][0]["Principal"] = {"Service": "glue.example.com"}
     role["inputs"]["assumeRolePolicy"] = json.dumps(trust)
-    text = show(fidelity.check_iam_documents([role]))
+    text = show(iam.check_iam_documents([role]))
     assert "must not have Resource" in text and "only sts: actions" in text and "not an AWS service principal" in text
 
     key = _first(resources, "aws:kms/key:Key")
@@ -410,7 +412,7 @@ def test_trust_and_key_policies_get_structural_checks(resources):
     policy["Statement"][0]["Resource"] = "arn:aws:kms:eu-west-1:123456789012:key/x"
     policy["Statement"][1]["Action"] = "kms:Decrypto"
     key["inputs"]["policy"] = json.dumps(policy)
-    text = show(fidelity.check_iam_documents([key]))
+    text = show(iam.check_iam_documents([key]))
     assert "Resource must be '*'" in text and "unknown action 'kms:Decrypto'" in text
 
 
@@ -421,9 +423,9 @@ def test_trust_and_key_policies_get_structural_checks(resources):
 def test_wildcard_exceptions_have_no_resource_level_permissions():
     """Each exception is an action for which the Service Authorization Reference (parliament's
     copy) lists no resource type: only "*" can grant it."""
-    parliament = fidelity._import_parliament()
+    parliament = iam._import_parliament()
     services = {s["prefix"]: s for s in parliament.iam_definition}
-    for action, reason in fidelity.WILDCARD_RESOURCE_EXCEPTIONS.items():
+    for action, reason in iam.WILDCARD_RESOURCE_EXCEPTIONS.items():
         service, name = action.split(":")
         privilege = next(p for p in services[service]["privileges"] if p["privilege"].lower() == name.lower())
         resource_types = [r["resource_type"] for r in privilege["resource_types"] if r["resource_type"]]
@@ -432,11 +434,11 @@ def test_wildcard_exceptions_have_no_resource_level_permissions():
 
 
 def test_wildcard_exceptions_cover_what_data_platform_iam_grants_on_star():
-    from data_platform import iam
+    from data_platform.components import iam as platform_iam
 
-    granted_on_star = {"cloudwatch:PutMetricData", *iam.LOG_DELIVERY_ACTIONS, *iam.XRAY_ACTIONS}
-    assert iam.PUT_METRIC_DATA_RESOURCE == iam.LOG_DELIVERY_RESOURCE == iam.XRAY_RESOURCE == "*"
-    assert granted_on_star == set(fidelity.WILDCARD_RESOURCE_EXCEPTIONS)
+    granted_on_star = {"cloudwatch:PutMetricData", *platform_iam.LOG_DELIVERY_ACTIONS, *platform_iam.XRAY_ACTIONS}
+    assert platform_iam.PUT_METRIC_DATA_RESOURCE == platform_iam.LOG_DELIVERY_RESOURCE == platform_iam.XRAY_RESOURCE == "*"
+    assert granted_on_star == set(iam.WILDCARD_RESOURCE_EXCEPTIONS)
 
 
 def test_alarm_metric_queries_map_to_metric_stat():
@@ -446,15 +448,15 @@ def test_alarm_metric_queries_map_to_metric_stat():
             "metricName": "ExecutionsFailed", "namespace": "AWS/States", "period": 300, "stat": "Sum",
             "dimensions": {"StateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:x"}}}],
     })
-    request, problems = fidelity.to_request(API_MAPPINGS[alarm["type"]], alarm["inputs"])
+    request, problems = api_shapes.to_request(API_MAPPINGS[alarm["type"]], alarm["inputs"])
     assert problems == []
     assert request["Metrics"][0]["MetricStat"] == {
         "Metric": {"Namespace": "AWS/States", "MetricName": "ExecutionsFailed",
                    "Dimensions": [{"Name": "StateMachineArn", "Value": "arn:aws:states:eu-west-1:123456789012:stateMachine:x"}]},
         "Period": 300, "Stat": "Sum"}
-    assert fidelity.check_api_constraints([alarm]) == []
+    assert api_shapes.check_api_constraints([alarm]) == []
     alarm["inputs"]["metricQueries"][0]["metric"]["namespace"] = ":bad"
-    assert "Metrics[0].MetricStat.Metric.Namespace" in show(fidelity.check_api_constraints([alarm]))
+    assert "Metrics[0].MetricStat.Metric.Namespace" in show(api_shapes.check_api_constraints([alarm]))
 
 
 def test_queue_topic_and_bucket_names_follow_the_documented_rules(resources):
@@ -462,29 +464,32 @@ def test_queue_topic_and_bucket_names_follow_the_documented_rules(resources):
     queue["inputs"]["name"] = "q" * 81
     bucket = _first(resources, "aws:s3/bucket:Bucket")
     bucket["inputs"]["bucket"] = "Data_Lake"
-    text = show(fidelity.check_api_constraints([queue, bucket]))
+    text = show(api_shapes.check_api_constraints([queue, bucket]))
     assert "QueueName: sqs CreateQueue: sqs queue name" in text and "AWS allows at most 80" in text
     assert "Bucket: s3 CreateBucket: s3 bucket name 'Data_Lake' may contain only" in text
 
 
-def test_fidelity_imports_only_the_standard_library():
-    """The policy pack's own virtualenv has pulumi-policy only; it shares this module."""
+def test_checks_import_only_the_standard_library_and_the_contract():
+    """The policy pack loads every check at start; the heavy linters load only when a check
+    that needs them runs (a pack evaluation loads no Spark, no pydantic, no Pulumi program)."""
     import subprocess
 
     heavy = ("botocore", "regex", "parliament", "statelint", "pydantic", "pulumi", "pulumi_aws", "yaml")
-    code = ("import sys, data_platform.fidelity, data_platform.aws_rules, data_platform.runner_errors; "
-            "from data_platform.aws_rules import retry_problems; retry_problems([]); "
+    code = ("import sys, checks, checks.api_shapes, data_platform.contract.runner_errors; "
+            "from checks.runners import retry_problems; retry_problems([]); "
+            "assert not [m for m in sys.modules if m.startswith(('data_platform.', 'etl')) "
+            "and not m.startswith('data_platform.contract')]; "
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 # ---------------------------------------------------------------------------------------------
-# AWS behaviour across resources (data_platform.aws_rules)
+# AWS behaviour across resources (checks.BEHAVIOUR_CHECKS)
 
 
 def test_every_physical_name_is_unique(resources):
-    from data_platform.aws_rules import check_unique_names, physical_identity
+    from checks.names import check_unique_names, physical_identity
 
     named = [r for r in resources if physical_identity(r) is not None]
     assert len(named) > 100, "too few named resources: the check would be vacuous"
@@ -492,7 +497,7 @@ def test_every_physical_name_is_unique(resources):
 
 
 def test_two_roles_with_one_name_are_reported(resources):
-    from data_platform.aws_rules import check_unique_names
+    from checks.names import check_unique_names
 
     role = copy.deepcopy(_first(resources, "aws:iam/role:Role"))
     role["name"] = "a-second-trigger-role"
@@ -504,7 +509,7 @@ def test_two_roles_with_one_name_are_reported(resources):
 def test_a_reused_trigger_key_would_synthesize_clashing_names():
     """What the config check prevents: the program itself would declare two roles and two
     queues with one name (synthesized from a config that skips validation)."""
-    from data_platform.aws_rules import check_unique_names
+    from checks.names import check_unique_names
     from data_platform.config import PlatformConfig, load_stack
     from data_platform.synth import synthesize
 
@@ -520,14 +525,14 @@ def test_a_reused_trigger_key_would_synthesize_clashing_names():
 @pytest.mark.parametrize("check", ["replace-safe", "confused-deputy", "glue-logging", "alerts", "runner-retries",
                                    "iceberg-tables", "glue-iceberg", "catalog-grants"])
 def test_the_aws_behaviour_checks_pass_on_both_stacks(resources, check):
-    from data_platform.aws_rules import CHECKS
+    from checks import BEHAVIOUR_CHECKS as CHECKS
 
     assert CHECKS[check](resources) == []
 
 
 def test_resources_aws_cannot_update_are_replaced_delete_first(resources):
     """The list: every resource of a type AWS cannot update in place, with a fixed name."""
-    from data_platform.aws_rules import check_replace_safe_names, replace_only_resources
+    from checks.names import check_replace_safe_names, replace_only_resources
 
     found = {(r["type"].split(":")[-1], r["inputs"]["name"], r["options"]["deleteBeforeReplace"])
              for r in replace_only_resources(resources)}
@@ -547,7 +552,7 @@ def _policy_edit(resource, edit):
 
 
 def test_service_statements_without_source_conditions_are_reported(resources):
-    from data_platform.aws_rules import check_confused_deputy
+    from checks.iam import check_confused_deputy
 
     key = copy.deepcopy(_first(resources, "aws:kms/key:Key"))
 
@@ -566,7 +571,7 @@ def test_service_statements_without_source_conditions_are_reported(resources):
 
 
 def test_glue_logging_faults_are_reported(resources):
-    from data_platform.aws_rules import check_glue_logging
+    from checks.glue import check_glue_logging
 
     job = _first(resources, "aws:glue/job:Job")
     group = f"{job['inputs']['defaultArguments']['--custom-logGroup-prefix']}/output"
@@ -588,7 +593,7 @@ def test_glue_logging_faults_are_reported(resources):
 
 
 def test_alerting_on_glue_attempts_or_missing_a_runner_is_reported(resources):
-    from data_platform.aws_rules import check_alerts_per_run
+    from checks.runners import check_alerts_per_run
 
     broken = copy.deepcopy(resources)
     rule = next(r for r in broken if r["name"].endswith("-run-failures"))
@@ -604,8 +609,8 @@ def test_alerting_on_glue_attempts_or_missing_a_runner_is_reported(resources):
 
 
 def test_runner_retries_that_do_not_fit_the_error_are_reported():
-    from data_platform.aws_rules import retry_problems
-    from data_platform.runner_definition import no_retry_block, retry_block, run_retry_block
+    from checks.runners import retry_problems
+    from data_platform.components.runner_definition import no_retry_block, retry_block, run_retry_block
 
     assert retry_problems([retry_block(), no_retry_block(), run_retry_block(2)]) == []
     # Without the no-retry rule, States.TaskFailed re-runs an AccessDenied twice.
@@ -619,8 +624,7 @@ def test_runner_retries_that_do_not_fit_the_error_are_reported():
 
 def test_alert_coverage_is_not_judged_on_unknown_arns(resources):
     """A first `pulumi preview` knows no ARNs: the pack must not call every runner unalerted."""
-    from data_platform.aws_rules import check_alerts_per_run
-    from data_platform.fidelity import PULUMI_UNKNOWN
+    from checks.runners import check_alerts_per_run
 
     preview = copy.deepcopy(resources)
     for resource in preview:
@@ -646,23 +650,23 @@ def _named(resources, type_token: str, name: str) -> dict[str, Any]:
 
 def test_an_iceberg_table_request_is_checked_against_create_table(resources):
     table = copy.deepcopy(_first(resources, "aws:glue/catalogTable:CatalogTable", name="products"))
-    request, problems = fidelity.to_request(fidelity.API_MAPPINGS[table["type"]], table["inputs"])
+    request, problems = api_shapes.to_request(api_mappings.API_MAPPINGS[table["type"]], table["inputs"])
     iceberg = request["OpenTableFormatInput"]["IcebergInput"]
     fields = iceberg["CreateIcebergTableInput"]["Schema"]["Fields"]
     assert problems == [] and next(f for f in fields if f["Name"] == "attributes")["Type"]["type"] == "map"
-    assert fidelity.validate_request("glue", "CreateTable", request) == []
+    assert api_shapes.validate_request("glue", "CreateTable", request) == []
     table_input = table["inputs"]["openTableFormatInput"]["icebergInput"]
     table_input["metadataOperation"] = "UPDATE"
     table_input["icebergTableInput"]["schema"]["fields"][0]["type"] = "string"  # not JSON text: the provider fails
     del table_input["icebergTableInput"]["location"]
-    messages = [f"{f.path}: {f.message}" for f in fidelity.check_api_constraints([table])]
+    messages = [f"{f.path}: {f.message}" for f in api_shapes.check_api_constraints([table])]
     assert any("MetadataOperation" in m and "'UPDATE' is not one of" in m for m in messages), messages
     assert any("Fields[0].Type" in m and "is not JSON" in m for m in messages), messages
     assert any("CreateIcebergTableInput.Location" in m and "required member" in m for m in messages), messages
 
 
 def test_a_missing_misplaced_or_hive_table_is_reported(resources):
-    from data_platform.aws_rules import check_iceberg_tables
+    from checks.glue import check_iceberg_tables
 
     env = _env(resources)
     broken = copy.deepcopy(resources)
@@ -679,7 +683,7 @@ def test_a_missing_misplaced_or_hive_table_is_reported(resources):
 
 
 def test_a_job_without_iceberg_or_with_a_foreign_warehouse_is_reported(resources):
-    from data_platform.aws_rules import check_glue_iceberg
+    from checks.glue import check_glue_iceberg
 
     env = _env(resources)
     broken = copy.deepcopy(resources)
@@ -703,7 +707,7 @@ def test_a_job_without_iceberg_or_with_a_foreign_warehouse_is_reported(resources
     ("arn:aws:glue:eu-west-1:123456789012:table/data_lake_{env}/secrets", "not a table the stack declares"),
 ])
 def test_catalog_grants_beyond_the_stacks_tables_are_reported(resources, resource, why):
-    from data_platform.aws_rules import check_catalog_grants
+    from checks.glue import check_catalog_grants
 
     env = _env(resources)
     resource, why = resource.format(env=env), why.format(env=env)

@@ -219,30 +219,23 @@ def _exact(value: Any) -> _Matcher:
     return _Matcher("exact", f"is not {shown}", lambda v: v is value)
 
 
-def _prefix(text: str, ignore_case: bool = False) -> _Matcher:
+def _affix(kind: str, verb: str, text: str, ignore_case: bool, test: Callable[[str, str], bool]) -> _Matcher:
+    """A prefix or suffix matcher (`test` is str.startswith or str.endswith)."""
     shown = json.dumps(text, ensure_ascii=False)
     if ignore_case:
         return _Matcher(
-            "prefix", f"does not start with {shown} (ignoring case)",
-            lambda v: isinstance(v, str) and _fold(v).startswith(_fold(text)),
+            kind, f"does not {verb} {shown} (ignoring case)",
+            lambda v: isinstance(v, str) and test(_fold(v), _fold(text)),
         )
-    return _Matcher(
-        "prefix", f"does not start with {shown}",
-        lambda v: isinstance(v, str) and v.startswith(text),
-    )
+    return _Matcher(kind, f"does not {verb} {shown}", lambda v: isinstance(v, str) and test(v, text))
+
+
+def _prefix(text: str, ignore_case: bool = False) -> _Matcher:
+    return _affix("prefix", "start with", text, ignore_case, str.startswith)
 
 
 def _suffix(text: str, ignore_case: bool = False) -> _Matcher:
-    shown = json.dumps(text, ensure_ascii=False)
-    if ignore_case:
-        return _Matcher(
-            "suffix", f"does not end with {shown} (ignoring case)",
-            lambda v: isinstance(v, str) and _fold(v).endswith(_fold(text)),
-        )
-    return _Matcher(
-        "suffix", f"does not end with {shown}",
-        lambda v: isinstance(v, str) and v.endswith(text),
-    )
+    return _affix("suffix", "end with", text, ignore_case, str.endswith)
 
 
 def _equals_ignore_case(text: str) -> _Matcher:

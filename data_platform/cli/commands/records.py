@@ -1,0 +1,82 @@
+"""`lake runs`, `lake alerts`: what the run history and the alerts outbox hold."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+from rich.table import Table
+
+from data_platform.cli.render import err, out, print_history, print_json, warn
+from data_platform.cli.settings import SETTINGS, load
+from data_platform.local import LakeError
+
+Row = TypeVar("Row")
+
+
+def _read_history(read: Callable[[Any], list[Row]]) -> list[Row]:
+    """Read from the home's history; a home without one has no runs (and is not created)."""
+    from data_platform.local.history import DB_NAME, STATE_DIR, History
+
+    if not (SETTINGS.home / STATE_DIR / DB_NAME).is_file():
+        return []
+    with History.for_home(SETTINGS.home) as history:
+        return read(history)
+
+
+def runs(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON (a list of runs, newest first).")] = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many runs.")] = 20,
+    job: Annotated[Optional[str], typer.Option("--job", help="Only runs of this job.")] = None,  # noqa: UP007
+    cloud: Annotated[bool, typer.Option("--cloud", help="Runs of the deployed Glue jobs (GetJobRuns).")] = False,
+) -> None:
+    """The run history, newest first.
+
+    Example: lake runs --job sales_etl --limit 5    |    lake runs --json
+    """
+    # The local history needs no stack config (loading it is the slow part of this command).
+    stack = load() if (cloud or job) else None
+    if stack is not None and job and job not in stack.platform.jobs:
+        raise LakeError(f"unknown job '{job}'; known jobs: {', '.join(sorted(stack.platform.jobs))}", exit_code=2)
+    if cloud and stack is not None:
+        from data_platform.local.cloud import Cloud
+
+        rows, warnings = Cloud(stack, SETTINGS.region).runs(limit=limit, job=job)
+        for warning in warnings:
+            warn(warning)
+        title = f"Glue job runs of stack {stack.stack}"
+    else:
+        rows = _read_history(lambda history: history.runs(limit=limit, job=job))
+        title = f"Runs in {SETTINGS.home}"
+    if as_json:
+        print_json([row.to_dict() for row in rows])
+    elif rows:
+        print_history(rows, title, None if cloud else SETTINGS.home)
+    else:
+        err.print("no runs yet")
+
+
+def alerts(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many alerts.")] = 20,
+) -> None:
+    """The alerts outbox: the local twin of the SNS alert topic (failed runs).
+
+    Example: lake alerts --json
+    """
+    rows = _read_history(lambda history: history.alerts(limit=limit))
+    if as_json:
+        print_json([row.to_dict() for row in rows])
+        return
+    if not rows:
+        err.print("no alerts")
+        return
+    table = Table(title=f"Alerts in {SETTINGS.home}", title_justify="left")
+    for column in ("id", "created_at", "topic", "subject", "message"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(str(row.id), row.created_at, row.topic, row.subject, row.message)
+    out.print(table)
+
+

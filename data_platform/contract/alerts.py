@@ -1,0 +1,110 @@
+"""One alert per failed run: the runner's execution status, after all its retries.
+
+Step Functions sends `Step Functions Execution Status Change` events to the default bus for
+every Standard workflow; FAILED, TIMED_OUT and ABORTED are the statuses of a run that did not
+succeed (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html). The cloud's
+alert rule matches `runner_failure_pattern` and mails the text `runner_failure_transformer`
+makes; the local runtime builds the same event for a failed run and puts the same text in
+its alerts outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from data_platform.contract.runner_errors import RUN_FAILED
+from data_platform.contract.runs import GlueRunState, InputTransformer, utc_stamp
+
+
+class ExecutionStatus(StrEnum):
+    """A Step Functions execution's status (the runner's, one per run)."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"
+
+
+RUNNER_FAILURE_STATUSES: tuple[ExecutionStatus, ...] = (
+    ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.ABORTED)
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
+RUN_FAILURE_RULE_DESCRIPTION = (
+    "Runs of this stack whose runner execution FAILED, TIMED_OUT or was ABORTED after its retries")
+# The error of an execution that failed for another reason than Glue (the runner's own).
+RUNTIME_ERROR = "States.Runtime"
+
+
+def runner_failure_pattern(state_machine_arns: list[str]) -> dict[str, Any]:
+    return {
+        "source": ["aws.states"],
+        "detail-type": [EXECUTION_STATUS_CHANGE],
+        "detail": {"status": [str(status) for status in RUNNER_FAILURE_STATUSES],
+                   "stateMachineArn": sorted(state_machine_arns)},
+    }
+
+
+def runner_failure_transformer() -> InputTransformer:
+    """The alert mail. The runner's name carries the job; a failed run's cause is Glue's job
+    run (its `Id` and `ErrorMessage`), as the runner's Fail state passes it on."""
+    return InputTransformer(
+        input_paths={"runner": "$.detail.stateMachineArn", "execution": "$.detail.name",
+                     "status": "$.detail.status", "error": "$.detail.error", "cause": "$.detail.cause"},
+        input_template='"Runner <runner> execution <execution> <status> after its retries. Error: <error>. '
+                       'Cause: <cause>"',
+    )
+
+
+def alert_message(event: Mapping[str, Any]) -> str:
+    """The alert text for a runner's execution status change, built by the very input
+    transformer the cloud's alert rule uses."""
+    return str(runner_failure_transformer().apply(event))
+
+
+def alert_subject(runner: str, status: ExecutionStatus = ExecutionStatus.FAILED) -> str:
+    return f"Runner {runner} execution {status}"
+
+
+def glue_run_cause(glue_job: str, run_id: str, state: str, message: str) -> str:
+    """What the runner's Fail state carries for a failed run: Glue's job run, as the .sync
+    integration reports it (https://docs.aws.amazon.com/glue/latest/webapi/API_JobRun.html)."""
+    return json.dumps({"Id": run_id, "JobName": glue_job, "JobRunState": str(state), "ErrorMessage": message})
+
+
+def failed_execution_error(glue_job: str, run_id: str, message: str, *, started: bool) -> tuple[str, str]:
+    """(error, cause) of a runner execution that failed: a run that started and failed carries
+    Glue's job run as the cause; a run Glue never started fails with the runner's error (a
+    `Glue.*` error name leads its message)."""
+    if started:
+        return RUN_FAILED, glue_run_cause(glue_job, run_id, GlueRunState.FAILED, message)
+    return (message.split(":", 1)[0] if message.startswith("Glue.") else RUNTIME_ERROR), message
+
+
+def execution_status_change_event(state_machine_arn: str, execution: str, status: str, *, error: str = "",
+                                  cause: str = "", region: str = "us-east-1", account: str = "123456789012",
+                                  time: str = "") -> dict[str, Any]:
+    """The event Step Functions emits when an execution ends (used locally for alerts)."""
+    machine = state_machine_arn.rsplit(":", 1)[-1]
+    execution_arn = f"arn:aws:states:{region}:{account}:execution:{machine}:{execution}"
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": EXECUTION_STATUS_CHANGE,
+        "source": "aws.states",
+        "account": account,
+        "time": time or utc_stamp(),
+        "region": region,
+        "resources": [execution_arn],
+        "detail": {
+            "executionArn": execution_arn,
+            "stateMachineArn": state_machine_arn,
+            "name": execution,
+            "status": str(status),
+            "error": error or None,
+            "cause": cause or None,
+        },
+    }
