@@ -903,10 +903,10 @@ PROFILE_PHASES = (
     ("etl.quality", None, "_validate", "ge_validate"),
     ("etl.base", "BaseGlueJob", "_quarantine", "quarantine_write"),
     ("etl.base", "BaseGlueJob", "load", "load"),
-    ("etl.tables", "IcebergTable", "ensure", "table_ensure"),
-    ("etl.tables", "IcebergTable", "_stored_rows_holding", "key_lookup"),
-    ("etl.tables", "IcebergTable", "_append", "append_commit"),
-    ("etl.tables", "IcebergTable", "_merge_changes", "merge_commit"),
+    ("etl.tables.table", "IcebergTable", "ensure", "table_ensure"),
+    ("etl.tables.table", "IcebergTable", "_stored_rows_holding", "key_lookup"),
+    ("etl.tables.table", "IcebergTable", "_append", "append_commit"),
+    ("etl.tables.table", "IcebergTable", "_merge_changes", "merge_commit"),
     ("etl.base", "BaseGlueJob", "_finish", "ledger_manifest"),
 )
 

@@ -26,7 +26,7 @@ from etl.base import BaseGlueJob, InputError, JobContext
 from etl.catalog import table_identifier
 from etl.jobs.sales_etl import SALES_SILVER_SCHEMA, SalesEtl
 from etl.storage import ObjectInfo
-from etl.tables import WriteResult
+from etl.tables.spec import WriteResult
 from etl.transforms import LINEAGE_FIELDS
 
 SALES_DAILY_SCHEMA = StructType(
