@@ -77,7 +77,7 @@ def commit_with_properties(spark: SparkSession, properties: Mapping[str, str], a
 
 
 def release(df: DataFrame) -> None:
-    """Free what `etl.base.hold` kept (a local checkpoint or a cache)."""
+    """Free what `etl.load.hold` kept (a local checkpoint or a cache)."""
     plan = df._jdf.queryExecution().analyzed()  # noqa: SLF001 - see the module docstring
     if plan.getClass().getSimpleName() == "LogicalRDD":
         plan.rdd().unpersist(False)
