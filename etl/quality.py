@@ -39,7 +39,7 @@ from etl.jvm import is_in_strings
 if TYPE_CHECKING:
     import great_expectations as gx
 
-# GE is imported lazily (it costs seconds) so `lake --help` and job modules that only declare
+# GE is imported lazily (its import is slow) so `lake --help` and job modules that only declare
 # suites stay fast. Analytics off before that first import: no network calls from a job.
 # (Progress bars are switched off on the context, see `_gx_batch_definition`.)
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -458,7 +458,7 @@ def run_gate(
     else:
         # A row may break more than one rule, so the union is counted, and the rows are kept
         # as they are counted: the quarantine write then reads them from memory instead of
-        # judging the whole input again (2,000,000 rows: one pass of about 0.6 s less).
+        # judging the whole input again (one pass over the input fewer).
         quarantined = quarantined.persist()
         rows_quarantined = quarantined.count()
     if rows_in and rows_quarantined / rows_in > max_drop_ratio:

@@ -169,9 +169,8 @@ def with_row_seq(df: DataFrame) -> DataFrame:
 def with_source(df: DataFrame, spark_root: str, keys: Sequence[str]) -> DataFrame:
     """`df` (one read of the objects `keys`) with each row's `_source_key`. A read of one
     object gets that key as a constant; a read of several finds each row's object from
-    `input_file_name()`: a URL decode and two regular expressions per row, which cost about
-    twice the CSV parse itself (2,000,000 rows: 0.8 s to parse, 1.8 s more with the key), so
-    the common case of one object skips them."""
+    `input_file_name()`: a URL decode and two regular expressions per row, which cost more
+    than the CSV parse itself, so the common case of one object skips them."""
     key = F.lit(keys[0]) if len(keys) == 1 else source_key_column(spark_root)
     return df.withColumn("_source_key", key)
 
