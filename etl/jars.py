@@ -73,11 +73,8 @@ def local_classpath(jars: tuple[Jar, ...] = LOCAL_JARS) -> str:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def install(jar: Jar, target_dir: Path, repository: str = MAVEN_CENTRAL, *, timeout: float = 300) -> Path:

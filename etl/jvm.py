@@ -1,4 +1,5 @@
-"""The only places the jobs reach past PySpark's public API into the JVM, each with its reason.
+"""The only places the jobs reach past PySpark's public API into the JVM (`_gateway`, `_jvm`,
+`_jdf`, `_jc`), each with its reason. Keep every such use in this module.
 
 - `commit_with_properties`: a snapshot records which run made it (run id, job, source objects).
   DataFrame writes pass that as the public `snapshot-property.<key>` write option; SQL
@@ -13,14 +14,22 @@
 - `release`: a local checkpoint's blocks belong to the RDD under its one-node plan, which
   `DataFrame.unpersist` does not reach; without this they are freed only when the JVM
   collects the RDD object.
+- `is_in_strings`: a `unique` drop tests each row's key against the repeated keys the gate
+  found (etl.quality). `Column.isin(*values)` turns every value into a literal with its own
+  py4j call, which is slow for tens of thousands of values; here the list crosses the gateway
+  as one JSON string, parsed into a `java.util.ArrayList` by the JVM's Jackson (exact for any
+  character), and becomes one `Column.isInCollection` (Spark's InSet). PySpark has no public
+  call that takes a Java collection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 T = TypeVar("T")
 
@@ -68,9 +77,21 @@ def commit_with_properties(spark: SparkSession, properties: Mapping[str, str], a
 
 
 def release(df: DataFrame) -> None:
-    """Free what `etl.base.hold` kept (a local checkpoint or a cache)."""
+    """Free what `etl.load.hold` kept (a local checkpoint or a cache)."""
     plan = df._jdf.queryExecution().analyzed()  # noqa: SLF001 - see the module docstring
     if plan.getClass().getSimpleName() == "LogicalRDD":
         plan.rdd().unpersist(False)
     else:
         df.unpersist()
+
+
+def is_in_strings(column: Column, values: Sequence[str], spark: SparkSession) -> Column:
+    """`column IN (values)` for many string values, in one gateway call (see the module
+    docstring)."""
+    if not values:
+        return F.lit(False)
+    jvm = spark.sparkContext._jvm  # noqa: SLF001 - see the module docstring
+    java_list = jvm.com.fasterxml.jackson.databind.ObjectMapper().readValue(
+        json.dumps(list(values)), jvm.java.util.ArrayList._java_lang_class
+    )
+    return Column(column._jc.isInCollection(java_list))  # noqa: SLF001

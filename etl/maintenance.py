@@ -25,7 +25,7 @@ from etl import ledger
 from etl.catalog import CATALOG
 from etl.session import catalog_writes
 from etl.storage import Storage
-from etl.tables import SUMMARY_RUN_ID
+from etl.tables.spec import SUMMARY_RUN_ID
 
 log = logging.getLogger("etl")
 

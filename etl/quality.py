@@ -22,7 +22,6 @@ predicates run only when a drop rule actually failed, as one array column on the
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,10 +34,12 @@ from pyspark.sql import Column, DataFrame, Row, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from etl.jvm import is_in_strings
+
 if TYPE_CHECKING:
     import great_expectations as gx
 
-# GE is imported lazily (it costs seconds) so `lake --help` and job modules that only declare
+# GE is imported lazily (its import is slow) so `lake --help` and job modules that only declare
 # suites stay fast. Analytics off before that first import: no network calls from a job.
 # (Progress bars are switched off on the context, see `_gx_batch_definition`.)
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -457,7 +458,7 @@ def run_gate(
     else:
         # A row may break more than one rule, so the union is counted, and the rows are kept
         # as they are counted: the quarantine write then reads them from memory instead of
-        # judging the whole input again (2,000,000 rows: one pass of about 0.6 s less).
+        # judging the whole input again (one pass over the input fewer).
         quarantined = quarantined.persist()
         rows_quarantined = quarantined.count()
     if rows_in and rows_quarantined / rows_in > max_drop_ratio:
@@ -610,20 +611,7 @@ def _flag_repeated_keys(df: DataFrame, rule: Rule, flag: str, *, found_in: DataF
     key, any_null = _lookup_key(rule), _any_null(rule.columns)
     repeated = [row.key for row in _repeated_keys(found_in, key, any_null)]
     # Null key parts never repeat (GE skips them): null-keyed rows pass.
-    return df.withColumn(flag, F.coalesce(_is_in(key, repeated, df.sparkSession), F.lit(False)) & ~any_null)
-
-
-def _is_in(column: Column, values: Sequence[str], spark: Any) -> Column:
-    """`column IN (values)` for many string values. `Column.isin(*values)` makes one py4j call
-    per value (seconds for tens of thousands); here the list crosses as one JSON string,
-    parsed by the JVM's Jackson, exactly (any character)."""
-    if not values:
-        return F.lit(False)
-    jvm = spark.sparkContext._jvm
-    java_list = jvm.com.fasterxml.jackson.databind.ObjectMapper().readValue(
-        json.dumps(list(values)), jvm.java.util.ArrayList._java_lang_class
-    )
-    return Column(column._jc.isInCollection(java_list))
+    return df.withColumn(flag, F.coalesce(is_in_strings(key, repeated, df.sparkSession), F.lit(False)) & ~any_null)
 
 
 def _repeated_keys(df: DataFrame, key: Column, any_null: Column) -> list[Row]:

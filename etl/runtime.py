@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pyspark.sql import SparkSession
 
 from etl.args import JobArguments, argument_pairs
-from etl.base import RunSummary, one_line
+from etl.base import RunSummary, one_line, utc_timestamp
 
 log = logging.getLogger("etl")
 
@@ -43,7 +43,7 @@ def run_job(job_name: str, arguments: Mapping[str, str], spark: SparkSession | N
 
 
 def _rejected_invocation(job_name: str, values: Mapping[str, str], error: Exception) -> RunSummary:
-    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    now = utc_timestamp(datetime.now(UTC))
     message = error.args[0] if isinstance(error, KeyError) and error.args else error
     return RunSummary(
         run_id=str(values.get("JOB_RUN_ID") or ""),

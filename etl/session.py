@@ -36,9 +36,8 @@ LOCAL_SPARK_CONF: dict[str, str] = {
     "spark.driver.extraJavaOptions": "-Duser.timezone=UTC -XX:+UseG1GC",
     "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     "spark.sql.legacy.timeParserPolicy": "CORRECTED",
-    # A job caches its typed rows once and scans them about 15 times. Uncompressed column
-    # batches are built in about half the time (2,000,000 sales rows: 3.3 s vs 5.7 s, on a
-    # 2.8 s read-and-type) and take 245 MB instead of 143 MB.
+    # A job caches its typed rows once and scans them many times. Uncompressed column batches
+    # are built much faster and take more memory (bench/RESULTS.md has the figures).
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
     # Partition discovery lists directories in the driver up to this many paths per level;
     # above it Spark starts a listing job, which on a local disk costs more than it saves.
@@ -71,8 +70,8 @@ logger.parquet.level = error
 
 
 # Class data sharing (CDS): the JVM maps the classes a pipeline run loads from an archive
-# instead of loading and verifying ~15,000 classes one by one, which takes seconds off every
-# fresh `lake` process (`make setup` builds it: python -m data_platform.local.class_archive).
+# instead of loading and verifying ~15,000 classes one by one, which shortens the start of
+# every fresh `lake` process (`make setup` builds it: python -m data_platform.local.class_archive).
 # A missing, stale or foreign archive is ignored by the JVM (-Xshare:auto).
 CDS_ENV = "LAKE_SPARK_CDS"  # a path overrides the archive's location; "off" disables it
 CDS_DUMP_ENV = "LAKE_SPARK_CDS_DUMP"  # set by the archive builder: where the JVM writes it
@@ -100,7 +99,7 @@ def _class_sharing_options() -> str:
 
 # A process that runs one small job is over before the JVM's optimizing compiler (C2) pays
 # off: `lake upload` of small files sets LAKE_JIT=quick, which stops at the quick compiler
-# (C1). About 3 s less for a 10,000-row upload; about a quarter slower on big inputs, so a
+# (C1). That makes small uploads faster and big inputs slower (bench/RESULTS.md), so a
 # long-running `lake watch` and big uploads keep the default.
 JIT_ENV = "LAKE_JIT"
 

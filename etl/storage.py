@@ -201,11 +201,9 @@ def _prune_empty_dirs(bucket_dir: Path, prefix: str) -> None:
 
 
 def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
+    # The etag S3 gives an object uploaded in one part; a fingerprint here, not a safeguard.
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
 
 
 class S3Storage(_Guard):

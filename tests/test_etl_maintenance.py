@@ -11,7 +11,7 @@ from etl import ledger
 from etl.maintenance import Retention, RollbackError, maintain, rollback_table, snapshot_of_run
 from etl.session import table_session
 from etl.storage import LocalStorage
-from etl.testing import LocalLake
+from support.etl_lake import LocalLake
 
 pytestmark = pytest.mark.spark
 

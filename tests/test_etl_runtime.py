@@ -88,7 +88,7 @@ def test_only_the_glue_entry_scripts_import_awsglue():
 
 def test_only_an_enforced_unique_and_not_null_key_lets_the_writer_skip_its_key_check():
     from etl import quality as q
-    from etl.base import gate_makes_keys_unique
+    from etl.load import gate_makes_keys_unique
 
     key = ("order_id",)
     assert gate_makes_keys_unique([q.not_null("order_id"), q.unique("order_id")], key)

@@ -12,7 +12,7 @@ from etl.jobs.customer_import import (
     latest_customers,
     type_customers,
 )
-from etl.testing import LocalLake
+from support.etl_lake import LocalLake
 
 pytestmark = pytest.mark.spark
 

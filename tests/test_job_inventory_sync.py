@@ -17,7 +17,7 @@ from etl.jobs.inventory_sync import (
     type_inventory,
 )
 from etl.quality import run_gate
-from etl.testing import LocalLake
+from support.etl_lake import LocalLake
 
 pytestmark = pytest.mark.spark
 

@@ -18,7 +18,7 @@ from etl.jobs.product_catalog import (
 )
 from etl.quality import run_gate
 from etl.readers import check_json_records, json_layout
-from etl.testing import LocalLake
+from support.etl_lake import LocalLake
 
 pytestmark = pytest.mark.spark
 

@@ -9,7 +9,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from etl.jobs.sales_daily import SALES_DAILY_SCHEMA, daily_sales
 from etl.jobs.sales_etl import SALES_SILVER_SCHEMA
-from etl.testing import LocalLake
+from support.etl_lake import LocalLake
 
 pytestmark = pytest.mark.spark
 

@@ -17,7 +17,7 @@ from etl.jobs.sales_etl import (
     type_sales,
 )
 from etl.quality import run_gate
-from etl.testing import LocalLake
+from support.etl_lake import LocalLake
 
 pytestmark = pytest.mark.spark
 
@@ -252,7 +252,7 @@ def test_a_small_quarantine_is_written_as_the_spark_file_writer_writes_it(spark,
     file must be what the Spark JSON writer (used above MAX_QUARANTINE_ROWS_COLLECTED) writes."""
     outputs = {}
     for label, limit in (("collected", 50_000), ("spark_write", 0)):
-        monkeypatch.setattr("etl.base.MAX_QUARANTINE_ROWS_COLLECTED", limit)
+        monkeypatch.setattr("etl.quarantine.MAX_QUARANTINE_ROWS_COLLECTED", limit)
         lake = LocalLake(tmp_path / label)
         lake.put(KEY, csv)
         summary = lake.upload_event("sales_etl", spark, KEY)
@@ -268,12 +268,12 @@ def test_a_small_quarantine_is_written_as_the_spark_file_writer_writes_it(spark,
 
 def test_the_checkpointed_and_the_cached_typed_frame_give_the_same_run_and_are_both_freed(spark, tmp_path, monkeypatch):
     """Small inputs hold the typed frame as a local checkpoint, big ones in the columnar
-    cache (etl.base.hold): same summary, same silver rows, same quarantine; nothing of the
+    cache (etl.load.hold): same summary, same silver rows, same quarantine; nothing of the
     run stays persisted afterwards."""
     csv = GOOD_CSV + "o9,2024-01-05T10:00:00Z,s1,c1,A,-1,9.99,EUR\n"  # one row for quarantine
     results = {}
     for label, limit in (("checkpoint", 500_000), ("cache", 0)):
-        monkeypatch.setattr("etl.base.MAX_CHECKPOINTED_ROWS", limit)
+        monkeypatch.setattr("etl.load.MAX_CHECKPOINTED_ROWS", limit)
         persisted_before = set(spark.sparkContext._jsc.getPersistentRDDs().keySet())
         lake = LocalLake(tmp_path / label)
         lake.put(KEY, csv)

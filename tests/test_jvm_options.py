@@ -7,7 +7,7 @@ import pytest
 
 from data_platform.local import class_archive
 from etl import session
-from etl.testing import LocalLake
+from support.etl_lake import LocalLake
 
 
 def test_a_session_uses_the_archive_only_when_it_exists(tmp_path, monkeypatch):

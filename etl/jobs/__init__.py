@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etl.base import BaseGlueJob
+from etl.job import BaseGlueJob
 from etl.jobs.customer_import import CustomerImport
 from etl.jobs.inventory_sync import InventorySync
 from etl.jobs.product_catalog import ProductCatalog

@@ -11,7 +11,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, StringType, StructField, StructType
 
 from etl import quality as q
-from etl.base import ROW_SEQ, BaseGlueJob
+from etl.base import ROW_SEQ
+from etl.job import BaseGlueJob
 from etl.readers import CsvSource, string_schema
 from etl.transforms import LINEAGE_FIELDS, blank_to_null, latest_per_key, try_cast
 

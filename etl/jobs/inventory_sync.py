@@ -25,7 +25,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType, TimestampType
 
 from etl import quality as q
-from etl.base import ROW_SEQ, BaseGlueJob, InputError, JobContext
+from etl.base import ROW_SEQ, InputError, JobContext
+from etl.job import BaseGlueJob
 from etl.readers import sniff_binary
 from etl.transforms import LINEAGE_FIELDS, blank_to_null, latest_per_key, try_cast
 

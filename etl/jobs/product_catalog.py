@@ -25,7 +25,8 @@ from pyspark.sql.types import (
 )
 
 from etl import quality as q
-from etl.base import ROW_SEQ, BaseGlueJob, InputError, JobContext
+from etl.base import ROW_SEQ, InputError, JobContext
+from etl.job import BaseGlueJob
 from etl.jobs.sales_etl import ISO_4217_CURRENCIES
 from etl.readers import check_json_records, json_layout, read_json
 from etl.storage import ObjectInfo

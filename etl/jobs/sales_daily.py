@@ -22,11 +22,12 @@ from pyspark.sql.types import DateType, DecimalType, LongType, StringType, Struc
 from etl import ledger
 from etl import quality as q
 from etl.args import TriggerSource
-from etl.base import BaseGlueJob, InputError, JobContext
+from etl.base import InputError, JobContext
 from etl.catalog import table_identifier
+from etl.job import BaseGlueJob
 from etl.jobs.sales_etl import SALES_SILVER_SCHEMA, SalesEtl
 from etl.storage import ObjectInfo
-from etl.tables import WriteResult
+from etl.tables.spec import WriteResult
 from etl.transforms import LINEAGE_FIELDS
 
 SALES_DAILY_SCHEMA = StructType(

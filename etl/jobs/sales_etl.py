@@ -22,7 +22,8 @@ from pyspark.sql.types import (
 )
 
 from etl import quality as q
-from etl.base import ROW_SEQ, BaseGlueJob
+from etl.base import ROW_SEQ
+from etl.job import BaseGlueJob
 from etl.readers import CsvSource, string_schema
 from etl.transforms import LINEAGE_FIELDS, blank_to_null, try_cast
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pyspark.sql import SparkSession
 
 from etl.args import JobArguments
-from etl.base import RunSummary, one_line
+from etl.base import RunSummary, one_line, utc_timestamp
 from etl.catalog import table_identifier
 from etl.maintenance import MaintenanceResult, Retention, maintain
 from etl.session import table_session
@@ -31,10 +31,6 @@ log = logging.getLogger("etl")
 TABLES_ARGUMENT = "tables"
 RETENTION_ARGUMENTS = {"snapshot_retention_days": "snapshot_days", "min_snapshots": "min_snapshots",
                        "orphan_retention_days": "orphan_days"}
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def retention_from(args: JobArguments) -> Retention:
@@ -81,7 +77,7 @@ class TableMaintenance:
     def run(self) -> RunSummary:
         args = self.args
         summary = RunSummary(run_id=self.run_id, job=self.name, env=args.env, trigger_source=args.trigger_source.value,
-                             started_at=_iso(datetime.now(UTC)))
+                             started_at=utc_timestamp(datetime.now(UTC)))
         results: list[MaintenanceResult] = []
         try:
             for dataset in self.tables:
@@ -96,5 +92,5 @@ class TableMaintenance:
             log.exception("run %s of %s failed unexpectedly", self.run_id, self.name)
             summary.state, summary.error_kind = "FAILED", "internal"
             summary.error = one_line(f"internal error: {type(error).__name__}: {error}")
-        summary.ended_at = _iso(datetime.now(UTC))
+        summary.ended_at = utc_timestamp(datetime.now(UTC))
         return summary

@@ -1,4 +1,5 @@
-"""A throw-away local lake for tests and demos: bucket folders under one directory."""
+"""A throw-away local lake for the job tests: bucket folders under one directory, named as the
+stack names them (data_platform.naming), and jobs run in this process on the test session."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+from data_platform.naming import Names
 from etl.base import RunSummary
 from etl.catalog import table_identifier
 from etl.runtime import run_job
@@ -20,7 +22,8 @@ class LocalLake:
     def __init__(self, root: Path, env: str = "dev") -> None:
         self.root = Path(root)
         self.env = env
-        self.bronze, self.silver, self.gold = (f"data-lake-{env}-{layer}" for layer in ("bronze", "silver", "gold"))
+        self.names = Names("data-lake", env)  # the seed stacks' name_prefix
+        self.bronze, self.silver, self.gold = (self.names.bucket(layer) for layer in ("bronze", "silver", "gold"))
         for bucket in (self.bronze, self.silver, self.gold):
             (self.root / bucket).mkdir(parents=True, exist_ok=True)
 
@@ -62,7 +65,7 @@ class LocalLake:
 
     @property
     def database(self) -> str:
-        return f"data_lake_{self.env}"
+        return self.names.glue_database()
 
     def read(self, spark: SparkSession, dataset: str, schema: StructType, layer: str = "silver") -> DataFrame:
         """The dataset's table at its current snapshot (`layer` is where its data lives; the
