@@ -11,7 +11,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from data_platform.naming import Names
+from data_platform.contract.naming import Names
 from etl.base import RunSummary
 from etl.catalog import table_identifier
 from etl.runtime import run_job
