@@ -1,0 +1,176 @@
+"""Great Expectations Data Docs of the quality gate's validations, built by GX's own site builder.
+
+Layout, under one prefix of one bucket (the stack's artifacts bucket, `data-docs/<env>/`; the
+same bucket and prefix in a local lake home, whose buckets are folders):
+- `validations/...json`: each validation result, in the layout of GX's validation results
+  store (`<suite parts>/<run name>/<run time>/<batch>.json`: GX's `TupleFilesystemStoreBackend`
+  writes it; we never derive the path ourselves);
+- `site/`: the Data Docs site (`index.html`, one page per validation, `static/`), written by
+  GX's `SiteBuilder` with its default renderers and page views.
+
+Why the copy through a temporary folder: GX 1.x stores and sites have a filesystem backend
+only (its S3 backends were removed in 1.0), and the jobs reach S3 through `etl.storage`. So a
+build mirrors the stored validations into a temporary GX store, lets GX build the site there,
+and writes the files back through the same `Storage` that writes every other job output.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from etl.storage import Storage
+
+SITE_NAME = "lake"
+VALIDATIONS = "validations/"
+SITE = "site/"
+# A file GX writes with the site's static assets: when it exists the assets are not written again.
+STATIC_MARKER = "static/styles/data_docs_default_styles.css"
+# The index of a cloud site lists at most this many validations (the newest): a build reads
+# each listed validation, and a job must not slow down as the history grows.
+INDEX_LIMIT = 200
+# GX writes an id file into each store folder; it is not a validation.
+_STORE_ID_FILE = ".ge_store_backend_id"
+
+
+def docs_prefix(env: str) -> str:
+    """The stack's Data Docs prefix in its artifacts bucket."""
+    return f"data-docs/{env}/"
+
+
+@dataclass(frozen=True)
+class ValidationPage:
+    """Where one validation's page is, relative to the site root and as a storage key."""
+
+    relative_path: str  # e.g. validations/sales_etl/quality/<run>/<time>/sales_etl.html
+    key: str            # the page's key in the docs bucket
+
+
+def _context(store_dir: Path, site_dir: Path) -> Any:
+    """An in-process GX context whose validation results store and Data Docs site are folders."""
+    from great_expectations.data_context import EphemeralDataContext
+    from great_expectations.data_context.types.base import DataContextConfig, ProgressBarsConfig
+
+    in_memory = {"class_name": "InMemoryStoreBackend"}
+    config = DataContextConfig(
+        stores={
+            "expectations_store": {"class_name": "ExpectationsStore", "store_backend": in_memory},
+            "checkpoint_store": {"class_name": "CheckpointStore", "store_backend": in_memory},
+            "validation_results_store": {
+                "class_name": "ValidationResultsStore",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(store_dir)},
+            },
+        },
+        expectations_store_name="expectations_store",
+        checkpoint_store_name="checkpoint_store",
+        validation_results_store_name="validation_results_store",
+        data_docs_sites={SITE_NAME: {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }},
+        analytics_enabled=False,  # no usage events and no tracking id in the pages
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return EphemeralDataContext(project_config=config)
+
+
+def _identifier(suite: str, run_id: str, run_time: datetime, batch: str) -> Any:
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    return ValidationResultIdentifier(ExpectationSuiteIdentifier(name=suite), RunIdentifier(run_name=run_id, run_time=run_time), batch)
+
+
+def _result(validation: Mapping[str, Any], identifier: Any) -> Any:
+    """The stored dict as GX's result object, its run named (the page shows run name and time)."""
+    from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
+
+    result = ExpectationSuiteValidationResultSchema().load(dict(validation))
+    result.meta = {**(result.meta or {}), "run_id": identifier.run_id}
+    return result
+
+
+class DataDocs:
+    """The Data Docs of one stack: its stored validations and its site, in `bucket`/`prefix`."""
+
+    def __init__(self, storage: Storage, bucket: str, prefix: str) -> None:
+        self.storage, self.bucket, self.prefix = storage, bucket, prefix
+
+    def store(self, validation: Mapping[str, Any], *, run_id: str, run_time: datetime, batch: str) -> ValidationPage:
+        """Keep one gate validation (GX's result dict) and return where its page will be."""
+        identifier = _identifier(str(validation.get("suite_name") or batch), run_id, run_time, batch)
+        with tempfile.TemporaryDirectory(prefix="data-docs-") as tmp:
+            store_dir, site_dir = Path(tmp, "validations"), Path(tmp, "site")
+            context = _context(store_dir, site_dir)
+            context.validation_results_store.set(identifier, _result(validation, identifier))
+            for path in _files(store_dir):
+                relative = path.relative_to(store_dir).as_posix()
+                self.storage.write_bytes(self.bucket, self.prefix + VALIDATIONS + relative, path.read_bytes())
+            page = _page_path(context, identifier, site_dir)
+        return ValidationPage(page, self.prefix + SITE + page)
+
+    def build(self, *, pages: Sequence[ValidationPage] | None = None, limit: int | None = None) -> str:
+        """Build the site from the stored validations: the index and either every page or only
+        `pages` (a job builds its own). `limit` keeps the newest validations in the index.
+        Returns the index's key."""
+        with tempfile.TemporaryDirectory(prefix="data-docs-") as tmp:
+            store_dir, site_dir = Path(tmp, "validations"), Path(tmp, "site")
+            for key in self._stored_validations(limit):
+                target = store_dir / key[len(self.prefix + VALIDATIONS):]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(self.storage.read_bytes(self.bucket, key))
+            context = _context(store_dir, site_dir)
+            wanted = None if pages is None else {p.relative_path for p in pages}
+            identifiers = [
+                i for i in context.validation_results_store.list_keys()
+                if wanted is None or _page_path(context, i, site_dir) in wanted
+            ]
+            context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=identifiers or None)
+            static_present = self.storage.exists(self.bucket, self.prefix + SITE + STATIC_MARKER)
+            for path in _files(site_dir):
+                relative = path.relative_to(site_dir).as_posix()
+                if relative.startswith("static/") and static_present:
+                    continue
+                self.storage.write_bytes(self.bucket, self.prefix + SITE + relative, path.read_bytes())
+        return self.prefix + SITE + "index.html"
+
+    def _stored_validations(self, limit: int | None) -> list[str]:
+        keys = [o.key for o in self.storage.list_objects(self.bucket, self.prefix + VALIDATIONS)
+                if o.key.endswith(".json") and not o.key.endswith(_STORE_ID_FILE)]
+        # The run time is the second-last path segment (GX formats it sortably: 20261202T060000.000000Z).
+        keys.sort(key=lambda k: (k.rsplit("/", 2)[-2], k), reverse=True)
+        return keys if limit is None else keys[:limit]
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != _STORE_ID_FILE) if root.exists() else []
+
+
+def _page_path(context: Any, identifier: Any, site_dir: Path) -> str:
+    """The page's path relative to the site root, as GX's site builder names it."""
+    urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=SITE_NAME, only_if_exists=False)
+    url = urls[0]["site_url"]
+    root = site_dir.resolve().as_uri().rstrip("/") + "/"
+    if not url.startswith(root):
+        raise RuntimeError(f"GX placed the page of {identifier} outside its site: {url}")
+    return url[len(root):]
+
+
+def summary_line(validation: Mapping[str, Any]) -> str:
+    """`<failed>/<evaluated> expectations failed` for logs and alerts."""
+    stats = validation.get("statistics") or {}
+    return f"{stats.get('unsuccessful_expectations', 0)}/{stats.get('evaluated_expectations', 0)} expectations failed"
+
+
+def load_validation(data: bytes) -> dict[str, Any]:
+    return json.loads(data.decode())
