@@ -130,16 +130,26 @@ class DataDocs:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(self.storage.read_bytes(self.bucket, key))
             context = _context(store_dir, site_dir)
+            stored = list(context.validation_results_store.list_keys())
             wanted = None if pages is None else {p.relative_path for p in pages}
-            identifiers = [
-                i for i in context.validation_results_store.list_keys()
-                if wanted is None or _page_path(context, i, site_dir) in wanted
-            ]
+            placeholders = set()
+            if wanted is not None:
+                # GX's index lists the pages present in the site folder: the pages this build
+                # does not render stand there as empty files, so the index keeps linking to
+                # them, and only what was rendered is written back.
+                for identifier in stored:
+                    path = _page_path(context, identifier, site_dir)
+                    if path not in wanted:
+                        placeholder = site_dir / path
+                        placeholder.parent.mkdir(parents=True, exist_ok=True)
+                        placeholder.touch()
+                        placeholders.add(path)
+            identifiers = [i for i in stored if wanted is None or _page_path(context, i, site_dir) in wanted]
             context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=identifiers or None)
             static_present = self.storage.exists(self.bucket, self.prefix + SITE + STATIC_MARKER)
             for path in _files(site_dir):
                 relative = path.relative_to(site_dir).as_posix()
-                if relative.startswith("static/") and static_present:
+                if relative in placeholders or (relative.startswith("static/") and static_present):
                     continue
                 self.storage.write_bytes(self.bucket, self.prefix + SITE + relative, path.read_bytes())
         return self.prefix + SITE + "index.html"

@@ -45,9 +45,8 @@ def test_a_runs_page_shows_each_failed_expectation_with_its_unexpected_count(tmp
         assert "Unsuccessful Expectations\n2" in text
         assert "values must never be null" in text and "1 unexpected values found" in text
         assert "values must be greater than or equal to 0" in text and "2 unexpected values found" in text
-        open_file(browser, tmp_path / BUCKET / index)
-        links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "a")]
-        assert any(href and href.endswith(page.relative_path) for href in links)
+    # GX's index draws its table with bootstrap-table from a CDN; its rows are data in the page.
+    assert page.relative_path in (tmp_path / BUCKET / index).read_text()
 
 
 def test_a_job_builds_its_own_page_and_the_index_lists_the_newest(tmp_path, validation):
