@@ -52,6 +52,8 @@ class RunSummary:
     error_kind: str | None = None  # data_quality | input | internal
     started_at: str = ""
     ended_at: str = ""
+    # The run's stages, timed (etl.progress.StageClock): {"name", "seconds", "rows"}.
+    stages: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:

@@ -27,6 +27,7 @@ from etl.base import InputError, JobContext, RunSummary, one_line, utc_timestamp
 from etl.gate import Gate
 from etl.inputs import planned_objects, screen
 from etl.load import finish, gate_makes_keys_unique, typed_rows
+from etl.progress import StageClock
 from etl.quality import Action, Rule, not_null
 from etl.quarantine import Quarantine
 from etl.session import table_session
@@ -55,6 +56,7 @@ class BaseGlueJob:
         self.storage = storage or storage_for(args.storage_root, read_only_buckets={args.bronze_bucket})
         self.run_id = args.job_run_id
         self.now = datetime.now(UTC)
+        self.stages = StageClock(self.name, self.run_id)
 
     # ---- what a job fills in (or may replace) -----------------------------------------------
 
@@ -161,13 +163,15 @@ class BaseGlueJob:
             log.exception("run %s of %s failed unexpectedly", self.run_id, self.name)
             summary.state, summary.error_kind = "FAILED", "internal"
             summary.error = one_line(f"internal error: {type(error).__name__}: {error}")
+        summary.stages = self.stages.close()
         summary.ended_at = utc_timestamp(datetime.now(UTC))
         log.info("run end job=%s run_id=%s state=%s error=%s", self.name, self.run_id, summary.state, summary.error)
         return summary
 
     def stage(self, name: str) -> None:
-        """Mark the start of a stage of the run in the job log (`stage job=... run_id=... name=...`)."""
-        log.info("stage job=%s run_id=%s name=%s", self.name, self.run_id, name)
+        """Mark the start of a stage of the run: logged (`stage job=... run_id=... name=...`),
+        timed and heard by this process's listeners (etl.progress)."""
+        self.stages.start(name)
 
     def _run(self, summary: RunSummary) -> None:
         ctx = self.context()
@@ -205,6 +209,7 @@ class BaseGlueJob:
             raw_rules.append(not_null("_source_key", action=Action.FAIL, name="source_key_resolved"))
         self.stage("raw checks")
         raw_gate = gate.check_raw(raw, raw_rules)
+        self.stages.rows(raw_gate.rows_in)
         if not raw_gate.ok:
             return
         with typed_rows(self.transform(raw), schema=self.schema, run_id=self.run_id, ingested_at=self.now,
@@ -212,11 +217,13 @@ class BaseGlueJob:
             rules = self.quality_rules()
             self.stage("quality gate")
             quality_gate = gate.check_quality(typed, rules)
+            self.stages.rows(quality_gate.rows_passed)
             if not quality_gate.ok:
                 return
             ctx.rows_passed = quality_gate.rows_passed
             self.stage("write")
             result = self.load(ctx, quality_gate.passed if quality_gate.passed is not None else typed)
+            self.stages.rows(result.rows_written)
         self._finish(ctx, summary, result)
 
     def _finish(self, ctx: JobContext, summary: RunSummary, result: WriteResult) -> None:

@@ -8,6 +8,7 @@ the lake home it leaves), and `lake demo`.
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -122,6 +123,37 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert table_rows(home, job), job
     for section in ("Upload", "schedule fires", "Silver and gold", "Quarantine", "Run history"):
         assert section in result.stdout
+    assert_docs_and_report_show_the_demo(home, runs, bad)
+
+
+def assert_docs_and_report_show_the_demo(home: Path, runs: list[dict], bad: dict) -> None:
+    """`lake docs` and `lake report` on the demo's lake, read in headless Chromium."""
+    from browser import console_errors, headless_chromium, open_file
+    from selenium.webdriver.common.by import By
+
+    docs = lake(home, "docs")
+    assert docs.returncode == 0, docs.stderr
+    index = Path(docs.stdout.strip())
+    assert index.name == "index.html" and index.is_file()
+    pages = sorted((index.parent / "validations").rglob("*.html"))
+    quarantined = [r for r in runs if r["rows_quarantined"]]
+    assert quarantined and len(pages) >= len({r["run_id"] for r in quarantined})
+    report = lake(home, "report")
+    assert report.returncode == 0, report.stderr
+    with headless_chromium() as browser:
+        texts = {}
+        for page in pages:
+            open_file(browser, page)
+            texts[page] = browser.find_element(By.TAG_NAME, "body").text
+        # The failed run's page names it; a run that dropped rows shows each failed expectation
+        # with its unexpected count.
+        assert any(bad["run_id"] in text and "Status: Failed" in text for text in texts.values())
+        dropped = [t for t in texts.values() if "unexpected values found" in t]
+        assert dropped and all("Unsuccessful Expectations" in t for t in dropped)
+        open_file(browser, Path(report.stdout.strip()))
+        assert console_errors(browser) == []
+        bars = browser.find_elements(By.CSS_SELECTOR, "#timeline rect.run")
+        assert sorted(b.get_attribute("data-run-id") for b in bars) == sorted(r["run_id"] for r in runs)
 
 
 def test_history_rollback_and_reprocessing_through_the_cli(tmp_path: Path) -> None:
@@ -167,3 +199,46 @@ def test_rollback_refuses_what_cannot_be_restored(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "unknown dataset 'sale'" in unknown.stderr
     both = lake(home, "rollback", "sales", "--last", "1", "--to-snapshot", "3")
     assert both.returncode == 2 and "exactly one of" in both.stderr
+
+
+def run_in_terminal(command: list[str], env: dict[str, str], cwd: Path, timeout: float = 900) -> tuple[int, str]:
+    """Run `command` with a pseudo-terminal as its stdin, stdout and stderr; all it wrote."""
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, close_fds=True)
+    os.close(slave)
+    chunks, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 1.0)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    return proc.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_a_terminal_upload_shows_each_stage_with_its_time_and_rows(tmp_path: Path) -> None:
+    sample = sample_for_rule("sales_file_trigger")
+    source = tmp_path / "sales.csv"
+    source.write_bytes(sample.body)
+    home = tmp_path / "home"
+    clean = {k: v for k, v in os.environ.items() if k not in ("LAKE_FAULT", "LAKE_NOW", "LAKE_HOME")}
+    env = {**clean, "LAKE_RETRY_SCALE": "0", "TERM": "xterm-256color", "COLUMNS": "120"}
+    code, screen = run_in_terminal([str(LAKE), "--home", str(home), "upload", str(source), sample.key], env, tmp_path)
+    assert code == 0, screen[-3000:]
+    rows = len(sample.body.splitlines()) - 1
+    # Each finished stage is printed as it ends: job, stage, seconds, rows.
+    assert re.search(r"✓ sales_etl\s+extract\s+\d+\.\d\d s", screen), screen[-3000:]
+    assert re.search(rf"✓ sales_etl\s+raw checks\s+\d+\.\d\d s\s+{rows:,} rows", screen), screen[-3000:]
+    assert re.search(r"✓ sales_etl\s+quality gate\s+\d+\.\d\d s\s+[\d,]+ rows", screen), screen[-3000:]
+    assert re.search(r"✓ sales_etl\s+write\s+\d+\.\d\d s\s+[\d,]+ rows", screen), screen[-3000:]

@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from data_platform.stage_view import StageView
+from data_platform.cli.stage_view import StageView
 from etl.progress import StageClock
 
 

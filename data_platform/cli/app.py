@@ -135,7 +135,7 @@ app.callback()(_global)
 # In the order `lake --help` lists them: the pipeline, its clock, what it recorded, the
 # tables, the stack, the demo.
 for command in (ingest.upload, ingest.run, ingest.replay, watching.watch, watching.tick, watching.schedules,
-                records.runs, records.alerts, tables.history, tables.rollback, tables.maintain,
+                records.runs, records.alerts, records.report, records.docs, tables.history, tables.rollback, tables.maintain,
                 stack.validate, stack.synth, demo.demo):
     app.command()(command)
 

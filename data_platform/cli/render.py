@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from data_platform.cli.stage_view import StageView
 from data_platform.contract.runs import RunState
 
 if TYPE_CHECKING:
@@ -39,28 +40,28 @@ err = _console(stderr=True)
 
 
 class Reporter:
-    """A spinner on a terminal; plain progress lines on stderr otherwise (CI logs, tests)."""
+    """What a command is doing, on stderr: on a terminal a spinner naming the running job's
+    stage with its ticking time, each finished stage printed above it with time and rows
+    (`StageView`); elsewhere (CI logs, tests) plain lines."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self._status: Any = None
+        self._view: StageView | None = None
 
     @contextmanager
     def working(self, message: str) -> Iterator[Reporter]:
-        if self.console.is_terminal:
-            with self.console.status(message) as status:
-                self._status = status
-                try:
-                    yield self
-                finally:
-                    self._status = None
-        else:
+        if not self.console.is_terminal:
             self.console.print(message, markup=False)
-            yield self
+        with StageView(self.console).showing(message) as view:
+            self._view = view
+            try:
+                yield self
+            finally:
+                self._view = None
 
     def update(self, message: str) -> None:
-        if self._status is not None:
-            self._status.update(message)
+        if self._view is not None and self.console.is_terminal:
+            self._view.relabel(message)
             self.console.print(f"  {message}", markup=False, style="dim")
         else:
             self.console.print(f"  {message}", markup=False)

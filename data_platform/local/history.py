@@ -36,7 +36,7 @@ from etl.catalog import LOCAL_STATE_DIR
 
 STATE_DIR = LOCAL_STATE_DIR  # beside the local Iceberg catalog (etl.catalog)
 DB_NAME = "history.sqlite3"
-SCHEMA_VERSION = "2"  # 2: runs.outputs (table@snapshot) replaces runs.output_paths (files)
+SCHEMA_VERSION = "3"  # 2: runs.outputs (table@snapshot) replaces runs.output_paths (files); 3: runs.stages
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS runs (
     rows_quarantined INTEGER,
     quarantine_path TEXT,
     outputs TEXT NOT NULL DEFAULT '[]',
+    stages TEXT NOT NULL DEFAULT '[]',
     rules_failed TEXT NOT NULL DEFAULT '{}',
     warnings TEXT NOT NULL DEFAULT '{}',
     error TEXT,
@@ -106,7 +107,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 """
 
-_JSON_COLUMNS = ("outputs", "rules_failed", "warnings")
+_JSON_COLUMNS = ("outputs", "rules_failed", "warnings", "stages")
 # Column names are constants of this module, never user input; values are always parameters.
 _SELECT_RUNS = "SELECT " + ", ".join(RUN_FIELDS) + " FROM runs"
 _SELECT_ALERTS = "SELECT " + ", ".join(ALERT_FIELDS) + " FROM alerts"
@@ -210,6 +211,8 @@ class _Database:
             columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
             if "outputs" not in columns:  # a history from before silver was Iceberg
                 db.execute("ALTER TABLE runs ADD COLUMN outputs TEXT NOT NULL DEFAULT '[]'")
+            if "stages" not in columns:  # a history from before runs recorded their stages
+                db.execute("ALTER TABLE runs ADD COLUMN stages TEXT NOT NULL DEFAULT '[]'")
             db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (SCHEMA_VERSION,))
 
@@ -269,11 +272,12 @@ class History(_Database):
             db.execute(
                 "UPDATE runs SET state = ?, ended_at = ?, rows_read = ?, rows_written = ?, rows_quarantined = ?,"
                 " quarantine_path = ?, outputs = ?, rules_failed = ?, warnings = ?, error = ?,"
-                " error_kind = ?, attempts = ? WHERE run_id = ?",
+                " error_kind = ?, attempts = ?, stages = ? WHERE run_id = ?",
                 (outcome.state.value, iso(ended_at or utc_now()), outcome.rows_read, outcome.rows_written,
                  outcome.rows_quarantined, outcome.quarantine_path, json.dumps(list(outcome.outputs)),
                  json.dumps(dict(outcome.rules_failed), default=str), json.dumps(dict(outcome.warnings), default=str),
-                 outcome.error, outcome.error_kind.value if outcome.error_kind else None, attempts, run_id),
+                 outcome.error, outcome.error_kind.value if outcome.error_kind else None, attempts,
+                 json.dumps([dict(stage) for stage in outcome.stages]), run_id),
             )
         run = self.get_run(run_id)
         assert run is not None

@@ -31,6 +31,8 @@ class JobOutcome:
     warnings: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
     error_kind: ErrorKind | None = None
+    # The run's stages as the job timed them: {"name", "seconds", "rows"} (etl.progress).
+    stages: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def from_summary(cls, summary: Mapping[str, Any]) -> JobOutcome:
@@ -47,6 +49,7 @@ class JobOutcome:
             warnings=dict(summary.get("warnings") or {}),
             error=summary.get("error"),
             error_kind=ErrorKind(kind) if kind else None,
+            stages=tuple(summary.get("stages") or ()),
         )
 
     @classmethod
@@ -89,6 +92,7 @@ class RunRecord:
     error: str | None
     error_kind: ErrorKind | None
     attempts: int
+    stages: list[dict[str, Any]] | None
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> RunRecord:

@@ -1,8 +1,11 @@
-"""`lake runs`, `lake alerts`: what the run history and the alerts outbox hold."""
+"""`lake runs`, `lake alerts`, `lake report`, `lake docs`: what the run history, the alerts
+outbox and the quality gate's validations hold."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
 
 import typer
@@ -80,3 +83,48 @@ def alerts(
     out.print(table)
 
 
+
+
+REPORT_RUNS = 5000  # the newest runs a report draws (a page stays small enough to open anywhere)
+
+
+def report(
+    output: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+        "--output", "-o", help="Where to write the page (default: <home>/report.html).")] = None,
+) -> None:
+    """Write one self-contained HTML page of the run history: a timeline of runs per job,
+    rows written and quarantined per day and dataset, the rules that drop most rows, the
+    slowest stages. Prints the page's path.
+
+    Example: lake report    |    lake report -o /tmp/lake-report.html
+    """
+    from data_platform.local.report import ReportRun, render_report
+
+    stack = load()
+    target = output or SETTINGS.home / "report.html"
+    if target.is_dir():
+        raise LakeError(f"--output {target} is a directory; name the page's file", exit_code=2)
+    if not target.parent.is_dir():
+        raise LakeError(f"--output {target}: folder {target.parent} does not exist", exit_code=2)
+    jobs = stack.platform.jobs
+    rows = _read_history(lambda history: history.runs(limit=REPORT_RUNS))
+    runs = [ReportRun.from_record(run.to_dict(), dataset=jobs[run.job].dataset if run.job in jobs else None)
+            for run in rows]
+    page = render_report(runs, title=f"Lake report: stack {stack.stack}", generated_at=datetime.now(UTC))
+    target.write_text(page, encoding="utf-8")
+    out.print(str(target.resolve()), markup=False)
+
+
+def docs() -> None:
+    """Build (or refresh) the Great Expectations Data Docs of this lake's quality-gate
+    validations (every run whose gate dropped or failed rows) and print the path of the
+    site's index.
+
+    Example: lake docs
+    """
+    from data_platform.local.docs import build_local_docs
+
+    stack = load()
+    if not SETTINGS.home.is_dir():
+        raise LakeError(f"no lake at {SETTINGS.home}: upload a file or run `lake demo` first", exit_code=1)
+    out.print(str(build_local_docs(stack.platform, SETTINGS.home).resolve()), markup=False)

@@ -16,8 +16,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
-
 from rich.console import Console
 from rich.text import Text
 
@@ -69,9 +67,12 @@ class StageView:
             if event.state == STARTED and self._current is not None:
                 self._current.stage = (event.job, event.stage, time.perf_counter())
             elif event.state == FINISHED:
+                if self._current is not None:
+                    self._current.stage = None
                 mark = "✓ " if self.console.is_terminal else ""
                 self.console.print(f"  {mark}{stage_line(event)}", markup=False, highlight=False)
 
-    def note(self, message: str, **style: Any) -> None:
-        """A line above the live display (or a plain line)."""
-        self.console.print(f"  {message}", markup=False, **style)
+    def relabel(self, message: str) -> None:
+        """What the spinner says between stages (the command's own steps)."""
+        if self._current is not None:
+            self._current.label, self._current.stage = message, None
