@@ -7,6 +7,7 @@ the YAML key path in the message and before any resource is declared.
 
 from __future__ import annotations
 
+import copy
 import re
 from enum import StrEnum
 from functools import cache
@@ -277,9 +278,16 @@ class Problem(BaseModel):
     path: str
     message: str
     severity: Severity = Severity.ERROR
+    line: int | None = None    # where `path` is in the stack file (1-based), when read from one
+    column: int | None = None
+
+    @property
+    def where(self) -> str:
+        """`path (line L, column C)`, or the path alone when no file position is known."""
+        return f"{self.path} (line {self.line}, column {self.column})" if self.line else self.path
 
     def __str__(self) -> str:
-        return f"{self.severity.value}: {self.path}: {self.message}"
+        return f"{self.severity.value}: {self.where}: {self.message}"
 
 
 class ConfigError(ValueError):
@@ -289,7 +297,7 @@ class ConfigError(ValueError):
         self.source = source
         self.problems = problems
         errors = [p for p in problems if p.severity is Severity.ERROR]
-        lines = "\n".join(f"  - {p.path}: {p.message}" for p in errors)
+        lines = "\n".join(f"  - {p.where}: {p.message}" for p in errors)
         super().__init__(f"{source}: {len(errors)} configuration error(s):\n{lines}")
 
 
@@ -557,12 +565,49 @@ def parse_platform_config(raw: Any, source: str = "config", prefix: str = FULL_C
     try:
         cfg = PlatformConfig.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(source, _pydantic_problems(prefix, error)) from None
+        # Every error in one pass: the entries with field errors are set aside and the rest
+        # is checked for references, overlaps and names too.
+        salvaged, removed = _without_invalid_entries(raw, error)
+        problems = _pydantic_problems(prefix, error)
+        if salvaged is not None:
+            problems += [p for p in semantic_problems(salvaged, prefix) if not _about_removed(p, removed)]
+        raise ConfigError(source, problems) from None
     problems = semantic_problems(cfg, prefix)
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if errors:
         raise ConfigError(source, problems)
     return cfg, problems
+
+
+# The sections whose entries are independent of each other: one with a field error can be set
+# aside while the others are checked.
+ENTRY_SECTIONS: tuple[str, ...] = ("jobs", "s3_rules", "schedules", "after_job")
+
+
+def _without_invalid_entries(raw: dict[str, Any], error: ValidationError) -> tuple[PlatformConfig | None, set[str]]:
+    """The config without the entries (or optional top-level keys) holding a field error,
+    validated again; None when what is left cannot be validated. Also the removed names."""
+    pruned, removed = copy.deepcopy(raw), set()
+    for item in error.errors(include_url=False):
+        loc = [x for x in item["loc"] if not (isinstance(x, str) and x.startswith("function-"))]
+        section = str(loc[0]) if loc else ""
+        if len(loc) >= 2 and section in ENTRY_SECTIONS and isinstance(pruned.get(section), dict):
+            pruned[section].pop(loc[1], None)
+            removed.add(str(loc[1]))
+        elif section in pruned and section not in ("environment", "jobs"):
+            pruned.pop(section)
+        else:
+            return None, removed
+    try:
+        return PlatformConfig.model_validate(pruned), removed
+    except ValidationError:
+        return None, removed
+
+
+def _about_removed(problem: Problem, removed: set[str]) -> bool:
+    """A check's finding caused by setting an entry aside (`unknown job 'x'` for an x with a
+    field error), not by the config itself."""
+    return any(f"'{name}'" in problem.message or f".{name}." in f"{problem.path}." for name in removed)
 
 
 class StackConfig(BaseModel):
@@ -573,6 +618,19 @@ class StackConfig(BaseModel):
     region: str | None
     platform: PlatformConfig
     warnings: tuple[Problem, ...] = ()
+
+
+def _placed(problems: list[Problem], text: str) -> list[Problem]:
+    """The problems with the line and column of their key in the stack file."""
+    from data_platform.yaml_positions import YamlPositions
+
+    positions = YamlPositions(text)
+    placed = []
+    for problem in problems:
+        position = positions.find(problem.path)
+        placed.append(problem.model_copy(update={"line": position.line, "column": position.column})
+                      if position else problem)
+    return placed
 
 
 def stack_file(stack: str, project_dir: Path | str = ".") -> Path:
@@ -587,7 +645,8 @@ def load_stack(stack: str, project_dir: Path | str = ".", path: Path | str | Non
         raise ConfigError(source, [Problem(path=str(file), message=(
             f"stack file not found; create it or pick another stack (looked for {file.name})"))])
     try:
-        document = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        text = file.read_text(encoding="utf-8")
+        document = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
@@ -595,6 +654,10 @@ def load_stack(stack: str, project_dir: Path | str = ".", path: Path | str | Non
     config = document.get("config") if isinstance(document, dict) else None
     if not isinstance(config, dict) or FULL_CONFIG_KEY not in config:
         raise ConfigError(source, [Problem(path=f"config.{FULL_CONFIG_KEY}", message="required key is missing")])
-    platform, warnings = parse_platform_config(config[FULL_CONFIG_KEY], source, f"config.{FULL_CONFIG_KEY}")
+    try:
+        platform, warnings = parse_platform_config(config[FULL_CONFIG_KEY], source, f"config.{FULL_CONFIG_KEY}")
+    except ConfigError as error:
+        raise ConfigError(source, _placed(error.problems, text)) from None
+    warnings = _placed(warnings, text)
     return StackConfig(stack=stack, region=config.get("aws:region"), platform=platform, warnings=tuple(warnings))
 

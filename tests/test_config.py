@@ -253,3 +253,28 @@ def test_retention_of_the_tables_defaults_and_bounds():
         raw = dev_raw()
         raw["retention"][key] = 0
         assert [path for path, _ in _errors(raw)] == [f"{P}.retention.{key}"]
+
+
+def test_three_independent_errors_are_reported_in_one_pass_each_with_its_yaml_line(tmp_path):
+    """A field error (a bad cron), an unknown key and a reference error (an s3 rule naming a
+    job that does not exist) come out of one `load_stack`, each placed in the file."""
+    text = (REPO / "Pulumi.dev.yaml").read_text()
+    text = text.replace('expression: "cron(0 2 * * ? *)"', 'expression: "cron(0 25 * * ? *)"', 1)
+    text = text.replace("        timeout_minutes: 30\n", "        timeout_minutes: 30\n        timeout_minuets: 30\n", 1)
+    text = text.replace("job: product_catalog}", "job: product_catalogue}", 1)
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_stack("dev", tmp_path)
+    errors = [p for p in raised.value.problems if p.severity.value == "error"]
+    lines = text.splitlines()
+
+    def line_of(fragment: str) -> int:
+        return next(n for n, line in enumerate(lines, 1) if fragment in line)
+
+    found = {(p.path.rsplit(".", 1)[-1], p.line) for p in errors}
+    assert ("expression", line_of("cron(0 25")) in found
+    assert ("timeout_minuets", line_of("timeout_minuets")) in found
+    assert any("product_catalogue" in p.message and p.line == line_of("product_catalogue") for p in errors)
+    assert len(errors) == 3, [str(p) for p in errors]
+    assert f"line {line_of('timeout_minuets')}, column 9" in str(raised.value)

@@ -31,12 +31,12 @@ def validate(
     errors = [p for p in problems if p.severity.value == "error"]
     if as_json:
         print_json({"file": str(source), "valid": stack is not None,
-                    "problems": [{"severity": p.severity.value, "path": p.path, "message": p.message}
-                                 for p in problems]})
+                    "problems": [{"severity": p.severity.value, "path": p.path, "message": p.message,
+                                  "line": p.line, "column": p.column} for p in problems]})
     else:
         for problem in problems:
             color = "red" if problem.severity.value == "error" else "yellow"
-            err.print(f"[{color}]{problem.severity.value}[/]: {escape(problem.path)}: {escape(problem.message)}")
+            err.print(f"[{color}]{problem.severity.value}[/]: {escape(problem.where)}: {escape(problem.message)}")
         if stack is not None:
             cfg = stack.platform
             out.print(f"[green]ok[/]: {source}: {len(cfg.jobs)} jobs, {len(cfg.s3_rules)} s3 rules, "
