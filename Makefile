@@ -1,5 +1,5 @@
 # Entry points for people and CI. The README's first command is `make demo`.
-.PHONY: setup demo test test-fast test-reliability clean-demo
+.PHONY: setup demo test test-fast test-reliability lint lock clean-demo
 
 setup:
 	bash scripts/setup.sh
@@ -10,8 +10,22 @@ demo: setup
 
 # The import contracts (pyproject.toml, [tool.importlinter]: the layers of DESIGN.md) first.
 test: setup
+	bash scripts/test-browser.sh
 	.venv/bin/lint-imports
 	.venv/bin/python -m pytest -q -n 2 --ignore=tests/reliability
+
+# Style, lint, layers and types (configured in pyproject.toml); CI runs it before the tests.
+lint: setup
+	.venv/bin/ruff format --check .
+	.venv/bin/ruff check .
+	.venv/bin/lint-imports
+	.venv/bin/mypy
+
+# Regenerates requirements.lock (exact versions, hashes) from pyproject.toml with uv, keeping
+# every pin the lock already has unless pyproject.toml no longer allows it; `uv pip compile
+# --upgrade-package NAME` moves one package.
+lock: setup
+	.venv/bin/uv pip compile --quiet --no-header --generate-hashes --extra dev --python-version 3.11 -o requirements.lock pyproject.toml
 
 # The reliability suite (bad-input corpus, faults, 200-upload storm, safety): it takes longer than
 # the rest together (bench/RESULTS.md), so it is not in `make test`; `.ci/run` runs both.
