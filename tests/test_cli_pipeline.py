@@ -138,6 +138,10 @@ def assert_docs_and_report_show_the_demo(home: Path, runs: list[dict], bad: dict
     pages = sorted((index.parent / "validations").rglob("*.html"))
     quarantined = [r for r in runs if r["rows_quarantined"]]
     assert quarantined and len(pages) >= len({r["run_id"] for r in quarantined})
+    # Each run with a page links to it, in `lake runs` (a line under the table) and its JSON.
+    linked = {r["run_id"]: r.get("validation_page") for r in json.loads(lake(home, "runs", "--json", "--limit", "100").stdout)}
+    assert linked[bad["run_id"]] and Path(linked[bad["run_id"]]).is_file()
+    assert f"{bad['run_id']}  validation: " in lake(home, "runs", "--limit", "100").stdout
     report = lake(home, "report")
     assert report.returncode == 0, report.stderr
     with headless_chromium() as browser:

@@ -99,13 +99,19 @@ def _styled_state(state: object) -> str:
 
 
 def _run_details(runs: Sequence[RunRecord | GlueJobRun], home: Path | None) -> list[str]:
-    """Each run's quarantine path and error on a line of its own (markup): long paths and
-    messages folded into a table cell are unreadable and cannot be grepped."""
+    """Each run's quarantine path, Data Docs page (after `lake docs`) and error on a line of
+    its own (markup): long paths and messages folded into a table cell are unreadable and
+    cannot be grepped."""
+    from data_platform.local.docs import validation_pages
+
     details: list[str] = []
+    pages = validation_pages(home) if home else {}
     for run in runs:
         if run.quarantine_path:
             where = rel(run.quarantine_path, home) if home else run.quarantine_path
             details.append(f"{run.run_id}  quarantine: {escape(where)}")
+        if run.run_id in pages:
+            details.append(f"{run.run_id}  validation: {escape(rel(pages[run.run_id], home) if home else pages[run.run_id])}")
         if run.error:
             details.append(f"{run.run_id}  [red]error[/]: {escape(run.error)}")
     return details

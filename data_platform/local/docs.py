@@ -21,6 +21,16 @@ from etl.storage import LocalStorage
 
 QUARANTINE_PREFIX = "_quarantine/"
 VALIDATION_FILE = "validation.json"
+# run id -> its validation page (absolute path), for `lake runs`; beside the run history.
+PAGES_FILE = "data_docs_pages.json"
+
+
+def validation_pages(home: Path) -> dict[str, str]:
+    """Each run's Data Docs page as the last `lake docs` built it (empty before the first)."""
+    from data_platform.local.history import STATE_DIR
+
+    path = home / STATE_DIR / PAGES_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def build_local_docs(cfg: PlatformConfig, home: Path) -> Path:
@@ -28,6 +38,7 @@ def build_local_docs(cfg: PlatformConfig, home: Path) -> Path:
     storage = LocalStorage(home)
     docs = DataDocs(storage, cfg.bucket_name("artifacts"), docs_prefix(cfg.environment))
     started = _run_starts(home)
+    pages: dict[str, str] = {}
     for bucket in {cfg.bucket_name(layer) for layer in DATA_LAYERS if layer != "bronze"}:
         if not (home / bucket).is_dir():
             continue
@@ -40,8 +51,14 @@ def build_local_docs(cfg: PlatformConfig, home: Path) -> Path:
                 continue  # a run refused before its gate (a rejected input) has no validation
             run_id, job = str(record["run_id"]), str(record["job"])
             run_time = started.get(run_id) or datetime.fromtimestamp((home / bucket / obj.key).stat().st_mtime, UTC)
-            docs.store(validation, run_id=run_id, run_time=run_time, batch=job)
-    return home / docs.bucket / docs.build()
+            page = docs.store(validation, run_id=run_id, run_time=run_time, batch=job)
+            pages[run_id] = str((home / docs.bucket / page.key).resolve())
+    index = home / docs.bucket / docs.build()
+    from data_platform.local.history import STATE_DIR
+
+    (home / STATE_DIR).mkdir(exist_ok=True)
+    (home / STATE_DIR / PAGES_FILE).write_text(json.dumps(pages, indent=1, sort_keys=True))
+    return index
 
 
 def _run_starts(home: Path) -> dict[str, datetime]:

@@ -14,6 +14,7 @@ from rich.table import Table
 from data_platform.cli.render import err, out, print_history, print_json, warn
 from data_platform.cli.settings import SETTINGS, load
 from data_platform.local import LakeError
+from data_platform.local.docs import validation_pages
 
 Row = TypeVar("Row")
 
@@ -53,7 +54,9 @@ def runs(
         rows = _read_history(lambda history: history.runs(limit=limit, job=job))
         title = f"Runs in {SETTINGS.home}"
     if as_json:
-        print_json([row.to_dict() for row in rows])
+        pages = {} if cloud else validation_pages(SETTINGS.home)
+        print_json([{**row.to_dict(), **({"validation_page": pages[row.run_id]} if row.run_id in pages else {})}
+                    for row in rows])
     elif rows:
         print_history(rows, title, None if cloud else SETTINGS.home)
     else:
