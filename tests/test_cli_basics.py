@@ -327,3 +327,34 @@ def test_watch_stops_cleanly_on_sigterm(home: Path) -> None:
     # the first tick recorded each schedule's watermark: a restart will count from there
     ticks = lake(home, "tick", "--dry-run", "--json", "--now", "2000-01-01T00:00Z")
     assert json.loads(ticks.stdout)["initialized"] == []
+
+
+@pytest.mark.parametrize("columns", ["80", "110"])
+def test_tables_never_break_a_name_mid_word(tmp_path: Path, columns: str) -> None:
+    """A name too long for its column ends in an ellipsis; it is never split over two lines.
+    The dev stack runs every schedule in UTC, so the zone column is left out."""
+    cfg = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]["data-lake:platform"]
+    names = [*cfg["jobs"], *cfg["schedules"]]
+    result = lake(tmp_path / "home", "schedules", "--next", "2", env={"COLUMNS": columns})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for line in lines:
+        for word in line.replace("│", " ").split():
+            if word.endswith("…") or word in names:
+                continue
+            broken = [n for n in names if len(word) >= 5 and n.startswith(word) and n != word]
+            assert not broken, f"{word!r} is the start of {broken} broken at {columns} columns:\n{result.stdout}"
+    assert "schedule zone" not in result.stdout
+    assert all(name in result.stdout or any(w.endswith("…") for w in result.stdout.split()) for name in cfg["schedules"])
+
+
+@pytest.mark.parametrize("args", [("/nonexistent/orders.csv", "sales/x.csv"),
+                                  ("{file}", "s3://another-bucket/sales/x.csv"),
+                                  ("{file}", "../escape.csv")])
+def test_an_upload_refused_for_its_arguments_changes_nothing_on_disk(tmp_path: Path, args) -> None:
+    source = tmp_path / "orders.csv"
+    source.write_text("order_id\n1\n")
+    home = tmp_path / "home"
+    result = lake(home, "upload", *(a.format(file=source) for a in args))
+    assert result.returncode != 0 and "error" in result.stderr
+    assert not home.exists()

@@ -243,7 +243,7 @@ def _show_datasets(lake: Any, out: Console, rows: int = 5) -> None:
         view = Table(title=f"{job_cfg.layer.value} {database}.{job_cfg.dataset}: {total} rows (first {len(records)})",
                      title_justify="left")
         for column in shown:
-            view.add_column(column, overflow="fold")
+            view.add_column(column, overflow="ellipsis")
         for record in records:
             view.add_row(*[escape(_cell(record[c])) for c in shown])
         out.print(view)

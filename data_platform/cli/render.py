@@ -131,7 +131,7 @@ def print_run_results(runs: Sequence[RunRecord], home: Path, title: str = "Runs"
     for column, justify in (("run_id", "left"), ("job", "left"), ("trigger", "left"), ("state", "left"),
                             ("attempts", "right"), ("read", "right"), ("written", "right"),
                             ("quarantined", "right"), ("outputs", "left")):
-        table.add_column(column, justify=justify, overflow="fold", no_wrap=column in ("run_id", "state"))
+        table.add_column(column, justify=justify, overflow="ellipsis", no_wrap=column in ("run_id", "state"))
     for run in runs:
         table.add_row(run.run_id, run.job, f"{run.trigger_source}:{run.trigger_name}", _styled_state(run.state),
                       _num(run.attempts), _num(run.rows_read), _num(run.rows_written), _num(run.rows_quarantined),
@@ -151,7 +151,7 @@ def print_history(runs: Sequence[RunRecord | GlueJobRun], title: str, home: Path
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for field, header in _HISTORY_COLUMNS:
         numeric = field.startswith("rows_") or field == "attempts"
-        table.add_column(header, justify="right" if numeric else "left", overflow="fold",
+        table.add_column(header, justify="right" if numeric else "left", overflow="ellipsis",
                          no_wrap=numeric or field in ("run_id", "state"), min_width=16 if field == "source_key" else None)
     for run in runs:
         cells = []

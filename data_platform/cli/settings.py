@@ -51,10 +51,11 @@ def load() -> StackConfig:
     return stack
 
 
-def open_lake(reporter: Reporter | None = None, **kwargs: Any) -> LocalLake:
+def open_lake(reporter: Reporter | None = None, stack: StackConfig | None = None, **kwargs: Any) -> LocalLake:
+    """The local lake of the home (created when missing) for `stack` (default: loaded now)."""
     from data_platform.local.lake import LocalLake
 
-    stack = load()
+    stack = stack or load()
     progress = reporter.update if reporter else None
     return LocalLake(stack, SETTINGS.home, progress=progress, **kwargs)
 

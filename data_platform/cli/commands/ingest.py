@@ -63,13 +63,19 @@ def upload(
     if cloud:
         _upload_cloud(pairs, kms_key_id, as_json)
         return
+    # Arguments are checked before the lake home is opened (and created): a command refused
+    # for its arguments leaves nothing on disk.
+    from data_platform.local.buckets import parse_target
+
+    stack = load()
+    bronze = stack.platform.bucket_name("bronze")
+    keys = [parse_target(target, bronze, why="files enter the lake through bronze only") for _file, target in pairs]
+    for file, _target in pairs:
+        if not Path(file).is_file():
+            raise LakeError(f"{file}: no such file")
     reporter = Reporter(err)
-    lake = open_lake(reporter)
+    lake = open_lake(reporter, stack)
     try:
-        keys = [lake.parse_target(target) for _file, target in pairs]  # refuse before storing anything
-        for file, _target in pairs:
-            if not Path(file).is_file():
-                raise LakeError(f"{file}: no such file")
         _choose_jit(sum(Path(file).stat().st_size for file, _target in pairs))
         results = []
         with reporter.working("Uploading to local bronze and running matched jobs ..."):
@@ -206,7 +212,7 @@ def _replay_cloud(prefix: str, since_at: datetime | None, *, dry_run: bool, as_j
         return
     table = Table(title="Runner executions" + (" (dry run)" if dry_run else ""), title_justify="left")
     for column in ("key", "rule", "job", "execution"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="ellipsis")
     for item in started:
         table.add_row(item["key"], item["rule"], item["job"], item["execution_arn"] or item["state_machine"])
     out.print(table)

@@ -80,7 +80,7 @@ def alerts(
         return
     table = Table(title=f"Alerts in {SETTINGS.home}", title_justify="left")
     for column in ("id", "created_at", "topic", "subject", "message"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="ellipsis")
     for row in rows:
         table.add_row(str(row.id), row.created_at, row.topic, row.subject, row.message)
     out.print(table)

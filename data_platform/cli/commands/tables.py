@@ -38,7 +38,7 @@ def history(
     for column, justify in (("snapshot", "left"), ("committed (UTC)", "left"), ("operation", "left"),
                             ("run_id", "left"), ("sources", "left"), ("+rows", "right"), ("-rows", "right"),
                             ("rows", "right"), ("state", "left")):
-        view.add_column(column, justify=justify, overflow="fold", no_wrap=column in ("snapshot", "run_id"))
+        view.add_column(column, justify=justify, overflow="ellipsis", no_wrap=column in ("snapshot", "run_id"))
     for record in records:
         state = "[green]current[/]" if record.current else ("" if record.in_current_history else "[yellow]rolled back[/]")
         sources = ", ".join(source.get("key", "") for source in record.sources)

@@ -206,13 +206,19 @@ def schedules(
         return
     table = Table(title=f"Schedules of stack {stack.stack} (after {after_at:%Y-%m-%dT%H:%M:%SZ})",
                   title_justify="left")
-    for column in ("schedule", "job", "expression", "next (UTC)", "next (schedule zone)"):
-        table.add_column(column, overflow="fold")
+    # The zone column only when some schedule runs in another zone than UTC (else it repeats UTC).
+    zoned = any(row["timezone"] not in ("UTC", "Etc/UTC") for row in rows)
+    columns = ("schedule", "job", "expression", "next (UTC)", *(("next (schedule zone)",) if zoned else ()))
+    for column in columns:
+        # Names never break mid-word: too long for the terminal, they end in an ellipsis
+        # (`--json` has them whole); the expression's description may wrap at spaces.
+        identifier = column in ("schedule", "job")
+        table.add_column(column, overflow="ellipsis" if identifier else "fold", no_wrap=identifier)
     for row in rows:
         local = [f"{t[:16].replace('T', ' ')} {row['timezone']}" for t in row["next_local"]]
-        table.add_row(row["schedule"] + ("" if row["enabled"] else " (disabled)"), row["job"],
-                      f"{row['expression']}\n{row['description']}",
-                      "\n".join(t.replace("T", " ") for t in row["next_utc"]), "\n".join(local))
+        cells = [row["schedule"] + ("" if row["enabled"] else " (disabled)"), row["job"],
+                 f"{row['expression']}\n{row['description']}", "\n".join(t.replace("T", " ") for t in row["next_utc"])]
+        table.add_row(*cells, *(("\n".join(local),) if zoned else ()))
     out.print(table)
 
 
