@@ -9,6 +9,7 @@ is called, so the runner's retries, the history and the alerts are exercised wit
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -144,8 +145,11 @@ def test_validate_exit_codes(tmp_path: Path) -> None:
     write_stack(project, "broken", unknown_job)
     broken = lake(home, "--project-dir", str(project), "--stack", "broken", "validate")
     assert broken.returncode == 1
-    assert "config.data-lake:platform.s3_rules.sales_file_trigger.job: unknown job 'sales_etI'" in \
-        " ".join(broken.stderr.split())
+    # The key path, then where it is in the file, then what is wrong.
+    lines = (project / "Pulumi.broken.yaml").read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "sales_etI" in text)
+    assert re.search(rf"config\.data-lake:platform\.s3_rules\.sales_file_trigger\.job \(line {line}, column \d+\): "
+                     r"unknown job 'sales_etI'", " ".join(broken.stderr.split())), broken.stderr
 
     def overlapping_rules(platform: dict) -> None:
         platform["jobs"]["product_catalog"]["source"] = {"prefix": "sales/", "suffix": ".csv"}
