@@ -265,7 +265,6 @@ def test_the_glue_zip_holds_what_runs_on_glue_and_nothing_else(tmp_path):
     assert needed - modules == set(), "imported on Glue but not in the zip"
 
 
-@pytest.mark.skipif((ETL_DIR / "testing.py").exists(), reason="etl/testing.py moves under tests/ in the etl half of the same restructuring")
 def test_the_glue_zip_holds_no_test_tooling(tmp_path):
     with zipfile.ZipFile(build_package(ETL_DIR, tmp_path).path) as archive:
         names = archive.namelist()

@@ -49,7 +49,7 @@ class IcebergTableDefinition:
 
 
 def table_location(bucket: str, dataset: str) -> str:
-    """The table's root, as the jobs create it (`etl.base.BaseGlueJob.spec`)."""
+    """The table's root, as the jobs create it (`etl.job.BaseGlueJob.spec`)."""
     return f"s3://{bucket}/{dataset}"
 
 

@@ -288,7 +288,7 @@ def _topic_publisher_key_statement(sid: str, service: str, account: AwsAccount, 
 def job_output_prefixes(job: str, dataset: str) -> tuple[str, ...]:
     """Where a job writes in its output bucket: its table (`<dataset>/data/`, `<dataset>/metadata/`,
     old metadata files deleted after each commit: `write.metadata.delete-after-commit.enabled`,
-    etl.tables), its quarantine (big ones staged first, etl.base), ledger and run manifests
+    etl.tables), its quarantine (big ones staged first, etl.quarantine), ledger and run manifests
     (etl.ledger)."""
     return (
         f"{dataset}/",
