@@ -16,7 +16,6 @@ and writes the files back through the same `Storage` that writes every other job
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -130,21 +129,16 @@ class DataDocs:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(self.storage.read_bytes(self.bucket, key))
             context = _context(store_dir, site_dir)
-            stored = list(context.validation_results_store.list_keys())
+            paths = {i: _page_path(context, i, site_dir) for i in context.validation_results_store.list_keys()}
             wanted = None if pages is None else {p.relative_path for p in pages}
-            placeholders = set()
-            if wanted is not None:
-                # GX's index lists the pages present in the site folder: the pages this build
-                # does not render stand there as empty files, so the index keeps linking to
-                # them, and only what was rendered is written back.
-                for identifier in stored:
-                    path = _page_path(context, identifier, site_dir)
-                    if path not in wanted:
-                        placeholder = site_dir / path
-                        placeholder.parent.mkdir(parents=True, exist_ok=True)
-                        placeholder.touch()
-                        placeholders.add(path)
-            identifiers = [i for i in stored if wanted is None or _page_path(context, i, site_dir) in wanted]
+            identifiers = [i for i, path in paths.items() if wanted is None or path in wanted]
+            # GX's index lists the pages present in the site folder: the pages this build does
+            # not render stand there as empty files, so the index keeps linking to them, and
+            # only what was rendered is written back.
+            placeholders = set() if wanted is None else {path for path in paths.values() if path not in wanted}
+            for path in placeholders:
+                (site_dir / path).parent.mkdir(parents=True, exist_ok=True)
+                (site_dir / path).touch()
             context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=identifiers or None)
             static_present = self.storage.exists(self.bucket, self.prefix + SITE + STATIC_MARKER)
             for path in _files(site_dir):
@@ -175,12 +169,3 @@ def _page_path(context: Any, identifier: Any, site_dir: Path) -> str:
         raise RuntimeError(f"GX placed the page of {identifier} outside its site: {url}")
     return url[len(root):]
 
-
-def summary_line(validation: Mapping[str, Any]) -> str:
-    """`<failed>/<evaluated> expectations failed` for logs and alerts."""
-    stats = validation.get("statistics") or {}
-    return f"{stats.get('unsuccessful_expectations', 0)}/{stats.get('evaluated_expectations', 0)} expectations failed"
-
-
-def load_validation(data: bytes) -> dict[str, Any]:
-    return json.loads(data.decode())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from data_platform.config import PlatformConfig
 from data_platform.contract.naming import DATA_LAYERS
-from data_platform.local.history import History, parse_iso
+from data_platform.local.history import DB_NAME, STATE_DIR, History, parse_iso
 from etl.data_docs import DataDocs, docs_prefix
 from etl.storage import LocalStorage
 
@@ -27,8 +27,6 @@ PAGES_FILE = "data_docs_pages.json"
 
 def validation_pages(home: Path) -> dict[str, str]:
     """Each run's Data Docs page as the last `lake docs` built it (empty before the first)."""
-    from data_platform.local.history import STATE_DIR
-
     path = home / STATE_DIR / PAGES_FILE
     return json.loads(path.read_text()) if path.is_file() else {}
 
@@ -54,16 +52,12 @@ def build_local_docs(cfg: PlatformConfig, home: Path) -> Path:
             page = docs.store(validation, run_id=run_id, run_time=run_time, batch=job)
             pages[run_id] = str((home / docs.bucket / page.key).resolve())
     index = home / docs.bucket / docs.build()
-    from data_platform.local.history import STATE_DIR
-
     (home / STATE_DIR).mkdir(exist_ok=True)
     (home / STATE_DIR / PAGES_FILE).write_text(json.dumps(pages, indent=1, sort_keys=True))
     return index
 
 
 def _run_starts(home: Path) -> dict[str, datetime]:
-    from data_platform.local.history import DB_NAME, STATE_DIR
-
     if not (home / STATE_DIR / DB_NAME).is_file():
         return {}
     with History.for_home(home) as history:
