@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from checks.api_mappings import (
@@ -52,14 +52,14 @@ def python_pattern(java_pattern: str) -> str:
     return _SURROGATE_PAIR.sub(code_point, java_pattern)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(java_pattern: str):
     import regex  # supports \p{L}, \p{N}, \p{Z}, \p{P} like Java
 
     return regex.compile(python_pattern(java_pattern))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _service_model(service: str):
     import botocore.session
 

@@ -129,7 +129,7 @@ def _unknown_actions(document: Mapping[str, Any]) -> list[str]:
         for action in as_list(statement.get("Action")) + as_list(statement.get("NotAction")):
             try:
                 parliament.expand_action(str(action))
-            except Exception as error:  # parliament raises bare Exceptions for unknown actions
+            except Exception as error:  # noqa: BLE001 - parliament raises bare Exceptions for unknown actions
                 problems.append(f"unknown action {action!r}: {error}")
     return problems
 

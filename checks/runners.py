@@ -11,7 +11,17 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from checks.resources import Finding, Resource, as_list, check_values, contains_unknown, finding, inputs_of, json_value, of_type
+from checks.resources import (
+    Finding,
+    Resource,
+    as_list,
+    check_values,
+    contains_unknown,
+    finding,
+    inputs_of,
+    json_value,
+    of_type,
+)
 from data_platform.contract.alerts import RUNNER_FAILURE_STATUSES
 from data_platform.contract.runner_errors import PERMANENT_ERRORS, RUNNER_RETRY
 from data_platform.contract.runs import GLUE_FAILURE_STATES

@@ -19,7 +19,7 @@ from etl.args import JobArguments
 from etl.storage import ObjectInfo, Storage
 
 if TYPE_CHECKING:  # the name `__getattr__` below gives, for type checkers
-    from etl.job import BaseGlueJob
+    pass
 
 ROW_SEQ = "_row_seq"  # position of a row in its source object (helper column, never stored)
 

@@ -86,7 +86,7 @@ def install(jar: Jar, target_dir: Path, repository: str = MAVEN_CENTRAL, *, time
     url = jar.url(repository)
     fd, partial = tempfile.mkstemp(prefix=f".{jar.file_name}.", suffix=".partial", dir=target_dir)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - https URL built from the pin
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             while chunk := response.read(1 << 20):
                 out.write(chunk)
         actual = _sha256(Path(partial))

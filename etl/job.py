@@ -159,7 +159,7 @@ class BaseGlueJob:
         except InputError as error:
             summary.state, summary.error_kind, summary.error = "FAILED", "input", one_line(error)
             self.quarantine.record_rejected(summary, [(error.source_key, summary.error or "")])
-        except Exception as error:  # noqa: BLE001 - the runner reports, it never raises
+        except Exception as error:
             log.exception("run %s of %s failed unexpectedly", self.run_id, self.name)
             summary.state, summary.error_kind = "FAILED", "internal"
             summary.error = one_line(f"internal error: {type(error).__name__}: {error}")

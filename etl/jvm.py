@@ -45,7 +45,7 @@ class _JavaCallable:
     def call(self) -> None:
         try:
             self.result = self.action()
-        except BaseException as error:  # noqa: BLE001 - re-raised in Python by the caller
+        except BaseException as error:
             self.error = error
             raise
 
@@ -59,9 +59,9 @@ def commit_with_properties(spark: SparkSession, properties: Mapping[str, str], a
     from pyspark.java_gateway import ensure_callback_server_started
 
     context = spark.sparkContext
-    gateway = context._gateway  # noqa: SLF001 - see the module docstring
+    gateway = context._gateway
     ensure_callback_server_started(gateway)
-    jvm = context._jvm  # noqa: SLF001
+    jvm = context._jvm
     java_properties = jvm.java.util.HashMap()
     for key, value in properties.items():
         java_properties.put(key, value)
@@ -78,7 +78,7 @@ def commit_with_properties(spark: SparkSession, properties: Mapping[str, str], a
 
 def release(df: DataFrame) -> None:
     """Free what `etl.load.hold` kept (a local checkpoint or a cache)."""
-    plan = df._jdf.queryExecution().analyzed()  # noqa: SLF001 - see the module docstring
+    plan = df._jdf.queryExecution().analyzed()
     if plan.getClass().getSimpleName() == "LogicalRDD":
         plan.rdd().unpersist(False)
     else:
@@ -90,8 +90,8 @@ def is_in_strings(column: Column, values: Sequence[str], spark: SparkSession) ->
     docstring)."""
     if not values:
         return F.lit(False)
-    jvm = spark.sparkContext._jvm  # noqa: SLF001 - see the module docstring
+    jvm = spark.sparkContext._jvm
     java_list = jvm.com.fasterxml.jackson.databind.ObjectMapper().readValue(
         json.dumps(list(values)), jvm.java.util.ArrayList._java_lang_class
     )
-    return Column(column._jc.isInCollection(java_list))  # noqa: SLF001
+    return Column(column._jc.isInCollection(java_list))

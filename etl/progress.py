@@ -62,7 +62,7 @@ def _publish(event: StageEvent) -> None:
     for listener in listeners:
         try:
             listener(event)
-        except Exception:  # noqa: BLE001 - a display must never fail a run
+        except Exception:
             log.exception("stage listener failed on %s", event)
 
 

@@ -73,7 +73,7 @@ class Quarantine:
             self.storage.write_bytes(self.bucket, self.prefix + "rejected.json", json.dumps(record, indent=1).encode())
             if summary.quarantine_path is None:
                 summary.quarantine_path = self.storage.spark_path(self.bucket, posixpath.join(self.prefix, ""))
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("could not write rejected.json for run %s", self.run_id)
 
     def _about(self, reason: str | None) -> dict[str, Any]:

@@ -694,7 +694,7 @@ def glue_job_roles_scoped(resources: Iterable[Any]) -> list[Violation]:
 
     # Phase 2: every grant of every job role.
     jobs = [v[0] for v in views]
-    for job, role, grants in views:
+    for job, _role, grants in views:
         others = [o for o in jobs if o is not job]
         for grant in grants:
             message = _grant_problem(job, others, grant, datasets)

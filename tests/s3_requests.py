@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from etl.storage import LocalStorage, ObjectInfo, S3Storage
 from iam_eval import Request
+
+from etl.storage import LocalStorage, ObjectInfo, S3Storage
 
 STORAGE, SPARK = "storage", "spark"
 TABLE_AREAS = ("data", "metadata")  # a table's files: <dataset>/data/..., <dataset>/metadata/...
@@ -197,7 +198,7 @@ class MirroredStorage:
         """Replay the reads of table files as GETs, record the run's writes and deletes, and
         say which tables the run loaded and committed."""
         read = []
-        for (bucket, key), stat in sorted(self._tables_before.items()):
+        for (bucket, key), _stat in sorted(self._tables_before.items()):
             path = self.root / bucket / key
             if path.exists() and os.stat(path).st_atime_ns > 0:
                 read.append((bucket, key))

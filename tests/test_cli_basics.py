@@ -9,8 +9,8 @@ is called, so the runner's retries, the history and the alerts are exercised wit
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.faults import lake_command
 
 from data_platform.cli.app import main
-from support.faults import lake_command
 
 pytestmark = pytest.mark.cli
 

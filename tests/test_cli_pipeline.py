@@ -8,18 +8,18 @@ the lake home it leaves), and `lake demo`.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.faults import lake_command
 
 from data_platform.cli.demo import sample_files
 from data_platform.config import load_stack
 from data_platform.contract import events
-from support.faults import lake_command
 
 pytestmark = [pytest.mark.cli, pytest.mark.spark]
 

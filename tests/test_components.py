@@ -21,9 +21,9 @@ from data_platform.components import iam
 from data_platform.components.alerts import Alerts, AlertsArgs
 from data_platform.components.catalog import ICEBERG_OWNED_INPUTS, DataCatalog, DataCatalogArgs
 from data_platform.components.glue_job import GlueJob, GlueJobArgs, glue_default_arguments, package_key
+from data_platform.components.packaging import ETL_DIR, build_package, content_hash, entry_script, package_files
 from data_platform.components.runner import JobRunner, JobRunnerArgs
 from data_platform.components.storage import BUCKETS, MedallionBuckets, MedallionBucketsArgs, lifecycle_rules
-from data_platform.contract import alerts, events, runner_errors, runs
 from data_platform.components.triggers import (
     JobSucceededTrigger,
     JobSucceededTriggerArgs,
@@ -33,8 +33,8 @@ from data_platform.components.triggers import (
     ScheduleTriggerArgs,
     flexible_time_window,
 )
-from data_platform.components.packaging import ETL_DIR, build_package, content_hash, entry_script, package_files
 from data_platform.config import StackConfig, load_stack
+from data_platform.contract import alerts, events, runner_errors, runs
 from data_platform.program import build, dataset_schemas, stack_outputs
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,12 +6,12 @@ import os
 import time
 
 import pytest
+from support.etl_lake import LocalLake
 
 from etl import ledger
 from etl.maintenance import Retention, RollbackError, maintain, rollback_table, snapshot_of_run
 from etl.session import table_session
 from etl.storage import LocalStorage
-from support.etl_lake import LocalLake
 
 pytestmark = pytest.mark.spark
 

@@ -211,9 +211,9 @@ def test_a_table_whose_columns_differ_from_the_spec_is_refused_with_both_lists(s
 
 
 def test_a_local_table_is_readable_by_pyiceberg_and_duckdb_from_its_metadata_alone(spark, table, tmp_path):
-    from bench.iceberg_readers import duckdb_connection
     from pyiceberg.catalog.sql import SqlCatalog
 
+    from bench.iceberg_readers import duckdb_connection
     from etl.catalog import CATALOG, pyiceberg_catalog_properties
 
     table.merge(rows(table.spark, [("a", 1, date(2024, 1, 1), "k1", T0, "r0")]), commit("r0", "k1"))

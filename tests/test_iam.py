@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 
 from data_platform.components import iam
-from data_platform.config import load_stack
-from data_platform.contract import runner_errors, runs
 from data_platform.components.runner_definition import (
     FAIL_STATE,
     START_STATE,
@@ -17,6 +15,8 @@ from data_platform.components.runner_definition import (
     runner_definition,
     runner_definition_json,
 )
+from data_platform.config import load_stack
+from data_platform.contract import runner_errors, runs
 
 REPO = Path(__file__).resolve().parents[1]
 

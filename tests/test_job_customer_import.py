@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 from pyspark.testing import assertDataFrameEqual
+from support.etl_lake import LocalLake
 
 from etl.jobs.customer_import import (
     CUSTOMERS_BRONZE_SCHEMA,
@@ -12,7 +13,6 @@ from etl.jobs.customer_import import (
     latest_customers,
     type_customers,
 )
-from support.etl_lake import LocalLake
 
 pytestmark = pytest.mark.spark
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from pyspark.sql.types import StructType
 from pyspark.testing import assertDataFrameEqual
+from support.etl_lake import LocalLake
 
 from etl.base import InputError
 from etl.jobs.inventory_sync import (
@@ -17,7 +18,6 @@ from etl.jobs.inventory_sync import (
     type_inventory,
 )
 from etl.quality import run_gate
-from support.etl_lake import LocalLake
 
 pytestmark = pytest.mark.spark
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 from pyspark.testing import assertDataFrameEqual
+from support.etl_lake import LocalLake
 
 from etl.base import InputError
 from etl.jobs.product_catalog import (
@@ -18,7 +19,6 @@ from etl.jobs.product_catalog import (
 )
 from etl.quality import run_gate
 from etl.readers import check_json_records, json_layout
-from support.etl_lake import LocalLake
 
 pytestmark = pytest.mark.spark
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from pyspark.sql.types import StructType
 from pyspark.testing import assertDataFrameEqual
+from support.etl_lake import LocalLake
 
 from etl.jobs.sales_daily import SALES_DAILY_SCHEMA, daily_sales
 from etl.jobs.sales_etl import SALES_SILVER_SCHEMA
-from support.etl_lake import LocalLake
 
 pytestmark = pytest.mark.spark
 

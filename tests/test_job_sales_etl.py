@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from pyspark.sql.types import StringType, StructField, StructType
 from pyspark.testing import assertDataFrameEqual
+from support.etl_lake import LocalLake
 
 from etl.jobs.sales_etl import (
     SALES_BRONZE_COLUMNS,
@@ -17,7 +18,6 @@ from etl.jobs.sales_etl import (
     type_sales,
 )
 from etl.quality import run_gate
-from support.etl_lake import LocalLake
 
 pytestmark = pytest.mark.spark
 

@@ -4,10 +4,10 @@ its training run exercises the pipeline) and the quick compiler for small upload
 from __future__ import annotations
 
 import pytest
+from support.etl_lake import LocalLake
 
 from data_platform.local import class_archive
 from etl import session
-from support.etl_lake import LocalLake
 
 
 def test_a_session_uses_the_archive_only_when_it_exists(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.faults import FaultPlan, FaultyRunner
 
 from data_platform import job_arguments
 from data_platform.config import StackConfig, load_stack
@@ -21,7 +22,6 @@ from data_platform.local import LakeError
 from data_platform.local.buckets import validate_key
 from data_platform.local.lake import LocalLake
 from data_platform.local.training import train
-from support.faults import FaultPlan, FaultyRunner
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -327,7 +327,9 @@ def test_training_runs_the_pipeline_in_a_scratch_home_without_faults(
     monkeypatch.setattr(tempfile, "tempdir", None)
     # The faulty CLI (tests.support.faulty_lake) swaps the runner a lake builds; training's own
     # runner gets no faults.
-    faulty = lambda *args, **kwargs: FaultyRunner(*args, faults=FaultPlan.parse("transient:sales_etl:5"), **kwargs)
+    def faulty(*args, **kwargs):
+        return FaultyRunner(*args, faults=FaultPlan.parse("transient:sales_etl:5"), **kwargs)
+
     monkeypatch.setattr("data_platform.local.lake.LocalRunner", faulty)
     assert train(stack, runs=2, job_fn=fake) is None
     assert fake.jobs == ["sales_etl", "sales_daily"] * 2

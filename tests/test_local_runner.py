@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.faults import FaultPlan, FaultSpecError, FaultyRunner
 
 from data_platform.contract.runner_errors import RUNNER_RETRY
 from data_platform.local.history import History, Owner
 from data_platform.local.runner import LocalRunner, RunRequest, retry_scale_from_env
-from support.faults import FaultPlan, FaultSpecError, FaultyRunner
 
 RUN_INPUT = {"trigger_source": "manual", "source_bucket": "", "source_key": "", "upstream_job": "",
              "upstream_run_id": "", "event_id": "", "event_time": ""}

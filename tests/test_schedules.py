@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -44,11 +44,11 @@ def test_conformance_file_present():
 
 
 def _utc(s: str) -> datetime:
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _z(dts) -> list[str]:
-    return [d.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") for d in dts]
+    return [d.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for d in dts]
 
 
 def _is_valid(expr: str, service: str) -> bool:
@@ -252,7 +252,7 @@ def test_at_invalid(expr):
 
 
 def test_at_fires_once_in_zone():
-    after = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    after = datetime(2024, 1, 1, tzinfo=UTC)
     # 2024-06-01 12:00 in Berlin is CEST (UTC+2) -> 10:00Z
     assert _z(next_fire_times("at(2024-06-01T12:00:00)", after, 5, "Europe/Berlin")) == ["2024-06-01T10:00:00Z"]
     assert _z(next_fire_times("at(2024-06-01T12:00:00)", after, 5)) == ["2024-06-01T12:00:00Z"]
@@ -260,9 +260,9 @@ def test_at_fires_once_in_zone():
 
 def test_at_in_the_past_or_equal_returns_empty():
     at = "at(2024-06-01T12:00:00)"
-    assert next_fire_times(at, datetime(2024, 6, 1, 12, tzinfo=timezone.utc), 1) == []
-    assert next_fire_times(at, datetime(2025, 1, 1, tzinfo=timezone.utc), 1) == []
-    assert len(next_fire_times(at, datetime(2024, 6, 1, 11, 59, 59, tzinfo=timezone.utc), 1)) == 1
+    assert next_fire_times(at, datetime(2024, 6, 1, 12, tzinfo=UTC), 1) == []
+    assert next_fire_times(at, datetime(2025, 1, 1, tzinfo=UTC), 1) == []
+    assert len(next_fire_times(at, datetime(2024, 6, 1, 11, 59, 59, tzinfo=UTC), 1)) == 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -271,7 +271,7 @@ def test_at_in_the_past_or_equal_returns_empty():
 
 
 def test_rate_counts_from_after():
-    after = datetime(2024, 1, 1, 0, 0, 30, tzinfo=timezone.utc)
+    after = datetime(2024, 1, 1, 0, 0, 30, tzinfo=UTC)
     assert _z(next_fire_times("rate(5 minutes)", after, 3)) == [
         "2024-01-01T00:05:30Z",
         "2024-01-01T00:10:30Z",
@@ -284,7 +284,7 @@ def test_rate_counts_from_after():
 def test_rate_days_are_24_hours_across_dst():
     # AWS: a rate in days is a 24-hour duration, evaluated 24h after the last invocation,
     # even when DST makes the local day 23 hours (Berlin, 2024-03-31).
-    after = datetime(2024, 3, 30, 10, 0, tzinfo=timezone.utc)
+    after = datetime(2024, 3, 30, 10, 0, tzinfo=UTC)
     got = next_fire_times("rate(1 day)", after, 2, "Europe/Berlin")
     assert _z(got) == ["2024-03-31T10:00:00Z", "2024-04-01T10:00:00Z"]
     assert _z(next_fire_times("rate(3 days)", after, 1)) == ["2024-04-02T10:00:00Z"]
@@ -320,11 +320,11 @@ def test_naive_after_rejected():
 
 def test_invalid_expression_rejected_by_next_fire_times():
     with pytest.raises(InvalidScheduleExpression):
-        next_fire_times("cron(0 2 * * * *)", datetime(2024, 1, 1, tzinfo=timezone.utc), 1)
+        next_fire_times("cron(0 2 * * * *)", datetime(2024, 1, 1, tzinfo=UTC), 1)
 
 
 def test_count_zero():
-    assert next_fire_times("cron(0 2 * * ? *)", datetime(2024, 1, 1, tzinfo=timezone.utc), 0) == []
+    assert next_fire_times("cron(0 2 * * ? *)", datetime(2024, 1, 1, tzinfo=UTC), 0) == []
 
 
 def test_steps_start_at_base():
@@ -592,13 +592,13 @@ def test_new_york_dst():
 def test_at_in_dst_gap_moves_forward():
     # 02:30 on 2024-03-31 does not exist in Berlin; a one-time schedule still fires, one
     # gap-length later (03:30 CEST = 01:30Z).
-    after = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    after = datetime(2024, 1, 1, tzinfo=UTC)
     assert _z(next_fire_times("at(2024-03-31T02:30:00)", after, 1, "Europe/Berlin")) == ["2024-03-31T01:30:00Z"]
 
 
 def test_unknown_zone():
     with pytest.raises(ValueError):
-        next_fire_times("cron(0 2 * * ? *)", datetime(2024, 1, 1, tzinfo=timezone.utc), 1, "Mars/Olympus")
+        next_fire_times("cron(0 2 * * ? *)", datetime(2024, 1, 1, tzinfo=UTC), 1, "Mars/Olympus")
 
 
 # --- describe ---------------------------------------------------------------------------------

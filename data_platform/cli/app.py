@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -98,7 +98,7 @@ class _LogFile(logging.FileHandler):
     def __init__(self, path: Path) -> None:
         super().__init__(path, encoding="utf-8", delay=True)
 
-    def _open(self):  # noqa: ANN202 - logging's signature
+    def _open(self):
         Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
         return super()._open()
 
@@ -107,9 +107,9 @@ def _global(
     stack: Annotated[str, typer.Option("--stack", "-s", help="Stack whose Pulumi.<stack>.yaml to use.")] = "dev",
     home: Annotated[Path, typer.Option("--home", envvar="LAKE_HOME",
                                        help="Lake home: one folder per bucket, plus the run history.")] = Path(".lake"),
-    project_dir: Annotated[Optional[Path], typer.Option(  # noqa: UP007 - typer needs Optional here
+    project_dir: Annotated[Path | None, typer.Option(
         "--project-dir", help="Folder holding Pulumi.<stack>.yaml (default: cwd, else this repository).")] = None,
-    region: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    region: Annotated[str | None, typer.Option(
         "--region", help="AWS region for --cloud (default: the stack's aws:region, else the AWS environment).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and job logs.")] = False,
 ) -> None:
@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
-    except Exception as error:  # noqa: BLE001 - the promise is: no traceback without --debug
+    except Exception as error:
         if debug:
             raise
         err.print(f"[red]error[/]: {type(error).__name__}: {escape(str(error))} "

@@ -233,7 +233,7 @@ def _show_datasets(lake: Any, out: Console, rows: int = 5) -> None:
     """The first rows of each job's table at its current snapshot (read through its Iceberg
     metadata with pyiceberg, as any reader of the catalog would)."""
     database = lake.cfg.names.glue_database()
-    for job, job_cfg in sorted(lake.cfg.dataset_jobs.items()):
+    for _job, job_cfg in sorted(lake.cfg.dataset_jobs.items()):
         total = row_count(lake.home, database, job_cfg.dataset)
         columns, records = read_rows(lake.home, database, job_cfg.dataset, limit=rows)
         if total is None:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
 from rich.console import Console
 from rich.text import Text
 

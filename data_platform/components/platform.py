@@ -14,6 +14,7 @@ from data_platform.components import iam
 from data_platform.components.alerts import Alerts, AlertsArgs
 from data_platform.components.catalog import DataCatalog, DataCatalogArgs, IcebergTableDefinition
 from data_platform.components.glue_job import GlueJob, GlueJobArgs
+from data_platform.components.packaging import ETL_DIR, build_package, entry_script
 from data_platform.components.runner import JobRunner, JobRunnerArgs
 from data_platform.components.storage import BUCKETS, MedallionBuckets, MedallionBucketsArgs
 from data_platform.components.triggers import (
@@ -24,7 +25,6 @@ from data_platform.components.triggers import (
     ScheduleTrigger,
     ScheduleTriggerArgs,
 )
-from data_platform.components.packaging import ETL_DIR, build_package, entry_script
 from data_platform.config import PlatformConfig
 
 

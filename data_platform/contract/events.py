@@ -19,10 +19,11 @@ import json
 import math
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 __all__ = [
     "InvalidEventPattern",
@@ -686,9 +687,9 @@ def s3_object_created_pattern(bucket: str, prefix: str | None = None, suffix: st
 def _event_time(time: datetime | str | None) -> str:
     if isinstance(time, str):
         return time
-    moment = time or datetime.now(timezone.utc)
+    moment = time or datetime.now(UTC)
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -66,9 +66,9 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone as _tz
-from typing import Iterator, Optional
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
@@ -105,9 +105,9 @@ class _FieldInfo:
     name: str
     lo: int
     hi: int
-    names: Optional[dict]
+    names: dict | None
     max_digits: int
-    max_step: Optional[int]  # None: '/' not allowed; 0: no upper bound
+    max_step: int | None  # None: '/' not allowed; 0: no upper bound
     wrap: bool
     allowed: str  # for messages
 
@@ -477,7 +477,7 @@ def validate_expression(expr: str, service: str = "scheduler") -> None:
 
 def _zone(name: str):
     if name in ("UTC", "Etc/UTC"):
-        return _tz.utc
+        return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -515,7 +515,7 @@ def _iter_local(c: _Cron, start: datetime) -> Iterator[datetime]:
 def _local_to_utc(naive: datetime, zone) -> tuple[datetime, bool]:
     """(UTC instant for the first occurrence of ``naive``, whether the wall time exists)."""
     aware = naive.replace(tzinfo=zone, fold=0)
-    utc = aware.astimezone(_tz.utc)
+    utc = aware.astimezone(UTC)
     exists = utc.astimezone(zone).replace(tzinfo=None) == naive
     return utc, exists
 
@@ -534,7 +534,7 @@ def next_fire_times(expr: str, after: datetime, count: int, timezone: str = "UTC
         raise TypeError("count must be an int")
     parsed = _parse(expr, "scheduler")
     zone = _zone(timezone)
-    after_utc = after.astimezone(_tz.utc)
+    after_utc = after.astimezone(UTC)
     if count <= 0:
         return []
 
@@ -544,7 +544,7 @@ def next_fire_times(expr: str, after: datetime, count: int, timezone: str = "UTC
 
     if isinstance(parsed, _At):
         # gap -> moved forward by the gap length; overlap -> first occurrence (fold=0)
-        fire = parsed.when.replace(tzinfo=zone, fold=0).astimezone(_tz.utc)
+        fire = parsed.when.replace(tzinfo=zone, fold=0).astimezone(UTC)
         return [fire] if fire > after_utc else []
 
     # cron: first candidate is the first whole local minute after `after`

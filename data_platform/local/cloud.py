@@ -12,8 +12,8 @@ Routing for replay uses the same patterns and matcher as the local twin (`lake.r
 from __future__ import annotations
 
 import hashlib
-import secrets
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime

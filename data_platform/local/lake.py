@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from data_platform import job_arguments
+from data_platform.config import PlatformConfig, StackConfig
 from data_platform.contract import alerts, events
 from data_platform.contract.naming import DATA_LAYERS
 from data_platform.contract.runs import (
@@ -31,7 +32,6 @@ from data_platform.contract.runs import (
     schedule_input,
     upstream_succeeded_pattern,
 )
-from data_platform.config import PlatformConfig, StackConfig
 from data_platform.local import LakeError
 from data_platform.local.buckets import BucketFolder, StoredObject, parse_target
 from data_platform.local.history import History

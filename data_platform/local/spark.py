@@ -12,7 +12,7 @@ _warm = threading.Event()
 
 def _import_quality_libraries() -> None:
     try:
-        import great_expectations  # noqa: F401
+        import great_expectations
         import great_expectations.expectations  # noqa: F401
     except Exception:  # noqa: BLE001 - the job reports a missing library itself, clearly
         pass

@@ -197,11 +197,10 @@ def rollback_target(home: Path, table: TableRef, *, to_run: str | None = None, t
 def rollback(home: Path, table: TableRef, snapshot_id: int) -> Any:
     """Roll the table back to `snapshot_id` with Iceberg's procedure and make the ledger follow
     (etl.maintenance.rollback_table). Starts Spark."""
+    from data_platform.local.lake import new_run_id
     from etl.maintenance import rollback_table
     from etl.session import local_spark, table_session
     from etl.storage import LocalStorage
-
-    from data_platform.local.lake import new_run_id
 
     session = table_session(local_spark(), str(home))
     return rollback_table(session, LocalStorage(home), identifier=table.identifier, bucket=table.bucket, job=table.job,

@@ -88,7 +88,7 @@ class TableMaintenance:
                 results.append(maintain(self.spark, identifier, self.retention))
             summary.state = "SUCCEEDED" if results else "NO_INPUT"
             summary.outputs = [describe(result) for result in results]
-        except Exception as error:  # noqa: BLE001 - the runner reports, it never raises
+        except Exception as error:
             log.exception("run %s of %s failed unexpectedly", self.run_id, self.name)
             summary.state, summary.error_kind = "FAILED", "internal"
             summary.error = one_line(f"internal error: {type(error).__name__}: {error}")

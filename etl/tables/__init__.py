@@ -45,7 +45,15 @@ transaction, so the config keeps writers apart instead of retrying.
 from etl.tables.commits import sql_literal
 from etl.tables.iceberg_schema import iceberg_partition_spec, iceberg_schema
 from etl.tables.merge import mark_merge_winners
-from etl.tables.spec import SUMMARY_JOB, SUMMARY_RUN_ID, SUMMARY_SOURCES, Commit, DatasetSpec, WriteResult, snapshot_properties
+from etl.tables.spec import (
+    SUMMARY_JOB,
+    SUMMARY_RUN_ID,
+    SUMMARY_SOURCES,
+    Commit,
+    DatasetSpec,
+    WriteResult,
+    snapshot_properties,
+)
 from etl.tables.table import TABLE_PROPERTIES, IcebergTable
 
 __all__ = [

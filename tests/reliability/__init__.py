@@ -218,7 +218,7 @@ def tree_hashes(root: Path, *, skip: Iterable[str] = ()) -> dict[str, str]:
     found: dict[str, str] = {}
     if not root.exists():
         return found
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, _dirnames, filenames in os.walk(root):
         for name in filenames:
             path = Path(dirpath) / name
             rel = path.relative_to(root).as_posix()

@@ -57,7 +57,7 @@ MESSAGE_LIMIT = 500  # characters in a one-line error
 class _Recorder(http.server.BaseHTTPRequestHandler):
     hits: list[str] = []
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
+    def do_GET(self):
         type(self).hits.append(self.path)
         body = f"<!ENTITY leak '{CANARY}'>".encode()
         self.send_response(200)
@@ -336,7 +336,7 @@ def test_failed_inputs_leave_silver_unchanged(lab: Lab, dataset: str):
 
 def test_bronze_is_never_modified(lab: Lab):
     order = ["seed", "main", "big", "refused"]
-    for earlier, later in zip(order, order[1:]):
+    for earlier, later in zip(order, order[1:], strict=False):
         before, after = lab.snapshots[earlier].bronze, lab.snapshots[later].bronze
         changed = {k for k in before if after.get(k) != before[k]}
         assert not changed, f"bronze objects changed between {earlier} and {later}: {sorted(changed)}"

@@ -172,7 +172,7 @@ def test_restarted_watch_does_not_double_process(crashed_watch):
     assert all(len(v) == 1 for v in per_key.values()), {k: [r["state"] for r in v] for k, v in per_key.items()}
     states = {k: v[0]["state"] for k, v in per_key.items()}
     assert "RUNNING" not in states.values() and "WAITING" not in states.values(), states
-    for key, (run,) in per_key.items():
+    for _key, (run,) in per_key.items():
         if run["state"] == "FAILED":  # the run the crash interrupted: recorded, alerted, not redone
             assert run["error"], run
             assert any(a["run_id"] == run["run_id"] for a in crashed_watch["alerts"])

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from data_platform.cli.render import Reporter, err, out
-
 from data_platform.cli.settings import SETTINGS, load
+
 
 def demo(
     keep: Annotated[bool, typer.Option("--keep", help="Do not reset the demo home first.")] = False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -44,7 +44,7 @@ def upload(
     items: Annotated[list[str], typer.Argument(metavar="FILE KEY [FILE KEY ...]",
                                                help="Pairs of a local file and its bronze key (or s3://<bronze>/<key>).")],
     cloud: Annotated[bool, typer.Option("--cloud", help="Upload to the stack's real bronze bucket instead.")] = False,
-    kms_key_id: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    kms_key_id: Annotated[str | None, typer.Option(
         "--kms-key-id", help="With --cloud: KMS key for SSE-KMS (default: the bucket's default key).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -120,7 +120,7 @@ def _upload_cloud(pairs: list[tuple[str, str]], kms_key_id: str | None, as_json:
 
 def run(
     job: Annotated[str, typer.Argument(help="Job name (a key of `jobs` in the stack).")],
-    key: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    key: Annotated[str | None, typer.Option(
         "--key", help="Process this bronze object; without it the job processes every pending object.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
@@ -150,7 +150,7 @@ def _print_runs(runs: list[RunRecord], home: Path, as_json: bool) -> None:
 
 def replay(
     prefix: Annotated[str, typer.Option("--prefix", help="Key prefix of the objects to replay, e.g. sales/.")],
-    since: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    since: Annotated[str | None, typer.Option(
         "--since", help="Only objects modified at or after this date/time (ISO, UTC if no zone).")] = None,
     cloud: Annotated[bool, typer.Option("--cloud", help="Start the deployed runners (Step Functions) instead.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would start; start nothing.")] = False,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -32,7 +32,7 @@ def _read_history(read: Callable[[Any], list[Row]]) -> list[Row]:
 def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON (a list of runs, newest first).")] = False,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many runs.")] = 20,
-    job: Annotated[Optional[str], typer.Option("--job", help="Only runs of this job.")] = None,  # noqa: UP007
+    job: Annotated[str | None, typer.Option("--job", help="Only runs of this job.")] = None,
     cloud: Annotated[bool, typer.Option("--cloud", help="Runs of the deployed Glue jobs (GetJobRuns).")] = False,
 ) -> None:
     """The run history, newest first.
@@ -92,7 +92,7 @@ REPORT_RUNS = 5000  # the newest runs a report draws (a page stays small enough 
 
 
 def report(
-    output: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+    output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Where to write the page (default: <home>/report.html).")] = None,
 ) -> None:
     """Write one self-contained HTML page of the run history: a timeline of runs per job,

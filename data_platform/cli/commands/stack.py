@@ -10,6 +10,7 @@ from rich.markup import escape
 from data_platform.cli.render import err, out, print_json
 from data_platform.cli.settings import SETTINGS, resolve_project_dir
 
+
 def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print problems as JSON.")] = False,
 ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich import box
@@ -50,11 +50,11 @@ def history(
 
 def rollback(
     dataset: Annotated[str, typer.Argument(help="Dataset (a silver or gold table of the stack), e.g. sales.")],
-    to_run: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    to_run: Annotated[str | None, typer.Option(
         "--to-run", help="Restore the table as this run committed it (a run id from `lake history`).")] = None,
-    to_snapshot: Annotated[Optional[int], typer.Option(  # noqa: UP007
+    to_snapshot: Annotated[int | None, typer.Option(
         "--to-snapshot", help="Restore this snapshot (an id from `lake history`).")] = None,
-    last: Annotated[Optional[int], typer.Option(  # noqa: UP007
+    last: Annotated[int | None, typer.Option(
         "--last", help="Undo the newest N commits (loads) of the table.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -92,7 +92,7 @@ def rollback(
 
 
 def maintain(
-    dataset: Annotated[Optional[str], typer.Argument(  # noqa: UP007
+    dataset: Annotated[str | None, typer.Argument(
         help="Dataset to maintain (default: every silver and gold table).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
@@ -102,7 +102,8 @@ def maintain(
 
     Example: lake maintain    |    lake maintain sales --json
     """
-    from data_platform.local.tables import dataset_tables, maintain as maintain_tables, table_of
+    from data_platform.local.tables import dataset_tables, table_of
+    from data_platform.local.tables import maintain as maintain_tables
 
     cfg = load().platform
     tables = [table_of(cfg, dataset)] if dataset else list(dataset_tables(cfg).values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from datetime import UTC, datetime
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,6 +13,7 @@ from rich.table import Table
 from data_platform.cli.render import Reporter, err, out, print_json, print_run_results, report_dispatch, report_tick
 from data_platform.cli.settings import load, open_lake, parse_time
 from data_platform.local import LakeError
+
 
 def watch(
     once: Annotated[bool, typer.Option("--once", help="One poll pass (and one schedule tick), then exit.")] = False,
@@ -125,9 +126,9 @@ def _install_stop_handlers(stop: threading.Event, wake: threading.Event) -> None
 
 
 def tick(
-    now: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    now: Annotated[str | None, typer.Option(
         "--now", envvar="LAKE_NOW", help="The current instant (ISO; UTC if no zone) (default: the clock).")] = None,
-    since: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    since: Annotated[str | None, typer.Option(
         "--since", help="Fire instants after this (ISO) (default: each schedule's last recorded fire).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what is due; fire and record nothing.")] = False,
     max_catch_up: Annotated[int, typer.Option("--max-catch-up", min=1,
@@ -177,7 +178,7 @@ def tick(
 
 def schedules(
     count: Annotated[int, typer.Option("--next", "-n", min=1, max=100, help="Fire times per schedule.")] = 3,
-    after: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    after: Annotated[str | None, typer.Option(
         "--after", help="Start after this instant (ISO) (default: now).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
