@@ -85,7 +85,9 @@ def sales_lines(spec: SalesSpec) -> Iterator[str]:
     for index in range(spec.rows):
         order_id = f"{spec.id_prefix}-{spec.seed:04d}-{index:09d}"
         day = -1 if spec.late_ratio and rng.random() < spec.late_ratio else rng.randrange(spec.days)
-        moment = start + timedelta(days=day, hours=rng.choice(HOURS), minutes=rng.randrange(60), seconds=rng.randrange(60))
+        moment = start + timedelta(
+            days=day, hours=rng.choice(HOURS), minutes=rng.randrange(60), seconds=rng.randrange(60)
+        )
         ts = moment.strftime("%Y-%m-%dT%H:%M:%SZ") if rng.random() < 0.9 else moment.strftime("%Y-%m-%d %H:%M:%S")
         store = f"S{rng.randrange(1, 121):03d}"
         customer = "" if rng.random() < 0.05 else f"C{rng.randrange(1, 400_000):07d}"

@@ -112,7 +112,9 @@ def run_reference(
         path_sql = str(Path(csv_path)).replace("'", "''")
 
         # Raw rules: every column present (the explicit column list + header check) and >= 1 row.
-        header = con.execute(f"SELECT * FROM read_csv('{path_sql}', header = true, all_varchar = true) LIMIT 0").description
+        header = con.execute(
+            f"SELECT * FROM read_csv('{path_sql}', header = true, all_varchar = true) LIMIT 0"
+        ).description
         missing = [c for c in COLUMNS if c not in {d[0] for d in header}]
         if missing:
             raise ValueError(f"{csv_path}: missing columns {missing}")
@@ -144,7 +146,7 @@ def run_reference(
         )
         rules = drop_rules(latest_allowed)
         counts_sql = ", ".join(
-            f"COUNT(*) FILTER (WHERE NOT ({sql})) AS \"{name}\"" for name, sql in {**rules, **WARN_RULES}.items()
+            f'COUNT(*) FILTER (WHERE NOT ({sql})) AS "{name}"' for name, sql in {**rules, **WARN_RULES}.items()
         )
         row = con.execute(f"SELECT COUNT(*) AS rows_in, {counts_sql} FROM typed").fetchone()
         names = ["rows_in", *rules, *WARN_RULES]
@@ -157,7 +159,9 @@ def run_reference(
 
         flags = ", ".join(f"CASE WHEN NOT ({sql}) THEN '{name}' END" for name, sql in rules.items() if name in failed)
         failed_list = f"list_filter([{flags}], lambda x: x IS NOT NULL)" if flags else "[]::VARCHAR[]"
-        con.execute(f"CREATE TEMP TABLE tagged AS SELECT * EXCLUDE (id_count), {failed_list} AS _failed_rules FROM typed")
+        con.execute(
+            f"CREATE TEMP TABLE tagged AS SELECT * EXCLUDE (id_count), {failed_list} AS _failed_rules FROM typed"
+        )
         rows_quarantined = con.execute("SELECT COUNT(*) FROM tagged WHERE len(_failed_rules) > 0").fetchone()[0]
         if rows_in and rows_quarantined / rows_in > max_drop_ratio:
             return ReferenceResult(rows_in, 0, rows_quarantined, failed, warnings, status="failed")

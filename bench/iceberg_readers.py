@@ -24,8 +24,9 @@ def extension_directory() -> Path:
 @contextlib.contextmanager
 def duckdb_connection() -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB connection with `iceberg_scan(<metadata.json>)` available, nothing downloaded."""
-    connection = duckdb.connect(config={"extension_directory": str(extension_directory()),
-                                        "autoinstall_known_extensions": "false"})
+    connection = duckdb.connect(
+        config={"extension_directory": str(extension_directory()), "autoinstall_known_extensions": "false"}
+    )
     try:
         connection.execute("LOAD iceberg")
         yield connection

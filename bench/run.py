@@ -200,7 +200,9 @@ def code_fingerprint() -> dict[str, str]:
     for path in sorted([*REPO.glob("etl/**/*.py"), *REPO.glob("data_platform/**/*.py")]):
         digest.update(path.relative_to(REPO).as_posix().encode())
         digest.update(path.read_bytes())
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
     return {"git_head": head or "unknown", "sources_sha256": digest.hexdigest()[:12]}
 
 
@@ -296,7 +298,9 @@ class Bench:
         except OSError:
             shutil.copyfile(source, target)
 
-    def run_sales(self, job_class: Any, root: Path, *, trigger: str = "s3_event", key: str | None = "sales/input.csv") -> Any:
+    def run_sales(
+        self, job_class: Any, root: Path, *, trigger: str = "s3_event", key: str | None = "sales/input.csv"
+    ) -> Any:
         """One sales_etl run in this process on the warm session; fails loudly unless it succeeded
         (a run that fails early would be fast and falsify the figure)."""
         from etl.args import JobArguments
@@ -305,8 +309,9 @@ class Bench:
         values = {k[2:]: v for k, v in arguments.items()}
         summary = job_class(JobArguments.from_mapping(values), self.spark).run()
         if summary.state != "SUCCEEDED" or summary.rows_written <= 0:
-            raise RuntimeError(f"sales_etl run in {root} ended {summary.state}: {summary.error} "
-                               f"(written {summary.rows_written})")
+            raise RuntimeError(
+                f"sales_etl run in {root} ended {summary.state}: {summary.error} (written {summary.rows_written})"
+            )
         return summary
 
     def sales_once(self, job_class: Any, csv: Path, label: str) -> Sample:
@@ -374,14 +379,26 @@ def fig_gate(bench: Bench) -> list[Figure]:
     if len(written) != 1:
         raise RuntimeError(f"gate: the two variants wrote different row counts {sorted(written)}: not comparable")
     cpu_ratio = min(s.cpu for s in on) / max(min(s.cpu for s in off), 1e-9)
-    return [Figure(
-        "gate", best(on), best(off), 1.15, "s",
-        detail={"rows": bench.rows, "input": csv.name, "rows_written": written.pop(),
-                "with_gate": summary_of(on), "without_gate": summary_of(off),
-                "cpu_ratio": round(cpu_ratio, 3), "statistic": "best-of wall time",
+    return [
+        Figure(
+            "gate",
+            best(on),
+            best(off),
+            1.15,
+            "s",
+            detail={
+                "rows": bench.rows,
+                "input": csv.name,
+                "rows_written": written.pop(),
+                "with_gate": summary_of(on),
+                "without_gate": summary_of(off),
+                "cpu_ratio": round(cpu_ratio, 3),
+                "statistic": "best-of wall time",
                 "without_gate_means": "SalesEtl subclass whose raw_rules()/quality_rules() return [], "
-                                      "on a file without bad rows (same rows written)"},
-    )]
+                "on a file without bad rows (same rows written)",
+            },
+        )
+    ]
 
 
 # ------------------------------------------------------------------------------------------
@@ -420,22 +437,39 @@ def engine_figure(bench: Bench, rows: int, name: str) -> Figure:
     log(f"{name}: bare Spark pipeline (parse -> type -> partitioned Parquet) on {rows:,} rows")
     floor = [spark_floor(bench, csv) for _ in range(bench.repeats)]
     spark_summary = spark_samples[-1].result
-    same = (reference.rows_written == spark_summary.rows_written
-            and reference.rows_quarantined == spark_summary.rows_quarantined
-            and reference.failed_rules == dict(spark_summary.rules_failed))
+    same = (
+        reference.rows_written == spark_summary.rows_written
+        and reference.rows_quarantined == spark_summary.rows_quarantined
+        and reference.failed_rules == dict(spark_summary.rules_failed)
+    )
     cpu_ratio = min(s.cpu for s in spark_samples) / max(min(s.cpu for s in duck), 1e-9)
     return Figure(
-        name, best(spark_samples), best(duck), 4.0, "s",
-        detail={"rows": rows, "sales_etl": summary_of(spark_samples), "duckdb": summary_of(duck),
-                "cpu_ratio": round(cpu_ratio, 3), "same_rows_judged": same,
-                "spark_floor": {**summary_of(floor), "what": "same session: explicit-schema CSV read -> "
-                                "type_sales -> repartition(order_date) -> partitioned Parquet; no gate, "
-                                "no merge, no cache (what Spark itself costs for this file)"},
-                "split": {"engine_floor_over_duckdb": round(best(floor) / best(duck), 2),
-                          "sales_etl_over_floor": round(best(spark_samples) / best(floor), 2)},
-                "rows_written": spark_summary.rows_written, "rows_quarantined": spark_summary.rows_quarantined,
-                "duckdb_rows_written": reference.rows_written,
-                "duckdb_rows_quarantined": reference.rows_quarantined},
+        name,
+        best(spark_samples),
+        best(duck),
+        4.0,
+        "s",
+        detail={
+            "rows": rows,
+            "sales_etl": summary_of(spark_samples),
+            "duckdb": summary_of(duck),
+            "cpu_ratio": round(cpu_ratio, 3),
+            "same_rows_judged": same,
+            "spark_floor": {
+                **summary_of(floor),
+                "what": "same session: explicit-schema CSV read -> "
+                "type_sales -> repartition(order_date) -> partitioned Parquet; no gate, "
+                "no merge, no cache (what Spark itself costs for this file)",
+            },
+            "split": {
+                "engine_floor_over_duckdb": round(best(floor) / best(duck), 2),
+                "sales_etl_over_floor": round(best(spark_samples) / best(floor), 2),
+            },
+            "rows_written": spark_summary.rows_written,
+            "rows_quarantined": spark_summary.rows_quarantined,
+            "duckdb_rows_written": reference.rows_written,
+            "duckdb_rows_quarantined": reference.rows_quarantined,
+        },
     )
 
 
@@ -452,8 +486,9 @@ def spark_floor(bench: Bench, csv: Path) -> Sample:
         df = session.read.schema(SALES_BRONZE_SCHEMA).option("header", True).csv(str(csv))
         typed = type_sales(df)
         session.sql("CREATE NAMESPACE IF NOT EXISTS lake.floor")
-        typed.writeTo("lake.floor.sales").using("iceberg").partitionedBy("order_date") \
-            .tableProperty("location", str(out / "sales")).create()
+        typed.writeTo("lake.floor.sales").using("iceberg").partitionedBy("order_date").tableProperty(
+            "location", str(out / "sales")
+        ).create()
 
     try:
         return measure(run)
@@ -535,13 +570,27 @@ def fig_incremental(bench: Bench) -> list[Figure]:
     silver_rows = _silver_rows(history)
     shutil.rmtree(history, ignore_errors=True)
     cpu_ratio = min(s.cpu for s in nxt) / max(min(s.cpu for s in first), 1e-9)
-    return [Figure(
-        "incremental", best(nxt), best(first), 1.2, "s",
-        detail={"files_processed_before": count, "rows_per_file": per_file, "history_rows_in_silver": silver_rows,
-                "setup": bench.options.inc_setup, "setup_s": round(setup_s, 1),
-                "next_file": summary_of(nxt), "first_file": summary_of(first), "cpu_ratio": round(cpu_ratio, 3),
-                "next_operation": nxt[-1].result.outputs, "first_operation": first[-1].result.outputs},
-    )]
+    return [
+        Figure(
+            "incremental",
+            best(nxt),
+            best(first),
+            1.2,
+            "s",
+            detail={
+                "files_processed_before": count,
+                "rows_per_file": per_file,
+                "history_rows_in_silver": silver_rows,
+                "setup": bench.options.inc_setup,
+                "setup_s": round(setup_s, 1),
+                "next_file": summary_of(nxt),
+                "first_file": summary_of(first),
+                "cpu_ratio": round(cpu_ratio, 3),
+                "next_operation": nxt[-1].result.outputs,
+                "first_operation": first[-1].result.outputs,
+            },
+        )
+    ]
 
 
 BENCH_DATABASE = "data_lake_bench"  # what --env bench names the catalog database
@@ -565,8 +614,15 @@ def _rollback(bench: Bench, root: Path, snapshot: int, label: str) -> None:
     from etl.session import table_session
     from etl.storage import LocalStorage
 
-    rollback_table(table_session(bench.spark, str(root)), LocalStorage(root), identifier=f"lake.{BENCH_DATABASE}.sales",
-                   bucket=BENCH_BUCKETS["silver"], job="sales_etl", to_snapshot=snapshot, rollback_id=f"bench-{label}")
+    rollback_table(
+        table_session(bench.spark, str(root)),
+        LocalStorage(root),
+        identifier=f"lake.{BENCH_DATABASE}.sales",
+        bucket=BENCH_BUCKETS["silver"],
+        job="sales_etl",
+        to_snapshot=snapshot,
+        rollback_id=f"bench-{label}",
+    )
 
 
 def _silver_rows(root: Path) -> int | None:
@@ -609,8 +665,9 @@ def lake_env() -> dict[str, str]:
     return env
 
 
-def run_process(cmd: list[str], *, home: Path, poll: float = 0.05, marker: Callable[[], bool] | None = None,
-                timeout: float = 3600) -> dict[str, Any]:
+def run_process(
+    cmd: list[str], *, home: Path, poll: float = 0.05, marker: Callable[[], bool] | None = None, timeout: float = 3600
+) -> dict[str, Any]:
     """Run `cmd`; poll its process tree's RSS and `marker` (silver written?) until it exits."""
     out_path, err_path = home.parent / f"{home.name}.stdout", home.parent / f"{home.name}.stderr"
     peak = 0
@@ -640,9 +697,15 @@ def run_process(cmd: list[str], *, home: Path, poll: float = 0.05, marker: Calla
         wall = time.perf_counter() - t0
     if marker_at is None and marker is not None and marker():
         marker_at = wall
-    result = {"rc": proc.returncode, "wall_s": wall, "marker_s": marker_at, "peak_rss": peak, "cpu_s": cpu,
-              "at_peak_mb": {name: round(rss / 2**20) for name, rss in at_peak},
-              "stderr_tail": err_path.read_text(errors="replace")[-1500:]}
+    result = {
+        "rc": proc.returncode,
+        "wall_s": wall,
+        "marker_s": marker_at,
+        "peak_rss": peak,
+        "cpu_s": cpu,
+        "at_peak_mb": {name: round(rss / 2**20) for name, rss in at_peak},
+        "stderr_tail": err_path.read_text(errors="replace")[-1500:],
+    }
     return result
 
 
@@ -660,10 +723,15 @@ def cold_upload(bench: Bench, rows: int, label: str) -> dict[str, Any]:
     home = bench.fresh_dir(label) / "lake"
     key = f"sales/bench-{rows}.csv"
     before = len(manifests(home)) if home.exists() else 0
-    result = run_process([*lake_command(), "--home", str(home), "upload", str(csv), key], home=home,
-                         marker=lambda: len(manifests(home)) > before)
+    result = run_process(
+        [*lake_command(), "--home", str(home), "upload", str(csv), key],
+        home=home,
+        marker=lambda: len(manifests(home)) > before,
+    )
     if result["marker_s"] is None:
-        raise RuntimeError(f"lake upload of {rows:,} rows wrote no silver (exit {result['rc']}): {result['stderr_tail']}")
+        raise RuntimeError(
+            f"lake upload of {rows:,} rows wrote no silver (exit {result['rc']}): {result['stderr_tail']}"
+        )
     if result["rc"] != 0:
         # sales_etl wrote silver (the figure's end point); a later run (the after-job gold
         # run) failed. Measured anyway, and reported in the figure's detail.
@@ -700,15 +768,24 @@ def fig_latency(bench: Bench) -> Iterator[Figure]:
     cold = [cold_upload(bench, LATENCY_ROWS, "latency-cold") for _ in range(bench.repeats)]
     marks = [c["marker_s"] for c in cold]
     yield Figure(
-        "latency_cold", min(marks), py_start, 12.0, "s", target_on="value",
-        detail={"rows": LATENCY_ROWS, "process_start_to_silver_s": [round(m, 2) for m in marks],
-                "process_wall_s": [round(c["wall_s"], 2) for c in cold],
-                "median_s": round(statistics.median(marks), 2), "python_start_s": [round(s, 4) for s in starts],
-                "note": "the process also runs sales_daily (after-job) before it exits; silver = sales_etl manifest",
-                "jvm_class_archive": _class_archive(),
-                "upload_exit_codes": [c["rc"] for c in cold],
-                "failed_runs": sorted({r for c in cold for r in c.get("failed_runs", [])}),
-                "process_cpu_s": [round(c["cpu_s"], 1) for c in cold]},
+        "latency_cold",
+        min(marks),
+        py_start,
+        12.0,
+        "s",
+        target_on="value",
+        detail={
+            "rows": LATENCY_ROWS,
+            "process_start_to_silver_s": [round(m, 2) for m in marks],
+            "process_wall_s": [round(c["wall_s"], 2) for c in cold],
+            "median_s": round(statistics.median(marks), 2),
+            "python_start_s": [round(s, 4) for s in starts],
+            "note": "the process also runs sales_daily (after-job) before it exits; silver = sales_etl manifest",
+            "jvm_class_archive": _class_archive(),
+            "upload_exit_codes": [c["rc"] for c in cold],
+            "failed_runs": sorted({r for c in cold for r in c.get("failed_runs", [])}),
+            "process_cpu_s": [round(c["cpu_s"], 1) for c in cold],
+        },
     )
     # File-system notifications route a renamed file at once: --interval/--settle only bound
     # the polling fallback, so one watcher configuration is measured.
@@ -727,9 +804,19 @@ def warm_latency(bench: Bench, py_start: float) -> Figure:
     bronze = home / dev_buckets()["bronze"] / "sales"
     count = bench.repeats + max(1, bench.warmups)
     # Daily store drops (one new date each), like a feed arriving while the watcher runs.
-    sources = [datagen.ensure_sales_csv(bench.data_dir, datagen.SalesSpec(
-        rows=LATENCY_ROWS, seed=500 + i, id_prefix="WARM", days=1,
-        start_day=datagen.DEFAULT_START + timedelta(days=i))) for i in range(count)]
+    sources = [
+        datagen.ensure_sales_csv(
+            bench.data_dir,
+            datagen.SalesSpec(
+                rows=LATENCY_ROWS,
+                seed=500 + i,
+                id_prefix="WARM",
+                days=1,
+                start_day=datagen.DEFAULT_START + timedelta(days=i),
+            ),
+        )
+        for i in range(count)
+    ]
     latencies: list[float] = []
     cpus: list[float] = []
     with out_path.open("wb") as out, err_path.open("wb") as err:
@@ -747,7 +834,9 @@ def warm_latency(bench: Bench, py_start: float) -> Figure:
                 cpu0 = tree_cpu_seconds(proc.pid)
                 os.replace(tmp, bronze / f"warm-{i:02d}.csv")
                 t0 = time.perf_counter()
-                _wait_for(lambda before=done_before: len(manifests(home)) > before or proc.poll() is not None, 600, poll=0.01)
+                _wait_for(
+                    lambda before=done_before: len(manifests(home)) > before or proc.poll() is not None, 600, poll=0.01
+                )
                 latency = time.perf_counter() - t0
                 cpu = tree_cpu_seconds(proc.pid) - cpu0
                 if proc.poll() is not None:
@@ -755,11 +844,15 @@ def warm_latency(bench: Bench, py_start: float) -> Figure:
                 if i >= count - bench.repeats:
                     latencies.append(latency)
                     cpus.append(cpu)
-                log(f"{name}: file {i + 1}/{count}: appear -> silver {latency:.2f}s"
-                    + (" (warm-up)" if i < count - bench.repeats else ""))
+                log(
+                    f"{name}: file {i + 1}/{count}: appear -> silver {latency:.2f}s"
+                    + (" (warm-up)" if i < count - bench.repeats else "")
+                )
                 # Let the chained gold run finish so the next file meets an idle watcher.
-                _wait_for(lambda before=daily_before: _finished_runs(home, "sales_daily") > before or proc.poll() is not None,
-                          300)
+                _wait_for(
+                    lambda before=daily_before: _finished_runs(home, "sales_daily") > before or proc.poll() is not None,
+                    300,
+                )
                 time.sleep(0.5)
         finally:
             proc.terminate()
@@ -769,10 +862,19 @@ def warm_latency(bench: Bench, py_start: float) -> Figure:
                 proc.kill()
     shutil.rmtree(root, ignore_errors=True)
     return Figure(
-        name, min(latencies), py_start, 2.0, "s", target_on="value",
-        detail={"rows": LATENCY_ROWS, "appear_to_silver_s": [round(x, 2) for x in latencies],
-                "median_s": round(statistics.median(latencies), 2), "watch_flags": "defaults (--interval 0.5 --settle 0.5)",
-                "watch_cpu_s_per_file": [round(c, 2) for c in cpus]},
+        name,
+        min(latencies),
+        py_start,
+        2.0,
+        "s",
+        target_on="value",
+        detail={
+            "rows": LATENCY_ROWS,
+            "appear_to_silver_s": [round(x, 2) for x in latencies],
+            "median_s": round(statistics.median(latencies), 2),
+            "watch_flags": "defaults (--interval 0.5 --settle 0.5)",
+            "watch_cpu_s_per_file": [round(c, 2) for c in cpus],
+        },
     )
 
 
@@ -804,17 +906,31 @@ def fig_memory(bench: Bench) -> list[Figure]:
     log(f"memory: `lake upload` of {bench.rows:,} rows (LAKE_DRIVER_MEMORY={driver_memory})")
     big = cold_upload(bench, bench.rows, "memory-big")
     reference = min(s["peak_rss"] for s in small)
-    return [Figure(
-        "memory", big["peak_rss"] / GB, reference / GB, 3.0, "GB", target_on="value",
-        detail={"rows": bench.rows, "peak_rss_bytes": big["peak_rss"], "reference_rows": LATENCY_ROWS,
-                "reference_peak_rss_bytes": reference, "spark.driver.memory": driver_memory,
+    return [
+        Figure(
+            "memory",
+            big["peak_rss"] / GB,
+            reference / GB,
+            3.0,
+            "GB",
+            target_on="value",
+            detail={
+                "rows": bench.rows,
+                "peak_rss_bytes": big["peak_rss"],
+                "reference_rows": LATENCY_ROWS,
+                "reference_peak_rss_bytes": reference,
+                "spark.driver.memory": driver_memory,
                 "measured": "sum of RSS over the `lake upload` process tree (python + JVM), polled every 50 ms; "
-                            "a child the JVM is spawning (shares its address space until exec) counts 0",
-                "upload_wall_s": round(big["wall_s"], 1), "upload_cpu_s": round(big["cpu_s"], 1),
-                "start_to_silver_s": round(big["marker_s"], 1), "upload_exit_code": big["rc"],
+                "a child the JVM is spawning (shares its address space until exec) counts 0",
+                "upload_wall_s": round(big["wall_s"], 1),
+                "upload_cpu_s": round(big["cpu_s"], 1),
+                "start_to_silver_s": round(big["marker_s"], 1),
+                "upload_exit_code": big["rc"],
                 "processes_at_peak_mb": big["at_peak_mb"],
-                "failed_runs": big.get("failed_runs", [])},
-    )]
+                "failed_runs": big.get("failed_runs", []),
+            },
+        )
+    ]
 
 
 # ------------------------------------------------------------------------------------------
@@ -835,8 +951,13 @@ def scale_config(jobs: int) -> dict[str, Any]:
     }
     for n in range(jobs):
         job = f"sales_etl_{n:03d}"
-        cfg["jobs"][job] = {"dataset": f"sales_{n:03d}", "source": {"prefix": f"sales_{n:03d}/", "suffix": ".csv"},
-                            "workers": 2, "timeout_minutes": 30, "max_retries": 1}
+        cfg["jobs"][job] = {
+            "dataset": f"sales_{n:03d}",
+            "source": {"prefix": f"sales_{n:03d}/", "suffix": ".csv"},
+            "workers": 2,
+            "timeout_minutes": 30,
+            "max_retries": 1,
+        }
         cfg["s3_rules"][f"{job}_upload"] = {"prefix": f"sales_{n:03d}/", "suffix": ".csv", "job": job}
         cfg["schedules"][f"{job}_nightly"] = {"expression": f"cron({n % 60} 2 * * ? *)", "timezone": "UTC", "job": job}
     return cfg
@@ -886,8 +1007,9 @@ def fig_scale(bench: Bench) -> list[Figure]:
     sizes = (100, 300)
     etl_dir = scale_etl_dir(root, max(sizes))
     iceberg = iceberg_schema(SalesEtl.schema)
-    schema = IcebergTableDefinition(iceberg, iceberg_partition_spec(iceberg, SalesEtl.partition_columns),
-                                    dict(TABLE_PROPERTIES))
+    schema = IcebergTableDefinition(
+        iceberg, iceberg_partition_spec(iceberg, SalesEtl.partition_columns), dict(TABLE_PROPERTIES)
+    )
 
     def synth(jobs: int) -> tuple[float, float, int, float]:
         raw = scale_config(jobs)
@@ -907,25 +1029,39 @@ def fig_scale(bench: Bench) -> list[Figure]:
     for i in range(bench.repeats):
         for n in sizes:
             results[n].append(synth(n))
-        log(f"scale: round {i + 1}/{bench.repeats}: " + ", ".join(
-            f"{n} jobs {results[n][-1][0] + results[n][-1][1]:.1f}s" for n in sizes))
+        log(
+            f"scale: round {i + 1}/{bench.repeats}: "
+            + ", ".join(f"{n} jobs {results[n][-1][0] + results[n][-1][1]:.1f}s" for n in sizes)
+        )
     shutil.rmtree(root, ignore_errors=True)
     total = {n: [r[0] + r[1] for r in results[n]] for n in sizes}
     cpu = {n: [r[3] for r in results[n]] for n in sizes}
-    return [Figure(
-        "scale", min(total[300]), min(total[100]), 3.3, "s",
-        detail={
-            "statistic": "best-of (config validation + synthesize)",
-            **{f"jobs_{n}": {"resources": results[n][0][2], "total_s": [round(t, 2) for t in total[n]],
-                             "validate_s": [round(r[0], 3) for r in results[n]],
-                             "synthesize_s": [round(r[1], 2) for r in results[n]],
-                             "cpu_s": [round(c, 1) for c in cpu[n]]} for n in sizes},
-            "cpu_ratio": round(min(cpu[300]) / max(min(cpu[100]), 1e-9), 3),
-            "per_resource_ms": {n: round(1000 * min(total[n]) / results[n][0][2], 2) for n in sizes},
-            "how": "config built in Python; data_platform.config._declared_jobs patched to accept sales_etl_<n>; "
-                   "synthesize(tables=..., etl_dir=<copy of etl/ with glue_entry/sales_etl_<n>.py>)",
-        },
-    )]
+    return [
+        Figure(
+            "scale",
+            min(total[300]),
+            min(total[100]),
+            3.3,
+            "s",
+            detail={
+                "statistic": "best-of (config validation + synthesize)",
+                **{
+                    f"jobs_{n}": {
+                        "resources": results[n][0][2],
+                        "total_s": [round(t, 2) for t in total[n]],
+                        "validate_s": [round(r[0], 3) for r in results[n]],
+                        "synthesize_s": [round(r[1], 2) for r in results[n]],
+                        "cpu_s": [round(c, 1) for c in cpu[n]],
+                    }
+                    for n in sizes
+                },
+                "cpu_ratio": round(min(cpu[300]) / max(min(cpu[100]), 1e-9), 3),
+                "per_resource_ms": {n: round(1000 * min(total[n]) / results[n][0][2], 2) for n in sizes},
+                "how": "config built in Python; data_platform.config._declared_jobs patched to accept sales_etl_<n>; "
+                "synthesize(tables=..., etl_dir=<copy of etl/ with glue_entry/sales_etl_<n>.py>)",
+            },
+        )
+    ]
 
 
 # ------------------------------------------------------------------------------------------
@@ -963,8 +1099,9 @@ def run_profile(options: argparse.Namespace) -> int:
     for key, value in LOCAL_SPARK_CONF.items():
         builder = builder.config(key, value)
     builder = builder.config("spark.driver.extraClassPath", local_classpath())
-    spark = (builder.config("spark.eventLog.enabled", "true").config("spark.eventLog.dir", events_dir.as_uri())
-             .getOrCreate())
+    spark = (
+        builder.config("spark.eventLog.enabled", "true").config("spark.eventLog.dir", events_dir.as_uri()).getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     bench._spark = spark
     sc = spark.sparkContext
@@ -1005,31 +1142,48 @@ def run_profile(options: argparse.Namespace) -> int:
     log_files = list(events_dir.glob("*"))
     jobs = _spark_jobs(log_files[0]) if log_files else []
     jobs = [j for j in jobs if j["description"].startswith("profiled|")]
-    report = {"rows": options.rows, "total_s": round(sample.wall, 2), "cpu_s": round(sample.cpu, 2),
-              "phases": [{"phase": p, "s": round(s, 2)} for p, s, _ in phases],
-              "spark_jobs": len(jobs), "spark_job_s": round(sum(j["s"] for j in jobs), 2), "by_phase": {}}
+    report = {
+        "rows": options.rows,
+        "total_s": round(sample.wall, 2),
+        "cpu_s": round(sample.cpu, 2),
+        "phases": [{"phase": p, "s": round(s, 2)} for p, s, _ in phases],
+        "spark_jobs": len(jobs),
+        "spark_job_s": round(sum(j["s"] for j in jobs), 2),
+        "by_phase": {},
+    }
     for job in jobs:
         phase = job["description"].split("|", 1)[1] or "(outside phases)"
-        entry = report["by_phase"].setdefault(phase, {"jobs": 0, "s": 0.0, "tasks": 0, "cpu_s": 0.0, "gc_s": 0.0, "spill_mb": 0.0})
+        entry = report["by_phase"].setdefault(
+            phase, {"jobs": 0, "s": 0.0, "tasks": 0, "cpu_s": 0.0, "gc_s": 0.0, "spill_mb": 0.0}
+        )
         entry["jobs"] += 1
         entry["tasks"] += job["tasks"]
         for key in ("s", "cpu_s", "gc_s", "spill_mb"):
             entry[key] = round(entry[key] + job[key], 2)
     out = bench.work / f"profile-{options.rows}.json"
     out.write_text(json.dumps({**report, "jobs": jobs}, indent=1))
-    print(f"sales_etl on {options.rows:,} rows: {sample.wall:.1f}s wall, {sample.cpu:.1f}s CPU; "
-          f"{len(jobs)} Spark jobs, {report['spark_job_s']:.1f}s inside Spark jobs", file=sys.stderr)
+    print(
+        f"sales_etl on {options.rows:,} rows: {sample.wall:.1f}s wall, {sample.cpu:.1f}s CPU; "
+        f"{len(jobs)} Spark jobs, {report['spark_job_s']:.1f}s inside Spark jobs",
+        file=sys.stderr,
+    )
     print("phase (python wall, nested phases included)", file=sys.stderr)
     for phase, seconds, depth in phases:
         print(f"  {'  ' * (depth - 1)}{phase.rsplit('/', 1)[-1]:<40} {seconds:7.2f}s", file=sys.stderr)
     print("spark jobs by phase (wall s; executor CPU s and GC s from task metrics)", file=sys.stderr)
     for phase, entry in report["by_phase"].items():
-        print(f"  {phase:<40} {entry['jobs']:3d} jobs {entry['tasks']:4d} tasks {entry['s']:7.2f}s wall "
-              f"{entry['cpu_s']:7.2f}s cpu {entry['gc_s']:6.2f}s gc {entry['spill_mb']:7.1f} MB spilled", file=sys.stderr)
+        print(
+            f"  {phase:<40} {entry['jobs']:3d} jobs {entry['tasks']:4d} tasks {entry['s']:7.2f}s wall "
+            f"{entry['cpu_s']:7.2f}s cpu {entry['gc_s']:6.2f}s gc {entry['spill_mb']:7.1f} MB spilled",
+            file=sys.stderr,
+        )
     report["executor_cpu_s"] = round(sum(j["cpu_s"] for j in jobs), 2)
     report["gc_s"] = round(sum(j["gc_s"] for j in jobs), 2)
-    print(f"  executor CPU {report['executor_cpu_s']:.1f}s, GC {report['gc_s']:.1f}s; the rest of the process CPU "
-          f"({sample.cpu - report['executor_cpu_s']:.1f}s) is the driver: Python (GE), planning, codegen, JIT", file=sys.stderr)
+    print(
+        f"  executor CPU {report['executor_cpu_s']:.1f}s, GC {report['gc_s']:.1f}s; the rest of the process CPU "
+        f"({sample.cpu - report['executor_cpu_s']:.1f}s) is the driver: Python (GE), planning, codegen, JIT",
+        file=sys.stderr,
+    )
     print(f"details: {out}", file=sys.stderr)
     print(json.dumps(report))
     return 0
@@ -1047,10 +1201,14 @@ def _spark_jobs(event_log: Path) -> list[dict[str, Any]]:
             if kind == "SparkListenerJobStart":
                 props = event.get("Properties") or {}
                 jobs[event["Job ID"]] = {
-                    "job": event["Job ID"], "start": event["Submission Time"],
+                    "job": event["Job ID"],
+                    "start": event["Submission Time"],
                     "description": props.get("spark.job.description") or "",
                     "callsite": props.get("callSite.short") or "",
-                    "tasks": 0, "cpu_s": 0.0, "gc_s": 0.0, "spill_mb": 0.0,
+                    "tasks": 0,
+                    "cpu_s": 0.0,
+                    "gc_s": 0.0,
+                    "spill_mb": 0.0,
                 }
                 for stage in event["Stage Infos"]:
                     stage_job[stage["Stage ID"]] = event["Job ID"]
@@ -1095,16 +1253,24 @@ TARGETS = {
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows of the main sales file (default 2,000,000)")
+    parser.add_argument(
+        "--rows", type=int, default=DEFAULT_ROWS, help="rows of the main sales file (default 2,000,000)"
+    )
     parser.add_argument("--only", default=",".join(GROUPS), help=f"comma-separated subset of: {', '.join(GROUPS)}")
     parser.add_argument("--repeats", type=int, default=3, help="measured runs per side (best-of; default 3)")
     parser.add_argument("--warmups", type=int, default=1, help="unmeasured runs per side first (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated sales file")
     parser.add_argument("--inc-files", type=int, default=100, help="files processed before the timed one (default 100)")
     parser.add_argument("--inc-rows", type=int, default=5_000, help="rows per incremental file (default 5,000)")
-    parser.add_argument("--inc-setup", choices=("batch", "per-file"), default="batch",
-                        help="process the history in one scheduled run (batch) or one s3_event run per file")
-    parser.add_argument("--work", default=str(REPO / "bench" / "out"), help="work folder (generated data is cached here)")
+    parser.add_argument(
+        "--inc-setup",
+        choices=("batch", "per-file"),
+        default="batch",
+        help="process the history in one scheduled run (batch) or one s3_event run per file",
+    )
+    parser.add_argument(
+        "--work", default=str(REPO / "bench" / "out"), help="work folder (generated data is cached here)"
+    )
     parser.add_argument("--profile", action="store_true", help="profile one sales_etl run at --rows instead")
     options = parser.parse_args(argv)
     groups = [g.strip() for g in options.only.split(",") if g.strip()]
@@ -1124,18 +1290,31 @@ def print_table(figures: list[Figure], started: float, options: argparse.Namespa
         unit = f" {f.unit}" if f.value is not None else ""
         target = f"ratio <= {f.target:g}" if f.target_on == "ratio" else f"value <= {f.target:g} {f.unit}"
         cpu_ratio = f.detail.get("cpu_ratio")
-        rows.append((f.name, "error" if f.error else f"{f.value:.3f}{unit}", "" if f.reference is None else f"{f.reference:.3f}{unit}",
-                     "" if f.ratio is None else f"{f.ratio:.2f}", "" if cpu_ratio is None else f"{cpu_ratio:.2f}",
-                     target, "ERROR" if f.error else ("yes" if f.ok else "NO")))
+        rows.append(
+            (
+                f.name,
+                "error" if f.error else f"{f.value:.3f}{unit}",
+                "" if f.reference is None else f"{f.reference:.3f}{unit}",
+                "" if f.ratio is None else f"{f.ratio:.2f}",
+                "" if cpu_ratio is None else f"{cpu_ratio:.2f}",
+                target,
+                "ERROR" if f.error else ("yes" if f.ok else "NO"),
+            )
+        )
     try:
         from rich import box
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=f"bench/run.py --rows {options.rows} ({time.perf_counter() - started:.0f}s)",
-                      box=box.SIMPLE_HEAD, title_justify="left")
+        table = Table(
+            title=f"bench/run.py --rows {options.rows} ({time.perf_counter() - started:.0f}s)",
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+        )
         for header in headers:
-            table.add_column(header, justify="right" if header in ("value", "reference", "ratio", "cpu ratio") else "left")
+            table.add_column(
+                header, justify="right" if header in ("value", "reference", "ratio", "cpu ratio") else "left"
+            )
         for row in rows:
             table.add_row(*row)
         Console(stderr=True, width=120).print(table)
@@ -1155,10 +1334,20 @@ def machine_identity() -> dict[str, Any]:
     model = ""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
-        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                      if line.startswith("model name")), "")
-    return {"cores": os.cpu_count(), "cpu_model": model or platform.processor() or platform.machine(),
-            "system": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": model or platform.processor() or platform.machine(),
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1168,8 +1357,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_profile(options)
     started = time.perf_counter()
     bench = Bench(options)
-    log(f"figures: {', '.join(options.groups)}; rows {options.rows:,}; repeats {options.repeats}, "
-        f"warm-ups {options.warmups}; work {bench.work}")
+    log(
+        f"figures: {', '.join(options.groups)}; rows {options.rows:,}; repeats {options.repeats}, "
+        f"warm-ups {options.warmups}; work {bench.work}"
+    )
     figures: list[Figure] = []
     errors = 0
     machine = machine_identity()

@@ -54,8 +54,10 @@ CHECKS: Mapping[str, Check] = {**API_CHECKS, **BEHAVIOUR_CHECKS}
 
 
 def check_all(resources: list[Resource]) -> list[Finding]:
-    findings = [Finding("coverage", type_token, "*", "", "type is neither API-checked nor listed in NOT_API_CHECKED")
-                for type_token in unmapped_types(resources)]
+    findings = [
+        Finding("coverage", type_token, "*", "", "type is neither API-checked nor listed in NOT_API_CHECKED")
+        for type_token in unmapped_types(resources)
+    ]
     for check in CHECKS.values():
         findings += check(resources)
     return findings

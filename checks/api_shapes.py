@@ -99,8 +99,11 @@ def validate_shape(shape, value: Any, path: str = "") -> Problems:
 def _structure(shape: Any, value: Any, path: str, where: str) -> Problems:
     if not isinstance(value, Mapping):
         return _wrong_type(where, "an object", shape, value)
-    problems = [(_child(path, member), f"required member of {shape.name} is missing")
-                for member in shape.required_members if value.get(member) is None]
+    problems = [
+        (_child(path, member), f"required member of {shape.name} is missing")
+        for member in shape.required_members
+        if value.get(member) is None
+    ]
     for key, item in value.items():
         if key not in shape.members:
             problems.append((_child(path, key), f"not a member of {shape.name} (members: {', '.join(shape.members)})"))
@@ -177,14 +180,23 @@ def _blob(shape: Any, value: Any, path: str, where: str) -> Problems:
 
 
 _VALIDATORS: Mapping[str, Callable[[Any, Any, str, str], Problems]] = {
-    "structure": _structure, "list": _list, "map": _map, "string": _string, "integer": _integer,
-    "long": _integer, "double": _number, "float": _number, "boolean": _boolean, "timestamp": _timestamp,
+    "structure": _structure,
+    "list": _list,
+    "map": _map,
+    "string": _string,
+    "integer": _integer,
+    "long": _integer,
+    "double": _number,
+    "float": _number,
+    "boolean": _boolean,
+    "timestamp": _timestamp,
     "blob": _blob,
 }
 
 
-def _limits(meta: Mapping[str, Any], measured: float, where: str, *, below: Callable[[Any], str],
-            above: Callable[[Any], str]) -> Problems:
+def _limits(
+    meta: Mapping[str, Any], measured: float, where: str, *, below: Callable[[Any], str], above: Callable[[Any], str]
+) -> Problems:
     """The shape's `min` and `max` (of a length, a count or a number), each in its own words."""
     problems = []
     if "min" in meta and measured < meta["min"]:
@@ -195,13 +207,23 @@ def _limits(meta: Mapping[str, Any], measured: float, where: str, *, below: Call
 
 
 def _check_size(meta: Mapping[str, Any], size: int, where: str, unit: str) -> Problems:
-    return _limits(meta, size, where, below=lambda low: f"has {size} {unit}; the API requires at least {low}",
-                   above=lambda high: f"has {size} {unit}; the API allows at most {high}")
+    return _limits(
+        meta,
+        size,
+        where,
+        below=lambda low: f"has {size} {unit}; the API requires at least {low}",
+        above=lambda high: f"has {size} {unit}; the API allows at most {high}",
+    )
 
 
 def _check_range(meta: Mapping[str, Any], value: float, where: str) -> Problems:
-    return _limits(meta, value, where, below=lambda low: f"{value} is below the API minimum {low}",
-                   above=lambda high: f"{value} is above the API maximum {high}")
+    return _limits(
+        meta,
+        value,
+        where,
+        below=lambda low: f"{value} is below the API minimum {low}",
+        above=lambda high: f"{value} is above the API maximum {high}",
+    )
 
 
 def validate_request(service: str, operation: str, params: Mapping[str, Any]) -> Problems:
@@ -222,8 +244,13 @@ def not_api_checked_reason(type_token: str) -> str | None:
 
 def unmapped_types(resources: Iterable[Resource]) -> list[str]:
     """Types neither API-checked nor listed (with a reason) as not API-checked."""
-    return sorted({str(r.get("type")) for r in resources
-                   if r.get("type") not in API_MAPPINGS and not_api_checked_reason(str(r.get("type"))) is None})
+    return sorted(
+        {
+            str(r.get("type"))
+            for r in resources
+            if r.get("type") not in API_MAPPINGS and not_api_checked_reason(str(r.get("type"))) is None
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -267,8 +294,12 @@ def _map_value(spec: To, item: Any, where: str, problems: Problems) -> Any:
         if isinstance(item, Mapping):
             item = _map_object(spec.fields, item, where, problems)
         elif isinstance(item, (list, tuple)):
-            item = [_map_object(spec.fields, element, f"{where}[{i}]", problems) if isinstance(element, Mapping)
-                    else element for i, element in enumerate(item)]
+            item = [
+                _map_object(spec.fields, element, f"{where}[{i}]", problems)
+                if isinstance(element, Mapping)
+                else element
+                for i, element in enumerate(item)
+            ]
     if spec.convert is not None and not is_unknown(item):
         item = spec.convert(item)
     return item
@@ -289,9 +320,11 @@ def check_api_constraints(resources: Iterable[Resource]) -> list[Finding]:
             if message.startswith("required member") and path in mapping.provider_filled:
                 continue
             findings.append(finding("api", resource, path, f"{api}: {message}"))
-        findings += [finding("api", resource, path, message)
-                     for check in SUPPLEMENTARY_CHECKS.get(str(resource.get("type")), ())
-                     for path, message in check(inputs_of(resource), request)]
+        findings += [
+            finding("api", resource, path, message)
+            for check in SUPPLEMENTARY_CHECKS.get(str(resource.get("type")), ())
+            for path, message in check(inputs_of(resource), request)
+        ]
     return findings
 
 
@@ -308,8 +341,9 @@ QUEUE_ATTRIBUTE_RANGES: Mapping[str, tuple[int, int]] = {
     "VisibilityTimeout": (0, 43200),
     "KmsDataKeyReusePeriodSeconds": (60, 86400),
 }
-LOG_RETENTION_DAYS = frozenset({1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                                2192, 2557, 2922, 3288, 3653})
+LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
 KMS_ROTATION_DAYS = (90, 2560)  # EnableKeyRotation RotationPeriodInDays (in the model)
 KMS_DELETION_WINDOW_DAYS = (7, 30)  # ScheduleKeyDeletion PendingWindowInDays (in the model)
 
@@ -322,7 +356,9 @@ def _queue_attribute_ranges(inputs: Mapping[str, Any], request: Mapping[str, Any
         if name in QUEUE_ATTRIBUTE_RANGES and isinstance(value, str) and not is_unknown(value):
             low, high = QUEUE_ATTRIBUTE_RANGES[name]
             if not value.isdigit() or not low <= int(value) <= high:
-                problems.append((f"Attributes.{name}", f"sqs: {name} must be an integer from {low} to {high}, got {value!r}"))
+                problems.append(
+                    (f"Attributes.{name}", f"sqs: {name} must be an integer from {low} to {high}, got {value!r}")
+                )
     return problems
 
 
@@ -330,14 +366,21 @@ def _log_retention(inputs: Mapping[str, Any], request: Mapping[str, Any]) -> Pro
     days = inputs.get("retentionInDays")
     if days is None or is_unknown(days) or days in LOG_RETENTION_DAYS:
         return []
-    return [("retentionInDays", f"logs PutRetentionPolicy: {days} is not an allowed retention "
-                                f"({', '.join(map(str, sorted(LOG_RETENTION_DAYS)))})")]
+    return [
+        (
+            "retentionInDays",
+            f"logs PutRetentionPolicy: {days} is not an allowed retention "
+            f"({', '.join(map(str, sorted(LOG_RETENTION_DAYS)))})",
+        )
+    ]
 
 
 def _kms_key_periods(inputs: Mapping[str, Any], request: Mapping[str, Any]) -> Problems:
     problems = []
-    for key, (low, high), api in (("rotationPeriodInDays", KMS_ROTATION_DAYS, "EnableKeyRotation"),
-                                  ("deletionWindowInDays", KMS_DELETION_WINDOW_DAYS, "ScheduleKeyDeletion")):
+    for key, (low, high), api in (
+        ("rotationPeriodInDays", KMS_ROTATION_DAYS, "EnableKeyRotation"),
+        ("deletionWindowInDays", KMS_DELETION_WINDOW_DAYS, "ScheduleKeyDeletion"),
+    ):
         value = inputs.get(key)
         if value is not None and not is_unknown(value) and not (is_number(value) and low <= value <= high):
             problems.append((key, f"kms {api}: {value!r} is outside {low}..{high}"))
@@ -350,6 +393,7 @@ def _name_rule(member: str, kind: str, api: str) -> Supplementary:
         if isinstance(value, str) and not is_unknown(value) and (issue := check_name(kind, value)):
             return [(member, f"{api}: {issue}")]
         return []
+
     return check
 
 

@@ -22,8 +22,11 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 # Documented for Glue 4.0 and earlier only (5.0 logs in real time to <prefix>/error, /output).
 # https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html
 GLUE4_ONLY_ARGUMENTS: tuple[str, ...] = (
-    "--enable-continuous-cloudwatch-log", "--continuous-log-logGroup", "--continuous-log-logStreamPrefix",
-    "--continuous-log-conversionPattern", "--enable-continuous-log-filter",
+    "--enable-continuous-cloudwatch-log",
+    "--continuous-log-logGroup",
+    "--continuous-log-logStreamPrefix",
+    "--continuous-log-conversionPattern",
+    "--enable-continuous-log-filter",
 )
 GLUE5_LOG_STREAMS: tuple[str, ...] = ("error", "output")
 
@@ -37,8 +40,10 @@ def glue_log_groups(job: Resource) -> list[str]:
 def check_glue_logging(resources: Iterable[Resource]) -> list[Finding]:
     resources = list(resources)
     groups = {str(inputs_of(g).get("name")): inputs_of(g) for g in of_type(resources, LOG_GROUP)}
-    configurations = {str(inputs_of(c).get("name")): inputs_of(c)
-                      for c in of_type(resources, "aws:glue/securityConfiguration:SecurityConfiguration")}
+    configurations = {
+        str(inputs_of(c).get("name")): inputs_of(c)
+        for c in of_type(resources, "aws:glue/securityConfiguration:SecurityConfiguration")
+    }
     findings = []
     for job in of_type(resources, GLUE_JOB):
         inputs = inputs_of(job)
@@ -47,44 +52,76 @@ def check_glue_logging(resources: Iterable[Resource]) -> list[Finding]:
         findings += _glue5_argument_findings(job)
         configuration = configurations.get(str(inputs.get("securityConfiguration")), {})
         mode = ((configuration.get("encryptionConfiguration") or {}).get("cloudwatchEncryption") or {}).get(
-            "cloudwatchEncryptionMode")
+            "cloudwatchEncryptionMode"
+        )
         if mode not in (None, "DISABLED"):
-            findings.append(finding("glue-logging", job, "securityConfiguration", (
-                f"its security configuration encrypts CloudWatch logs ({mode}): Glue then writes to groups named after "
-                "the role and configuration, not the declared ones; encrypt the declared groups (kms_key_id) instead")))
+            findings.append(
+                finding(
+                    "glue-logging",
+                    job,
+                    "securityConfiguration",
+                    (
+                        f"its security configuration encrypts CloudWatch logs ({mode}): Glue then writes to groups named after "
+                        "the role and configuration, not the declared ones; encrypt the declared groups (kms_key_id) instead"
+                    ),
+                )
+            )
         findings += _log_group_findings(job, groups, role_documents(resources, inputs.get("roleArn")))
     return findings
 
 
 def _glue5_argument_findings(job: Resource) -> list[Finding]:
     arguments = inputs_of(job).get("defaultArguments") or {}
-    findings = [finding("glue-logging", job, f"defaultArguments.{argument}",
-                        "documented for Glue 4.0 and earlier only; Glue 5.0 logs in real time to "
-                        "<--custom-logGroup-prefix>/error and /output")
-                for argument in GLUE4_ONLY_ARGUMENTS if argument in arguments]
+    findings = [
+        finding(
+            "glue-logging",
+            job,
+            f"defaultArguments.{argument}",
+            "documented for Glue 4.0 and earlier only; Glue 5.0 logs in real time to "
+            "<--custom-logGroup-prefix>/error and /output",
+        )
+        for argument in GLUE4_ONLY_ARGUMENTS
+        if argument in arguments
+    ]
     if "--custom-logGroup-prefix" not in arguments:
-        findings.append(finding("glue-logging", job, "defaultArguments", (
-            "no --custom-logGroup-prefix: Glue 5.0 writes to the account-wide /aws-glue/jobs/error and /output, "
-            "shared with every job and without the stack's retention")))
+        findings.append(
+            finding(
+                "glue-logging",
+                job,
+                "defaultArguments",
+                (
+                    "no --custom-logGroup-prefix: Glue 5.0 writes to the account-wide /aws-glue/jobs/error and /output, "
+                    "shared with every job and without the stack's retention"
+                ),
+            )
+        )
     return findings
 
 
-def _log_group_findings(job: Resource, groups: Mapping[str, Mapping[str, Any]],
-                        documents: list[Mapping[str, Any]]) -> list[Finding]:
+def _log_group_findings(
+    job: Resource, groups: Mapping[str, Mapping[str, Any]], documents: list[Mapping[str, Any]]
+) -> list[Finding]:
     """Each group Glue 5.0 writes for `job`: declared, with retention and a KMS key, and
     writable by the job's role."""
     findings = []
     for group in glue_log_groups(job):
         declared = groups.get(group)
         if declared is None:
-            findings.append(finding("glue-logging", job, "defaultArguments.--custom-logGroup-prefix",
-                                    f"Glue 5.0 writes {group}, which the stack does not declare (no retention, "
-                                    "no KMS key)"))
+            findings.append(
+                finding(
+                    "glue-logging",
+                    job,
+                    "defaultArguments.--custom-logGroup-prefix",
+                    f"Glue 5.0 writes {group}, which the stack does not declare (no retention, no KMS key)",
+                )
+            )
         elif not declared.get("retentionInDays") or not declared.get("kmsKeyId"):
             findings.append(finding("glue-logging", job, group, "the log group lacks retention or a KMS key"))
         stream = f"{_arn_head(documents)}log-group:{group}:log-stream:x"
         if documents and not allows(documents, "logs:PutLogEvents", stream):
-            findings.append(finding("glue-logging", job, "roleArn", f"the job role may not logs:PutLogEvents to {group}"))
+            findings.append(
+                finding("glue-logging", job, "roleArn", f"the job role may not logs:PutLogEvents to {group}")
+            )
     return findings
 
 
@@ -179,7 +216,7 @@ def _catalog_name(job: Resource) -> str:
     """The Spark catalog the job's `--conf` points at Glue (`lake` here)."""
     for key, value in spark_conf(job).items():
         if key.endswith(".catalog-impl") and value == ICEBERG_CATALOG_SETTINGS["catalog-impl"]:
-            return key[len("spark.sql.catalog."):-len(".catalog-impl")]
+            return key[len("spark.sql.catalog.") : -len(".catalog-impl")]
     return "?"
 
 
@@ -192,25 +229,50 @@ def _iceberg_location(table: Resource) -> str | None:
 
 def check_iceberg_tables(resources: Iterable[Resource]) -> list[Finding]:
     resources = list(resources)
-    tables = {(str(inputs_of(t).get("databaseName")), str(inputs_of(t).get("name"))): t
-              for t in of_type(resources, CATALOG_TABLE)}
+    tables = {
+        (str(inputs_of(t).get("databaseName")), str(inputs_of(t).get("name"))): t
+        for t in of_type(resources, CATALOG_TABLE)
+    }
     findings = []
     for (database, name), buckets in sorted(expected_tables(resources).items()):
         table = tables.get((database, name))
         if table is None:
-            findings.append(Finding("iceberg-tables", CATALOG_TABLE, f"{database}.{name}", "", (
-                f"a job writes table {name} of database {database}, which the stack does not declare: Athena cannot "
-                "query it until a job's first commit creates it, and the job roles may not create tables")))
+            findings.append(
+                Finding(
+                    "iceberg-tables",
+                    CATALOG_TABLE,
+                    f"{database}.{name}",
+                    "",
+                    (
+                        f"a job writes table {name} of database {database}, which the stack does not declare: Athena cannot "
+                        "query it until a job's first commit creates it, and the job roles may not create tables"
+                    ),
+                )
+            )
             continue
         location = _iceberg_location(table)
         if location is None:
-            findings.append(finding("iceberg-tables", table, "openTableFormatInput", (
-                "not declared as an Iceberg table (openTableFormatInput.icebergInput, metadataOperation CREATE): "
-                "Glue would create a Hive table the jobs' GlueCatalog refuses to load")))
+            findings.append(
+                finding(
+                    "iceberg-tables",
+                    table,
+                    "openTableFormatInput",
+                    (
+                        "not declared as an Iceberg table (openTableFormatInput.icebergInput, metadataOperation CREATE): "
+                        "Glue would create a Hive table the jobs' GlueCatalog refuses to load"
+                    ),
+                )
+            )
         elif location not in {f"s3://{bucket}/{name}" for bucket in buckets}:
-            findings.append(finding("iceberg-tables", table, "openTableFormatInput.icebergInput.icebergTableInput.location",
-                                     f"{location!r} is not the table's location s3://<{' or '.join(sorted(buckets))}>/{name} "
-                                     "where its job writes it"))
+            findings.append(
+                finding(
+                    "iceberg-tables",
+                    table,
+                    "openTableFormatInput.icebergInput.icebergTableInput.location",
+                    f"{location!r} is not the table's location s3://<{' or '.join(sorted(buckets))}>/{name} "
+                    "where its job writes it",
+                )
+            )
     return findings
 
 
@@ -222,37 +284,64 @@ def check_glue_iceberg(resources: Iterable[Resource]) -> list[Finding]:
             continue
         formats = [f.strip() for f in str(arguments.get("--datalake-formats") or "").split(",")]
         if "iceberg" not in formats:
-            findings.append(finding("glue-iceberg", job, "defaultArguments.--datalake-formats",
-                                     "Glue loads no Iceberg runtime: set --datalake-formats iceberg"))
+            findings.append(
+                finding(
+                    "glue-iceberg",
+                    job,
+                    "defaultArguments.--datalake-formats",
+                    "Glue loads no Iceberg runtime: set --datalake-formats iceberg",
+                )
+            )
         catalog = _catalog_name(job)
         conf = spark_conf(job)
         for setting, value in ICEBERG_CATALOG_SETTINGS.items():
             if conf.get(f"spark.sql.catalog.{catalog}.{setting}") != value:
-                findings.append(finding("glue-iceberg", job, "defaultArguments.--conf",
-                                         f"no Spark catalog with {setting}={value}"))
+                findings.append(
+                    finding("glue-iceberg", job, "defaultArguments.--conf", f"no Spark catalog with {setting}={value}")
+                )
         warehouse = _S3_BUCKET_OF.match(conf.get(f"spark.sql.catalog.{catalog}.warehouse", ""))
         if warehouse is None or warehouse.group(1) not in _table_buckets(job):
-            findings.append(finding("glue-iceberg", job, "defaultArguments.--conf", (
-                f"the catalog's warehouse {conf.get(f'spark.sql.catalog.{catalog}.warehouse')!r} is not in the "
-                "stack's silver or gold bucket")))
+            findings.append(
+                finding(
+                    "glue-iceberg",
+                    job,
+                    "defaultArguments.--conf",
+                    (
+                        f"the catalog's warehouse {conf.get(f'spark.sql.catalog.{catalog}.warehouse')!r} is not in the "
+                        "stack's silver or gold bucket"
+                    ),
+                )
+            )
     return findings
 
 
 def check_catalog_grants(resources: Iterable[Resource]) -> list[Finding]:
     resources = list(resources)
-    declared = {(str(inputs_of(t).get("databaseName")), str(inputs_of(t).get("name"))) for t in of_type(resources, CATALOG_TABLE)}
+    declared = {
+        (str(inputs_of(t).get("databaseName")), str(inputs_of(t).get("name")))
+        for t in of_type(resources, CATALOG_TABLE)
+    }
     findings = []
     for job in of_type(resources, GLUE_JOB):
         database = str(_arguments(job).get("--database") or "")
         for glue, grants in _glue_statements(role_documents(resources, inputs_of(job).get("roleArn"))):
-            if not any(a.lower().startswith(("glue:get", "glue:update", "glue:create", "glue:delete", "glue:batch"))
-                       or a in ("*", "glue:*") for a in glue):
+            if not any(
+                a.lower().startswith(("glue:get", "glue:update", "glue:create", "glue:delete", "glue:batch"))
+                or a in ("*", "glue:*")
+                for a in glue
+            ):
                 continue
             for resource in grants:
                 problem = _catalog_resource_problem(resource, database, declared)
                 if problem:
-                    findings.append(finding("catalog-grants", job, "roleArn",
-                                             f"its role grants {', '.join(glue)} on {resource!r}: {problem}"))
+                    findings.append(
+                        finding(
+                            "catalog-grants",
+                            job,
+                            "roleArn",
+                            f"its role grants {', '.join(glue)} on {resource!r}: {problem}",
+                        )
+                    )
     return findings
 
 
@@ -264,7 +353,7 @@ def _catalog_resource_problem(resource: str, database: str, declared: set[tuple[
     if kind.startswith("database/") and kind != f"database/{database}":
         return f"not the stack's database {database}"
     if kind.startswith("table/"):
-        table_database, table = kind[len("table/"):].split("/")
+        table_database, table = kind[len("table/") :].split("/")
         if (table_database, table) not in declared or table_database != database:
             return f"not a table the stack declares in {database}"
     return None

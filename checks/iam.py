@@ -23,9 +23,9 @@ from checks.resources import Finding, Resource, as_list, contains_unknown, findi
 @dataclass(frozen=True)
 class PolicyDocument:
     resource: Resource
-    path: str            # input path, e.g. "policy", "assumeRolePolicy", "inlinePolicies[0].policy"
-    kind: str            # "identity" | "resource" | "trust" | "key"
-    text: Any            # the document as sent (JSON text, or an object)
+    path: str  # input path, e.g. "policy", "assumeRolePolicy", "inlinePolicies[0].policy"
+    kind: str  # "identity" | "resource" | "trust" | "key"
+    text: Any  # the document as sent (JSON text, or an object)
 
     @property
     def label(self) -> str:
@@ -65,7 +65,9 @@ def iam_documents(resources: Iterable[Resource]) -> list[PolicyDocument]:
             if path == "inlinePolicies[].policy":
                 for index, inline in enumerate(inputs.get("inlinePolicies") or []):
                     if isinstance(inline, Mapping) and inline.get("policy") is not None:
-                        documents.append(PolicyDocument(resource, f"inlinePolicies[{index}].policy", kind, inline["policy"]))
+                        documents.append(
+                            PolicyDocument(resource, f"inlinePolicies[{index}].policy", kind, inline["policy"])
+                        )
             elif inputs.get(path) is not None:
                 documents.append(PolicyDocument(resource, path, kind, inputs[path]))
     return documents
@@ -93,6 +95,7 @@ def _import_parliament():
         return sys.modules["parliament"]
     try:
         import pkg_resources  # noqa: F401
+
         shim = None
     except ImportError:
         import importlib.resources
@@ -166,16 +169,24 @@ def _check_key_policy(document: Mapping[str, Any]) -> list[str]:
         problems.append(f"Version must be '2012-10-17', got {document.get('Version')!r}")
     for index, statement in enumerate(statements(document)):
         if statement.get("Resource") != "*":
-            problems.append(f"Statement[{index}]: in a key policy Resource must be '*' (this key), "
-                            f"got {statement.get('Resource')!r}")
+            problems.append(
+                f"Statement[{index}]: in a key policy Resource must be '*' (this key), "
+                f"got {statement.get('Resource')!r}"
+            )
         if not statement.get("Principal"):
             problems.append(f"Statement[{index}]: a key policy statement needs a Principal")
     return problems + _unknown_actions(document)
 
 
-def judge_documents(check: str, resources: Iterable[Resource], kinds: Iterable[str],
-                    judge: Callable[[PolicyDocument, dict[str, Any]], Iterable[Finding]], *,
-                    unknown: str | None = None, malformed: bool = True) -> list[Finding]:
+def judge_documents(
+    check: str,
+    resources: Iterable[Resource],
+    kinds: Iterable[str],
+    judge: Callable[[PolicyDocument, dict[str, Any]], Iterable[Finding]],
+    *,
+    unknown: str | None = None,
+    malformed: bool = True,
+) -> list[Finding]:
     """For each policy document of one of `kinds`, the findings `judge(document, parsed)`
     returns. A document holding an unknown value is reported with `unknown` (or skipped);
     one that is not a policy document is reported (or, with `malformed=False`, left to
@@ -208,8 +219,13 @@ def check_iam_documents(resources: Iterable[Resource]) -> list[Finding]:
             return [finding("parliament", doc.resource, doc.path, m) for m in parliament_findings(document)]
         return [finding("iam", doc.resource, doc.path, m) for m in structural[doc.kind](document)]
 
-    return judge_documents("iam", resources, ("identity", "resource", "trust", "key"), judge,
-                           unknown="document holds an unknown value; not linted")
+    return judge_documents(
+        "iam",
+        resources,
+        ("identity", "resource", "trust", "key"),
+        judge,
+        unknown="document holds an unknown value; not linted",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,11 +261,14 @@ def _effectively_star(resource: Any) -> bool:
         return True
     parts = text.split(":", 5)
     # arn:partition:service:region:account:resource, with everything after the service a wildcard
-    return len(parts) == 6 and parts[0] == "arn" and all(p in ("", "*") for p in parts[3:5]) and parts[5] in ("*", "*/*")
+    return (
+        len(parts) == 6 and parts[0] == "arn" and all(p in ("", "*") for p in parts[3:5]) and parts[5] in ("*", "*/*")
+    )
 
 
-def wildcard_violations(document: Mapping[str, Any],
-                        exceptions: Mapping[str, str] | Iterable[str] = WILDCARD_RESOURCE_EXCEPTIONS) -> list[str]:
+def wildcard_violations(
+    document: Mapping[str, Any], exceptions: Mapping[str, str] | Iterable[str] = WILDCARD_RESOURCE_EXCEPTIONS
+) -> list[str]:
     """Allow statements granting Resource "*" (or NotResource) to actions outside `exceptions`."""
     allowed = {a.lower() for a in exceptions}
     problems = []
@@ -270,8 +289,10 @@ def wildcard_violations(document: Mapping[str, Any],
             continue
         outside = [a for a in actions if a.lower() not in allowed]
         if outside:
-            problems.append(f"{sid}: Resource {stars[0]!r} for {', '.join(outside)}; only actions without "
-                            "resource-level permissions may use it (WILDCARD_RESOURCE_EXCEPTIONS)")
+            problems.append(
+                f"{sid}: Resource {stars[0]!r} for {', '.join(outside)}; only actions without "
+                "resource-level permissions may use it (WILDCARD_RESOURCE_EXCEPTIONS)"
+            )
     return problems
 
 
@@ -279,9 +300,12 @@ def check_wildcard_resources(resources: Iterable[Resource]) -> list[Finding]:
     """Identity and resource policies (KMS key policies excepted: their "*" is the key itself;
     trust policies have no Resource)."""
     return judge_documents(
-        "wildcard", resources, ("identity", "resource"),
+        "wildcard",
+        resources,
+        ("identity", "resource"),
         lambda doc, document: [finding("wildcard", doc.resource, doc.path, m) for m in wildcard_violations(document)],
-        unknown="document holds an unknown value; not audited")
+        unknown="document holds an unknown value; not audited",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,10 +355,14 @@ def confused_deputy_problems(document: Mapping[str, Any]) -> list[str]:
 def check_confused_deputy(resources: Iterable[Resource]) -> list[Finding]:
     # Unknown and malformed documents are check_iam_documents's to report.
     return judge_documents(
-        "confused-deputy", resources, CONFUSED_DEPUTY_KINDS,
-        lambda doc, document: [finding("confused-deputy", doc.resource, doc.path, m)
-                               for m in confused_deputy_problems(document)],
-        malformed=False)
+        "confused-deputy",
+        resources,
+        CONFUSED_DEPUTY_KINDS,
+        lambda doc, document: [
+            finding("confused-deputy", doc.resource, doc.path, m) for m in confused_deputy_problems(document)
+        ],
+        malformed=False,
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -48,9 +48,17 @@ def check_unique_names(resources: Iterable[Resource]) -> list[Finding]:
             continue
         first = seen.setdefault((str(resource.get("type")), identity), resource)
         if first is not resource:
-            findings.append(finding("unique-names", resource, "name", (
-                f"physical name {'/'.join(identity)!r} is also the name of '{first.get('name')}'; AWS would "
-                "refuse the second (e.g. EntityAlreadyExists) - give each its own config key")))
+            findings.append(
+                finding(
+                    "unique-names",
+                    resource,
+                    "name",
+                    (
+                        f"physical name {'/'.join(identity)!r} is also the name of '{first.get('name')}'; AWS would "
+                        "refuse the second (e.g. EntityAlreadyExists) - give each its own config key"
+                    ),
+                )
+            )
     return findings
 
 
@@ -62,7 +70,8 @@ def check_unique_names(resources: Iterable[Resource]) -> list[Finding]:
 REPLACED_NOT_UPDATED: Mapping[str, str] = {
     "aws:glue/securityConfiguration:SecurityConfiguration": (
         "Glue has Create/Get/DeleteSecurityConfiguration and no update "
-        "(https://docs.aws.amazon.com/glue/latest/webapi/API_CreateSecurityConfiguration.html)"),
+        "(https://docs.aws.amazon.com/glue/latest/webapi/API_CreateSecurityConfiguration.html)"
+    ),
 }
 
 
@@ -76,8 +85,16 @@ def check_replace_safe_names(resources: Iterable[Resource]) -> list[Finding]:
         name = inputs_of(resource).get("name")
         delete_first = bool((resource.get("options") or {}).get("deleteBeforeReplace"))
         if isinstance(name, str) and name and not delete_first:
-            findings.append(finding("replace-safe", resource, "name", (
-                f"fixed name {name!r} on a type AWS cannot update ({REPLACED_NOT_UPDATED[str(resource.get('type'))]}): "
-                "a change would create the replacement under the same name and fail; declare it with "
-                "delete_before_replace=True or derive the name from its inputs")))
+            findings.append(
+                finding(
+                    "replace-safe",
+                    resource,
+                    "name",
+                    (
+                        f"fixed name {name!r} on a type AWS cannot update ({REPLACED_NOT_UPDATED[str(resource.get('type'))]}): "
+                        "a change would create the replacement under the same name and fail; declare it with "
+                        "delete_before_replace=True or derive the name from its inputs"
+                    ),
+                )
+            )
     return findings

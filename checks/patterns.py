@@ -23,8 +23,13 @@ def check_event_patterns(resources: Iterable[Resource]) -> list[Finding]:
             return [f"EventBridge would refuse it: {error}"]
         return []
 
-    return check_values("event-pattern", resources, {EVENT_RULE: "eventPattern"}, judge,
-                        unknown="pattern holds an unknown value; not validated")
+    return check_values(
+        "event-pattern",
+        resources,
+        {EVENT_RULE: "eventPattern"},
+        judge,
+        unknown="pattern holds an unknown value; not validated",
+    )
 
 
 SCHEDULE_SOURCES: Mapping[str, tuple[str, str]] = {

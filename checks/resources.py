@@ -24,10 +24,10 @@ Resource = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class Finding:
-    check: str       # "api", "event-pattern", "schedule", "statelint", "parliament", "iam", "wildcard", "unknown", ...
-    type: str        # Pulumi type token
-    name: str        # Pulumi logical name
-    path: str        # where in the resource (input path or API member path)
+    check: str  # "api", "event-pattern", "schedule", "statelint", "parliament", "iam", "wildcard", "unknown", ...
+    type: str  # Pulumi type token
+    name: str  # Pulumi logical name
+    path: str  # where in the resource (input path or API member path)
     message: str
 
     def __str__(self) -> str:
@@ -52,15 +52,17 @@ def inputs_of(resource: Resource) -> Mapping[str, Any]:
 # inputs) and the pulumi_policy proxy sentinels (pulumi_policy/proxy.py), one per value type.
 # tests/test_checks.py asserts these equal the installed SDKs' constants.
 PULUMI_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-POLICY_UNKNOWNS = frozenset({
-    "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",  # boolean
-    "3eeb2bf0-c639-47a8-9e75-3b44932eb421",  # number
-    "04da6b54-80e4-46f7-96ec-b56ff0331ba9",  # string
-    "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",  # array
-    "030794c1-ac77-496b-92df-f27374a8bd58",  # asset
-    "e48ece36-62e2-4504-bad9-02848725956a",  # archive
-    "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",  # object
-})
+POLICY_UNKNOWNS = frozenset(
+    {
+        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",  # boolean
+        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",  # number
+        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",  # string
+        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",  # array
+        "030794c1-ac77-496b-92df-f27374a8bd58",  # asset
+        "e48ece36-62e2-4504-bad9-02848725956a",  # archive
+        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",  # object
+    }
+)
 UNKNOWN_SENTINELS = frozenset({PULUMI_UNKNOWN, *POLICY_UNKNOWNS})
 
 
@@ -138,9 +140,15 @@ def is_component_type(type_token: str) -> bool:
     return package not in ("aws", "pulumi")
 
 
-def check_values(check: str, resources: Iterable[Resource], keys: Mapping[str, str],
-                 judge: Callable[[Resource, Any], Iterable[str]], *, missing: str | None = None,
-                 unknown: str | None = None) -> list[Finding]:
+def check_values(
+    check: str,
+    resources: Iterable[Resource],
+    keys: Mapping[str, str],
+    judge: Callable[[Resource, Any], Iterable[str]],
+    *,
+    missing: str | None = None,
+    unknown: str | None = None,
+) -> list[Finding]:
     """For each resource of a type in `keys` (type -> the input to judge), the findings
     `judge(resource, value)` returns, each at that input. An absent input is skipped, or
     reported with `missing`; a value that holds an unknown is reported with `unknown` and not

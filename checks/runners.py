@@ -54,8 +54,9 @@ def check_state_machines(resources: Iterable[Resource]) -> list[Finding]:
         unknown = ["definition holds an unknown value; linted with it in place"] if contains_unknown(definition) else []
         return unknown + lint_state_machine(definition)
 
-    return check_values("statelint", resources, {STATE_MACHINE: "definition"}, judge,
-                        missing="state machine has no definition")
+    return check_values(
+        "statelint", resources, {STATE_MACHINE: "definition"}, judge, missing="state machine has no definition"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -77,8 +78,11 @@ def _pattern(rule: Resource) -> Mapping[str, Any]:
 
 def _topic_rules(resources: list[Resource]) -> list[Resource]:
     """Event rules with a target on an SNS topic."""
-    names = {str(inputs_of(t).get("rule")) for t in of_type(resources, EVENT_TARGET)
-             if ":sns:" in str(inputs_of(t).get("arn", ""))}
+    names = {
+        str(inputs_of(t).get("rule"))
+        for t in of_type(resources, EVENT_TARGET)
+        if ":sns:" in str(inputs_of(t).get("arn", ""))
+    }
     return [r for r in of_type(resources, EVENT_RULE) if str(inputs_of(r).get("name")) in names]
 
 
@@ -91,23 +95,45 @@ def check_alerts_per_run(resources: Iterable[Resource]) -> list[Finding]:
         pattern = _pattern(rule)
         detail = pattern.get("detail") or {}
         if "aws.glue" in as_list(pattern.get("source")) and set(as_list(detail.get("state"))) & GLUE_FAILURES:
-            findings.append(finding("alerts", rule, "eventPattern", (
-                "alerts on Glue job-state changes: the runner re-runs failed attempts, so this mails a failure that "
-                "then succeeds, and a permanent one once per attempt; alert on the runner's Step Functions "
-                f"Execution Status Change ({', '.join(RUNNER_FAILURE_STATUSES)}) instead")))
+            findings.append(
+                finding(
+                    "alerts",
+                    rule,
+                    "eventPattern",
+                    (
+                        "alerts on Glue job-state changes: the runner re-runs failed attempts, so this mails a failure that "
+                        "then succeeds, and a permanent one once per attempt; alert on the runner's Step Functions "
+                        f"Execution Status Change ({', '.join(RUNNER_FAILURE_STATUSES)}) instead"
+                    ),
+                )
+            )
         if "aws.states" in as_list(pattern.get("source")):
             statuses = set(as_list(detail.get("status")))
             if not RUN_FAILURE_STATUSES <= statuses:
-                findings.append(finding("alerts", rule, "eventPattern.detail.status",
-                                         f"misses {sorted(RUN_FAILURE_STATUSES - statuses)}: such runs end unannounced"))
+                findings.append(
+                    finding(
+                        "alerts",
+                        rule,
+                        "eventPattern.detail.status",
+                        f"misses {sorted(RUN_FAILURE_STATUSES - statuses)}: such runs end unannounced",
+                    )
+                )
             covered |= {str(a).rsplit(":", 1)[-1] for a in as_list(detail.get("stateMachineArn"))}
     undecided = any(contains_unknown(inputs_of(t).get("arn")) for t in of_type(resources, EVENT_TARGET)) or any(
-        contains_unknown(inputs_of(r).get("eventPattern")) for r in of_type(resources, EVENT_RULE))
+        contains_unknown(inputs_of(r).get("eventPattern")) for r in of_type(resources, EVENT_RULE)
+    )
     if undecided:
         return findings  # during a first preview ARNs are unknown; `pulumi up` decides coverage
     for name in sorted(machine_names - covered):
-        findings.append(Finding("alerts", STATE_MACHINE, name, "", (
-            f"no alert rule follows runner {name}'s execution status: its failed runs send no alert")))
+        findings.append(
+            Finding(
+                "alerts",
+                STATE_MACHINE,
+                name,
+                "",
+                (f"no alert rule follows runner {name}'s execution status: its failed runs send no alert"),
+            )
+        )
     return findings
 
 
@@ -137,8 +163,10 @@ def retry_problems(retriers: list[Mapping[str, Any]]) -> list[str]:
     for error in PERMANENT_ERRORS:
         retrier = first(error)
         if retrier is not None and int(retrier.get("MaxAttempts", 3)) > 0:
-            problems.append(f"{error} will not go away, but it is retried {retrier.get('MaxAttempts', 3)} times "
-                            f"(by {retrier.get('ErrorEquals')}); list it with MaxAttempts 0 first")
+            problems.append(
+                f"{error} will not go away, but it is retried {retrier.get('MaxAttempts', 3)} times "
+                f"(by {retrier.get('ErrorEquals')}); list it with MaxAttempts 0 first"
+            )
     for retrier in retriers:
         if _wait_seconds(retrier) > LONG_WAIT_SECONDS:
             slow = [e for e in as_list(retrier.get("ErrorEquals")) if e not in RUNNER_RETRY.errors]
@@ -156,6 +184,8 @@ def check_runner_retries(resources: Iterable[Resource]) -> list[Finding]:
         parsed = json_value(definition)
         for name, state in (parsed.get("States") or {}).items():
             if state.get("Type") == "Task" and "glue:startJobRun" in str(state.get("Resource", "")):
-                findings += [finding("runner-retries", machine, f"definition.States.{name}.Retry", m)
-                             for m in retry_problems(list(state.get("Retry") or []))]
+                findings += [
+                    finding("runner-retries", machine, f"definition.States.{name}.Retry", m)
+                    for m in retry_problems(list(state.get("Retry") or []))
+                ]
     return findings

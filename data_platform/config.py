@@ -75,22 +75,34 @@ class SourceConfig(_Strict):
 
 
 class JobConfig(_Strict):
-    kind: JobKind = Field(JobKind.ETL, description=(
-        "etl: loads `dataset` from `source`; maintenance: compacts and expires the stack's tables."))
-    dataset: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$", description=(
-        "Output dataset name (folder and table); etl jobs only, required there."))
+    kind: JobKind = Field(
+        JobKind.ETL,
+        description=("etl: loads `dataset` from `source`; maintenance: compacts and expires the stack's tables."),
+    )
+    dataset: str | None = Field(
+        None,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description=("Output dataset name (folder and table); etl jobs only, required there."),
+    )
     layer: Literal[Layer.SILVER, Layer.GOLD] = Field(Layer.SILVER, description="Layer the job writes to (etl jobs).")
     source: SourceConfig | None = Field(None, description="Where the job's input lives; etl jobs only, required there.")
     description: str = ""
     worker_type: WorkerType = WorkerType.G_1X
     workers: int = Field(2, ge=2, le=299, description="Number of Glue workers (Glue needs at least 2).")
     timeout_minutes: int = Field(60, ge=1, le=2880)
-    max_retries: int = Field(0, ge=0, le=10, description=(
-        "Re-runs of a failed run, done by the job's runner (the Glue job itself is deployed with MaxRetries=0)."))
+    max_retries: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description=(
+            "Re-runs of a failed run, done by the job's runner (the Glue job itself is deployed with MaxRetries=0)."
+        ),
+    )
     # The dataset writer allows one writer per dataset (a run merges against silver as it found
     # it), so semantic_problems refuses more than 1; further runs wait in the runner's retry.
-    max_concurrent_runs: int = Field(1, ge=1, le=1000, description=(
-        "Concurrent runs of this job; must be 1 (one writer per dataset)."))
+    max_concurrent_runs: int = Field(
+        1, ge=1, le=1000, description=("Concurrent runs of this job; must be 1 (one writer per dataset).")
+    )
     execution_class: ExecutionClass = ExecutionClass.STANDARD
     max_drop_ratio: float = Field(0.05, ge=0.0, le=1.0, description="Share of rows the gate may drop before failing.")
     arguments: dict[str, str] = Field(default_factory=dict, description="Extra job arguments, keys without '--'.")
@@ -139,7 +151,9 @@ class ScheduleConfig(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{value}'; use an IANA name such as 'Europe/Berlin' or 'UTC'") from None
+            raise ValueError(
+                f"unknown time zone '{value}'; use an IANA name such as 'Europe/Berlin' or 'UTC'"
+            ) from None
         return value
 
     @field_validator("expression")
@@ -165,14 +179,21 @@ class RetentionConfig(_Strict):
     quarantine_expire_days: int = Field(90, ge=1)
     access_logs_expire_days: int = Field(365, ge=1)
     # Iceberg table maintenance (the maintenance job's expire_snapshots and remove_orphan_files).
-    snapshot_days: int = Field(7, ge=1, description=(
-        "Keep table snapshots (time travel, rollback) at least this many days."))
+    snapshot_days: int = Field(
+        7, ge=1, description=("Keep table snapshots (time travel, rollback) at least this many days.")
+    )
     min_snapshots: int = Field(10, ge=1, description="Keep at least this many snapshots per table, whatever their age.")
-    orphan_file_days: int = Field(3, ge=1, description=(
-        "Delete files no snapshot references only once they are this many days old (a running job may be "
-        "writing them; Iceberg's remove_orphan_files refuses less than 24 hours)."))
-    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                                2192, 2557, 2922, 3288, 3653] = Field(30, description="CloudWatch Logs retention.")
+    orphan_file_days: int = Field(
+        3,
+        ge=1,
+        description=(
+            "Delete files no snapshot references only once they are this many days old (a running job may be "
+            "writing them; Iceberg's remove_orphan_files refuses less than 24 hours)."
+        ),
+    )
+    log_retention_days: Literal[
+        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
+    ] = Field(30, description="CloudWatch Logs retention.")
 
     @model_validator(mode="after")
     def _transitions_in_order(self) -> RetentionConfig:
@@ -213,9 +234,12 @@ class BucketNameOverrides(_Strict):
 
 class PlatformConfig(_Strict):
     environment: str = Field(..., pattern=r"^[a-z][a-z0-9-]{0,15}$", description="Stack environment, e.g. dev.")
-    name_prefix: str = Field(DEFAULT_NAME_PREFIX, pattern=r"^[a-z][a-z0-9-]{0,30}$", description="First part of every name.")
-    bucket_names: BucketNameOverrides = Field(default_factory=BucketNameOverrides,
-                                              description="Override physical bucket names (global uniqueness).")
+    name_prefix: str = Field(
+        DEFAULT_NAME_PREFIX, pattern=r"^[a-z][a-z0-9-]{0,30}$", description="First part of every name."
+    )
+    bucket_names: BucketNameOverrides = Field(
+        default_factory=BucketNameOverrides, description="Override physical bucket names (global uniqueness)."
+    )
     force_destroy: bool = Field(False, description="Let `pulumi destroy` delete non-empty buckets (dev only).")
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
@@ -278,7 +302,7 @@ class Problem(BaseModel):
     path: str
     message: str
     severity: Severity = Severity.ERROR
-    line: int | None = None    # where `path` is in the stack file (1-based), when read from one
+    line: int | None = None  # where `path` is in the stack file (1-based), when read from one
     column: int | None = None
 
     @property
@@ -303,9 +327,11 @@ class ConfigError(ValueError):
 
 # Keys that once meant something, with what to do instead.
 REMOVED_KEYS: dict[str, str] = {
-    "bookmarks": ("no longer a setting: Glue job bookmarks filter only DynamicFrame reads with a transformation_ctx, "
-                  "which no job makes, so they never skipped an input; the job's ledger (_ledger/<job>/) does that "
-                  "on every run. Remove the key"),
+    "bookmarks": (
+        "no longer a setting: Glue job bookmarks filter only DynamicFrame reads with a transformation_ctx, "
+        "which no job makes, so they never skipped an input; the job's ledger (_ledger/<job>/) does that "
+        "on every run. Remove the key"
+    ),
 }
 
 
@@ -354,23 +380,45 @@ def _job_kind_problems(job: str, job_cfg: JobConfig, path: str) -> list[Problem]
     if declared is None:
         return [Problem(path=path, message=f"no job module etl/jobs/{job}.py; the job name must match an etl job")]
     if declared is not job_cfg.kind:
-        return [Problem(path=f"{path}.kind", message=(
-            f"is {job_cfg.kind.value}, but etl job '{job}' is a{'n' if declared is JobKind.ETL else ''} "
-            f"{declared.value} job; set kind: {declared.value}"))]
+        return [
+            Problem(
+                path=f"{path}.kind",
+                message=(
+                    f"is {job_cfg.kind.value}, but etl job '{job}' is a{'n' if declared is JobKind.ETL else ''} "
+                    f"{declared.value} job; set kind: {declared.value}"
+                ),
+            )
+        ]
     if job_cfg.kind is JobKind.MAINTENANCE:
-        return [Problem(path=f"{path}.{key}", message=f"not allowed on a maintenance job: {why}")
-                for key, why in MAINTENANCE_ONLY_FORBIDS.items() if key in job_cfg.model_fields_set]
-    return [Problem(path=f"{path}.{key}", message=f"required key is missing (an etl job {what})")
-            for key, what in (("dataset", "writes one dataset"), ("source", "reads one input prefix"))
-            if getattr(job_cfg, key) is None]
+        return [
+            Problem(path=f"{path}.{key}", message=f"not allowed on a maintenance job: {why}")
+            for key, why in MAINTENANCE_ONLY_FORBIDS.items()
+            if key in job_cfg.model_fields_set
+        ]
+    return [
+        Problem(path=f"{path}.{key}", message=f"required key is missing (an etl job {what})")
+        for key, what in (("dataset", "writes one dataset"), ("source", "reads one input prefix"))
+        if getattr(job_cfg, key) is None
+    ]
 
 
 def semantic_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
     """Cross-field checks pydantic cannot express locally: references, names, overlaps."""
-    return [problem for check in (_key_problems, _job_problems, _writer_problems, _s3_rule_problems,
-                                  _schedule_problems, _after_job_problems, _bucket_name_problems,
-                                  _physical_name_problems, _overlap_problems)
-            for problem in check(cfg, prefix)]
+    return [
+        problem
+        for check in (
+            _key_problems,
+            _job_problems,
+            _writer_problems,
+            _s3_rule_problems,
+            _schedule_problems,
+            _after_job_problems,
+            _bucket_name_problems,
+            _physical_name_problems,
+            _overlap_problems,
+        )
+        for problem in check(cfg, prefix)
+    ]
 
 
 def _unknown_job(cfg: PlatformConfig, path: str, job: str) -> Problem:
@@ -378,9 +426,14 @@ def _unknown_job(cfg: PlatformConfig, path: str, job: str) -> Problem:
 
 
 def _key_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
-    return [Problem(path=f"{prefix}.{key}",
-                    message=f"key '{key}' must be lowercase letters, digits and '_' starting with a letter")
-            for key in [*cfg.jobs, *cfg.s3_rules, *cfg.schedules, *cfg.after_job] if not KEY_PATTERN.match(key)]
+    return [
+        Problem(
+            path=f"{prefix}.{key}",
+            message=f"key '{key}' must be lowercase letters, digits and '_' starting with a letter",
+        )
+        for key in [*cfg.jobs, *cfg.s3_rules, *cfg.schedules, *cfg.after_job]
+        if not KEY_PATTERN.match(key)
+    ]
 
 
 def _job_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
@@ -390,16 +443,29 @@ def _job_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
         problems.extend(_job_kind_problems(job, job_cfg, path))
         if job_cfg.max_concurrent_runs != 1:
             what = job_cfg.dataset or "the tables it maintains"
-            problems.append(Problem(path=f"{path}.max_concurrent_runs", message=(
-                f"is {job_cfg.max_concurrent_runs}; must be 1: a run commits to {what} as it finds it, "
-                "so two at once can lose rows (further runs wait in the runner's retry)")))
+            problems.append(
+                Problem(
+                    path=f"{path}.max_concurrent_runs",
+                    message=(
+                        f"is {job_cfg.max_concurrent_runs}; must be 1: a run commits to {what} as it finds it, "
+                        "so two at once can lose rows (further runs wait in the runner's retry)"
+                    ),
+                )
+            )
         if job_cfg.layer is Layer.GOLD and job_cfg.source is not None and job_cfg.source.layer is Layer.BRONZE:
-            problems.append(Problem(path=f"{path}.source.layer", message=(
-                "a gold job reads silver; set source.layer: silver")))
+            problems.append(
+                Problem(path=f"{path}.source.layer", message=("a gold job reads silver; set source.layer: silver"))
+            )
     maintenance = [job for job, job_cfg in cfg.jobs.items() if job_cfg.kind is JobKind.MAINTENANCE]
     for job in maintenance[1:]:
-        problems.append(Problem(path=f"{prefix}.jobs.{job}.kind", message=(
-            f"a stack has at most one maintenance job (jobs.{maintenance[0]} is one): it maintains every table")))
+        problems.append(
+            Problem(
+                path=f"{prefix}.jobs.{job}.kind",
+                message=(
+                    f"a stack has at most one maintenance job (jobs.{maintenance[0]} is one): it maintains every table"
+                ),
+            )
+        )
     return problems
 
 
@@ -412,9 +478,15 @@ def _writer_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
             continue
         target = (job_cfg.layer.value, job_cfg.dataset)
         if target in writers:
-            problems.append(Problem(path=f"{prefix}.jobs.{job}.dataset", message=(
-                f"{target[0]} dataset '{target[1]}' is already written by job '{writers[target]}'; "
-                "one job writes each dataset (choose another dataset name)")))
+            problems.append(
+                Problem(
+                    path=f"{prefix}.jobs.{job}.dataset",
+                    message=(
+                        f"{target[0]} dataset '{target[1]}' is already written by job '{writers[target]}'; "
+                        "one job writes each dataset (choose another dataset name)"
+                    ),
+                )
+            )
         writers.setdefault(target, job)
     return problems
 
@@ -429,16 +501,25 @@ def _s3_rule_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
             problems.append(_starts_maintenance(f"{path}.job", rule_cfg.job, "an upload"))
         elif (source := cfg.jobs[rule_cfg.job].source) is not None:
             if not _filter_within(rule_cfg.prefix, rule_cfg.suffix, source.prefix, source.suffix):
-                problems.append(Problem(path=path, message=(
-                    f"rule sends keys outside job '{rule_cfg.job}' input "
-                    f"(jobs.{rule_cfg.job}.source prefix '{source.prefix}', suffix '{source.suffix or ''}'); "
-                    "the job may read only its own prefix, so it would refuse them")))
+                problems.append(
+                    Problem(
+                        path=path,
+                        message=(
+                            f"rule sends keys outside job '{rule_cfg.job}' input "
+                            f"(jobs.{rule_cfg.job}.source prefix '{source.prefix}', suffix '{source.suffix or ''}'); "
+                            "the job may read only its own prefix, so it would refuse them"
+                        ),
+                    )
+                )
     return problems
 
 
 def _schedule_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
-    return [_unknown_job(cfg, f"{prefix}.schedules.{schedule}.job", sched_cfg.job)
-            for schedule, sched_cfg in cfg.schedules.items() if sched_cfg.job not in cfg.jobs]
+    return [
+        _unknown_job(cfg, f"{prefix}.schedules.{schedule}.job", sched_cfg.job)
+        for schedule, sched_cfg in cfg.schedules.items()
+        if sched_cfg.job not in cfg.jobs
+    ]
 
 
 def _after_job_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
@@ -456,8 +537,11 @@ def _after_job_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
 
 
 def _bucket_name_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
-    problems = [Problem(path=f"{prefix}.bucket_names.{purpose}", message=issue)
-                for purpose in BUCKET_PURPOSES if (issue := check_name("s3_bucket", cfg.bucket_name(purpose)))]
+    problems = [
+        Problem(path=f"{prefix}.bucket_names.{purpose}", message=issue)
+        for purpose in BUCKET_PURPOSES
+        if (issue := check_name("s3_bucket", cfg.bucket_name(purpose)))
+    ]
     physical = [cfg.bucket_name(p) for p in BUCKET_PURPOSES]
     if len(set(physical)) != len(physical):
         problems.append(Problem(path=f"{prefix}.bucket_names", message="two buckets share one physical name"))
@@ -465,9 +549,13 @@ def _bucket_name_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
 
 
 def _starts_maintenance(path: str, job: str, what: str) -> Problem:
-    return Problem(path=path, message=(
-        f"job '{job}' is the maintenance job: it processes no objects and no upstream run, so {what} "
-        "must not start it; start it from a schedule (schedules.<key>.job)"))
+    return Problem(
+        path=path,
+        message=(
+            f"job '{job}' is the maintenance job: it processes no objects and no upstream run, so {what} "
+            "must not start it; start it from a schedule (schedules.<key>.job)"
+        ),
+    )
 
 
 def physical_names(cfg: PlatformConfig) -> list[tuple[str, str, str]]:
@@ -476,23 +564,47 @@ def physical_names(cfg: PlatformConfig) -> list[tuple[str, str, str]]:
     names = cfg.names
     found: list[tuple[str, str, str]] = []
     for job in cfg.jobs:
-        found += [(f"jobs.{job}", kind, name) for kind, name in (
-            ("glue_job", names.glue_job(job)), ("state_machine", names.runner(job)),
-            ("iam_role", names.job_role(job)), ("iam_role", names.runner_role(job)))]
+        found += [
+            (f"jobs.{job}", kind, name)
+            for kind, name in (
+                ("glue_job", names.glue_job(job)),
+                ("state_machine", names.runner(job)),
+                ("iam_role", names.job_role(job)),
+                ("iam_role", names.runner_role(job)),
+            )
+        ]
     for rule in cfg.s3_rules:
-        found += [(f"s3_rules.{rule}", kind, name) for kind, name in (
-            ("event_rule", names.s3_rule(rule)), ("sqs_queue", names.dead_letter_queue(rule)),
-            ("iam_role", names.events_role(rule)))]
+        found += [
+            (f"s3_rules.{rule}", kind, name)
+            for kind, name in (
+                ("event_rule", names.s3_rule(rule)),
+                ("sqs_queue", names.dead_letter_queue(rule)),
+                ("iam_role", names.events_role(rule)),
+            )
+        ]
     for schedule in cfg.schedules:
-        found += [(f"schedules.{schedule}", kind, name) for kind, name in (
-            ("schedule", names.schedule(schedule)), ("sqs_queue", names.dead_letter_queue(schedule)),
-            ("iam_role", names.events_role(schedule)))]
+        found += [
+            (f"schedules.{schedule}", kind, name)
+            for kind, name in (
+                ("schedule", names.schedule(schedule)),
+                ("sqs_queue", names.dead_letter_queue(schedule)),
+                ("iam_role", names.events_role(schedule)),
+            )
+        ]
     for trigger in cfg.after_job:
-        found += [(f"after_job.{trigger}", kind, name) for kind, name in (
-            ("event_rule", names.after_job_rule(trigger)), ("sqs_queue", names.dead_letter_queue(trigger)),
-            ("iam_role", names.events_role(trigger)))]
-    found += [("alerts", "event_rule", names.run_failure_rule()), ("alerts", "sqs_queue", names.run_failure_queue()),
-              ("alerts", "sns_topic", names.alert_topic())]
+        found += [
+            (f"after_job.{trigger}", kind, name)
+            for kind, name in (
+                ("event_rule", names.after_job_rule(trigger)),
+                ("sqs_queue", names.dead_letter_queue(trigger)),
+                ("iam_role", names.events_role(trigger)),
+            )
+        ]
+    found += [
+        ("alerts", "event_rule", names.run_failure_rule()),
+        ("alerts", "sqs_queue", names.run_failure_queue()),
+        ("alerts", "sns_topic", names.alert_topic()),
+    ]
     return found
 
 
@@ -514,10 +626,18 @@ def _physical_name_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
         if owner != path:
             clashes[(owner, path)] = None
     for owner, path in clashes:
-        shared = ", ".join(f"{kind.replace('_', ' ')} '{name}'" for kind, name in sorted(by_path[owner] & by_path[path]))
-        problems.append(Problem(path=f"{prefix}.{path}", message=(
-            f"{path} and {owner} would both be deployed as {shared}; AWS names are unique per account and "
-            "region, so the second could not be created: rename one of the two keys")))
+        shared = ", ".join(
+            f"{kind.replace('_', ' ')} '{name}'" for kind, name in sorted(by_path[owner] & by_path[path])
+        )
+        problems.append(
+            Problem(
+                path=f"{prefix}.{path}",
+                message=(
+                    f"{path} and {owner} would both be deployed as {shared}; AWS names are unique per account and "
+                    "region, so the second could not be created: rename one of the two keys"
+                ),
+            )
+        )
     return problems
 
 
@@ -545,20 +665,35 @@ def _overlap_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
     problems = []
     rules = sorted((k, r) for k, r in cfg.s3_rules.items() if r.enabled)
     for i, (name_a, rule_a) in enumerate(rules):
-        for name_b, rule_b in rules[i + 1:]:
+        for name_b, rule_b in rules[i + 1 :]:
             if rule_a.layer != rule_b.layer or not filters_overlap(rule_a, rule_b):
                 continue
             if rule_a.job == rule_b.job:
-                problems.append(Problem(path=f"{prefix}.s3_rules.{name_b}", message=(
-                    f"overlaps s3_rules.{name_a}: one upload can match both and start job '{rule_a.job}' twice; "
-                    "narrow the prefix/suffix or merge the rules")))
+                problems.append(
+                    Problem(
+                        path=f"{prefix}.s3_rules.{name_b}",
+                        message=(
+                            f"overlaps s3_rules.{name_a}: one upload can match both and start job '{rule_a.job}' twice; "
+                            "narrow the prefix/suffix or merge the rules"
+                        ),
+                    )
+                )
             else:
-                problems.append(Problem(severity=Severity.WARNING, path=f"{prefix}.s3_rules.{name_b}", message=(
-                    f"overlaps s3_rules.{name_a}: one upload can start both '{rule_a.job}' and '{rule_b.job}'")))
+                problems.append(
+                    Problem(
+                        severity=Severity.WARNING,
+                        path=f"{prefix}.s3_rules.{name_b}",
+                        message=(
+                            f"overlaps s3_rules.{name_a}: one upload can start both '{rule_a.job}' and '{rule_b.job}'"
+                        ),
+                    )
+                )
     return problems
 
 
-def parse_platform_config(raw: Any, source: str = "config", prefix: str = FULL_CONFIG_KEY) -> tuple[PlatformConfig, list[Problem]]:
+def parse_platform_config(
+    raw: Any, source: str = "config", prefix: str = FULL_CONFIG_KEY
+) -> tuple[PlatformConfig, list[Problem]]:
     """Validate a raw `data-lake:platform` mapping. Returns (config, warnings); raises ConfigError."""
     if not isinstance(raw, dict):
         raise ConfigError(source, [Problem(path=prefix, message="must be a mapping of platform settings")])
@@ -628,8 +763,9 @@ def _placed(problems: list[Problem], text: str) -> list[Problem]:
     placed = []
     for problem in problems:
         position = positions.find(problem.path)
-        placed.append(problem.model_copy(update={"line": position.line, "column": position.column})
-                      if position else problem)
+        placed.append(
+            problem.model_copy(update={"line": position.line, "column": position.column}) if position else problem
+        )
     return placed
 
 
@@ -642,15 +778,24 @@ def load_stack(stack: str, project_dir: Path | str = ".", path: Path | str | Non
     file = Path(path) if path else stack_file(stack, project_dir)
     source = str(file)
     if not file.is_file():
-        raise ConfigError(source, [Problem(path=str(file), message=(
-            f"stack file not found; create it or pick another stack (looked for {file.name})"))])
+        raise ConfigError(
+            source,
+            [
+                Problem(
+                    path=str(file),
+                    message=(f"stack file not found; create it or pick another stack (looked for {file.name})"),
+                )
+            ],
+        )
     try:
         text = file.read_text(encoding="utf-8")
         document = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError(source, [Problem(path=where, message=f"not valid YAML: {getattr(error, 'problem', error)}")]) from None
+        raise ConfigError(
+            source, [Problem(path=where, message=f"not valid YAML: {getattr(error, 'problem', error)}")]
+        ) from None
     config = document.get("config") if isinstance(document, dict) else None
     if not isinstance(config, dict) or FULL_CONFIG_KEY not in config:
         raise ConfigError(source, [Problem(path=f"config.{FULL_CONFIG_KEY}", message="required key is missing")])
@@ -660,4 +805,3 @@ def load_stack(stack: str, project_dir: Path | str = ".", path: Path | str | Non
         raise ConfigError(source, _placed(error.problems, text)) from None
     warnings = _placed(warnings, text)
     return StackConfig(stack=stack, region=config.get("aws:region"), platform=platform, warnings=tuple(warnings))
-

@@ -20,17 +20,25 @@ def default_job_arguments(cfg: PlatformConfig, job: str) -> dict[str, str]:
     if job_cfg.kind is JobKind.MAINTENANCE:
         retention = cfg.retention
         own = runs.maintenance_arguments(
-            tables=cfg.datasets(), snapshot_days=retention.snapshot_days, min_snapshots=retention.min_snapshots,
-            orphan_file_days=retention.orphan_file_days)
+            tables=cfg.datasets(),
+            snapshot_days=retention.snapshot_days,
+            min_snapshots=retention.min_snapshots,
+            orphan_file_days=retention.orphan_file_days,
+        )
     else:
         source = job_cfg.source
         if source is None:
             raise ValueError("an etl job needs its source (config validation refuses one without)")
-        own = runs.dataset_job_arguments(source_prefix=source.prefix, source_suffix=source.suffix,
-                                         max_drop_ratio=job_cfg.max_drop_ratio)
+        own = runs.dataset_job_arguments(
+            source_prefix=source.prefix, source_suffix=source.suffix, max_drop_ratio=job_cfg.max_drop_ratio
+        )
     return runs.default_job_arguments(
-        env=cfg.environment, buckets={layer: cfg.bucket_name(layer) for layer in DATA_LAYERS},
-        database=cfg.names.glue_database(), job_arguments=own, configured=job_cfg.arguments)
+        env=cfg.environment,
+        buckets={layer: cfg.bucket_name(layer) for layer in DATA_LAYERS},
+        database=cfg.names.glue_database(),
+        job_arguments=own,
+        configured=job_cfg.arguments,
+    )
 
 
 def job_run_arguments(cfg: PlatformConfig, job: str, run_input: Mapping[str, str]) -> dict[str, str]:

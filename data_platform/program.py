@@ -29,20 +29,24 @@ def dataset_schemas(cfg: PlatformConfig) -> dict[str, IcebergTableDefinition]:
         if job_class is None:
             problems.append(f"job '{job}' is not in etl.jobs.REGISTRY (known: {', '.join(sorted(REGISTRY))})")
         elif (job_class.dataset, str(job_class.layer)) != (job_cfg.dataset, job_cfg.layer.value):
-            problems.append(f"job '{job}': config writes {job_cfg.layer.value} '{job_cfg.dataset}' but the job class "
-                            f"declares {job_class.layer} '{job_class.dataset}'")
+            problems.append(
+                f"job '{job}': config writes {job_cfg.layer.value} '{job_cfg.dataset}' but the job class "
+                f"declares {job_class.layer} '{job_class.dataset}'"
+            )
     if problems:
         raise ValueError("the stack config and the etl jobs disagree:\n  - " + "\n  - ".join(problems))
     definitions = {}
     for job in cfg.dataset_jobs:
         schema = iceberg_schema(REGISTRY[job].schema)
-        definitions[job] = IcebergTableDefinition(schema, iceberg_partition_spec(schema, REGISTRY[job].partition_columns),
-                                                  dict(TABLE_PROPERTIES))
+        definitions[job] = IcebergTableDefinition(
+            schema, iceberg_partition_spec(schema, REGISTRY[job].partition_columns), dict(TABLE_PROPERTIES)
+        )
     return definitions
 
 
-def build(stack: StackConfig, *, tables: Mapping[str, IcebergTableDefinition] | None = None,
-          etl_dir: Path = ETL_DIR) -> DataPlatform:
+def build(
+    stack: StackConfig, *, tables: Mapping[str, IcebergTableDefinition] | None = None, etl_dir: Path = ETL_DIR
+) -> DataPlatform:
     """Declare the stack: an AWS provider carrying the stack's tags, and the DataPlatform."""
     cfg = stack.platform
     # First: a stack config that disagrees with the etl jobs fails before any resource exists.

@@ -50,7 +50,7 @@ ResourcePath = tuple[tuple[str, str], ...]  # ((type, name), ...) from the stack
 @dataclass(frozen=True)
 class _ArnFormat:
     service: str
-    resource: str            # format with {name}; may use {group}, {database}
+    resource: str  # format with {name}; may use {group}, {database}
     regional: bool = True
     with_account: bool = True
 
@@ -97,8 +97,13 @@ class PlatformMocks(pulumi.runtime.Mocks):
         fmt = _ARNS.get(args.typ)
         if fmt is not None:
             topic = str(inputs.get("topic", "")).rsplit(":", 1)[-1]
-            resource = fmt.resource.format(name=name, key_id=key_id, group=inputs.get("groupName", "default"),
-                                           database=inputs.get("databaseName", ""), topic_name=topic)
+            resource = fmt.resource.format(
+                name=name,
+                key_id=key_id,
+                group=inputs.get("groupName", "default"),
+                database=inputs.get("databaseName", ""),
+                topic_name=topic,
+            )
             outputs["arn"] = self._arn(fmt, resource)
         if args.typ == "aws:kms/key:Key":
             outputs["keyId"] = key_id
@@ -121,14 +126,27 @@ class PlatformMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": self.account_id, "arn": f"arn:{self.partition}:iam::{self.account_id}:user/synth",
-                    "userId": "AIDASYNTH", "id": self.account_id}
+            return {
+                "accountId": self.account_id,
+                "arn": f"arn:{self.partition}:iam::{self.account_id}:user/synth",
+                "userId": "AIDASYNTH",
+                "id": self.account_id,
+            }
         if args.token == "aws:index/getRegion:getRegion":
-            return {"region": self.region, "name": self.region, "id": self.region,
-                    "endpoint": f"{self.region}.amazonaws.com", "description": self.region}
+            return {
+                "region": self.region,
+                "name": self.region,
+                "id": self.region,
+                "endpoint": f"{self.region}.amazonaws.com",
+                "description": self.region,
+            }
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": self.partition, "id": self.partition, "dnsSuffix": "amazonaws.com",
-                    "reverseDnsPrefix": "com.amazonaws"}
+            return {
+                "partition": self.partition,
+                "id": self.partition,
+                "dnsSuffix": "amazonaws.com",
+                "reverseDnsPrefix": "com.amazonaws",
+            }
         return {}
 
 
@@ -160,10 +178,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             path = self._paths.get(request.parent, ()) + ((request.type, request.name),)
             self._paths[response.urn] = path
             inputs = rpc.deserialize_properties(request.object)
-            self.registrations[path] = _Registration(path=path, custom=bool(request.custom), inputs=inputs,
-                                                     delete_before_replace=bool(request.deleteBeforeReplace),
-                                                     ignore_changes=tuple(request.ignoreChanges),
-                                                     protect=bool(request.protect))
+            self.registrations[path] = _Registration(
+                path=path,
+                custom=bool(request.custom),
+                inputs=inputs,
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                ignore_changes=tuple(request.ignoreChanges),
+                protect=bool(request.protect),
+            )
         return response
 
 
@@ -200,8 +222,9 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def _run_program(program: Callable[[], None], mocks: PlatformMocks,
-                 stack: str) -> tuple[DeclarationRecorder, RecordingMonitor]:
+def _run_program(
+    program: Callable[[], None], mocks: PlatformMocks, stack: str
+) -> tuple[DeclarationRecorder, RecordingMonitor]:
     monitor = RecordingMonitor(mocks)
     recorder = DeclarationRecorder()
     # Pulumi keeps one root stack per process context; start from a fresh one and leave none
@@ -227,6 +250,7 @@ def _run_program(program: Callable[[], None], mocks: PlatformMocks,
 
 def record(program: Callable[[], Any], *, stack: str = "synth", region: str = DEFAULT_REGION) -> list[dict[str, Any]]:
     """Run `program` (anything that declares resources) under mocks; return its resources."""
+
     def run() -> None:
         program()  # its return value (a component, say) is not the runtime's business
 
@@ -236,15 +260,20 @@ def record(program: Callable[[], Any], *, stack: str = "synth", region: str = DE
         registration = monitor.registrations.get(path)
         if registration is None:
             raise RuntimeError(f"resource {path[-1][1]} ({path[-1][0]}) was declared but never registered")
-        resources.append({
-            "type": path[-1][0],
-            "name": path[-1][1],
-            "parent": path[-2][1] if len(path) > 1 else None,
-            "inputs": _jsonable(registration.inputs),
-            # Resource options the deploy checks judge (e.g. replace-safe names).
-            "options": {"deleteBeforeReplace": registration.delete_before_replace,
-                        "ignoreChanges": list(registration.ignore_changes), "protect": registration.protect},
-        })
+        resources.append(
+            {
+                "type": path[-1][0],
+                "name": path[-1][1],
+                "parent": path[-2][1] if len(path) > 1 else None,
+                "inputs": _jsonable(registration.inputs),
+                # Resource options the deploy checks judge (e.g. replace-safe names).
+                "options": {
+                    "deleteBeforeReplace": registration.delete_before_replace,
+                    "ignoreChanges": list(registration.ignore_changes),
+                    "protect": registration.protect,
+                },
+            }
+        )
     return resources
 
 
@@ -279,8 +308,9 @@ def render_tree(resources: Sequence[dict[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data_platform.synth",
-                                     description="Synthesize a stack's resources under Pulumi mocks (no AWS).")
+    parser = argparse.ArgumentParser(
+        prog="python -m data_platform.synth", description="Synthesize a stack's resources under Pulumi mocks (no AWS)."
+    )
     parser.add_argument("--stack", required=True, help="stack name, e.g. dev (reads Pulumi.<stack>.yaml)")
     parser.add_argument("--project-dir", default=".", help="directory holding Pulumi.<stack>.yaml")
     parser.add_argument("--json", action="store_true", help="print the resources as JSON instead of a tree")

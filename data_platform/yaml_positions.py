@@ -19,7 +19,7 @@ _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 @dataclass(frozen=True)
 class Position:
-    line: int    # 1-based, as editors count
+    line: int  # 1-based, as editors count
     column: int  # 1-based
 
     def __str__(self) -> str:

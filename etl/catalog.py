@@ -46,12 +46,14 @@ def glue_catalog_conf(warehouse: str) -> dict[str, str]:
     """
     return {
         "spark.sql.extensions": ICEBERG_EXTENSIONS,
-        **_catalog_conf({
-            "catalog-impl": "org.apache.iceberg.aws.glue.GlueCatalog",
-            "io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
-            "warehouse": warehouse,
-            "cache-enabled": "false",
-        }),
+        **_catalog_conf(
+            {
+                "catalog-impl": "org.apache.iceberg.aws.glue.GlueCatalog",
+                "io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+                "warehouse": warehouse,
+                "cache-enabled": "false",
+            }
+        ),
     }
 
 
@@ -109,19 +111,24 @@ def local_catalog_conf(home: Path | str) -> dict[str, str]:
     process's SparkSession is built, see `etl.session`); `prepare_local_catalog` first."""
     home = Path(home).resolve()
     uri = f"jdbc:sqlite:{local_catalog_path(home)}?busy_timeout={LOCAL_BUSY_TIMEOUT_MS}"
-    return _catalog_conf({
-        "catalog-impl": "org.apache.iceberg.jdbc.JdbcCatalog",
-        "uri": uri,
-        # V1 is the schema pyiceberg's SqlCatalog reads and writes too.
-        "jdbc.schema-version": "V1",
-        "jdbc.init-catalog-tables": "false",
-        "warehouse": _local_warehouse(home),
-        "cache-enabled": "false",
-    })
+    return _catalog_conf(
+        {
+            "catalog-impl": "org.apache.iceberg.jdbc.JdbcCatalog",
+            "uri": uri,
+            # V1 is the schema pyiceberg's SqlCatalog reads and writes too.
+            "jdbc.schema-version": "V1",
+            "jdbc.init-catalog-tables": "false",
+            "warehouse": _local_warehouse(home),
+            "cache-enabled": "false",
+        }
+    )
 
 
 def pyiceberg_catalog_properties(home: Path | str) -> dict[str, str]:
     """pyiceberg `SqlCatalog(CATALOG, **properties)` on the same file, for readers without a JVM."""
     home = Path(home).resolve()
-    return {"uri": f"sqlite:///{local_catalog_path(home)}", "warehouse": _local_warehouse(home),
-            "init_catalog_tables": "false"}
+    return {
+        "uri": f"sqlite:///{local_catalog_path(home)}",
+        "warehouse": _local_warehouse(home),
+        "init_catalog_tables": "false",
+    }

@@ -47,7 +47,7 @@ class ValidationPage:
     """Where one validation's page is, relative to the site root and as a storage key."""
 
     relative_path: str  # e.g. validations/sales_etl/quality/<run>/<time>/sales_etl.html
-    key: str            # the page's key in the docs bucket
+    key: str  # the page's key in the docs bucket
 
 
 def _context(store_dir: Path, site_dir: Path) -> Any:
@@ -68,12 +68,14 @@ def _context(store_dir: Path, site_dir: Path) -> Any:
         expectations_store_name="expectations_store",
         checkpoint_store_name="checkpoint_store",
         validation_results_store_name="validation_results_store",
-        data_docs_sites={SITE_NAME: {
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        }},
+        data_docs_sites={
+            SITE_NAME: {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        },
         analytics_enabled=False,  # no usage events and no tracking id in the pages
         progress_bars=ProgressBarsConfig(globally=False),
     )
@@ -87,7 +89,9 @@ def _identifier(suite: str, run_id: str, run_time: datetime, batch: str) -> Any:
         ValidationResultIdentifier,
     )
 
-    return ValidationResultIdentifier(ExpectationSuiteIdentifier(name=suite), RunIdentifier(run_name=run_id, run_time=run_time), batch)
+    return ValidationResultIdentifier(
+        ExpectationSuiteIdentifier(name=suite), RunIdentifier(run_name=run_id, run_time=run_time), batch
+    )
 
 
 def _result(validation: Mapping[str, Any], identifier: Any) -> Any:
@@ -125,7 +129,7 @@ class DataDocs:
         with tempfile.TemporaryDirectory(prefix="data-docs-") as tmp:
             store_dir, site_dir = Path(tmp, "validations"), Path(tmp, "site")
             for key in self._stored_validations(limit):
-                target = store_dir / key[len(self.prefix + VALIDATIONS):]
+                target = store_dir / key[len(self.prefix + VALIDATIONS) :]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(self.storage.read_bytes(self.bucket, key))
             context = _context(store_dir, site_dir)
@@ -149,8 +153,11 @@ class DataDocs:
         return self.prefix + SITE + "index.html"
 
     def _stored_validations(self, limit: int | None) -> list[str]:
-        keys = [o.key for o in self.storage.list_objects(self.bucket, self.prefix + VALIDATIONS)
-                if o.key.endswith(".json") and not o.key.endswith(_STORE_ID_FILE)]
+        keys = [
+            o.key
+            for o in self.storage.list_objects(self.bucket, self.prefix + VALIDATIONS)
+            if o.key.endswith(".json") and not o.key.endswith(_STORE_ID_FILE)
+        ]
         # The run time is the second-last path segment (GX formats it sortably: 20261202T060000.000000Z).
         keys.sort(key=lambda k: (k.rsplit("/", 2)[-2], k), reverse=True)
         return keys if limit is None else keys[:limit]
@@ -167,5 +174,4 @@ def _page_path(context: Any, identifier: Any, site_dir: Path) -> str:
     root = site_dir.resolve().as_uri().rstrip("/") + "/"
     if not url.startswith(root):
         raise RuntimeError(f"GX placed the page of {identifier} outside its site: {url}")
-    return url[len(root):]
-
+    return url[len(root) :]

@@ -59,8 +59,9 @@ class Gate:
         try:  # the gate may have cached the quarantined rows as it counted them
             if gate.rows_quarantined:
                 summary.rows_quarantined = gate.rows_quarantined
-                summary.quarantine_path = self.quarantine.write_rows(dropped, gate, reason=None,
-                                                                     source_keys=summary.source_keys)
+                summary.quarantine_path = self.quarantine.write_rows(
+                    dropped, gate, reason=None, source_keys=summary.source_keys
+                )
         finally:
             dropped.unpersist()
 
@@ -78,5 +79,6 @@ class Gate:
         flags = [F.when(~r.row_predicate(), F.lit(r.name)) for r in broken]
         tags = F.array_compact(F.array(*flags)) if flags else F.array().cast("array<string>")
         tagged = whole_input.withColumn(FAILED_RULES_COLUMN, tags)
-        summary.quarantine_path = self.quarantine.write_rows(tagged, gate, reason=summary.error,
-                                                             source_keys=summary.source_keys)
+        summary.quarantine_path = self.quarantine.write_rows(
+            tagged, gate, reason=summary.error, source_keys=summary.source_keys
+        )

@@ -48,9 +48,7 @@ def named_object(ctx: JobContext, *, job: str) -> ObjectInfo:
     if bucket != args.bronze_bucket:
         raise InputError(f"{key}: bucket {bucket} is not the bronze bucket {args.bronze_bucket}", key)
     if not (key.startswith(ctx.source_prefix) and key.endswith(ctx.source_suffix)):
-        raise InputError(
-            f"{key}: not an input of {job} (expected {ctx.source_prefix}*{ctx.source_suffix})", key
-        )
+        raise InputError(f"{key}: not an input of {job} (expected {ctx.source_prefix}*{ctx.source_suffix})", key)
     try:
         info = ctx.storage.head(bucket, key)
     except ValueError as error:
@@ -65,9 +63,7 @@ def pending_objects(ctx: JobContext, *, job: str, ledger_bucket: str) -> list[Ob
     in `ledger_bucket` records."""
     args = ctx.args
     candidates = [
-        o
-        for o in ctx.storage.list_objects(args.bronze_bucket, ctx.source_prefix)
-        if o.key.endswith(ctx.source_suffix)
+        o for o in ctx.storage.list_objects(args.bronze_bucket, ctx.source_prefix) if o.key.endswith(ctx.source_suffix)
     ]
     done = ledger.processed_objects(ctx.storage, ledger_bucket, job)
     return ledger.pending_objects(candidates, done)

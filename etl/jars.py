@@ -38,16 +38,22 @@ class Jar:
         return f"{self.artifact}-{self.version}.jar"
 
     def url(self, repository: str = MAVEN_CENTRAL) -> str:
-        return f"{repository.rstrip('/')}/{self.group.replace('.', '/')}/{self.artifact}/{self.version}/{self.file_name}"
+        return (
+            f"{repository.rstrip('/')}/{self.group.replace('.', '/')}/{self.artifact}/{self.version}/{self.file_name}"
+        )
 
 
 ICEBERG_VERSION = "1.7.1"  # what AWS Glue 5.0 ships
 ICEBERG_SPARK_RUNTIME = Jar(
-    "org.apache.iceberg", "iceberg-spark-runtime-3.5_2.12", ICEBERG_VERSION,
+    "org.apache.iceberg",
+    "iceberg-spark-runtime-3.5_2.12",
+    ICEBERG_VERSION,
     "cdf7357865d8d91764e0f147a2d76bc3e1e2b8792ddc0d3be329b3d34aaf218c",
 )
 SQLITE_JDBC = Jar(
-    "org.xerial", "sqlite-jdbc", "3.50.3.0",
+    "org.xerial",
+    "sqlite-jdbc",
+    "3.50.3.0",
     "a3f53a2aa15ae9425a9e793bbe9c8e5288febeb4b65ef5c1a4e80d4c2045cf08",
 )
 LOCAL_JARS: tuple[Jar, ...] = (ICEBERG_SPARK_RUNTIME, SQLITE_JDBC)
@@ -67,8 +73,10 @@ def local_classpath(jars: tuple[Jar, ...] = LOCAL_JARS) -> str:
     paths = [jars_dir() / jar.file_name for jar in jars]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise MissingJar(f"missing {', '.join(missing)}: run `make setup` (or `python -m etl.jars`) to install "
-                         "the Iceberg runtime and the SQLite JDBC driver")
+        raise MissingJar(
+            f"missing {', '.join(missing)}: run `make setup` (or `python -m etl.jars`) to install "
+            "the Iceberg runtime and the SQLite JDBC driver"
+        )
     return os.pathsep.join(str(p) for p in paths)
 
 
@@ -95,8 +103,9 @@ def install(jar: Jar, target_dir: Path, repository: str = MAVEN_CENTRAL, *, time
         os.chmod(partial, 0o644)  # mkstemp creates files readable by their owner only
         os.replace(partial, target)
     except OSError as error:
-        raise RuntimeError(f"could not download {url}: {error}. Check the network or set {REPOSITORY_ENV} "
-                           "to a Maven Central mirror") from None
+        raise RuntimeError(
+            f"could not download {url}: {error}. Check the network or set {REPOSITORY_ENV} to a Maven Central mirror"
+        ) from None
     finally:
         Path(partial).unlink(missing_ok=True)
     return target

@@ -88,9 +88,12 @@ class BaseGlueJob:
         """Merge the gated rows into the dataset's table in one commit (see etl.tables). `df`
         is the held typed frame, or a cheap filter of it: caching it again would hold the rows
         twice."""
-        return self.table.merge(df, self.commit_info(ctx),
-                                keys_unique=gate_makes_keys_unique(self.quality_rules(), self.key_columns),
-                                incoming_rows=ctx.rows_passed)
+        return self.table.merge(
+            df,
+            self.commit_info(ctx),
+            keys_unique=gate_makes_keys_unique(self.quality_rules(), self.key_columns),
+            incoming_rows=ctx.rows_passed,
+        )
 
     def ledger_entries(self, ctx: JobContext) -> list[ObjectInfo]:
         return list(ctx.inputs)
@@ -119,8 +122,14 @@ class BaseGlueJob:
 
     @property
     def quarantine(self) -> Quarantine:
-        return Quarantine(self.storage, self.output_bucket, job=self.name, dataset=self.dataset, run_id=self.run_id,
-                          bronze_bucket=self.args.bronze_bucket)
+        return Quarantine(
+            self.storage,
+            self.output_bucket,
+            job=self.name,
+            dataset=self.dataset,
+            run_id=self.run_id,
+            bronze_bucket=self.args.bronze_bucket,
+        )
 
     def commit_info(self, ctx: JobContext) -> Commit:
         """What this run's snapshot records: the run, the job and the objects it read."""
@@ -178,10 +187,14 @@ class BaseGlueJob:
         ctx.inputs = self.plan_inputs(ctx)
         summary.source_keys = [o.key for o in ctx.inputs]
         if ctx.inputs:
-            log.info("run %s processes %d object(s): %s", self.run_id, len(ctx.inputs), ", ".join(summary.source_keys[:20]))
+            log.info(
+                "run %s processes %d object(s): %s", self.run_id, len(ctx.inputs), ", ".join(summary.source_keys[:20])
+            )
         if not ctx.inputs and not self.runs_without_inputs():
             summary.state = "NO_INPUT"
-            log.info("nothing pending under %s%s*%s", self.args.bronze_bucket + "/", ctx.source_prefix, ctx.source_suffix)
+            log.info(
+                "nothing pending under %s%s*%s", self.args.bronze_bucket + "/", ctx.source_prefix, ctx.source_suffix
+            )
             return
         self._check_sources(ctx, summary)
 
@@ -212,8 +225,14 @@ class BaseGlueJob:
         self.stages.rows(raw_gate.rows_in)
         if not raw_gate.ok:
             return
-        with typed_rows(self.transform(raw), schema=self.schema, run_id=self.run_id, ingested_at=self.now,
-                        constant_source_key=ctx.constant_source_key, rows=raw_gate.rows_in) as typed:
+        with typed_rows(
+            self.transform(raw),
+            schema=self.schema,
+            run_id=self.run_id,
+            ingested_at=self.now,
+            constant_source_key=ctx.constant_source_key,
+            rows=raw_gate.rows_in,
+        ) as typed:
             rules = self.quality_rules()
             self.stage("quality gate")
             quality_gate = gate.check_quality(typed, rules)
@@ -227,5 +246,12 @@ class BaseGlueJob:
         self._finish(ctx, summary, result)
 
     def _finish(self, ctx: JobContext, summary: RunSummary, result: WriteResult) -> None:
-        finish(ctx, summary, result, job=self.name, bucket=self.output_bucket, spec=self.spec,
-               processed=self.ledger_entries(ctx))
+        finish(
+            ctx,
+            summary,
+            result,
+            job=self.name,
+            bucket=self.output_bucket,
+            spec=self.spec,
+            processed=self.ledger_entries(ctx),
+        )

@@ -47,7 +47,7 @@ ROLLBACK_SUFFIX = ".rollback.json"
 
 def _run_of(key: str, job: str) -> str:
     """`_ledger/<job>/<run>.json` or `<run>.rejected.json` -> `<run>`."""
-    name = key[len(ledger_prefix(job)):]
+    name = key[len(ledger_prefix(job)) :]
     return name.removesuffix(".json").removesuffix(".rejected")
 
 

@@ -42,9 +42,7 @@ def hold(df: DataFrame, *, rows: int) -> DataFrame:
 
 def add_lineage(df: DataFrame, run_id: str, ingested_at: datetime) -> DataFrame:
     """Add `_ingested_at` and `_run_id` (`_source_key` comes from the read)."""
-    return df.withColumn("_ingested_at", F.lit(ingested_at).cast("timestamp")).withColumn(
-        "_run_id", F.lit(run_id)
-    )
+    return df.withColumn("_ingested_at", F.lit(ingested_at).cast("timestamp")).withColumn("_run_id", F.lit(run_id))
 
 
 def conform(df: DataFrame, schema: StructType) -> DataFrame:
@@ -53,8 +51,15 @@ def conform(df: DataFrame, schema: StructType) -> DataFrame:
 
 
 @contextmanager
-def typed_rows(transformed: DataFrame, *, schema: StructType, run_id: str, ingested_at: datetime,
-               constant_source_key: str | None, rows: int) -> Iterator[DataFrame]:
+def typed_rows(
+    transformed: DataFrame,
+    *,
+    schema: StructType,
+    run_id: str,
+    ingested_at: datetime,
+    constant_source_key: str | None,
+    rows: int,
+) -> Iterator[DataFrame]:
     """The transformed rows in the dataset's schema with their lineage, held (see `hold`) for
     the quality gate, the quarantine and the write, and freed when the block ends."""
     # Held without the columns that are one constant for the whole run (the lineage stamps,
@@ -79,8 +84,16 @@ def gate_makes_keys_unique(rules: Sequence[Rule], key_columns: Sequence[str]) ->
     return unique and set(key_columns) <= not_null
 
 
-def finish(ctx: JobContext, summary: RunSummary, result: WriteResult, *, job: str, bucket: str,
-           spec: DatasetSpec, processed: Sequence[ObjectInfo]) -> None:
+def finish(
+    ctx: JobContext,
+    summary: RunSummary,
+    result: WriteResult,
+    *,
+    job: str,
+    bucket: str,
+    spec: DatasetSpec,
+    processed: Sequence[ObjectInfo],
+) -> None:
     """A committed run succeeded: its summary, then its manifest and ledger entry in `bucket`."""
     summary.rows_written = result.rows_written
     if result.snapshot_id is not None:
@@ -88,21 +101,27 @@ def finish(ctx: JobContext, summary: RunSummary, result: WriteResult, *, job: st
     summary.state = "SUCCEEDED"
     # Manifest and ledger LAST, after the commit: a crash before here only means the input
     # is processed again, which changes nothing in the table (no new snapshot).
-    ledger.write_manifest(ctx.storage, bucket, job, ctx.run_id, {
-        "job": job,
-        "run_id": ctx.run_id,
-        "dataset": spec.dataset,
-        "bucket": bucket,
-        "source_keys": summary.source_keys,
-        "table": spec.identifier,
-        "snapshot_id": result.snapshot_id,
-        "base_snapshot_id": result.base_snapshot_id,
-        "operation": result.operation,
-        "partition_columns": list(spec.partition_columns),
-        "partitions": result.partitions,
-        "rows_read": summary.rows_read,
-        "rows_written": summary.rows_written,
-        "rows_quarantined": summary.rows_quarantined,
-        "finished_at": utc_timestamp(datetime.now(UTC)),
-    })
+    ledger.write_manifest(
+        ctx.storage,
+        bucket,
+        job,
+        ctx.run_id,
+        {
+            "job": job,
+            "run_id": ctx.run_id,
+            "dataset": spec.dataset,
+            "bucket": bucket,
+            "source_keys": summary.source_keys,
+            "table": spec.identifier,
+            "snapshot_id": result.snapshot_id,
+            "base_snapshot_id": result.base_snapshot_id,
+            "operation": result.operation,
+            "partition_columns": list(spec.partition_columns),
+            "partitions": result.partitions,
+            "rows_read": summary.rows_read,
+            "rows_written": summary.rows_written,
+            "rows_quarantined": summary.rows_quarantined,
+            "finished_at": utc_timestamp(datetime.now(UTC)),
+        },
+    )
     ledger.record_processed(ctx.storage, bucket, job, ctx.run_id, processed)

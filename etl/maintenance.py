@@ -63,7 +63,9 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("TIMESTAMP '%Y-%m-%d %H:%M:%S.%f'")
 
 
-def maintain(spark: SparkSession, identifier: str, retention: Retention, *, now: datetime | None = None) -> MaintenanceResult:
+def maintain(
+    spark: SparkSession, identifier: str, retention: Retention, *, now: datetime | None = None
+) -> MaintenanceResult:
     """Compact, expire and clean one table (the session's time zone must be UTC, as ours are)."""
     now = now or datetime.now(UTC)
     table = _name(identifier)
@@ -74,8 +76,9 @@ def maintain(spark: SparkSession, identifier: str, retention: Retention, *, now:
     return result
 
 
-def _maintain(spark: SparkSession, identifier: str, table: str, retention: Retention, now: datetime,
-              result: MaintenanceResult) -> None:
+def _maintain(
+    spark: SparkSession, identifier: str, table: str, retention: Retention, now: datetime, result: MaintenanceResult
+) -> None:
     rewrite = spark.sql(f"CALL {CATALOG}.system.rewrite_data_files(table => '{table}')").first()
     if rewrite is not None:
         result.rewritten_files = int(rewrite["rewritten_data_files_count"])
@@ -84,13 +87,15 @@ def _maintain(spark: SparkSession, identifier: str, table: str, retention: Reten
     expire = spark.sql(
         f"CALL {CATALOG}.system.expire_snapshots(table => '{table}', "
         f"older_than => {_timestamp(now - timedelta(days=retention.snapshot_days))}, "
-        f"retain_last => {int(retention.min_snapshots)})").first()
+        f"retain_last => {int(retention.min_snapshots)})"
+    ).first()
     if expire is not None:
         result.deleted_files = int(expire["deleted_data_files_count"])
     result.expired_snapshots = snapshots_before - _snapshot_count(spark, identifier)
     orphans = spark.sql(
         f"CALL {CATALOG}.system.remove_orphan_files(table => '{table}', "
-        f"older_than => {_timestamp(now - timedelta(days=retention.orphan_days))})").collect()
+        f"older_than => {_timestamp(now - timedelta(days=retention.orphan_days))})"
+    ).collect()
     result.orphan_files = sorted(row["orphan_file_location"] for row in orphans)
 
 
@@ -103,14 +108,18 @@ def snapshot_of_run(spark: SparkSession, identifier: str, run_id: str) -> int:
     rows = spark.sql(f"SELECT snapshot_id, summary FROM {identifier}.snapshots ORDER BY committed_at").collect()
     found = [int(r["snapshot_id"]) for r in rows if (r["summary"] or {}).get(SUMMARY_RUN_ID) == run_id]
     if not found:
-        raise RollbackError(f"run {run_id} committed no snapshot to {identifier} (it changed nothing, failed, or "
-                            "its snapshot was expired by maintenance); `lake history` lists the snapshots kept")
+        raise RollbackError(
+            f"run {run_id} committed no snapshot to {identifier} (it changed nothing, failed, or "
+            "its snapshot was expired by maintenance); `lake history` lists the snapshots kept"
+        )
     return found[-1]
 
 
 def current_ancestors(spark: SparkSession, identifier: str) -> list[int]:
     """The current snapshot and its ancestors, newest first."""
-    rows = spark.sql(f"SELECT snapshot_id, is_current_ancestor FROM {identifier}.history ORDER BY made_current_at DESC").collect()
+    rows = spark.sql(
+        f"SELECT snapshot_id, is_current_ancestor FROM {identifier}.history ORDER BY made_current_at DESC"
+    ).collect()
     return [int(r["snapshot_id"]) for r in rows if r["is_current_ancestor"]]
 
 
@@ -120,8 +129,10 @@ def _check_target(identifier: str, ancestors: list[int], snapshot_id: int) -> No
     if snapshot_id == ancestors[0]:
         raise RollbackError(f"snapshot {snapshot_id} is already the current snapshot of {identifier}")
     if snapshot_id not in ancestors:
-        raise RollbackError(f"snapshot {snapshot_id} is not in the current history of {identifier} (rolled back "
-                            "already, or expired); `lake history` shows which snapshots can be restored")
+        raise RollbackError(
+            f"snapshot {snapshot_id} is not in the current history of {identifier} (rolled back "
+            "already, or expired); `lake history` shows which snapshots can be restored"
+        )
 
 
 def rollback_to_snapshot(spark: SparkSession, identifier: str, snapshot_id: int) -> int:
@@ -147,14 +158,23 @@ class RollbackResult:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def rollback_table(spark: SparkSession, storage: Storage, *, identifier: str, bucket: str, job: str,
-                   to_snapshot: int, rollback_id: str, now: datetime | None = None) -> RollbackResult:
+def rollback_table(
+    spark: SparkSession,
+    storage: Storage,
+    *,
+    identifier: str,
+    bucket: str,
+    job: str,
+    to_snapshot: int,
+    rollback_id: str,
+    now: datetime | None = None,
+) -> RollbackResult:
     """Roll `identifier` (written by `job`, ledger in `bucket`) back to `to_snapshot`, and make
     the ledger follow: every run whose committed snapshot, or the snapshot it read when it
     committed nothing, is not `to_snapshot` or older is un-recorded (etl.ledger)."""
     ancestors = current_ancestors(spark, identifier)
     _check_target(identifier, ancestors, to_snapshot)
-    keep = set(ancestors[ancestors.index(to_snapshot):])
+    keep = set(ancestors[ancestors.index(to_snapshot) :])
     already = ledger.rolled_back_runs(storage, bucket, job)
     undone: list[dict[str, Any]] = []
     for manifest in ledger.manifests(storage, bucket, job):
@@ -167,9 +187,14 @@ def rollback_table(spark: SparkSession, storage: Storage, *, identifier: str, bu
     runs = [str(m["run_id"]) for m in undone]
     objects = ledger.objects_of_runs(storage, bucket, job, runs)
     record = {
-        "table": identifier, "job": job, "rollback_id": rollback_id,
-        "from_snapshot": ancestors[0], "to_snapshot": to_snapshot,
-        "at": (now or datetime.now(UTC)).isoformat(timespec="seconds"), "runs": runs, "objects": objects,
+        "table": identifier,
+        "job": job,
+        "rollback_id": rollback_id,
+        "from_snapshot": ancestors[0],
+        "to_snapshot": to_snapshot,
+        "at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "runs": runs,
+        "objects": objects,
     }
     # Intent first (see etl.ledger): objects become pending before their rows leave the table.
     key = ledger.record_rollback(storage, bucket, job, rollback_id, record)

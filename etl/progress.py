@@ -34,9 +34,9 @@ class StageEvent:
     job: str
     run_id: str
     stage: str
-    state: str                     # started | finished
-    seconds: float | None = None   # elapsed, on `finished`
-    rows: int | None = None        # rows the stage produced, when it knows them
+    state: str  # started | finished
+    seconds: float | None = None  # elapsed, on `finished`
+    rows: int | None = None  # rows the stage produced, when it knows them
 
 
 Listener = Callable[[StageEvent], None]

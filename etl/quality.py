@@ -57,8 +57,15 @@ TABLE_KINDS = frozenset({"column_exists", "row_count"})
 MAX_DUPLICATED_ROWS_LOOKED_UP = 100_000
 # Key types whose string form is one-to-one with Spark's grouping equality (not so for
 # floating point: Spark groups -0.0 with 0.0, their strings differ).
-_EXACT_KEY_TYPES = (T.StringType, T.IntegralType, T.DateType, T.TimestampType, T.DecimalType,
-                    T.BooleanType, T.TimestampNTZType)
+_EXACT_KEY_TYPES = (
+    T.StringType,
+    T.IntegralType,
+    T.DateType,
+    T.TimestampType,
+    T.DecimalType,
+    T.BooleanType,
+    T.TimestampNTZType,
+)
 
 
 class Action(StrEnum):
@@ -86,8 +93,7 @@ class Rule:
     def __post_init__(self) -> None:
         if self.kind not in _BUILDERS:
             raise ValueError(
-                f"rule {self.name!r}: unknown kind {self.kind!r}; expected one of "
-                f"{', '.join(sorted(_BUILDERS))}"
+                f"rule {self.name!r}: unknown kind {self.kind!r}; expected one of {', '.join(sorted(_BUILDERS))}"
             )
         # Frozen means frozen: a caller mutating the dict it passed must not change the rule.
         object.__setattr__(self, "action", Action(self.action))
@@ -95,8 +101,7 @@ class Rule:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
         if self.is_table_level and self.action == Action.DROP:
             raise ValueError(
-                f"rule {self.name!r}: a {self.kind} rule judges the whole table, it cannot "
-                "drop rows; use warn or fail"
+                f"rule {self.name!r}: a {self.kind} rule judges the whole table, it cannot drop rows; use warn or fail"
             )
 
     @property
@@ -126,9 +131,7 @@ def columns_present(columns: Sequence[str], *, action: Action = Action.FAIL) -> 
     return [column_exists(column, action=action) for column in columns]
 
 
-def row_count_at_least(
-    n: int = 1, *, action: Action = Action.FAIL, name: str | None = None
-) -> Rule:
+def row_count_at_least(n: int = 1, *, action: Action = Action.FAIL, name: str | None = None) -> Rule:
     return Rule(name or f"row_count_at_least_{n}", action, "row_count", (), {"min_value": n})
 
 
@@ -136,9 +139,7 @@ def not_null(column: str, *, action: Action = Action.DROP, name: str | None = No
     return Rule(name or f"{column}_not_null", action, "not_null", (column,), {})
 
 
-def unique(
-    columns: str | Sequence[str], *, action: Action = Action.DROP, name: str | None = None
-) -> Rule:
+def unique(columns: str | Sequence[str], *, action: Action = Action.DROP, name: str | None = None) -> Rule:
     """Unique key; several columns make a compound key (rows with a null key part are skipped)."""
     key = (columns,) if isinstance(columns, str) else tuple(columns)
     if not key:
@@ -169,23 +170,17 @@ def between(
     return Rule(name or f"{column}_between", action, "between", (column,), params)
 
 
-def in_set(
-    column: str, values: Iterable, *, action: Action = Action.DROP, name: str | None = None
-) -> Rule:
+def in_set(column: str, values: Iterable, *, action: Action = Action.DROP, name: str | None = None) -> Rule:
     # A tuple: the rule stays immutable and the set's order stable in the stored validation.
     return Rule(name or f"{column}_in_set", action, "in_set", (column,), {"values": tuple(values)})
 
 
-def matches_regex(
-    column: str, regex: str, *, action: Action = Action.DROP, name: str | None = None
-) -> Rule:
+def matches_regex(column: str, regex: str, *, action: Action = Action.DROP, name: str | None = None) -> Rule:
     """Java regex, *search* semantics (Spark `rlike`, as GE's Spark engine): anchor with ^...$."""
     return Rule(name or f"{column}_matches_regex", action, "regex", (column,), {"regex": regex})
 
 
-def max_length(
-    column: str, n: int, *, action: Action = Action.DROP, name: str | None = None
-) -> Rule:
+def max_length(column: str, n: int, *, action: Action = Action.DROP, name: str | None = None) -> Rule:
     return Rule(name or f"{column}_max_length_{n}", action, "max_length", (column,), {"max": n})
 
 
@@ -227,9 +222,7 @@ def _unique_expectation(rule: Rule):
         return _gxe().ExpectColumnValuesToBeUnique(column=rule.columns[0])
     # GE's default for compound keys ignores a row only when *all* parts are null; skipping it
     # when *any* part is null matches the single-column rule (a null key is not a duplicate).
-    return _gxe().ExpectCompoundColumnsToBeUnique(
-        column_list=list(rule.columns), ignore_row_if="any_value_is_missing"
-    )
+    return _gxe().ExpectCompoundColumnsToBeUnique(column_list=list(rule.columns), ignore_row_if="any_value_is_missing")
 
 
 def _unique_predicate(rule: Rule) -> Column:
@@ -257,9 +250,7 @@ def _between_predicate(rule: Rule) -> Column:
 
 
 def _in_set_expectation(rule: Rule):
-    return _gxe().ExpectColumnValuesToBeInSet(
-        column=rule.columns[0], value_set=list(rule.params["values"])
-    )
+    return _gxe().ExpectColumnValuesToBeInSet(column=rule.columns[0], value_set=list(rule.params["values"]))
 
 
 def _in_set_predicate(rule: Rule) -> Column:
@@ -267,9 +258,7 @@ def _in_set_predicate(rule: Rule) -> Column:
 
 
 def _regex_expectation(rule: Rule):
-    return _gxe().ExpectColumnValuesToMatchRegex(
-        column=rule.columns[0], regex=rule.params["regex"]
-    )
+    return _gxe().ExpectColumnValuesToMatchRegex(column=rule.columns[0], regex=rule.params["regex"])
 
 
 def _regex_predicate(rule: Rule) -> Column:
@@ -277,9 +266,7 @@ def _regex_predicate(rule: Rule) -> Column:
 
 
 def _max_length_expectation(rule: Rule):
-    return _gxe().ExpectColumnValueLengthsToBeBetween(
-        column=rule.columns[0], max_value=rule.params["max"]
-    )
+    return _gxe().ExpectColumnValueLengthsToBeBetween(column=rule.columns[0], max_value=rule.params["max"])
 
 
 def _max_length_predicate(rule: Rule) -> Column:
@@ -340,9 +327,7 @@ def _validate(df: DataFrame, rules: Sequence[Rule], suite_name: str) -> dict:
     """Validate all rules in one GE call; the JSON-able result dict."""
     import great_expectations as gx
 
-    suite = gx.ExpectationSuite(
-        name=suite_name, expectations=[rule.to_expectation() for rule in rules]
-    )
+    suite = gx.ExpectationSuite(name=suite_name, expectations=[rule.to_expectation() for rule in rules])
     batch_definition = _gx_batch_definition()
     with _validate_lock:
         batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
@@ -641,9 +626,7 @@ def _any_null(columns: Sequence[str]) -> Column:
     return any_null
 
 
-def _escalation_reason(
-    rows_quarantined: int, rows_in: int, max_drop_ratio: float, broken: Sequence[_Outcome]
-) -> str:
+def _escalation_reason(rows_quarantined: int, rows_in: int, max_drop_ratio: float, broken: Sequence[_Outcome]) -> str:
     per_rule = ", ".join(f"{o.rule.name}={o.unexpected}" for o in broken)
     return (
         f"{rows_quarantined} of {rows_in} rows ({rows_quarantined / rows_in:.1%}) dropped, "

@@ -31,8 +31,9 @@ MAX_QUARANTINE_ROWS_COLLECTED = 50_000
 class Quarantine:
     """One run's quarantine folder."""
 
-    def __init__(self, storage: Storage, bucket: str, *, job: str, dataset: str, run_id: str,
-                 bronze_bucket: str) -> None:
+    def __init__(
+        self, storage: Storage, bucket: str, *, job: str, dataset: str, run_id: str, bronze_bucket: str
+    ) -> None:
         self.storage = storage
         self.bucket = bucket
         self.job = job
@@ -55,8 +56,9 @@ class Quarantine:
             "escalated": gate.escalated,
             "validation": gate.validation,
         }
-        self.storage.write_bytes(self.bucket, self.prefix + "validation.json",
-                                 json.dumps(record, indent=1, default=str).encode())
+        self.storage.write_bytes(
+            self.bucket, self.prefix + "validation.json", json.dumps(record, indent=1, default=str).encode()
+        )
         return self.storage.spark_path(self.bucket, self.prefix)
 
     def record_rejected(self, summary: RunSummary, refused: Sequence[tuple[str | None, str]]) -> None:

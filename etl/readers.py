@@ -81,7 +81,9 @@ def check_utf8_text(stream: IO[bytes], key: str, expected: str) -> TextScan:
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        raise InputError(f"{key}: not UTF-8 text (truncated character at the end); re-export it as UTF-8", key) from None
+        raise InputError(
+            f"{key}: not UTF-8 text (truncated character at the end); re-export it as UTF-8", key
+        ) from None
     if not saw_text:
         raise InputError(f"{key}: the file is empty", key)
     return TextScan("".join(first_line).rstrip("\r"), has_quotes)
@@ -148,7 +150,7 @@ def read_csv(
             .option("mode", "PERMISSIVE")
             .option("encoding", "UTF-8")
             .option("multiLine", layout.multiline)
-            .option("escape", "\"")  # RFC 4180: a quote inside a quoted field is doubled
+            .option("escape", '"')  # RFC 4180: a quote inside a quoted field is doubled
             .csv(paths)
         )
         frames.append(with_source(df.select(*columns), spark_root, keys))
@@ -208,9 +210,7 @@ def json_layout(stream: IO[bytes], key: str) -> str:
     raise InputError(f"{key}: the file is empty", key)
 
 
-def check_json_records(
-    stream: IO[bytes], key: str, layout: str, field_types: dict[str, tuple[type, ...]]
-) -> None:
+def check_json_records(stream: IO[bytes], key: str, layout: str, field_types: dict[str, tuple[type, ...]]) -> None:
     """Every record is a JSON object whose known fields have the declared JSON types."""
     text_stream = codecs.getreader("utf-8-sig")(stream)
     try:
@@ -242,9 +242,7 @@ def _check_record(record: object, key: str, where: str, field_types: dict[str, t
         ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
         if not ok:
             wanted = " or ".join(_type_name(t) for t in allowed)
-            raise InputError(
-                f"{key}: {where}: field {name!r} is {json.dumps(value)[:60]}, expected {wanted}", key
-            )
+            raise InputError(f"{key}: {where}: field {name!r} is {json.dumps(value)[:60]}, expected {wanted}", key)
 
 
 def _type_name(kind: type) -> str:

@@ -87,7 +87,9 @@ def _argv_mapping(argv: Sequence[str]) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Our own progress at INFO; libraries (GE, py4j) only when they warn.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     log.setLevel(logging.INFO)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

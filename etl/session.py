@@ -84,7 +84,9 @@ def class_archive_path() -> str:
     import pyspark
 
     # Named after what is on the JVM's classpath: an archive of another set is not reused.
-    return os.path.join(sys.prefix, "var", "data-lake", f"spark-{pyspark.__version__}-iceberg-{ICEBERG_VERSION}-classes.jsa")
+    return os.path.join(
+        sys.prefix, "var", "data-lake", f"spark-{pyspark.__version__}-iceberg-{ICEBERG_VERSION}-classes.jsa"
+    )
 
 
 def _class_sharing_options() -> str:
@@ -109,8 +111,9 @@ def _jit_options() -> str:
 
 
 def _driver_java_options() -> str:
-    options = " ".join(filter(None, [LOCAL_SPARK_CONF["spark.driver.extraJavaOptions"], _class_sharing_options(),
-                                     _jit_options()]))
+    options = " ".join(
+        filter(None, [LOCAL_SPARK_CONF["spark.driver.extraJavaOptions"], _class_sharing_options(), _jit_options()])
+    )
     log_dir = os.environ.get("LAKE_LOG_DIR")
     if not log_dir:
         return options
@@ -158,8 +161,10 @@ def table_session(spark: SparkSession, storage_root: str) -> SparkSession:
     """
     if not storage_root.startswith("/"):
         if spark.conf.get(f"spark.sql.catalog.{CATALOG}", None) is None:
-            raise RuntimeError(f"the Spark catalog '{CATALOG}' is not configured: the Glue job needs the --conf "
-                               "settings of etl.catalog.glue_catalog_conf (the GlueJob component sets them)")
+            raise RuntimeError(
+                f"the Spark catalog '{CATALOG}' is not configured: the Glue job needs the --conf "
+                "settings of etl.catalog.glue_catalog_conf (the GlueJob component sets them)"
+            )
         return spark
     home = str(Path(storage_root).resolve())
     key = (id(spark.sparkContext), home)

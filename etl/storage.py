@@ -266,9 +266,7 @@ class S3Storage(_Guard):
         self._writable(dst_bucket, "replace", dst_key)
         check_key(src_key)
         check_key(dst_key)
-        self.client.copy_object(
-            Bucket=dst_bucket, Key=dst_key, CopySource={"Bucket": src_bucket, "Key": src_key}
-        )
+        self.client.copy_object(Bucket=dst_bucket, Key=dst_key, CopySource={"Bucket": src_bucket, "Key": src_key})
         self.client.delete_object(Bucket=src_bucket, Key=src_key)
 
     def delete_prefix(self, bucket: str, prefix: str) -> int:

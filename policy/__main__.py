@@ -62,8 +62,9 @@ def resource_policy(name: str, description: str, rule) -> ResourceValidationPoli
         for message in messages:
             report_violation(message, None)
 
-    return ResourceValidationPolicy(name=name, description=description, validate=validate,
-                                    enforcement_level=EnforcementLevel.MANDATORY)
+    return ResourceValidationPolicy(
+        name=name, description=description, validate=validate, enforcement_level=EnforcementLevel.MANDATORY
+    )
 
 
 def stack_policy(name: str, description: str, rule) -> StackValidationPolicy:
@@ -71,7 +72,9 @@ def stack_policy(name: str, description: str, rule) -> StackValidationPolicy:
         urns = {r.name: r.urn for r in args.resources}
         stack = [
             rules.StackResource(
-                r.resource_type, r.name, plain(r.props),
+                r.resource_type,
+                r.name,
+                plain(r.props),
                 r.parent.name if r.parent is not None else None,
                 {prop: [d.name for d in deps] for prop, deps in r.property_dependencies.items()},
             )
@@ -86,8 +89,9 @@ def stack_policy(name: str, description: str, rule) -> StackValidationPolicy:
         if unknown:
             _raise_unknown(name, "; ".join(unknown))
 
-    return StackValidationPolicy(name=name, description=description, validate=validate,
-                                 enforcement_level=EnforcementLevel.MANDATORY)
+    return StackValidationPolicy(
+        name=name, description=description, validate=validate, enforcement_level=EnforcementLevel.MANDATORY
+    )
 
 
 def policies() -> list:

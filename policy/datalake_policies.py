@@ -75,7 +75,7 @@ class StackResource(NamedTuple):
 
 @dataclass(frozen=True)
 class Violation:
-    resource: str | None   # logical name of the offending resource (None: the stack)
+    resource: str | None  # logical name of the offending resource (None: the stack)
     message: str
     unknown: bool = False  # could not be decided: a value is unknown (preview)
 
@@ -113,15 +113,19 @@ def sqs_queue_encrypted(resource_type: str, props: Mapping[str, Any]) -> list[st
     kms = props.get("kmsMasterKeyId")
     if kms or props.get("sqsManagedSseEnabled") is True:
         return []
-    return [f"SQS queue {_display(props)} is not encrypted at rest: set kms_master_key_id (SSE-KMS) "
-            "or sqs_managed_sse_enabled=True (SSE-SQS)"]
+    return [
+        f"SQS queue {_display(props)} is not encrypted at rest: set kms_master_key_id (SSE-KMS) "
+        "or sqs_managed_sse_enabled=True (SSE-SQS)"
+    ]
 
 
 def sns_topic_encrypted(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     if resource_type != TOPIC or props.get("kmsMasterKeyId"):
         return []
-    return [f"SNS topic {_display(props)} is not encrypted at rest: set kms_master_key_id to the "
-            "environment's KMS key (alias/aws/sns cannot be used by EventBridge and CloudWatch publishers)"]
+    return [
+        f"SNS topic {_display(props)} is not encrypted at rest: set kms_master_key_id to the "
+        "environment's KMS key (alias/aws/sns cannot be used by EventBridge and CloudWatch publishers)"
+    ]
 
 
 def log_group_retention(resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -130,11 +134,15 @@ def log_group_retention(resource_type: str, props: Mapping[str, Any]) -> list[st
     days = props.get("retentionInDays")
     name = _display(props)
     if days is None or days == 0:
-        return [f"log group {name} keeps logs forever: set retention_in_days (the stack's retention.log_retention_days)"]
+        return [
+            f"log group {name} keeps logs forever: set retention_in_days (the stack's retention.log_retention_days)"
+        ]
     days = _known(days, "retentionInDays")
     if days not in LOG_RETENTION_DAYS:
-        return [f"log group {name}: retention_in_days={days} is not a value CloudWatch Logs accepts "
-                f"({', '.join(map(str, sorted(LOG_RETENTION_DAYS)))})"]
+        return [
+            f"log group {name}: retention_in_days={days} is not a value CloudWatch Logs accepts "
+            f"({', '.join(map(str, sorted(LOG_RETENTION_DAYS)))})"
+        ]
     return []
 
 
@@ -173,12 +181,19 @@ def targets_have_dlq_and_retry(resource_type: str, props: Mapping[str, Any]) -> 
     dead_letter, retry, what = settings
     messages = []
     if not isinstance(dead_letter, Mapping) or not dead_letter.get("arn"):
-        messages.append(f"{what} has no dead-letter queue: set dead_letter_config.arn to an SQS queue, or failed "
-                        "deliveries are dropped without a trace")
-    if not isinstance(retry, Mapping) or retry.get("maximumRetryAttempts") is None \
-            or retry.get("maximumEventAgeInSeconds") is None:
-        messages.append(f"{what} has no explicit retry policy: set retry_policy.maximum_retry_attempts and "
-                        "maximum_event_age_in_seconds (the stack's delivery settings)")
+        messages.append(
+            f"{what} has no dead-letter queue: set dead_letter_config.arn to an SQS queue, or failed "
+            "deliveries are dropped without a trace"
+        )
+    if (
+        not isinstance(retry, Mapping)
+        or retry.get("maximumRetryAttempts") is None
+        or retry.get("maximumEventAgeInSeconds") is None
+    ):
+        messages.append(
+            f"{what} has no explicit retry policy: set retry_policy.maximum_retry_attempts and "
+            "maximum_event_age_in_seconds (the stack's delivery settings)"
+        )
     return messages
 
 
@@ -201,8 +216,10 @@ def no_direct_glue_targets(resource_type: str, props: Mapping[str, Any]) -> list
     if not isinstance(arn, str) or is_unknown(arn):
         return []  # decided by the stack rule, which links the target to its resource
     if _GLUE_JOB_ARN.match(arn) or _GLUE_SDK_TARGET.match(arn):
-        return [f"targets Glue directly ({arn}); EventBridge cannot target a Glue job: target the job's "
-                "runner state machine, which starts the run and retries Glue's transient errors"]
+        return [
+            f"targets Glue directly ({arn}); EventBridge cannot target a Glue job: target the job's "
+            "runner state machine, which starts the run and retries Glue's transient errors"
+        ]
     return []
 
 
@@ -210,12 +227,19 @@ RESOURCE_RULES: dict[str, tuple[str, Callable[[str, Mapping[str, Any]], list[str
     "sqs-queues-encrypted": ("SQS queues are encrypted at rest (SSE-KMS or SSE-SQS).", sqs_queue_encrypted),
     "sns-topics-encrypted": ("SNS topics are encrypted with the environment's KMS key.", sns_topic_encrypted),
     "log-groups-have-retention": ("CloudWatch log groups have a retention period.", log_group_retention),
-    "iam-no-wildcard-resource": ('IAM statements use Resource "*" only for actions without resource-level '
-                                 "permissions (WILDCARD_RESOURCE_EXCEPTIONS).", iam_no_wildcard_resource),
-    "targets-have-dlq-and-retry": ("Every EventBridge target and Scheduler schedule has a dead-letter queue and a "
-                                   "retry policy.", targets_have_dlq_and_retry),
-    "no-direct-glue-targets": ("Nothing targets a Glue job directly; triggers target the job's runner.",
-                               no_direct_glue_targets),
+    "iam-no-wildcard-resource": (
+        'IAM statements use Resource "*" only for actions without resource-level '
+        "permissions (WILDCARD_RESOURCE_EXCEPTIONS).",
+        iam_no_wildcard_resource,
+    ),
+    "targets-have-dlq-and-retry": (
+        "Every EventBridge target and Scheduler schedule has a dead-letter queue and a retry policy.",
+        targets_have_dlq_and_retry,
+    ),
+    "no-direct-glue-targets": (
+        "Nothing targets a Glue job directly; triggers target the job's runner.",
+        no_direct_glue_targets,
+    ),
 }
 
 
@@ -248,8 +272,14 @@ def _refers(value: Any, target: StackResource) -> bool:
     return False
 
 
-def _link(source: StackResource, prop: str, candidates: Sequence[StackResource], *,
-          by_name: bool = True, by_parent: bool = False) -> StackResource | None:
+def _link(
+    source: StackResource,
+    prop: str,
+    candidates: Sequence[StackResource],
+    *,
+    by_name: bool = True,
+    by_parent: bool = False,
+) -> StackResource | None:
     if source.dependencies and source.dependencies.get(prop):
         wanted = set(source.dependencies[prop])
         found = [c for c in candidates if c.name in wanted]
@@ -261,8 +291,11 @@ def _link(source: StackResource, prop: str, candidates: Sequence[StackResource],
         return found[0]
     if by_name:
         # The bucket (role, ...) whose logical name the source's extends, in the same parent.
-        found = sorted((c for c in candidates if source.name.startswith(f"{c.name}-") and c.parent == source.parent),
-                       key=lambda c: len(c.name), reverse=True)
+        found = sorted(
+            (c for c in candidates if source.name.startswith(f"{c.name}-") and c.parent == source.parent),
+            key=lambda c: len(c.name),
+            reverse=True,
+        )
         if found:
             return found[0]
     if by_parent and source.parent is not None:
@@ -283,8 +316,15 @@ def normalize(resources: Iterable[Any]) -> list[StackResource]:
         if isinstance(item, StackResource):
             out.append(item)
         elif isinstance(item, Mapping):
-            out.append(StackResource(item["type"], item["name"], item.get("inputs") or item.get("props") or {},
-                                     item.get("parent"), item.get("dependencies")))
+            out.append(
+                StackResource(
+                    item["type"],
+                    item["name"],
+                    item.get("inputs") or item.get("props") or {},
+                    item.get("parent"),
+                    item.get("dependencies"),
+                )
+            )
         else:
             out.append(StackResource(*item))
     return out
@@ -297,10 +337,10 @@ def normalize(resources: Iterable[Any]) -> list[StackResource]:
 @dataclass
 class _BucketView:
     bucket: StackResource
-    encryption: list[tuple[StackResource | None, Any]]   # (resource or None for inline, rules)
+    encryption: list[tuple[StackResource | None, Any]]  # (resource or None for inline, rules)
     public_access: list[StackResource]
-    versioning: list[tuple[StackResource | None, Any]]   # (resource or None for inline, status)
-    policies: list[tuple[StackResource | None, Any]]     # (resource or None for inline, document)
+    versioning: list[tuple[StackResource | None, Any]]  # (resource or None for inline, status)
+    policies: list[tuple[StackResource | None, Any]]  # (resource or None for inline, document)
     is_access_log_target: bool = False
 
 
@@ -327,17 +367,26 @@ def _bucket_views(resources: list[StackResource]) -> tuple[dict[str, _BucketView
         for setting in _of_type(resources, type_token):
             owner = _link(setting, "bucket", buckets)
             if owner is None:
-                problems.append(Violation(setting.name, "cannot tell which bucket this setting belongs to "
-                                          f"(bucket={setting.props.get('bucket')!r})",
-                                          unknown=contains_unknown(setting.props.get("bucket"))))
+                problems.append(
+                    Violation(
+                        setting.name,
+                        f"cannot tell which bucket this setting belongs to (bucket={setting.props.get('bucket')!r})",
+                        unknown=contains_unknown(setting.props.get("bucket")),
+                    )
+                )
                 continue
             attach(views[owner.name], setting)
     for logging in _of_type(resources, BUCKET_LOGGING):
         target = _link(logging, "targetBucket", buckets, by_name=False)
         if target is None:
-            problems.append(Violation(logging.name, "cannot tell which bucket receives these access logs "
-                                      f"(target_bucket={logging.props.get('targetBucket')!r})",
-                                      unknown=contains_unknown(logging.props.get("targetBucket"))))
+            problems.append(
+                Violation(
+                    logging.name,
+                    "cannot tell which bucket receives these access logs "
+                    f"(target_bucket={logging.props.get('targetBucket')!r})",
+                    unknown=contains_unknown(logging.props.get("targetBucket")),
+                )
+            )
             continue
         views[target.name].is_access_log_target = True
     return views, problems
@@ -348,11 +397,13 @@ def _bucket_label(view: _BucketView) -> str:
     return f"bucket {name}" if isinstance(name, str) and not is_unknown(name) else f"bucket '{view.bucket.name}'"
 
 
-def _bucket_rule(judge: Callable[[_BucketView, str], list[Violation]], *,
-                 unlinked_logging: bool = False) -> Callable[[Iterable[Any]], list[Violation]]:
+def _bucket_rule(
+    judge: Callable[[_BucketView, str], list[Violation]], *, unlinked_logging: bool = False
+) -> Callable[[Iterable[Any]], list[Violation]]:
     """A stack rule that judges each bucket with its settings (`judge(view, label)`), after the
     settings no bucket could be found for (and, with `unlinked_logging`, the access-log
     settings whose target bucket could not be found: only encryption depends on them)."""
+
     def rule(resources: Iterable[Any]) -> list[Violation]:
         views, problems = _bucket_views(normalize(resources))
         violations = [p for p in problems if unlinked_logging or "setting" in p.message]
@@ -369,8 +420,12 @@ def _sse_kms(view: _BucketView, label: str) -> list[Violation]:
     exception: the server-access-log bucket (the target of BucketLogging), which S3 log
     delivery can only write with SSE-S3 (AES256)."""
     if not view.encryption:
-        return [Violation(view.bucket.name, f"{label} has no default encryption configuration "
-                                            "(aws.s3.BucketServerSideEncryptionConfiguration)")]
+        return [
+            Violation(
+                view.bucket.name,
+                f"{label} has no default encryption configuration (aws.s3.BucketServerSideEncryptionConfiguration)",
+            )
+        ]
     violations = []
     for setting, rules in view.encryption:
         where = setting.name if setting else view.bucket.name
@@ -378,8 +433,10 @@ def _sse_kms(view: _BucketView, label: str) -> list[Violation]:
         if not rules:
             violations.append(Violation(where, f"{label}: encryption configuration has no rule"))
         for rule in rules:
-            violations += [Violation(where, message, unknown=unknown)
-                           for message, unknown in _encryption_rule_problems(rule, label, view.is_access_log_target)]
+            violations += [
+                Violation(where, message, unknown=unknown)
+                for message, unknown in _encryption_rule_problems(rule, label, view.is_access_log_target)
+            ]
     return violations
 
 
@@ -391,19 +448,35 @@ def _encryption_rule_problems(rule: Mapping[str, Any], label: str, access_logs: 
         return [(f"{label}: sse_algorithm is unknown", True)]
     if access_logs:
         if algorithm not in ("AES256", "aws:kms", "aws:kms:dsse"):
-            return [(f"{label} (access logs): sse_algorithm {algorithm!r}; "
-                     "use AES256 (SSE-S3), the documented exception for log delivery", False)]
+            return [
+                (
+                    f"{label} (access logs): sse_algorithm {algorithm!r}; "
+                    "use AES256 (SSE-S3), the documented exception for log delivery",
+                    False,
+                )
+            ]
         return []
     if algorithm not in ("aws:kms", "aws:kms:dsse"):
-        return [(f"{label} uses {algorithm!r}; data buckets must use SSE-KMS (sse_algorithm 'aws:kms') with the "
-                 "environment's key. Only the access-log bucket (a BucketLogging target) may use AES256", False)]
+        return [
+            (
+                f"{label} uses {algorithm!r}; data buckets must use SSE-KMS (sse_algorithm 'aws:kms') with the "
+                "environment's key. Only the access-log bucket (a BucketLogging target) may use AES256",
+                False,
+            )
+        ]
     problems = []
     if not default.get("kmsMasterKeyId"):
-        problems.append((f"{label}: SSE-KMS without kms_master_key_id uses the AWS managed key aws/s3; use the "
-                         "environment's customer managed key", False))
+        problems.append(
+            (
+                f"{label}: SSE-KMS without kms_master_key_id uses the AWS managed key aws/s3; use the "
+                "environment's customer managed key",
+                False,
+            )
+        )
     if rule.get("bucketKeyEnabled") is not True:
-        problems.append((f"{label}: bucket_key_enabled is not true; S3 Bucket Keys cut KMS requests for Spark "
-                         "writes", False))
+        problems.append(
+            (f"{label}: bucket_key_enabled is not true; S3 Bucket Keys cut KMS requests for Spark writes", False)
+        )
     return problems
 
 
@@ -414,13 +487,20 @@ def _public_access_blocked(view: _BucketView, label: str) -> list[Violation]:
     """Every bucket blocks all public access."""
     violations = []
     if not view.public_access:
-        violations.append(Violation(view.bucket.name, f"{label} has no public access block "
-                                    "(aws.s3.BucketPublicAccessBlock with all four settings true)"))
+        violations.append(
+            Violation(
+                view.bucket.name,
+                f"{label} has no public access block (aws.s3.BucketPublicAccessBlock with all four settings true)",
+            )
+        )
     for block in view.public_access:
         off = [f for f in _PUBLIC_ACCESS_FLAGS if block.props.get(f) is not True]
         if off:
-            violations.append(Violation(block.name, f"{label}: public access block leaves {', '.join(off)} "
-                                        "not true; all four must be true"))
+            violations.append(
+                Violation(
+                    block.name, f"{label}: public access block leaves {', '.join(off)} not true; all four must be true"
+                )
+            )
     return violations
 
 
@@ -451,8 +531,13 @@ def _tls_only(view: _BucketView, label: str) -> list[Violation]:
     name = view.bucket.props.get("bucket")
     name = name if isinstance(name, str) and not is_unknown(name) else None
     if not view.policies:
-        return [Violation(view.bucket.name, f"{label} has no bucket policy; it needs a statement that "
-                                            "denies s3:* when aws:SecureTransport is false")]
+        return [
+            Violation(
+                view.bucket.name,
+                f"{label} has no bucket policy; it needs a statement that "
+                "denies s3:* when aws:SecureTransport is false",
+            )
+        ]
     violations = []
     found = False
     for setting, document in view.policies:
@@ -468,9 +553,14 @@ def _tls_only(view: _BucketView, label: str) -> list[Violation]:
             continue
         found = found or any(_is_tls_deny(s, name) for s in statements(parsed))
     if not found:
-        violations.append(Violation(view.bucket.name, f"{label}: no bucket policy statement denies s3:* to "
-                                    "Principal '*' on the bucket and its objects when aws:SecureTransport is "
-                                    "false (TLS-only)"))
+        violations.append(
+            Violation(
+                view.bucket.name,
+                f"{label}: no bucket policy statement denies s3:* to "
+                "Principal '*' on the bucket and its objects when aws:SecureTransport is "
+                "false (TLS-only)",
+            )
+        )
     return violations
 
 
@@ -478,8 +568,9 @@ def _versioned(view: _BucketView, label: str) -> list[Violation]:
     """Every bucket has versioning enabled."""
     violations = []
     if not view.versioning:
-        violations.append(Violation(view.bucket.name, f"{label} has no versioning "
-                                    "(aws.s3.BucketVersioning with status Enabled)"))
+        violations.append(
+            Violation(view.bucket.name, f"{label} has no versioning (aws.s3.BucketVersioning with status Enabled)")
+        )
     for setting, status in view.versioning:
         where = setting.name if setting else view.bucket.name
         if is_unknown(status):
@@ -505,8 +596,9 @@ _S3_URI = re.compile(r"^s3://([^/]+)/?(.*)$")
 _S3_WRITE = re.compile(r"^s3:(Put|Delete|Abort|Restore|Replicate|Create|Update|Bypass|\*)", re.IGNORECASE)
 
 
-def _role_documents(role: StackResource, resources: list[StackResource],
-                    roles: list[StackResource]) -> list[tuple[StackResource, str, Any]]:
+def _role_documents(
+    role: StackResource, resources: list[StackResource], roles: list[StackResource]
+) -> list[tuple[StackResource, str, Any]]:
     """(resource, path, document) of every identity policy attached inline to `role`."""
     documents: list[tuple[StackResource, str, Any]] = []
     for index, inline in enumerate(role.props.get("inlinePolicies") or []):
@@ -527,9 +619,9 @@ class _JobView:
     resource: StackResource
     glue_name: str
     source_prefix: str | None
-    data_buckets: dict[str, str]          # bucket name -> layer
+    data_buckets: dict[str, str]  # bucket name -> layer
     artifact_prefixes: dict[str, set[str]]  # bucket -> prefixes the job's own code/temp live under
-    tables: tuple[str, ...] | None = None   # the maintenance job's `--tables`; None for a dataset job
+    tables: tuple[str, ...] | None = None  # the maintenance job's `--tables`; None for a dataset job
 
 
 def _job_view(job: StackResource) -> _JobView:
@@ -553,9 +645,14 @@ def _job_view(job: StackResource) -> _JobView:
     name = job.props.get("name")
     source_prefix = args.get("--source_prefix")
     tables = args.get("--tables")
-    return _JobView(job, name if isinstance(name, str) else job.name,
-                    source_prefix if isinstance(source_prefix, str) else None, data_buckets, artifacts,
-                    tuple(t for t in tables.split(",") if t) if isinstance(tables, str) else None)
+    return _JobView(
+        job,
+        name if isinstance(name, str) else job.name,
+        source_prefix if isinstance(source_prefix, str) else None,
+        data_buckets,
+        artifacts,
+        tuple(t for t in tables.split(",") if t) if isinstance(tables, str) else None,
+    )
 
 
 def _job_key(view: _JobView, key: str) -> bool:
@@ -598,18 +695,23 @@ def _s3_grants(document: Mapping[str, Any]) -> list[tuple[str, str, str | None, 
 
 @dataclass(frozen=True)
 class _Grant:
-    holder: str          # logical name of the resource holding the statement
+    holder: str  # logical name of the resource holding the statement
     action: str
     bucket: str
-    layer: str | None    # bronze/silver/gold for the job's data buckets, "artifacts", or None
-    key: str             # object key prefix (a bucket-level grant: each s3:prefix condition)
+    layer: str | None  # bronze/silver/gold for the job's data buckets, "artifacts", or None
+    key: str  # object key prefix (a bucket-level grant: each s3:prefix condition)
     writes: bool
     bucket_level: bool
 
 
-def _parsed_role_documents(role: StackResource, resources: list[StackResource], roles: list[StackResource],
-                           violations: list[Violation], *,
-                           label: str = "role") -> Iterable[tuple[StackResource, Mapping[str, Any]]]:
+def _parsed_role_documents(
+    role: StackResource,
+    resources: list[StackResource],
+    roles: list[StackResource],
+    violations: list[Violation],
+    *,
+    label: str = "role",
+) -> Iterable[tuple[StackResource, Mapping[str, Any]]]:
     """(holder, document) of each of the role's policies; unknown or malformed ones are
     reported in `violations` (as they are met) and skipped."""
     for holder, path, text in _role_documents(role, resources, roles):
@@ -622,8 +724,13 @@ def _parsed_role_documents(role: StackResource, resources: list[StackResource], 
             violations.append(Violation(holder.name, f"{path}: not a policy document: {error}"))
 
 
-def _job_grants(job: _JobView, role: StackResource, resources: list[StackResource], roles: list[StackResource],
-                violations: list[Violation]) -> list[_Grant]:
+def _job_grants(
+    job: _JobView,
+    role: StackResource,
+    resources: list[StackResource],
+    roles: list[StackResource],
+    violations: list[Violation],
+) -> list[_Grant]:
     grants = []
     for holder, document in _parsed_role_documents(role, resources, roles, violations):
         for action, bucket, key, conditions in _s3_grants(document):
@@ -663,14 +770,23 @@ def glue_job_roles_scoped(resources: Iterable[Any]) -> list[Violation]:
     for job in (_job_view(j) for j in _of_type(resources, GLUE_JOB)):
         role = _link(job.resource, "roleArn", roles, by_name=False, by_parent=True)
         if role is None:
-            violations.append(Violation(job.resource.name, f"Glue job {job.glue_name}: cannot find its role "
-                                        f"(role_arn={job.resource.props.get('roleArn')!r})",
-                                        unknown=contains_unknown(job.resource.props.get("roleArn"))))
+            violations.append(
+                Violation(
+                    job.resource.name,
+                    f"Glue job {job.glue_name}: cannot find its role (role_arn={job.resource.props.get('roleArn')!r})",
+                    unknown=contains_unknown(job.resource.props.get("roleArn")),
+                )
+            )
             continue
         if job.source_prefix is None and job.tables is None:
-            violations.append(Violation(job.resource.name, f"Glue job {job.glue_name} has no --source_prefix "
-                                        "(dataset job) or --tables (maintenance job) default argument; its "
-                                        "access cannot be scoped"))
+            violations.append(
+                Violation(
+                    job.resource.name,
+                    f"Glue job {job.glue_name} has no --source_prefix "
+                    "(dataset job) or --tables (maintenance job) default argument; its "
+                    "access cannot be scoped",
+                )
+            )
             continue
         views.append((job, role, _job_grants(job, role, resources, roles, violations)))
 
@@ -680,17 +796,27 @@ def glue_job_roles_scoped(resources: Iterable[Any]) -> list[Violation]:
         datasets[job.glue_name] = {(g.bucket, d) for g in grants if (d := _written_dataset(g))}
         names = sorted({d for _, d in datasets[job.glue_name]})
         if len(names) > 1:
-            violations.append(Violation(role.name, f"role of Glue job {job.glue_name} writes several datasets "
-                                        f"({', '.join(names)}); a job writes only its own"))
+            violations.append(
+                Violation(
+                    role.name,
+                    f"role of Glue job {job.glue_name} writes several datasets "
+                    f"({', '.join(names)}); a job writes only its own",
+                )
+            )
     owners: dict[tuple[str, str], list[str]] = {}
     for glue_name, places in datasets.items():
         for place in places:
             owners.setdefault(place, []).append(glue_name)
     for (bucket, dataset), writers in sorted(owners.items()):
         if len(writers) > 1:
-            violations.append(Violation(None, f"dataset s3://{bucket}/{dataset}/ is writable by the roles of "
-                                        f"several Glue jobs ({', '.join(sorted(writers))}); each dataset belongs "
-                                        "to one job"))
+            violations.append(
+                Violation(
+                    None,
+                    f"dataset s3://{bucket}/{dataset}/ is writable by the roles of "
+                    f"several Glue jobs ({', '.join(sorted(writers))}); each dataset belongs "
+                    "to one job",
+                )
+            )
 
     # Phase 2: every grant of every job role.
     jobs = [v[0] for v in views]
@@ -699,8 +825,13 @@ def glue_job_roles_scoped(resources: Iterable[Any]) -> list[Violation]:
         for grant in grants:
             message = _grant_problem(job, others, grant, datasets)
             if message:
-                violations.append(Violation(grant.holder, f"role of Glue job {job.glue_name} grants {grant.action} "
-                                            f"on s3://{grant.bucket}/{grant.key}*: {message}"))
+                violations.append(
+                    Violation(
+                        grant.holder,
+                        f"role of Glue job {job.glue_name} grants {grant.action} "
+                        f"on s3://{grant.bucket}/{grant.key}*: {message}",
+                    )
+                )
     return violations
 
 
@@ -736,14 +867,20 @@ def glue_job_roles_list_their_buckets(resources: Iterable[Any]) -> list[Violatio
                     elif bucket and actions & _LIST_ACTIONS and not statement.get("Condition"):
                         listable.add(bucket.group(1))
         for bucket in sorted(object_buckets - listable):
-            violations.append(Violation(role.name, f"role of Glue job {job.glue_name} may not s3:ListBucket "
-                                        f"{bucket} without a condition: a HEAD of a missing key there is 403, not "
-                                        "404, and Spark fails on it; grant s3:ListBucket on the bucket itself"))
+            violations.append(
+                Violation(
+                    role.name,
+                    f"role of Glue job {job.glue_name} may not s3:ListBucket "
+                    f"{bucket} without a condition: a HEAD of a missing key there is 403, not "
+                    "404, and Spark fails on it; grant s3:ListBucket on the bucket itself",
+                )
+            )
     return violations
 
 
-def _grant_problem(job: _JobView, others: list[_JobView], grant: _Grant,
-                   datasets: Mapping[str, set[tuple[str, str]]]) -> str | None:
+def _grant_problem(
+    job: _JobView, others: list[_JobView], grant: _Grant, datasets: Mapping[str, set[tuple[str, str]]]
+) -> str | None:
     key = grant.key
     if grant.layer is None:
         return "a bucket that is none of the job's data or artifact buckets"
@@ -765,20 +902,28 @@ def _grant_problem(job: _JobView, others: list[_JobView], grant: _Grant,
             return None
         owner = next((o for o in others if o.source_prefix and key.startswith(o.source_prefix)), None)
         if owner is not None:
-            return f"the input prefix of Glue job {owner.glue_name}; it may read only its own prefix {job.source_prefix}"
+            return (
+                f"the input prefix of Glue job {owner.glue_name}; it may read only its own prefix {job.source_prefix}"
+            )
         return f"outside its own input prefix {job.source_prefix}"
     bookkeeping = _BOOKKEEPING.match(key)
     if bookkeeping:
         if _job_key(job, bookkeeping.group(2)):
             return None
-        if not grant.writes and bookkeeping.group(1) == "runs" and any(_job_key(o, bookkeeping.group(2)) for o in others):
+        if (
+            not grant.writes
+            and bookkeeping.group(1) == "runs"
+            and any(_job_key(o, bookkeeping.group(2)) for o in others)
+        ):
             return None  # run manifests of a job that starts this one (after-job triggers)
         return "another job's bookkeeping"
     own_dataset = {d for b, d in datasets.get(job.glue_name, set()) if b == grant.bucket}
     area = _DATASET_AREAS.match(key)
     dataset = area.group(1) if area else None
     if dataset in own_dataset:
-        sharer = next((o.glue_name for o in others if (grant.bucket, dataset) in datasets.get(o.glue_name, set())), None)
+        sharer = next(
+            (o.glue_name for o in others if (grant.bucket, dataset) in datasets.get(o.glue_name, set())), None
+        )
         if grant.writes and sharer is not None:
             return f"the dataset of Glue job {sharer} too; each dataset is written by one job"
         return None
@@ -842,9 +987,13 @@ def runner_roles_scoped(resources: Iterable[Any]) -> list[Violation]:
             continue
         role = _link(machine, "roleArn", roles, by_name=False, by_parent=True)
         if role is None:
-            violations.append(Violation(machine.name, f"cannot find the runner's role (role_arn="
-                                        f"{machine.props.get('roleArn')!r})",
-                                        unknown=contains_unknown(machine.props.get("roleArn"))))
+            violations.append(
+                Violation(
+                    machine.name,
+                    f"cannot find the runner's role (role_arn={machine.props.get('roleArn')!r})",
+                    unknown=contains_unknown(machine.props.get("roleArn")),
+                )
+            )
             continue
         violations += _runner_role_violations(role, job, resources, roles)
     return violations
@@ -862,17 +1011,22 @@ def _runner_job(machine: StackResource, glue_names: set[str], violations: list[V
         violations.append(Violation(machine.name, f"definition is not JSON: {error}"))
         return None
     if len(set(jobs)) != 1:
-        violations.append(Violation(machine.name, f"a runner starts exactly one Glue job; this one starts "
-                                    f"{sorted(set(jobs)) or 'none'}"))
+        violations.append(
+            Violation(
+                machine.name, f"a runner starts exactly one Glue job; this one starts {sorted(set(jobs)) or 'none'}"
+            )
+        )
         return None
     if jobs[0] not in glue_names:
-        violations.append(Violation(machine.name, f"runner starts Glue job {jobs[0]!r}, which this stack does not "
-                                    "declare"))
+        violations.append(
+            Violation(machine.name, f"runner starts Glue job {jobs[0]!r}, which this stack does not declare")
+        )
     return jobs[0]
 
 
-def _runner_role_violations(role: StackResource, job: str, resources: list[StackResource],
-                            roles: list[StackResource]) -> list[Violation]:
+def _runner_role_violations(
+    role: StackResource, job: str, resources: list[StackResource], roles: list[StackResource]
+) -> list[Violation]:
     """The runner's role acts on its own Glue job only, and may start it."""
     violations: list[Violation] = []
     may_start = False
@@ -880,17 +1034,23 @@ def _runner_role_violations(role: StackResource, job: str, resources: list[Stack
         for statement in statements(document):
             if statement.get("Effect") != "Allow":
                 continue
-            glue_actions = [str(a) for a in as_list(statement.get("Action"))
-                            if str(a).lower().startswith("glue:") or str(a) == "*"]
+            glue_actions = [
+                str(a) for a in as_list(statement.get("Action")) if str(a).lower().startswith("glue:") or str(a) == "*"
+            ]
             for resource in as_list(statement.get("Resource")) if glue_actions else []:
                 match = _GLUE_ARN_JOB.match(str(resource))
                 if match and match.group(1) == job:
                     may_start = may_start or any(a.lower() in ("glue:startjobrun", "glue:*") for a in glue_actions)
                     continue
                 target = f"Glue job {match.group(1)!r}" if match else repr(resource)
-                violations.append(Violation(holder.name, f"runner role {role.name} grants "
-                                            f"{', '.join(glue_actions)} on {target}; it may act only on "
-                                            f"its own job {job!r}"))
+                violations.append(
+                    Violation(
+                        holder.name,
+                        f"runner role {role.name} grants "
+                        f"{', '.join(glue_actions)} on {target}; it may act only on "
+                        f"its own job {job!r}",
+                    )
+                )
     undecided = any(v.unknown for v in violations)
     if not may_start and not undecided:
         violations.append(Violation(role.name, f"runner role {role.name} may not glue:StartJobRun its job {job!r}"))
@@ -917,49 +1077,79 @@ def nothing_targets_glue(resources: Iterable[Any]) -> list[Violation]:
 
 def _aws_behaviour(check: Callable[[list[dict[str, Any]]], list[Any]]) -> Callable[[Iterable[Any]], list[Violation]]:
     """A deploy check of `checks` as a stack rule (it takes synth-shaped resources)."""
+
     def rule(resources: Iterable[Any]) -> list[Violation]:
         shaped = [{"type": r.type, "name": r.name, "inputs": dict(r.props)} for r in normalize(resources)]
-        return [Violation(f.name if f.name != "*" else None, f"{f.path}: {f.message}" if f.path else f.message)
-                for f in check(shaped)]
+        return [
+            Violation(f.name if f.name != "*" else None, f"{f.path}: {f.message}" if f.path else f.message)
+            for f in check(shaped)
+        ]
+
     return rule
 
 
 STACK_RULES: dict[str, tuple[str, Callable[[Iterable[Any]], list[Violation]]]] = {
     # Replace-safe names (checks.names.check_replace_safe_names) need the resource options, which
     # `lake synth` records and a policy pack is not given; that check runs in the deploy checks.
-    "unique-physical-names": ("Two resources of one type never share a physical name.",
-                              _aws_behaviour(check_unique_names)),
-    "service-principals-scoped-to-source": ("Service principals in key, topic and queue policies carry "
-                                            "aws:SourceAccount and aws:SourceArn.",
-                                            _aws_behaviour(check_confused_deputy)),
-    "glue5-logging": ("Glue 5.0 jobs get no 4.0-only argument; the groups they write are declared, kept and "
-                      "writable by their role.", _aws_behaviour(check_glue_logging)),
-    "alerts-per-failed-run": ("Alerts follow the runner's execution status, not Glue's per-attempt events.",
-                              _aws_behaviour(check_alerts_per_run)),
-    "runner-retries-fit-the-error": ("Runners wait only on capacity errors and never retry permanent ones.",
-                                     _aws_behaviour(check_runner_retries)),
-    "iceberg-catalog-tables": ("Every table a job commits to or maintains is an Iceberg table of the Glue Data "
-                               "Catalog, in the jobs' database, at s3://<its bucket>/<table>.",
-                               _aws_behaviour(check_iceberg_tables)),
-    "glue-jobs-load-iceberg": ("Every Glue job runs with --datalake-formats iceberg and a Spark catalog with "
-                               "GlueCatalog, S3FileIO and a warehouse in the silver or gold bucket.",
-                               _aws_behaviour(check_glue_iceberg)),
-    "glue-catalog-grants-scoped": ("Job roles' Glue Data Catalog statements name only the stack's catalog, "
-                                   "database and tables.", _aws_behaviour(check_catalog_grants)),
-    "s3-buckets-sse-kms": ("Buckets use SSE-KMS with the environment's key and bucket keys; the access-log "
-                           "bucket is the documented SSE-S3 exception.", buckets_sse_kms),
+    "unique-physical-names": (
+        "Two resources of one type never share a physical name.",
+        _aws_behaviour(check_unique_names),
+    ),
+    "service-principals-scoped-to-source": (
+        "Service principals in key, topic and queue policies carry aws:SourceAccount and aws:SourceArn.",
+        _aws_behaviour(check_confused_deputy),
+    ),
+    "glue5-logging": (
+        "Glue 5.0 jobs get no 4.0-only argument; the groups they write are declared, kept and writable by their role.",
+        _aws_behaviour(check_glue_logging),
+    ),
+    "alerts-per-failed-run": (
+        "Alerts follow the runner's execution status, not Glue's per-attempt events.",
+        _aws_behaviour(check_alerts_per_run),
+    ),
+    "runner-retries-fit-the-error": (
+        "Runners wait only on capacity errors and never retry permanent ones.",
+        _aws_behaviour(check_runner_retries),
+    ),
+    "iceberg-catalog-tables": (
+        "Every table a job commits to or maintains is an Iceberg table of the Glue Data "
+        "Catalog, in the jobs' database, at s3://<its bucket>/<table>.",
+        _aws_behaviour(check_iceberg_tables),
+    ),
+    "glue-jobs-load-iceberg": (
+        "Every Glue job runs with --datalake-formats iceberg and a Spark catalog with "
+        "GlueCatalog, S3FileIO and a warehouse in the silver or gold bucket.",
+        _aws_behaviour(check_glue_iceberg),
+    ),
+    "glue-catalog-grants-scoped": (
+        "Job roles' Glue Data Catalog statements name only the stack's catalog, database and tables.",
+        _aws_behaviour(check_catalog_grants),
+    ),
+    "s3-buckets-sse-kms": (
+        "Buckets use SSE-KMS with the environment's key and bucket keys; the access-log "
+        "bucket is the documented SSE-S3 exception.",
+        buckets_sse_kms,
+    ),
     "s3-buckets-public-access-blocked": ("Every bucket blocks all public access.", buckets_block_public_access),
     "s3-buckets-tls-only": ("Every bucket policy denies requests without TLS.", buckets_tls_only),
     "s3-buckets-versioned": ("Every bucket has versioning enabled.", buckets_versioned),
-    "glue-job-roles-scoped": ("Each Glue job role reads only its own input prefix and writes only its own "
-                              "dataset.", glue_job_roles_scoped),
-    "glue-job-roles-list-their-buckets": ("Each Glue job role may list, without a condition, every bucket it "
-                                          "reads or writes (a missing key is then 404, not 403).",
-                                          glue_job_roles_list_their_buckets),
-    "runner-roles-scoped": ("Each runner starts one Glue job and its role may act on that job only.",
-                            runner_roles_scoped),
-    "nothing-targets-glue-directly": ("No EventBridge target or schedule targets a Glue job directly.",
-                                      nothing_targets_glue),
+    "glue-job-roles-scoped": (
+        "Each Glue job role reads only its own input prefix and writes only its own dataset.",
+        glue_job_roles_scoped,
+    ),
+    "glue-job-roles-list-their-buckets": (
+        "Each Glue job role may list, without a condition, every bucket it "
+        "reads or writes (a missing key is then 404, not 403).",
+        glue_job_roles_list_their_buckets,
+    ),
+    "runner-roles-scoped": (
+        "Each runner starts one Glue job and its role may act on that job only.",
+        runner_roles_scoped,
+    ),
+    "nothing-targets-glue-directly": (
+        "No EventBridge target or schedule targets a Glue job directly.",
+        nothing_targets_glue,
+    ),
 }
 
 

@@ -27,16 +27,22 @@ def _which(names: tuple[str, ...], env: str) -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise RuntimeError(f"none of {', '.join(names)} is installed (set {env}); "
-                       "Debian/Ubuntu: apt-get install chromium chromium-driver")
+    raise RuntimeError(
+        f"none of {', '.join(names)} is installed (set {env}); Debian/Ubuntu: apt-get install chromium chromium-driver"
+    )
 
 
 @contextmanager
 def headless_chromium() -> Iterator[webdriver.Chrome]:
     options = webdriver.ChromeOptions()
     options.binary_location = _which(BROWSERS, "LAKE_CHROMIUM")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1280,1800"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1800",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(_which(DRIVERS, "LAKE_CHROMEDRIVER")))

@@ -48,10 +48,10 @@ class UnsupportedCondition(ValueError):
 
 @dataclass(frozen=True)
 class Request:
-    action: str                      # e.g. "s3:ListBucket"
-    resource: str                    # an ARN
+    action: str  # e.g. "s3:ListBucket"
+    resource: str  # an ARN
     context: Mapping[str, ContextValue] = field(default_factory=dict)  # condition keys of the request
-    principal: str = ""              # the caller's ARN, for resource policies that name it
+    principal: str = ""  # the caller's ARN, for resource policies that name it
 
     def value(self, key: str) -> list[str] | None:
         for name, value in self.context.items():
@@ -97,18 +97,27 @@ def _string_test(operator: str, policy_value: str, request_value: str, request: 
     if operator == "Bool":
         return request_value.lower() == policy_value.lower()
     if operator.startswith("Numeric"):
-        compare = {"NumericEquals": float.__eq__, "NumericLessThan": float.__lt__,
-                   "NumericLessThanEquals": float.__le__, "NumericGreaterThan": float.__gt__,
-                   "NumericGreaterThanEquals": float.__ge__}.get(operator)
+        compare = {
+            "NumericEquals": float.__eq__,
+            "NumericLessThan": float.__lt__,
+            "NumericLessThanEquals": float.__le__,
+            "NumericGreaterThan": float.__gt__,
+            "NumericGreaterThanEquals": float.__ge__,
+        }.get(operator)
         if compare is None:
             raise UnsupportedCondition(operator)
         return compare(float(request_value), float(policy_value))
     raise UnsupportedCondition(operator)
 
 
-_NEGATED = {"StringNotEquals": "StringEquals", "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
-            "StringNotLike": "StringLike", "ArnNotEquals": "ArnEquals", "ArnNotLike": "ArnLike",
-            "NumericNotEquals": "NumericEquals"}
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+    "NumericNotEquals": "NumericEquals",
+}
 
 
 def _condition_holds(operator: str, key: str, policy_values: Any, request: Request) -> bool:
@@ -130,8 +139,11 @@ def _condition_holds(operator: str, key: str, policy_values: Any, request: Reque
 
 
 def _conditions_hold(condition: Mapping[str, Mapping[str, Any]] | None, request: Request) -> bool:
-    return all(_condition_holds(operator, key, values, request)
-               for operator, keys in (condition or {}).items() for key, values in keys.items())
+    return all(
+        _condition_holds(operator, key, values, request)
+        for operator, keys in (condition or {}).items()
+        for key, values in keys.items()
+    )
 
 
 def _principal_matches(principal: Any, request: Request) -> bool:

@@ -44,8 +44,8 @@ TABLE_AREAS = ("data", "metadata")  # a table's files: <dataset>/data/..., <data
 
 @dataclass(frozen=True)
 class S3Call:
-    origin: str                  # "storage" (etl.storage through boto3) or "spark" (its file system)
-    operation: str               # botocore operation name, e.g. "HeadObject"
+    origin: str  # "storage" (etl.storage through boto3) or "spark" (its file system)
+    operation: str  # botocore operation name, e.g. "HeadObject"
     params: dict[str, Any]
     status: int
 
@@ -62,8 +62,9 @@ class RequestLog:
 
         def record(http_response: Any, model: Any, context: dict[str, Any], **_: Any) -> None:
             if not self.paused:
-                self.calls.append(S3Call(self.origin, model.name, context.get("recorded_params", {}),
-                                         http_response.status_code))
+                self.calls.append(
+                    S3Call(self.origin, model.name, context.get("recorded_params", {}), http_response.status_code)
+                )
 
         client.meta.events.register("provide-client-params.s3", remember)
         client.meta.events.register("after-call.s3", record)
@@ -109,8 +110,10 @@ def authorizations(call: S3Call) -> list[Request]:
         return [Request("s3:PutObject", _object(bucket, p["Key"]), TLS)]
     if op == "CopyObject":
         source = p["CopySource"]
-        return [Request("s3:GetObject", _object(source["Bucket"], source["Key"]), TLS),
-                Request("s3:PutObject", _object(bucket, p["Key"]), TLS)]
+        return [
+            Request("s3:GetObject", _object(source["Bucket"], source["Key"]), TLS),
+            Request("s3:PutObject", _object(bucket, p["Key"]), TLS),
+        ]
     if op == "DeleteObject":
         return [Request("s3:DeleteObject", _object(bucket, p["Key"]), TLS)]
     if op == "DeleteObjects":
@@ -138,7 +141,7 @@ def table_of(key: str) -> str | None:
 class TableActivity:
     """What one run did to the tables, as seen on storage: (bucket, dataset) pairs."""
 
-    loaded: frozenset[tuple[str, str]]     # its current metadata was read, or a new one written
+    loaded: frozenset[tuple[str, str]]  # its current metadata was read, or a new one written
     committed: frozenset[tuple[str, str]]  # a new metadata file was written
 
 
@@ -229,7 +232,9 @@ class MirroredStorage:
                         path = Path(dirpath) / name
                         stat = path.stat()
                         found[(bucket_dir.name, path.relative_to(bucket_dir).as_posix())] = (
-                            stat.st_size, stat.st_mtime_ns)
+                            stat.st_size,
+                            stat.st_mtime_ns,
+                        )
         return found
 
     def sync(self) -> None:

@@ -62,11 +62,20 @@ def test_every_type_is_api_checked_or_listed_with_a_reason(resources):
 
 def test_the_required_types_are_api_checked(resources):
     required = {
-        "aws:glue/job:Job", "aws:cloudwatch/eventRule:EventRule", "aws:cloudwatch/eventTarget:EventTarget",
-        "aws:scheduler/schedule:Schedule", "aws:sfn/stateMachine:StateMachine", "aws:sqs/queue:Queue",
-        "aws:sns/topic:Topic", "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:glue/catalogTable:CatalogTable",
-        "aws:glue/catalogDatabase:CatalogDatabase", "aws:iam/role:Role", "aws:s3/bucket:Bucket",
-        "aws:cloudwatch/logGroup:LogGroup", "aws:kms/key:Key",
+        "aws:glue/job:Job",
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:cloudwatch/eventTarget:EventTarget",
+        "aws:scheduler/schedule:Schedule",
+        "aws:sfn/stateMachine:StateMachine",
+        "aws:sqs/queue:Queue",
+        "aws:sns/topic:Topic",
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "aws:glue/catalogTable:CatalogTable",
+        "aws:glue/catalogDatabase:CatalogDatabase",
+        "aws:iam/role:Role",
+        "aws:s3/bucket:Bucket",
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:kms/key:Key",
     }
     assert required <= set(API_MAPPINGS)
     present = {r["type"] for r in resources}
@@ -216,28 +225,46 @@ def test_java_patterns_translate():
     pattern = r"[\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\t]*"
     assert api_shapes.python_pattern(pattern) == r"[\u0020-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF\t]*"
     compiled = api_shapes._compiled(pattern)
-    assert compiled.fullmatch("job \U0001F600 name") and not compiled.fullmatch("bad\x01")
+    assert compiled.fullmatch("job \U0001f600 name") and not compiled.fullmatch("bad\x01")
     tag = api_shapes._compiled(r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+")
     assert tag.fullmatch("Équipe data-lake") and not tag.fullmatch("a;b")
 
 
 def test_validator_checks_type_required_enum_length_pattern_and_range():
-    problems = api_shapes.validate_request("glue", "CreateJob", {
-        "Name": "x" * 256, "Command": {"ScriptLocation": "s3://a/b.py"}, "WorkerType": "G.3X",
-        "NumberOfWorkers": 2.5, "Timeout": 0, "GlueVersion": "five", "ExecutionProperty": {"MaxConcurrentRuns": True},
-        "Bogus": 1,
-    })
+    problems = api_shapes.validate_request(
+        "glue",
+        "CreateJob",
+        {
+            "Name": "x" * 256,
+            "Command": {"ScriptLocation": "s3://a/b.py"},
+            "WorkerType": "G.3X",
+            "NumberOfWorkers": 2.5,
+            "Timeout": 0,
+            "GlueVersion": "five",
+            "ExecutionProperty": {"MaxConcurrentRuns": True},
+            "Bogus": 1,
+        },
+    )
     text = "\n".join(f"{p}: {m}" for p, m in problems)
-    for expected in ("Role: required member", "Name: has 256 characters", "WorkerType: 'G.3X' is not one of",
-                     "NumberOfWorkers: must be an integer", "Timeout: 0 is below the API minimum 1",
-                     "GlueVersion: 'five' does not match", "MaxConcurrentRuns: must be an integer",
-                     "Bogus: not a member of CreateJobRequest"):
+    for expected in (
+        "Role: required member",
+        "Name: has 256 characters",
+        "WorkerType: 'G.3X' is not one of",
+        "NumberOfWorkers: must be an integer",
+        "Timeout: 0 is below the API minimum 1",
+        "GlueVersion: 'five' does not match",
+        "MaxConcurrentRuns: must be an integer",
+        "Bogus: not a member of CreateJobRequest",
+    ):
         assert expected in text, text
 
 
 def test_validator_accepts_integral_floats_and_reports_unknowns():
-    ok = api_shapes.validate_request("events", "PutTargets", {
-        "Rule": "r", "Targets": [{"Id": "t", "Arn": "arn:x", "RetryPolicy": {"MaximumRetryAttempts": 8.0}}]})
+    ok = api_shapes.validate_request(
+        "events",
+        "PutTargets",
+        {"Rule": "r", "Targets": [{"Id": "t", "Arn": "arn:x", "RetryPolicy": {"MaximumRetryAttempts": 8.0}}]},
+    )
     assert ok == []
     unknown = api_shapes.validate_request("events", "PutRule", {"Name": PULUMI_UNKNOWN})
     assert unknown and "unknown" in unknown[0][1]
@@ -361,8 +388,10 @@ def test_bad_asl_definition_is_reported(resources):
     assert "not JSON" in show(runners.check_state_machines([machine]))
 
 
-STAR_GET_OBJECT = {"Version": "2012-10-17",
-                   "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+STAR_GET_OBJECT = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+}
 
 
 def test_resource_star_on_get_object_is_reported_by_the_audit_and_by_parliament(resources):
@@ -390,8 +419,12 @@ def test_wildcard_audit_rules():
 
 def test_parliament_reports_unknown_actions_and_malformed_documents(resources):
     policy = _first(resources, "aws:iam/rolePolicy:RolePolicy")
-    policy["inputs"]["policy"] = json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:GetObjekt", "Resource": "arn:aws:s3:::b/*"}]})
+    policy["inputs"]["policy"] = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObjekt", "Resource": "arn:aws:s3:::b/*"}],
+        }
+    )
     assert "UNKNOWN_ACTION" in show(iam.check_iam_documents([policy]))
     policy["inputs"]["policy"] = "[]"
     assert "not a policy document" in show(iam.check_iam_documents([policy]))
@@ -437,23 +470,48 @@ def test_wildcard_exceptions_cover_what_data_platform_iam_grants_on_star():
     from data_platform.components import iam as platform_iam
 
     granted_on_star = {"cloudwatch:PutMetricData", *platform_iam.LOG_DELIVERY_ACTIONS, *platform_iam.XRAY_ACTIONS}
-    assert platform_iam.PUT_METRIC_DATA_RESOURCE == platform_iam.LOG_DELIVERY_RESOURCE == platform_iam.XRAY_RESOURCE == "*"
+    assert (
+        platform_iam.PUT_METRIC_DATA_RESOURCE == platform_iam.LOG_DELIVERY_RESOURCE == platform_iam.XRAY_RESOURCE == "*"
+    )
     assert granted_on_star == set(iam.WILDCARD_RESOURCE_EXCEPTIONS)
 
 
 def test_alarm_metric_queries_map_to_metric_stat():
-    alarm = _resource("aws:cloudwatch/metricAlarm:MetricAlarm", {
-        "name": "a", "comparisonOperator": "GreaterThanThreshold", "evaluationPeriods": 1, "threshold": 0,
-        "metricQueries": [{"id": "m1", "returnData": True, "metric": {
-            "metricName": "ExecutionsFailed", "namespace": "AWS/States", "period": 300, "stat": "Sum",
-            "dimensions": {"StateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:x"}}}],
-    })
+    alarm = _resource(
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        {
+            "name": "a",
+            "comparisonOperator": "GreaterThanThreshold",
+            "evaluationPeriods": 1,
+            "threshold": 0,
+            "metricQueries": [
+                {
+                    "id": "m1",
+                    "returnData": True,
+                    "metric": {
+                        "metricName": "ExecutionsFailed",
+                        "namespace": "AWS/States",
+                        "period": 300,
+                        "stat": "Sum",
+                        "dimensions": {"StateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:x"},
+                    },
+                }
+            ],
+        },
+    )
     request, problems = api_shapes.to_request(API_MAPPINGS[alarm["type"]], alarm["inputs"])
     assert problems == []
     assert request["Metrics"][0]["MetricStat"] == {
-        "Metric": {"Namespace": "AWS/States", "MetricName": "ExecutionsFailed",
-                   "Dimensions": [{"Name": "StateMachineArn", "Value": "arn:aws:states:eu-west-1:123456789012:stateMachine:x"}]},
-        "Period": 300, "Stat": "Sum"}
+        "Metric": {
+            "Namespace": "AWS/States",
+            "MetricName": "ExecutionsFailed",
+            "Dimensions": [
+                {"Name": "StateMachineArn", "Value": "arn:aws:states:eu-west-1:123456789012:stateMachine:x"}
+            ],
+        },
+        "Period": 300,
+        "Stat": "Sum",
+    }
     assert api_shapes.check_api_constraints([alarm]) == []
     alarm["inputs"]["metricQueries"][0]["metric"]["namespace"] = ":bad"
     assert "Metrics[0].MetricStat.Metric.Namespace" in show(api_shapes.check_api_constraints([alarm]))
@@ -475,11 +533,13 @@ def test_checks_import_only_the_standard_library_and_the_contract():
     import subprocess
 
     heavy = ("botocore", "regex", "parliament", "statelint", "pydantic", "pulumi", "pulumi_aws", "yaml")
-    code = ("import sys, checks, checks.api_shapes, data_platform.contract.runner_errors; "
-            "from checks.runners import retry_problems; retry_problems([]); "
-            "assert not [m for m in sys.modules if m.startswith(('data_platform.', 'etl')) "
-            "and not m.startswith('data_platform.contract')]; "
-            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))")
+    code = (
+        "import sys, checks, checks.api_shapes, data_platform.contract.runner_errors; "
+        "from checks.runners import retry_problems; retry_problems([]); "
+        "assert not [m for m in sys.modules if m.startswith(('data_platform.', 'etl')) "
+        "and not m.startswith('data_platform.contract')]; "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -522,8 +582,19 @@ def test_a_reused_trigger_key_would_synthesize_clashing_names():
     assert ("aws:sqs/queue:Queue", "data-lake-dev-sales_daily-dlq") in clashing
 
 
-@pytest.mark.parametrize("check", ["replace-safe", "confused-deputy", "glue-logging", "alerts", "runner-retries",
-                                   "iceberg-tables", "glue-iceberg", "catalog-grants"])
+@pytest.mark.parametrize(
+    "check",
+    [
+        "replace-safe",
+        "confused-deputy",
+        "glue-logging",
+        "alerts",
+        "runner-retries",
+        "iceberg-tables",
+        "glue-iceberg",
+        "catalog-grants",
+    ],
+)
 def test_the_aws_behaviour_checks_pass_on_both_stacks(resources, check):
     from checks import BEHAVIOUR_CHECKS as CHECKS
 
@@ -534,8 +605,10 @@ def test_resources_aws_cannot_update_are_replaced_delete_first(resources):
     """The list: every resource of a type AWS cannot update in place, with a fixed name."""
     from checks.names import check_replace_safe_names, replace_only_resources
 
-    found = {(r["type"].split(":")[-1], r["inputs"]["name"], r["options"]["deleteBeforeReplace"])
-             for r in replace_only_resources(resources)}
+    found = {
+        (r["type"].split(":")[-1], r["inputs"]["name"], r["options"]["deleteBeforeReplace"])
+        for r in replace_only_resources(resources)
+    }
     names = {r["inputs"]["name"] for r in of_type(resources, "aws:glue/job:Job")}
     assert found == {("SecurityConfiguration", name, True) for name in names}
     broken = copy.deepcopy(_first(resources, "aws:glue/securityConfiguration:SecurityConfiguration"))
@@ -578,13 +651,21 @@ def test_glue_logging_faults_are_reported(resources):
     broken = copy.deepcopy(resources)
     target = next(r for r in broken if r["name"] == job["name"])
     target["inputs"]["defaultArguments"]["--continuous-log-logGroup"] = "/aws-glue/jobs/x"
-    broken = [r for r in broken if not (r["type"] == "aws:cloudwatch/logGroup:LogGroup" and r["inputs"]["name"] == group)]
-    configuration = next(r for r in broken if r["type"] == "aws:glue/securityConfiguration:SecurityConfiguration"
-                         and r["inputs"]["name"] == target["inputs"]["securityConfiguration"])
+    broken = [
+        r for r in broken if not (r["type"] == "aws:cloudwatch/logGroup:LogGroup" and r["inputs"]["name"] == group)
+    ]
+    configuration = next(
+        r
+        for r in broken
+        if r["type"] == "aws:glue/securityConfiguration:SecurityConfiguration"
+        and r["inputs"]["name"] == target["inputs"]["securityConfiguration"]
+    )
     configuration["inputs"]["encryptionConfiguration"]["cloudwatchEncryption"] = {"cloudwatchEncryptionMode": "SSE-KMS"}
     role = target["inputs"]["roleArn"].rsplit("/", 1)[-1]
     policy = next(r for r in broken if r["type"] == "aws:iam/rolePolicy:RolePolicy" and r["inputs"]["role"] == role)
-    _policy_edit(policy, lambda d: d.__setitem__("Statement", [s for s in d["Statement"] if s.get("Sid") != "WriteJobLogs"]))
+    _policy_edit(
+        policy, lambda d: d.__setitem__("Statement", [s for s in d["Statement"] if s.get("Sid") != "WriteJobLogs"])
+    )
     messages = "\n".join(f.message for f in check_glue_logging(broken) if f.name == job["name"])
     assert "Glue 4.0 and earlier only" in messages
     assert f"Glue 5.0 writes {group}, which the stack does not declare" in messages
@@ -601,8 +682,13 @@ def test_alerting_on_glue_attempts_or_missing_a_runner_is_reported(resources):
     pattern["detail"]["stateMachineArn"] = pattern["detail"]["stateMachineArn"][1:]
     rule["inputs"]["eventPattern"] = json.dumps(pattern)
     glue_rule = copy.deepcopy(rule)
-    glue_rule["inputs"]["eventPattern"] = json.dumps({"source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
-                                                      "detail": {"state": ["FAILED", "TIMEOUT", "STOPPED"]}})
+    glue_rule["inputs"]["eventPattern"] = json.dumps(
+        {
+            "source": ["aws.glue"],
+            "detail-type": ["Glue Job State Change"],
+            "detail": {"state": ["FAILED", "TIMEOUT", "STOPPED"]},
+        }
+    )
     messages = [f.message for f in check_alerts_per_run([*broken, glue_rule])]
     assert sum("alerts on Glue job-state changes" in m for m in messages) == 1, messages
     assert sum("no alert rule follows runner" in m for m in messages) == 1, messages
@@ -614,8 +700,9 @@ def test_runner_retries_that_do_not_fit_the_error_are_reported():
 
     assert retry_problems([retry_block(), no_retry_block(), run_retry_block(2)]) == []
     # Without the no-retry rule, States.TaskFailed re-runs an AccessDenied twice.
-    assert any("Glue.AccessDeniedException will not go away" in p
-               for p in retry_problems([retry_block(), run_retry_block(2)]))
+    assert any(
+        "Glue.AccessDeniedException will not go away" in p for p in retry_problems([retry_block(), run_retry_block(2)])
+    )
     # A permanent error among the capacity errors would wait hours.
     slow = {**retry_block(), "ErrorEquals": [*retry_block()["ErrorEquals"], "Glue.InvalidInputException"]}
     problems = retry_problems([slow, no_retry_block()])
@@ -670,9 +757,15 @@ def test_a_missing_misplaced_or_hive_table_is_reported(resources):
 
     env = _env(resources)
     broken = copy.deepcopy(resources)
-    broken = [r for r in broken if not (r["type"] == "aws:glue/catalogTable:CatalogTable" and r["inputs"]["name"] == "customers")]
+    broken = [
+        r
+        for r in broken
+        if not (r["type"] == "aws:glue/catalogTable:CatalogTable" and r["inputs"]["name"] == "customers")
+    ]
     sales = _named(broken, "aws:glue/catalogTable:CatalogTable", "sales")
-    sales["inputs"]["openTableFormatInput"]["icebergInput"]["icebergTableInput"]["location"] = f"s3://data-lake-{env}-gold/sales"
+    sales["inputs"]["openTableFormatInput"]["icebergInput"]["icebergTableInput"]["location"] = (
+        f"s3://data-lake-{env}-gold/sales"
+    )
     products = _named(broken, "aws:glue/catalogTable:CatalogTable", "products")
     del products["inputs"]["openTableFormatInput"]
     messages = {f.name: f.message for f in check_iceberg_tables(broken)}
@@ -690,8 +783,11 @@ def test_a_job_without_iceberg_or_with_a_foreign_warehouse_is_reported(resources
     job = _named(broken, "aws:glue/job:Job", f"data-lake-{env}-sales_etl")
     del job["inputs"]["defaultArguments"]["--datalake-formats"]
     other = _named(broken, "aws:glue/job:Job", f"data-lake-{env}-table_maintenance")
-    other["inputs"]["defaultArguments"]["--conf"] = other["inputs"]["defaultArguments"]["--conf"].replace(
-        "S3FileIO", "HadoopFileIO").replace(f"s3://data-lake-{env}-silver/", f"s3://data-lake-{env}-bronze/")
+    other["inputs"]["defaultArguments"]["--conf"] = (
+        other["inputs"]["defaultArguments"]["--conf"]
+        .replace("S3FileIO", "HadoopFileIO")
+        .replace(f"s3://data-lake-{env}-silver/", f"s3://data-lake-{env}-bronze/")
+    )
     messages = [(f.name, f.message) for f in check_glue_iceberg(broken)]
     assert (job["name"], "Glue loads no Iceberg runtime: set --datalake-formats iceberg") in messages
     assert (other["name"], "no Spark catalog with io-impl=org.apache.iceberg.aws.s3.S3FileIO") in messages
@@ -699,23 +795,30 @@ def test_a_job_without_iceberg_or_with_a_foreign_warehouse_is_reported(resources
     assert len(messages) == 3
 
 
-@pytest.mark.parametrize(("resource", "why"), [
-    ("*", "no wildcards"),
-    ("arn:aws:glue:eu-west-1:123456789012:table/data_lake_{env}/*", "no wildcards"),
-    ("arn:aws:glue:eu-west-1:123456789012:database/other_db", "not the stack's database data_lake_{env}"),
-    ("arn:aws:glue:eu-west-1:123456789012:table/other_db/sales", "not a table the stack declares"),
-    ("arn:aws:glue:eu-west-1:123456789012:table/data_lake_{env}/secrets", "not a table the stack declares"),
-])
+@pytest.mark.parametrize(
+    ("resource", "why"),
+    [
+        ("*", "no wildcards"),
+        ("arn:aws:glue:eu-west-1:123456789012:table/data_lake_{env}/*", "no wildcards"),
+        ("arn:aws:glue:eu-west-1:123456789012:database/other_db", "not the stack's database data_lake_{env}"),
+        ("arn:aws:glue:eu-west-1:123456789012:table/other_db/sales", "not a table the stack declares"),
+        ("arn:aws:glue:eu-west-1:123456789012:table/data_lake_{env}/secrets", "not a table the stack declares"),
+    ],
+)
 def test_catalog_grants_beyond_the_stacks_tables_are_reported(resources, resource, why):
     from checks.glue import check_catalog_grants
 
     env = _env(resources)
     resource, why = resource.format(env=env), why.format(env=env)
     broken = copy.deepcopy(resources)
-    policy = next(r for r in broken if r["type"] == "aws:iam/rolePolicy:RolePolicy"
-                  and r["inputs"]["role"] == f"data-lake-{env}-sales_etl-job")
-    _policy_edit(policy, lambda d: d["Statement"].append(
-        {"Effect": "Allow", "Action": "glue:GetTable", "Resource": resource}))
+    policy = next(
+        r
+        for r in broken
+        if r["type"] == "aws:iam/rolePolicy:RolePolicy" and r["inputs"]["role"] == f"data-lake-{env}-sales_etl-job"
+    )
+    _policy_edit(
+        policy, lambda d: d["Statement"].append({"Effect": "Allow", "Action": "glue:GetTable", "Resource": resource})
+    )
     [finding] = check_catalog_grants(broken)
     assert finding.name == f"data-lake-{env}-job-sales_etl-job"
     assert why in finding.message and repr(resource) in finding.message

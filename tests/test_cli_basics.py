@@ -27,16 +27,36 @@ pytestmark = pytest.mark.cli
 REPO = Path(__file__).resolve().parents[1]
 LAKE = Path(sys.executable).with_name("lake")
 COMMANDS = ["upload", "run", "replay", "watch", "tick", "schedules", "runs", "alerts", "validate", "synth", "demo"]
-HISTORY_KEYS = {"run_id", "job", "trigger_source", "source_key", "state", "started_at", "ended_at", "rows_read",
-                "rows_written", "rows_quarantined", "quarantine_path", "error", "attempts"}
+HISTORY_KEYS = {
+    "run_id",
+    "job",
+    "trigger_source",
+    "source_key",
+    "state",
+    "started_at",
+    "ended_at",
+    "rows_read",
+    "rows_written",
+    "rows_quarantined",
+    "quarantine_path",
+    "error",
+    "attempts",
+}
 
 
-def lake(home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-         timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def lake(
+    home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in ("LAKE_FAULT", "LAKE_NOW", "LAKE_HOME")}
     command, run_env = lake_command({**clean, "LAKE_RETRY_SCALE": "0", **(env or {})}, LAKE)
-    return subprocess.run([*command, "--home", str(home), *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=cwd or home.parent, env=run_env)
+    return subprocess.run(
+        [*command, "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or home.parent,
+        env=run_env,
+    )
 
 
 def runs_json(home: Path) -> list[dict]:
@@ -61,10 +81,17 @@ def csv_file(tmp_path: Path) -> Path:
 # help, errors
 
 
-@pytest.mark.parametrize("argv", [
-    ["validate", "--stack", "prod"], ["validate", "-s", "prod"], ["-s", "prod", "validate"],
-    ["--stack", "prod", "validate"], ["validate", "--stack=prod", "--json"], ["validate", "--json", "-s", "prod"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "--stack", "prod"],
+        ["validate", "-s", "prod"],
+        ["-s", "prod", "validate"],
+        ["--stack", "prod", "validate"],
+        ["validate", "--stack=prod", "--json"],
+        ["validate", "--json", "-s", "prod"],
+    ],
+)
 def test_global_options_work_before_or_after_the_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 0
     captured = capsys.readouterr()
@@ -74,23 +101,34 @@ def test_global_options_work_before_or_after_the_command(argv: list[str], capsys
 
 def test_home_and_debug_after_the_command_are_the_global_ones(tmp_path: Path) -> None:
     home = tmp_path / "elsewhere"
-    result = subprocess.run([str(LAKE), "alerts", "--home", str(home), "--debug", "--json"], capture_output=True,
-                            text=True, cwd=tmp_path, timeout=120)
+    result = subprocess.run(
+        [str(LAKE), "alerts", "--home", str(home), "--debug", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
     # --debug sends logging to the terminal: no log file appears in the home given after the command.
-    unknown = subprocess.run([str(LAKE), "schedules", "--stack", "nope", "--debug"], capture_output=True, text=True,
-                             cwd=tmp_path, timeout=120)
+    unknown = subprocess.run(
+        [str(LAKE), "schedules", "--stack", "nope", "--debug"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert unknown.returncode != 0 and "Traceback" in unknown.stderr and "stack file not found" in unknown.stderr
 
 
-def test_a_subcommand_keeps_its_own_options_and_arguments_after_global_ones(
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_subcommand_keeps_its_own_options_and_arguments_after_global_ones(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schedules", "--next", "1", "-s", "prod", "--json", "--after", "2024-01-01T00:00Z"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {row["schedule"]: row["next_utc"] for row in rows} == {
-        "daily_customer_import": ["2024-01-01T02:00:00Z"], "weekly_inventory_sync": ["2024-01-01T03:00:00Z"],
-        "daily_table_maintenance": ["2024-01-01T04:30:00Z"]}
+        "daily_customer_import": ["2024-01-01T02:00:00Z"],
+        "weekly_inventory_sync": ["2024-01-01T03:00:00Z"],
+        "daily_table_maintenance": ["2024-01-01T04:30:00Z"],
+    }
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -118,8 +156,10 @@ def test_errors_are_one_line_without_traceback_unless_debug(home: Path) -> None:
 def test_unknown_job_is_a_usage_error_listing_known_jobs(home: Path) -> None:
     result = lake(home, "run", "nope")
     assert result.returncode == 2
-    assert "unknown job 'nope'; known jobs: customer_import, inventory_sync, product_catalog, sales_daily, sales_etl" \
+    assert (
+        "unknown job 'nope'; known jobs: customer_import, inventory_sync, product_catalog, sales_daily, sales_etl"
         in " ".join(result.stderr.split())
+    )
     assert "Traceback" not in result.stderr
 
 
@@ -148,13 +188,19 @@ def test_validate_exit_codes(tmp_path: Path) -> None:
     # The key path, then where it is in the file, then what is wrong.
     lines = (project / "Pulumi.broken.yaml").read_text().splitlines()
     line = next(n for n, text in enumerate(lines, 1) if "sales_etI" in text)
-    assert re.search(rf"config\.data-lake:platform\.s3_rules\.sales_file_trigger\.job \(line {line}, column \d+\): "
-                     r"unknown job 'sales_etI'", " ".join(broken.stderr.split())), broken.stderr
+    assert re.search(
+        rf"config\.data-lake:platform\.s3_rules\.sales_file_trigger\.job \(line {line}, column \d+\): "
+        r"unknown job 'sales_etI'",
+        " ".join(broken.stderr.split()),
+    ), broken.stderr
 
     def overlapping_rules(platform: dict) -> None:
         platform["jobs"]["product_catalog"]["source"] = {"prefix": "sales/", "suffix": ".csv"}
-        platform["s3_rules"]["product_catalog_trigger"] = {"prefix": "sales/", "suffix": ".csv",
-                                                           "job": "product_catalog"}
+        platform["s3_rules"]["product_catalog_trigger"] = {
+            "prefix": "sales/",
+            "suffix": ".csv",
+            "job": "product_catalog",
+        }
 
     write_stack(project, "warned", overlapping_rules)
     warned = lake(home, "--project-dir", str(project), "--stack", "warned", "validate", "--json")
@@ -171,14 +217,18 @@ def test_validate_exit_codes(tmp_path: Path) -> None:
 # upload: keys, buckets, routing without a match
 
 
-@pytest.mark.parametrize("target, message", [
-    ("../../escaped.csv", "'..'"),
-    ("sales/../../../escaped.csv", "'..'"),
-    ("/tmp/escaped.csv", "absolute"),
-    ("s3://other-bucket/sales/x.csv", "not this stack's bronze bucket"),
-])
-def test_keys_outside_bronze_are_refused_and_nothing_runs(home: Path, csv_file: Path, target: str,
-                                                          message: str) -> None:
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("../../escaped.csv", "'..'"),
+        ("sales/../../../escaped.csv", "'..'"),
+        ("/tmp/escaped.csv", "absolute"),
+        ("s3://other-bucket/sales/x.csv", "not this stack's bronze bucket"),
+    ],
+)
+def test_keys_outside_bronze_are_refused_and_nothing_runs(
+    home: Path, csv_file: Path, target: str, message: str
+) -> None:
     result = lake(home, "upload", str(csv_file), target)
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
@@ -188,9 +238,16 @@ def test_keys_outside_bronze_are_refused_and_nothing_runs(home: Path, csv_file: 
 
 
 def test_files_no_rule_matches_are_kept_and_reported(home: Path, csv_file: Path) -> None:
-    result = lake(home, "upload", str(csv_file), "sales/2024-06-01.txt",  # wrong suffix
-                  str(csv_file), "archive/sales/2024-06-01.csv",          # wrong prefix
-                  str(csv_file), "customers/2024 ü+1.csv")                # no rule (schedule only)
+    result = lake(
+        home,
+        "upload",
+        str(csv_file),
+        "sales/2024-06-01.txt",  # wrong suffix
+        str(csv_file),
+        "archive/sales/2024-06-01.csv",  # wrong prefix
+        str(csv_file),
+        "customers/2024 ü+1.csv",
+    )  # no rule (schedule only)
     assert result.returncode == 0, result.stderr
     stderr = " ".join(result.stderr.split())
     assert "no rule matched sales/2024-06-01.txt; nearest rule sales_file_trigger" in stderr
@@ -198,7 +255,10 @@ def test_files_no_rule_matches_are_kept_and_reported(home: Path, csv_file: Path)
     assert "no rule matched archive/sales/2024-06-01.csv; nearest rule" in stderr
     bronze = home / "data-lake-dev-bronze"
     assert sorted(p.relative_to(bronze).as_posix() for p in bronze.rglob("*") if p.is_file()) == [
-        "archive/sales/2024-06-01.csv", "customers/2024 ü+1.csv", "sales/2024-06-01.txt"]
+        "archive/sales/2024-06-01.csv",
+        "customers/2024 ü+1.csv",
+        "sales/2024-06-01.txt",
+    ]
     assert runs_json(home) == []
 
 
@@ -211,13 +271,16 @@ def test_upload_needs_file_key_pairs(home: Path, csv_file: Path) -> None:
 # schedules and tick
 
 
-@pytest.mark.parametrize("since, now, expected", [
-    ("2024-01-01T01:59Z", "2024-01-01T02:00Z", ["daily_customer_import"]),
-    ("2024-01-01T02:00Z", "2024-01-01T02:59Z", []),
-    ("2024-01-08T02:59Z", "2024-01-08T03:00Z", ["weekly_inventory_sync"]),  # a Monday
-    ("2024-01-09T02:59Z", "2024-01-09T03:00Z", []),                         # a Tuesday
-    ("2024-01-07T12:00Z", "2024-01-08T12:00Z", ["daily_customer_import", "weekly_inventory_sync"]),
-])
+@pytest.mark.parametrize(
+    "since, now, expected",
+    [
+        ("2024-01-01T01:59Z", "2024-01-01T02:00Z", ["daily_customer_import"]),
+        ("2024-01-01T02:00Z", "2024-01-01T02:59Z", []),
+        ("2024-01-08T02:59Z", "2024-01-08T03:00Z", ["weekly_inventory_sync"]),  # a Monday
+        ("2024-01-09T02:59Z", "2024-01-09T03:00Z", []),  # a Tuesday
+        ("2024-01-07T12:00Z", "2024-01-08T12:00Z", ["daily_customer_import", "weekly_inventory_sync"]),
+    ],
+)
 def test_tick_fires_schedules_at_their_instants(home: Path, since: str, now: str, expected: list[str]) -> None:
     result = lake(home, "tick", "--since", since, "--now", now, "--dry-run", "--json")
     assert result.returncode == 0, result.stderr
@@ -233,7 +296,11 @@ def test_a_failing_scheduled_run_is_retried_recorded_and_alerted_once(home: Path
     [run] = runs_json(home)
     assert set(run) >= HISTORY_KEYS
     assert (run["job"], run["trigger_source"], run["state"], run["attempts"]) == (
-        "customer_import", "schedule", "FAILED", 2)  # max_retries 1 in the dev stack
+        "customer_import",
+        "schedule",
+        "FAILED",
+        2,
+    )  # max_retries 1 in the dev stack
     assert "LAKE_FAULT" in run["error"]
     alerts = json.loads(lake(home, "alerts", "--json").stdout)
     assert [a["run_id"] for a in alerts] == [run["run_id"]]
@@ -245,8 +312,9 @@ def test_a_failing_scheduled_run_is_retried_recorded_and_alerted_once(home: Path
 
 
 def test_lake_now_is_the_default_clock(home: Path) -> None:
-    result = lake(home, "tick", "--since", "2024-01-01T01:59Z", "--dry-run", "--json",
-                  env={"LAKE_NOW": "2024-01-01T02:00Z"})
+    result = lake(
+        home, "tick", "--since", "2024-01-01T01:59Z", "--dry-run", "--json", env={"LAKE_NOW": "2024-01-01T02:00Z"}
+    )
     assert result.returncode == 0, result.stderr
     assert [f["schedule"] for f in json.loads(result.stdout)["fired"]] == ["daily_customer_import"]
 
@@ -273,7 +341,11 @@ def test_watch_once_routes_dropped_files_once(home: Path) -> None:
     assert first.returncode == 1, first.stderr  # the (faulted) run failed
     [run] = runs_json(home)
     assert (run["job"], run["trigger_source"], run["source_key"], run["attempts"]) == (
-        "sales_etl", "s3_event", "sales/dropped.csv", 2)
+        "sales_etl",
+        "s3_event",
+        "sales/dropped.csv",
+        2,
+    )
     second = lake(home, "watch", "--once", "--settle", "0", "--no-schedules", env=fault)
     assert second.returncode == 0, second.stderr
     assert len(runs_json(home)) == 1
@@ -314,9 +386,14 @@ def test_watch_stops_cleanly_on_sigterm(home: Path) -> None:
 
     clean = {k: v for k, v in os.environ.items() if k not in ("LAKE_FAULT", "LAKE_NOW", "LAKE_HOME")}
     command, clean = lake_command(clean, LAKE)
-    watcher = subprocess.Popen([*command, "--home", str(home), "watch", "--no-warm", "--interval", "0.2"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean,
-                               cwd=home.parent)
+    watcher = subprocess.Popen(
+        [*command, "--home", str(home), "watch", "--no-warm", "--interval", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean,
+        cwd=home.parent,
+    )
     try:
         deadline = time.monotonic() + 60
         while not (home / "_lake" / "history.sqlite3").exists() and time.monotonic() < deadline:
@@ -349,12 +426,19 @@ def test_tables_never_break_a_name_mid_word(tmp_path: Path, columns: str) -> Non
             broken = [n for n in names if len(word) >= 5 and n.startswith(word) and n != word]
             assert not broken, f"{word!r} is the start of {broken} broken at {columns} columns:\n{result.stdout}"
     assert "schedule zone" not in result.stdout
-    assert all(name in result.stdout or any(w.endswith("…") for w in result.stdout.split()) for name in cfg["schedules"])
+    assert all(
+        name in result.stdout or any(w.endswith("…") for w in result.stdout.split()) for name in cfg["schedules"]
+    )
 
 
-@pytest.mark.parametrize("args", [("/nonexistent/orders.csv", "sales/x.csv"),
-                                  ("{file}", "s3://another-bucket/sales/x.csv"),
-                                  ("{file}", "../escape.csv")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("/nonexistent/orders.csv", "sales/x.csv"),
+        ("{file}", "s3://another-bucket/sales/x.csv"),
+        ("{file}", "../escape.csv"),
+    ],
+)
 def test_an_upload_refused_for_its_arguments_changes_nothing_on_disk(tmp_path: Path, args) -> None:
     source = tmp_path / "orders.csv"
     source.write_text("order_id\n1\n")

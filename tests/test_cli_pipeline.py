@@ -32,8 +32,14 @@ CFG = STACK.platform
 def lake(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in ("LAKE_FAULT", "LAKE_NOW", "LAKE_HOME")}
     command, run_env = lake_command({**clean, "LAKE_RETRY_SCALE": "0", **(env or {})}, LAKE)
-    return subprocess.run([*command, "--home", str(home), *args], capture_output=True, text=True, timeout=900,
-                          cwd=home.parent, env=run_env)
+    return subprocess.run(
+        [*command, "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=home.parent,
+        env=run_env,
+    )
 
 
 def sample_for_rule(rule: str):
@@ -139,7 +145,9 @@ def assert_docs_and_report_show_the_demo(home: Path, runs: list[dict], bad: dict
     quarantined = [r for r in runs if r["rows_quarantined"]]
     assert quarantined and len(pages) >= len({r["run_id"] for r in quarantined})
     # Each run with a page links to it, in `lake runs` (a line under the table) and its JSON.
-    linked = {r["run_id"]: r.get("validation_page") for r in json.loads(lake(home, "runs", "--json", "--limit", "100").stdout)}
+    linked = {
+        r["run_id"]: r.get("validation_page") for r in json.loads(lake(home, "runs", "--json", "--limit", "100").stdout)
+    }
     dropped_run = quarantined[0]["run_id"]
     assert all(linked[r["run_id"]] and Path(linked[r["run_id"]]).is_file() for r in quarantined)
     assert linked[bad["run_id"]] is None  # refused before its gate (wrong header): no validation

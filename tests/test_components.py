@@ -82,7 +82,9 @@ def test_lifecycle_rules_follow_retention_config():
         {"days": 30, "storage_class": "STANDARD_IA"},
         {"days": 180, "storage_class": "GLACIER_IR"},
     ]
-    assert bronze["abort-incomplete-multipart-uploads"]["abort_incomplete_multipart_upload"] == {"days_after_initiation": 7}
+    assert bronze["abort-incomplete-multipart-uploads"]["abort_incomplete_multipart_upload"] == {
+        "days_after_initiation": 7
+    }
     silver = {rule["id"]: rule for rule in lifecycle_rules("silver", retention)}
     assert silver["expire-quarantine"]["filter"] == {"prefix": "_quarantine/"}
     assert silver["expire-quarantine"]["expiration"] == {"days": retention.quarantine_expire_days}
@@ -113,8 +115,12 @@ def test_kms_key_rotates_and_has_an_alias(dev_storage):
 
 
 def test_data_buckets_use_the_kms_key_with_bucket_keys(dev_storage):
-    configs = {r["name"]: r["inputs"]["rules"] for r in of_type(
-        dev_storage, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")}
+    configs = {
+        r["name"]: r["inputs"]["rules"]
+        for r in of_type(
+            dev_storage, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+        )
+    }
     assert len(configs) == 5
     key_arns = set()
     for purpose in ("bronze", "silver", "gold", "artifacts"):
@@ -141,8 +147,10 @@ def test_every_bucket_blocks_public_access_and_is_versioned_and_owner_enforced(d
 
 
 def test_every_bucket_policy_denies_insecure_transport(dev_storage):
-    policies = {r["inputs"]["bucket"]: json.loads(r["inputs"]["policy"])
-                for r in of_type(dev_storage, "aws:s3/bucketPolicy:BucketPolicy")}
+    policies = {
+        r["inputs"]["bucket"]: json.loads(r["inputs"]["policy"])
+        for r in of_type(dev_storage, "aws:s3/bucketPolicy:BucketPolicy")
+    }
     assert set(policies) == {DEV.platform.bucket_name(p) for p in BUCKETS}
     for bucket, policy in policies.items():
         deny = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
@@ -152,10 +160,15 @@ def test_every_bucket_policy_denies_insecure_transport(dev_storage):
 
 def test_lifecycle_days_equal_config(dev_storage):
     retention = DEV.platform.retention
-    rules = {r["inputs"]["bucket"]: {rule["id"]: rule for rule in r["inputs"]["rules"]}
-             for r in of_type(dev_storage, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")}
+    rules = {
+        r["inputs"]["bucket"]: {rule["id"]: rule for rule in r["inputs"]["rules"]}
+        for r in of_type(dev_storage, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    }
     bronze = rules["data-lake-dev-bronze"]
-    assert bronze["expire-noncurrent-versions"]["noncurrentVersionExpiration"]["noncurrentDays"] == retention.bronze_noncurrent_days
+    assert (
+        bronze["expire-noncurrent-versions"]["noncurrentVersionExpiration"]["noncurrentDays"]
+        == retention.bronze_noncurrent_days
+    )
     assert bronze["tier-bronze"]["transitions"] == [{"days": 30, "storageClass": "STANDARD_IA"}]
     silver = rules["data-lake-dev-silver"]
     assert silver["expire-quarantine"]["expiration"]["days"] == retention.quarantine_expire_days == 30
@@ -168,13 +181,20 @@ def test_bronze_sends_events_to_eventbridge_and_buckets_log_access(dev_storage):
     (notification,) = of_type(dev_storage, "aws:s3/bucketNotification:BucketNotification")
     assert notification["inputs"] == {"bucket": "data-lake-dev-bronze", "eventbridge": True}
     logging = {r["inputs"]["bucket"]: r["inputs"] for r in of_type(dev_storage, "aws:s3/bucketLogging:BucketLogging")}
-    assert set(logging) == {"data-lake-dev-bronze", "data-lake-dev-silver", "data-lake-dev-gold", "data-lake-dev-artifacts"}
+    assert set(logging) == {
+        "data-lake-dev-bronze",
+        "data-lake-dev-silver",
+        "data-lake-dev-gold",
+        "data-lake-dev-artifacts",
+    }
     assert logging["data-lake-dev-bronze"]["targetBucket"] == "data-lake-dev-access-logs"
     assert logging["data-lake-dev-bronze"]["targetPrefix"] == "bronze/"
 
 
 def test_prod_buckets_are_not_force_destroyed():
-    resources = declared(lambda: MedallionBuckets("lake", MedallionBucketsArgs(config=PROD.platform, account=account())))
+    resources = declared(
+        lambda: MedallionBuckets("lake", MedallionBucketsArgs(config=PROD.platform, account=account()))
+    )
     assert [r["inputs"]["forceDestroy"] for r in of_type(resources, "aws:s3/bucket:Bucket")] == [False] * 5
 
 
@@ -252,10 +272,16 @@ def test_the_glue_zip_holds_what_runs_on_glue_and_nothing_else(tmp_path):
     module a Glue entry script imports (transitively) is inside."""
     with zipfile.ZipFile(build_package(ETL_DIR, tmp_path).path) as archive:
         names = set(archive.namelist())
-    outside = {n for n in names if not n.startswith(("etl/", "data_platform/contract/")) and n != "data_platform/__init__.py"}
+    outside = {
+        n for n in names if not n.startswith(("etl/", "data_platform/contract/")) and n != "data_platform/__init__.py"
+    }
     assert outside == set()
-    on_disk = {path.relative_to(REPO).as_posix() for folder in (ETL_DIR, REPO / "data_platform" / "contract")
-               for path in folder.rglob("*.py") if "__pycache__" not in path.parts}
+    on_disk = {
+        path.relative_to(REPO).as_posix()
+        for folder in (ETL_DIR, REPO / "data_platform" / "contract")
+        for path in folder.rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
     assert on_disk <= names, f"left out of the zip: {sorted(on_disk - names)}"
     entries = sorted(path.stem for path in (ETL_DIR / "glue_entry").glob("*.py") if not path.stem.startswith("_"))
     assert entries, "no Glue entry scripts: the import check below would be vacuous"
@@ -269,7 +295,9 @@ def test_the_glue_zip_holds_no_test_tooling(tmp_path):
     with zipfile.ZipFile(build_package(ETL_DIR, tmp_path).path) as archive:
         names = archive.namelist()
     parts = {part.removesuffix(".py") for name in names for part in name.split("/")}
-    assert not parts & {"tests", "testing", "conftest"}, sorted(n for n in names if {"tests", "testing"} & set(n.split("/")))
+    assert not parts & {"tests", "testing", "conftest"}, sorted(
+        n for n in names if {"tests", "testing"} & set(n.split("/"))
+    )
 
 
 def test_package_hash_changes_when_a_file_in_etl_changes(etl_copy, tmp_path):
@@ -290,7 +318,9 @@ def test_entry_script_missing_is_an_actionable_error(tmp_path):
 
 def test_glue_default_arguments_extend_the_contract():
     cfg = PROD.platform
-    arguments = glue_default_arguments(cfg, "sales_etl", artifacts_bucket="art", package_object_key="glue/jobs/sales_etl/etl-abc.zip")
+    arguments = glue_default_arguments(
+        cfg, "sales_etl", artifacts_bucket="art", package_object_key="glue/jobs/sales_etl/etl-abc.zip"
+    )
     assert job_arguments.default_job_arguments(cfg, "sales_etl").items() <= arguments.items()
     assert arguments["--extra-py-files"] == "s3://art/glue/jobs/sales_etl/etl-abc.zip"
     assert arguments["--job-bookmark-option"] == "job-bookmark-disable"  # the ledger picks inputs
@@ -331,8 +361,15 @@ def test_the_maintenance_job_gets_the_stacks_tables_and_retention_as_it_reads_th
 def glue_job(stack, job: str, package, script: Path) -> GlueJob:
     return GlueJob(
         f"job-{job}",
-        GlueJobArgs(config=stack.platform, job=job, account=account(), artifacts_bucket=stack.platform.bucket_name("artifacts"),
-                    kms_key_arn=KEY_ARN, package=package, script=script),
+        GlueJobArgs(
+            config=stack.platform,
+            job=job,
+            account=account(),
+            artifacts_bucket=stack.platform.bucket_name("artifacts"),
+            kms_key_arn=KEY_ARN,
+            package=package,
+            script=script,
+        ),
     )
 
 
@@ -358,7 +395,8 @@ def test_glue_job_matches_config(job, prod_package):
     assert glue["securityConfiguration"] == f"data-lake-prod-{job}"
     assert job_arguments.default_job_arguments(PROD.platform, job).items() <= glue["defaultArguments"].items()
     assert glue["defaultArguments"]["--extra-py-files"] == (
-        f"s3://data-lake-prod-artifacts/glue/jobs/{job}/etl-{prod_package.short_hash}.zip")
+        f"s3://data-lake-prod-artifacts/glue/jobs/{job}/etl-{prod_package.short_hash}.zip"
+    )
     script = named(resources, "aws:s3/bucketObjectv2:BucketObjectv2", "-script")
     assert glue["command"]["scriptLocation"] == f"s3://data-lake-prod-artifacts/{script['key']}"
     assert script["key"].startswith(f"glue/jobs/{job}/{job}-")
@@ -398,9 +436,14 @@ def test_glue_job_security_logs_and_role(prod_package):
     assert encryption["cloudwatchEncryption"] == {"cloudwatchEncryptionMode": "DISABLED"}
     assert encryption["jobBookmarksEncryption"] == {"jobBookmarksEncryptionMode": "CSE-KMS", "kmsKeyArn": KEY_ARN}
     groups = {r["inputs"]["name"]: r["inputs"] for r in of_type(resources, "aws:cloudwatch/logGroup:LogGroup")}
-    assert set(groups) == {"/aws-glue/jobs/data-lake-dev-sales_etl/error", "/aws-glue/jobs/data-lake-dev-sales_etl/output"}
-    assert all(g["retentionInDays"] == DEV.platform.retention.log_retention_days and g["kmsKeyId"] == KEY_ARN
-               for g in groups.values())
+    assert set(groups) == {
+        "/aws-glue/jobs/data-lake-dev-sales_etl/error",
+        "/aws-glue/jobs/data-lake-dev-sales_etl/output",
+    }
+    assert all(
+        g["retentionInDays"] == DEV.platform.retention.log_retention_days and g["kmsKeyId"] == KEY_ARN
+        for g in groups.values()
+    )
     role = named(resources, "aws:iam/role:Role", "-role")
     assert json.loads(role["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "glue.amazonaws.com"}
     policy = named(resources, "aws:iam/rolePolicy:RolePolicy", "-role-policy")["policy"]
@@ -425,11 +468,18 @@ def test_glue_job_outputs(prod_package):
 
 
 def runner(tracing: bool = False) -> JobRunner:
-    return JobRunner("runner-sales_etl", JobRunnerArgs(
-        config=DEV.platform, job="sales_etl", account=account(), glue_job_name="data-lake-dev-sales_etl",
-        glue_job_arn=f"arn:aws:glue:{REGION}:{synth.ACCOUNT_ID}:job/data-lake-dev-sales_etl", kms_key_arn=KEY_ARN,
-        tracing=tracing,
-    ))
+    return JobRunner(
+        "runner-sales_etl",
+        JobRunnerArgs(
+            config=DEV.platform,
+            job="sales_etl",
+            account=account(),
+            glue_job_name="data-lake-dev-sales_etl",
+            glue_job_arn=f"arn:aws:glue:{REGION}:{synth.ACCOUNT_ID}:job/data-lake-dev-sales_etl",
+            kms_key_arn=KEY_ARN,
+            tracing=tracing,
+        ),
+    )
 
 
 def test_runner_state_machine_runs_its_glue_job():
@@ -443,13 +493,16 @@ def test_runner_state_machine_runs_its_glue_job():
     assert task["Retry"][0]["ErrorEquals"] == list(runner_errors.RUNNER_RETRY.errors)
     # dev sales_etl has max_retries: 1 -> the runner re-runs a failed run once
     assert task["Retry"][1] == {"ErrorEquals": list(runner_errors.PERMANENT_ERRORS), "MaxAttempts": 0}
-    assert task["Retry"][2] == {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 60,
-                                "MaxAttempts": 1, "BackoffRate": 2.0}
+    assert task["Retry"][2] == {
+        "ErrorEquals": ["States.TaskFailed"],
+        "IntervalSeconds": 60,
+        "MaxAttempts": 1,
+        "BackoffRate": 2.0,
+    }
     logging = machine["loggingConfiguration"]
     assert logging["level"] == "ERROR" and logging["includeExecutionData"] is False
     log_group = named(resources, "aws:cloudwatch/logGroup:LogGroup", "-logs")
-    assert logging["logDestination"] == (
-        f"arn:aws:logs:{REGION}:{synth.ACCOUNT_ID}:log-group:{log_group['name']}:*")
+    assert logging["logDestination"] == (f"arn:aws:logs:{REGION}:{synth.ACCOUNT_ID}:log-group:{log_group['name']}:*")
     assert log_group["kmsKeyId"] == KEY_ARN and log_group["retentionInDays"] == 14
     assert machine["tracingConfiguration"] == {"enabled": False}
 
@@ -482,9 +535,14 @@ def test_flexible_time_window():
 
 
 def test_s3_trigger_targets_the_runner_with_dead_letters_and_retries():
-    resources = declared(lambda: S3EventTrigger(
-        "s3-sales", S3EventTriggerArgs(config=DEV.platform, rule="sales_file_trigger", runner_arn=RUNNER_ARN,
-                                     account=account())))
+    resources = declared(
+        lambda: S3EventTrigger(
+            "s3-sales",
+            S3EventTriggerArgs(
+                config=DEV.platform, rule="sales_file_trigger", runner_arn=RUNNER_ARN, account=account()
+            ),
+        )
+    )
     rule = named(resources, "aws:cloudwatch/eventRule:EventRule", "-rule")
     assert rule["name"] == "data-lake-dev-sales_file_trigger" and rule["state"] == "ENABLED"
     pattern = json.loads(rule["eventPattern"])
@@ -498,7 +556,10 @@ def test_s3_trigger_targets_the_runner_with_dead_letters_and_retries():
     target = named(resources, "aws:cloudwatch/eventTarget:EventTarget", "-target")
     assert target["arn"] == RUNNER_ARN
     transformer = runs.s3_event_transformer()
-    assert target["inputTransformer"] == {"inputPaths": transformer.input_paths, "inputTemplate": transformer.input_template}
+    assert target["inputTransformer"] == {
+        "inputPaths": transformer.input_paths,
+        "inputTemplate": transformer.input_template,
+    }
     assert target["retryPolicy"] == {"maximumEventAgeInSeconds": 3600, "maximumRetryAttempts": 8}
     queue = named(resources, "aws:sqs/queue:Queue", "-dlq")
     assert queue["name"] == "data-lake-dev-sales_file_trigger-dlq"
@@ -506,17 +567,29 @@ def test_s3_trigger_targets_the_runner_with_dead_letters_and_retries():
     assert target["deadLetterConfig"] == {"arn": f"arn:aws:sqs:{REGION}:{synth.ACCOUNT_ID}:{queue['name']}"}
     queue_policy = json.loads(named(resources, "aws:sqs/queuePolicy:QueuePolicy", "-dlq-policy")["policy"])
     assert queue_policy["Statement"][0]["Condition"] == {
-        "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{REGION}:{synth.ACCOUNT_ID}:rule/data-lake-dev-sales_file_trigger"},
-        "StringEquals": {"aws:SourceAccount": synth.ACCOUNT_ID}}
+        "ArnEquals": {
+            "aws:SourceArn": f"arn:aws:events:{REGION}:{synth.ACCOUNT_ID}:rule/data-lake-dev-sales_file_trigger"
+        },
+        "StringEquals": {"aws:SourceAccount": synth.ACCOUNT_ID},
+    }
     role_policy = json.loads(named(resources, "aws:iam/rolePolicy:RolePolicy", "-role-policy")["policy"])
     assert role_policy == iam.start_execution_policy(RUNNER_ARN)
 
 
 def test_schedule_trigger_targets_the_runner_in_the_group():
     group = "data-lake-prod"
-    resources = declared(lambda: ScheduleTrigger("sched", ScheduleTriggerArgs(
-        config=PROD.platform, schedule="daily_customer_import", runner_arn=RUNNER_ARN, schedule_group_name=group,
-        account=account())))
+    resources = declared(
+        lambda: ScheduleTrigger(
+            "sched",
+            ScheduleTriggerArgs(
+                config=PROD.platform,
+                schedule="daily_customer_import",
+                runner_arn=RUNNER_ARN,
+                schedule_group_name=group,
+                account=account(),
+            ),
+        )
+    )
     schedule = named(resources, "aws:scheduler/schedule:Schedule", "-schedule")
     assert schedule["scheduleExpression"] == "cron(0 2 * * ? *)"
     assert schedule["scheduleExpressionTimezone"] == "UTC"
@@ -536,18 +609,32 @@ def test_schedule_trigger_targets_the_runner_in_the_group():
 
 
 def test_dev_schedule_fires_exactly_on_time():
-    resources = declared(lambda: ScheduleTrigger("sched", ScheduleTriggerArgs(
-        config=DEV.platform, schedule="weekly_inventory_sync", runner_arn=RUNNER_ARN, schedule_group_name="g",
-        account=account())))
+    resources = declared(
+        lambda: ScheduleTrigger(
+            "sched",
+            ScheduleTriggerArgs(
+                config=DEV.platform,
+                schedule="weekly_inventory_sync",
+                runner_arn=RUNNER_ARN,
+                schedule_group_name="g",
+                account=account(),
+            ),
+        )
+    )
     schedule = named(resources, "aws:scheduler/schedule:Schedule", "-schedule")
     assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
     assert schedule["scheduleExpression"] == "cron(0 3 ? * MON *)"
 
 
 def test_after_job_trigger_matches_upstream_success():
-    resources = declared(lambda: JobSucceededTrigger(
-        "after", JobSucceededTriggerArgs(config=DEV.platform, trigger="sales_daily", runner_arn=RUNNER_ARN,
-                                           account=account())))
+    resources = declared(
+        lambda: JobSucceededTrigger(
+            "after",
+            JobSucceededTriggerArgs(
+                config=DEV.platform, trigger="sales_daily", runner_arn=RUNNER_ARN, account=account()
+            ),
+        )
+    )
     pattern = json.loads(named(resources, "aws:cloudwatch/eventRule:EventRule", "-rule")["eventPattern"])
     assert pattern == {
         "source": ["aws.glue"],
@@ -567,14 +654,24 @@ def test_after_job_trigger_matches_upstream_success():
 @pytest.fixture(scope="module")
 def prod_alerts() -> list[dict]:
     cfg = PROD.platform
-    runners = {job: f"arn:aws:states:{REGION}:{synth.ACCOUNT_ID}:stateMachine:{cfg.names.runner(job)}" for job in cfg.jobs}
+    runners = {
+        job: f"arn:aws:states:{REGION}:{synth.ACCOUNT_ID}:stateMachine:{cfg.names.runner(job)}" for job in cfg.jobs
+    }
     triggers = [*cfg.s3_rules, *cfg.schedules, *cfg.after_job]
-    return declared(lambda: Alerts("alerts", AlertsArgs(
-        config=cfg, account=account(), kms_key_arn=KEY_ARN, runner_arns=runners,
-        rule_names={key: f"rule-{key}" for key in [*cfg.s3_rules, *cfg.after_job]},
-        dead_letter_queue_names={key: cfg.names.dead_letter_queue(key) for key in triggers},
-        schedule_group_name="data-lake-prod",
-    )))
+    return declared(
+        lambda: Alerts(
+            "alerts",
+            AlertsArgs(
+                config=cfg,
+                account=account(),
+                kms_key_arn=KEY_ARN,
+                runner_arns=runners,
+                rule_names={key: f"rule-{key}" for key in [*cfg.s3_rules, *cfg.after_job]},
+                dead_letter_queue_names={key: cfg.names.dead_letter_queue(key) for key in triggers},
+                schedule_group_name="data-lake-prod",
+            ),
+        )
+    )
 
 
 def alarms(resources) -> list[dict]:
@@ -584,10 +681,15 @@ def alarms(resources) -> list[dict]:
 def test_alert_topic_is_encrypted_with_subscriptions(prod_alerts):
     topic = named(prod_alerts, "aws:sns/topic:Topic", "-topic")
     assert topic["name"] == "data-lake-prod-alerts" and topic["kmsMasterKeyId"] == KEY_ARN
-    emails = sorted(r["inputs"]["endpoint"] for r in of_type(prod_alerts, "aws:sns/topicSubscription:TopicSubscription"))
+    emails = sorted(
+        r["inputs"]["endpoint"] for r in of_type(prod_alerts, "aws:sns/topicSubscription:TopicSubscription")
+    )
     assert emails == sorted(PROD.platform.alerts.emails)
     policy = json.loads(named(prod_alerts, "aws:sns/topicPolicy:TopicPolicy", "-topic-policy")["policy"])
-    assert {s["Principal"]["Service"] for s in policy["Statement"]} == {"events.amazonaws.com", "cloudwatch.amazonaws.com"}
+    assert {s["Principal"]["Service"] for s in policy["Statement"]} == {
+        "events.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+    }
 
 
 def test_every_alarm_notifies_the_topic_and_ignores_missing_data(prod_alerts):
@@ -606,25 +708,38 @@ def test_alarm_namespaces_and_dimensions(prod_alerts):
     runner_failed = found[("AWS/States", "ExecutionsFailed")]
     assert len(runner_failed) == len(found[("AWS/States", "ExecutionsTimedOut")]) == len(cfg.jobs)
     assert {a["dimensions"]["StateMachineArn"].rsplit(":", 1)[-1] for a in runner_failed} == {
-        cfg.names.runner(job) for job in cfg.jobs}
+        cfg.names.runner(job) for job in cfg.jobs
+    }
     assert {a["dimensions"]["RuleName"] for a in found[("AWS/Events", "FailedInvocations")]} == {
-        f"rule-{key}" for key in [*cfg.s3_rules, *cfg.after_job]}
+        f"rule-{key}" for key in [*cfg.s3_rules, *cfg.after_job]
+    }
     for metric in ("TargetErrorCount", "InvocationDroppedCount"):
         (scheduler,) = found[("AWS/Scheduler", metric)]
         assert scheduler["dimensions"] == {"ScheduleGroup": "data-lake-prod"}
     dlq = found[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
     # one per trigger, plus the alert topic's own Glue-failure delivery queue
     assert len(dlq) == len(cfg.s3_rules) + len(cfg.schedules) + len(cfg.after_job) + 1
-    assert all(a["threshold"] == cfg.alerts.dead_letter_threshold and a["statistic"] == "Maximum"
-               and a["comparisonOperator"] == "GreaterThanOrEqualToThreshold" for a in dlq)
+    assert all(
+        a["threshold"] == cfg.alerts.dead_letter_threshold
+        and a["statistic"] == "Maximum"
+        and a["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        for a in dlq
+    )
     quarantine = found[("DataLake", "QuarantinedRows")]
     assert {a["dimensions"]["JobName"] for a in quarantine} == {cfg.names.glue_job(job) for job in cfg.dataset_jobs}
-    assert all(a["dimensions"]["Environment"] == "prod" and a["statistic"] == "Sum"
-               and a["threshold"] == 100 for a in quarantine)
+    assert all(
+        a["dimensions"]["Environment"] == "prod" and a["statistic"] == "Sum" and a["threshold"] == 100
+        for a in quarantine
+    )
     glue = found[("Glue", "glue.driver.aggregate.numFailedTasks")]
     assert len(glue) == len(cfg.jobs)
-    assert all(a["dimensions"]["JobRunId"] == "ALL" and a["dimensions"]["Type"] == "count"
-               and a["comparisonOperator"] == "GreaterThanThreshold" and a["threshold"] == 0 for a in glue)
+    assert all(
+        a["dimensions"]["JobRunId"] == "ALL"
+        and a["dimensions"]["Type"] == "count"
+        and a["comparisonOperator"] == "GreaterThanThreshold"
+        and a["threshold"] == 0
+        for a in glue
+    )
 
 
 def test_failed_runs_reach_the_topic_once_as_readable_messages(prod_alerts):
@@ -644,7 +759,9 @@ def test_failed_runs_reach_the_topic_once_as_readable_messages(prod_alerts):
     assert not events.matches(pattern, runs.glue_job_state_change_event("data-lake-prod-sales_etl", "jr_1", "FAILED"))
     target = named(prod_alerts, "aws:cloudwatch/eventTarget:EventTarget", "-run-failures-target")
     assert target["arn"].endswith(":data-lake-prod-alerts")
-    transformer = runs.InputTransformer(target["inputTransformer"]["inputPaths"], target["inputTransformer"]["inputTemplate"])
+    transformer = runs.InputTransformer(
+        target["inputTransformer"]["inputPaths"], target["inputTransformer"]["inputTemplate"]
+    )
     mail = transformer.apply(failed)
     assert mail.startswith(f"Runner {runner} execution exec-1 FAILED after its retries. Error: States.TaskFailed.")
     assert '\\"Id\\": \\"jr_1\\"' in json.dumps(mail) and "boom" in mail and "sales_etl" in mail
@@ -674,18 +791,28 @@ def test_catalog_declares_each_dataset_as_an_iceberg_table_of_its_declared_schem
         definition = iceberg["icebergTableInput"]
         assert definition["location"] == f"s3://{DEV.platform.output_bucket(job)}/{job_cfg.dataset}"
         fields = [(f["name"], json.loads(f["type"])) for f in definition["schema"]["fields"]]
-        spark_types = {"string": "string", "int": "int", "long": "bigint", "date": "date", "timestamptz": "timestamp",
-                       "boolean": "boolean"}
+        spark_types = {
+            "string": "string",
+            "int": "int",
+            "long": "bigint",
+            "date": "date",
+            "timestamptz": "timestamp",
+            "boolean": "boolean",
+        }
         expected = [(f.name, f.dataType.simpleString()) for f in REGISTRY[job].schema.fields]
         assert [(name, spark_types.get(t, t) if isinstance(t, str) else t["type"]) for name, t in fields] == [
-            (name, "map" if kind.startswith("map<") else kind) for name, kind in expected]
+            (name, "map" if kind.startswith("map<") else kind) for name, kind in expected
+        ]
         assert [f["name"] for f in definition["partitionSpec"]["fields"]] == list(REGISTRY[job].partition_columns)
         assert all(f["transform"] == "identity" for f in definition["partitionSpec"]["fields"])
         assert definition["properties"] == {k: v for k, v in TABLE_PROPERTIES.items() if k != "format-version"}
         assert "storageDescriptor" not in table and "partitionKeys" not in table  # Iceberg's, not Hive's
         assert not any(key.startswith("projection.") for key in table.get("parameters") or {})
-    attributes = next(f for f in tables["products"]["openTableFormatInput"]["icebergInput"]["icebergTableInput"]
-                      ["schema"]["fields"] if f["name"] == "attributes")
+    attributes = next(
+        f
+        for f in tables["products"]["openTableFormatInput"]["icebergInput"]["icebergTableInput"]["schema"]["fields"]
+        if f["name"] == "attributes"
+    )
     assert json.loads(attributes["type"])["type"] == "map"
 
 
@@ -695,8 +822,15 @@ def test_pulumi_never_updates_an_iceberg_table_and_prod_never_deletes_one(stack,
     assert len(tables) == len(stack.platform.dataset_jobs)
     for table in tables:
         assert set(table["options"]["ignoreChanges"]) == {
-            "description", "owner", "parameters", "partitionKeys", "retention", "storageDescriptor", "tableType",
-            "openTableFormatInput"}
+            "description",
+            "owner",
+            "parameters",
+            "partitionKeys",
+            "retention",
+            "storageDescriptor",
+            "tableType",
+            "openTableFormatInput",
+        }
         assert table["options"]["protect"] is protected
         # Every input the table declares besides its identity is ignored after creation.
         assert set(table["inputs"]) - {"name", "databaseName"} <= set(table["options"]["ignoreChanges"])
@@ -717,8 +851,10 @@ def test_platform_exposes_typed_outputs():
         buckets, jobs, runners, topic = values
         assert buckets == {p: DEV.platform.bucket_name(p) for p in BUCKETS}
         assert jobs == {job: DEV.platform.names.glue_job(job) for job in DEV.platform.jobs}
-        assert runners == {job: f"arn:aws:states:{REGION}:{synth.ACCOUNT_ID}:stateMachine:{DEV.platform.names.runner(job)}"
-                           for job in DEV.platform.jobs}
+        assert runners == {
+            job: f"arn:aws:states:{REGION}:{synth.ACCOUNT_ID}:stateMachine:{DEV.platform.names.runner(job)}"
+            for job in DEV.platform.jobs
+        }
         assert topic == f"arn:aws:sns:{REGION}:{synth.ACCOUNT_ID}:data-lake-dev-alerts"
 
     return pulumi.Output.all(

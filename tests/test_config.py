@@ -45,8 +45,9 @@ def test_bad_config_is_rejected_naming_the_key(path: Path):
     with pytest.raises(ConfigError) as raised:
         load_stack("bad", path=path)
     errors = [p for p in raised.value.problems if p.severity is Severity.ERROR]
-    assert any(p.path == key_path or p.path.startswith(key_path) for p in errors), \
+    assert any(p.path == key_path or p.path.startswith(key_path) for p in errors), (
         f"no error at {key_path}; got {[str(p) for p in errors]}"
+    )
     assert fragment in str(raised.value), str(raised.value)
 
 
@@ -117,11 +118,11 @@ def test_all_errors_are_reported_at_once():
 @pytest.mark.parametrize(
     ("a", "b", "overlap"),
     [
-        (("sales/", ".csv"), ("sales/2024/", None), True),     # sales/2024/x.csv matches both
+        (("sales/", ".csv"), ("sales/2024/", None), True),  # sales/2024/x.csv matches both
         (("sales/", ".csv"), ("sales/", ".json"), False),
         (("sales/", ".csv"), ("products/", ".csv"), False),
-        (("sales/", None), (None, ".csv"), True),              # sales/a.csv
-        (("a/", ".tar.gz"), ("a/b/", ".gz"), True),            # a/b/x.tar.gz
+        (("sales/", None), (None, ".csv"), True),  # sales/a.csv
+        (("a/", ".tar.gz"), ("a/b/", ".gz"), True),  # a/b/x.tar.gz
         (("a/", ".tar.gz"), ("a/b/", ".zip"), False),
         (("inventory/updates/", ".xml"), ("inventory/", ".xml"), True),
     ],
@@ -142,7 +143,9 @@ def test_lake_validate_refuses_each_bad_config_naming_the_key(path: Path, tmp_pa
 
     key_path, fragment = expectation(path)
     (tmp_path / "Pulumi.bad.yaml").write_text(path.read_text())
-    code = main(["--home", str(tmp_path / "home"), "--project-dir", str(tmp_path), "--stack", "bad", "validate", "--json"])
+    code = main(
+        ["--home", str(tmp_path / "home"), "--project-dir", str(tmp_path), "--stack", "bad", "validate", "--json"]
+    )
     report = json.loads(capsys.readouterr().out)
     assert code == 1 and report["valid"] is False
     errors = [p for p in report["problems"] if p["severity"] == "error"]
@@ -206,12 +209,15 @@ def test_a_dataset_job_needs_its_dataset_and_source():
     assert f"{P}.jobs.sales_etl.dataset" in paths and f"{P}.jobs.sales_etl.source" in paths
 
 
-@pytest.mark.parametrize(("key", "value", "why"), [
-    ("dataset", "tables", "writes no dataset"),
-    ("layer", "gold", "both silver and gold"),
-    ("source", {"prefix": "sales/"}, "reads no input"),
-    ("max_drop_ratio", 0.1, "no quality gate"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "why"),
+    [
+        ("dataset", "tables", "writes no dataset"),
+        ("layer", "gold", "both silver and gold"),
+        ("source", {"prefix": "sales/"}, "reads no input"),
+        ("max_drop_ratio", 0.1, "no quality gate"),
+    ],
+)
 def test_a_maintenance_job_refuses_what_only_a_dataset_job_has(key, value, why):
     raw = dev_raw()
     raw["jobs"]["table_maintenance"][key] = value
@@ -222,8 +228,10 @@ def test_a_maintenance_job_refuses_what_only_a_dataset_job_has(key, value, why):
 def test_the_kind_must_match_the_etl_job():
     raw = dev_raw()
     raw["jobs"]["table_maintenance"]["kind"] = "etl"
-    assert (f"{P}.jobs.table_maintenance.kind",
-            "is etl, but etl job 'table_maintenance' is a maintenance job; set kind: maintenance") in _errors(raw)
+    assert (
+        f"{P}.jobs.table_maintenance.kind",
+        "is etl, but etl job 'table_maintenance' is a maintenance job; set kind: maintenance",
+    ) in _errors(raw)
     raw = dev_raw()
     raw["jobs"]["sales_etl"]["kind"] = "maintenance"
     assert any(path == f"{P}.jobs.sales_etl.kind" and "is an etl job" in message for path, message in _errors(raw))
@@ -233,8 +241,9 @@ def test_at_most_one_maintenance_job():
     raw = dev_raw()
     raw["jobs"]["sales_etl"] = {"kind": "maintenance"}
     del raw["s3_rules"]["sales_file_trigger"], raw["after_job"]["sales_daily"]
-    assert any(path.startswith(f"{P}.jobs.") and "at most one maintenance job" in message
-               for path, message in _errors(raw))
+    assert any(
+        path.startswith(f"{P}.jobs.") and "at most one maintenance job" in message for path, message in _errors(raw)
+    )
 
 
 def test_only_a_schedule_may_start_the_maintenance_job():
@@ -260,7 +269,9 @@ def test_three_independent_errors_are_reported_in_one_pass_each_with_its_yaml_li
     job that does not exist) come out of one `load_stack`, each placed in the file."""
     text = (REPO / "Pulumi.dev.yaml").read_text()
     text = text.replace('expression: "cron(0 2 * * ? *)"', 'expression: "cron(0 25 * * ? *)"', 1)
-    text = text.replace("        timeout_minutes: 30\n", "        timeout_minutes: 30\n        timeout_minuets: 30\n", 1)
+    text = text.replace(
+        "        timeout_minutes: 30\n", "        timeout_minutes: 30\n        timeout_minuets: 30\n", 1
+    )
     text = text.replace("job: product_catalog}", "job: product_catalogue}", 1)
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(text)

@@ -21,8 +21,12 @@ BUCKET = "data-lake-dev-artifacts"
 def validation(spark):
     rows = [(1, 5.0), (2, -3.0), (3, -1.0), (None, 2.0), (5, 7.0)]
     df = spark.createDataFrame(rows, "order_id int, amount double").cache()
-    gate = run_gate(df, [not_null("order_id"), between("amount", min_value=0, action=Action.DROP, name="amount_positive")],
-                    suite_name="sales_etl.quality", max_drop_ratio=1.0)
+    gate = run_gate(
+        df,
+        [not_null("order_id"), between("amount", min_value=0, action=Action.DROP, name="amount_positive")],
+        suite_name="sales_etl.quality",
+        max_drop_ratio=1.0,
+    )
     return gate.validation
 
 

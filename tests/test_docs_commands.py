@@ -29,8 +29,14 @@ pytestmark = [pytest.mark.cli, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-USAGE_ERRORS = ("No such option", "No such command", "Missing argument", "Got unexpected extra argument",
-                "Invalid value for", "Usage:")
+USAGE_ERRORS = (
+    "No such option",
+    "No such command",
+    "Missing argument",
+    "Got unexpected extra argument",
+    "Invalid value for",
+    "Usage:",
+)
 
 # What is not run here, and why (matched against the whole command line).
 NOT_RUN: dict[str, str] = {
@@ -40,7 +46,8 @@ NOT_RUN: dict[str, str] = {
     r"^pulumi( |$)": "needs the Pulumi CLI and AWS credentials (not on this machine)",
     r"(^|/)lake --home \.lake-demo demo$": (
         "the demo's whole run, one Spark run of every job: tests/test_cli_pipeline.py::"
-        "test_the_demo_runs_end_to_end runs this `lake demo` on a scratch home"),
+        "test_the_demo_runs_end_to_end runs this `lake demo` on a scratch home"
+    ),
 }
 # Commands that run until stopped: started, left to come up, then sent Ctrl-C.
 LONG_RUNNING: dict[str, str] = {r"(^|/)lake watch( |$)": "Watching"}
@@ -48,8 +55,8 @@ LONG_RUNNING: dict[str, str] = {r"(^|/)lake watch( |$)": "Watching"}
 
 @dataclass(frozen=True)
 class Command:
-    origin: str   # where it is written, e.g. "README.md:112" or ".github/workflows/preview.yml (preview)"
-    line: str     # as written (comments removed)
+    origin: str  # where it is written, e.g. "README.md:112" or ".github/workflows/preview.yml (preview)"
+    line: str  # as written (comments removed)
     env: tuple[tuple[str, str], ...] = ()
 
 
@@ -92,8 +99,11 @@ def _expand(text: str, workflow: dict, job: dict) -> list[str]:
     match = re.search(r"\$\{\{[^}]*\}\}", text)
     if not match:
         return [text]
-    return [expanded for value in _expression_values(match.group(0), workflow, job)
-            for expanded in _expand(text.replace(match.group(0), value, 1), workflow, job)]
+    return [
+        expanded
+        for value in _expression_values(match.group(0), workflow, job)
+        for expanded in _expand(text.replace(match.group(0), value, 1), workflow, job)
+    ]
 
 
 def workflow_commands(path: Path) -> list[Command]:
@@ -105,13 +115,17 @@ def workflow_commands(path: Path) -> list[Command]:
             if "run" not in step:
                 continue
             templates = {**env_templates, **(step.get("env") or {})}
-            env_choices = [[(key, value) for value in _expand(str(template), workflow, job)]
-                           for key, template in templates.items()]
+            env_choices = [
+                [(key, value) for value in _expand(str(template), workflow, job)] for key, template in templates.items()
+            ]
             for line in filter(None, (ln.strip() for ln in str(step["run"]).splitlines())):
                 for expanded in _expand(line, workflow, job):
                     for env in _combinations(env_choices):
-                        needed = tuple((k, v) for k, v in env if f"${k}" in expanded or "${" + k in expanded
-                                       or k.startswith("LAKE_"))
+                        needed = tuple(
+                            (k, v)
+                            for k, v in env
+                            if f"${k}" in expanded or "${" + k in expanded or k.startswith("LAKE_")
+                        )
                         commands.append(Command(f"{path.relative_to(REPO)} ({job_name})", expanded, needed))
     return list(dict.fromkeys(commands))
 
@@ -126,8 +140,9 @@ def _combinations(choices: list[list[tuple[str, str]]]) -> list[tuple[tuple[str,
 def make_recipe(target: str) -> list[str]:
     # Under `make test` this runs inside make: its MAKEFLAGS would add "Entering directory" lines.
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    out = subprocess.run(["make", "-n", "--no-print-directory", target], cwd=REPO, capture_output=True, text=True,
-                         check=True, env=env)
+    out = subprocess.run(
+        ["make", "-n", "--no-print-directory", target], cwd=REPO, capture_output=True, text=True, check=True, env=env
+    )
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
@@ -158,10 +173,18 @@ def scratch(tmp_path_factory) -> Path:
 
 def _environment(scratch: Path, command: Command) -> dict[str, str]:
     # As a user's shell: none of the test run's own LAKE_ or make settings.
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_") and k not in ("MAKEFLAGS", "MFLAGS",
-                                                                                          "MAKELEVEL")}
-    return {**clean, "PATH": f"{VENV_BIN}{os.pathsep}{clean.get('PATH', '')}", "LAKE_HOME": str(scratch / ".lake"),
-            "LAKE_RETRY_SCALE": "0", **dict(command.env)}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LAKE_") and k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    }
+    return {
+        **clean,
+        "PATH": f"{VENV_BIN}{os.pathsep}{clean.get('PATH', '')}",
+        "LAKE_HOME": str(scratch / ".lake"),
+        "LAKE_RETRY_SCALE": "0",
+        **dict(command.env),
+    }
 
 
 def _cwd(line: str, scratch: Path) -> Path:
@@ -174,15 +197,27 @@ def run(command: Command, scratch: Path) -> subprocess.CompletedProcess[str]:
     for pattern, ready in LONG_RUNNING.items():
         if re.search(pattern, command.line):
             return _run_until_ready(command, scratch, ready)
-    return subprocess.run(["bash", "-c", command.line], cwd=_cwd(command.line, scratch), capture_output=True,
-                          text=True, timeout=600, env=_environment(scratch, command))
+    return subprocess.run(
+        ["bash", "-c", command.line],
+        cwd=_cwd(command.line, scratch),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=_environment(scratch, command),
+    )
 
 
 def _run_until_ready(command: Command, scratch: Path, ready: str) -> subprocess.CompletedProcess[str]:
     out_path, err_path = scratch / ".long-running.out", scratch / ".long-running.err"
     with out_path.open("w") as out, err_path.open("w") as err:
-        process = subprocess.Popen(["bash", "-c", f"exec {command.line}"], cwd=_cwd(command.line, scratch),
-                                   stdout=out, stderr=err, text=True, env=_environment(scratch, command))
+        process = subprocess.Popen(
+            ["bash", "-c", f"exec {command.line}"],
+            cwd=_cwd(command.line, scratch),
+            stdout=out,
+            stderr=err,
+            text=True,
+            env=_environment(scratch, command),
+        )
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and process.poll() is None and ready not in err_path.read_text():
             time.sleep(0.5)
@@ -199,7 +234,8 @@ def check(command: Command, result: subprocess.CompletedProcess[str]) -> None:
     usage = [marker for marker in USAGE_ERRORS if marker in result.stderr]
     assert result.returncode == 0 and not usage, (
         f"{command.origin}: `{command.line}` exited {result.returncode}{' with a usage error' if usage else ''}\n"
-        f"{output[-3000:]}")
+        f"{output[-3000:]}"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,15 +244,23 @@ def check(command: Command, result: subprocess.CompletedProcess[str]) -> None:
 def test_the_extractor_finds_the_commands_people_run():
     """Fails if the extraction went blind (a README restructure, a renamed workflow)."""
     lines = {c.line for c in all_commands()}
-    assert {"make demo", "make test", ".venv/bin/lake validate --stack dev", "lake synth --stack prod --json",
-            ".venv/bin/lake validate --stack prod", "pulumi up --stack dev"} <= lines, sorted(lines)
+    assert {
+        "make demo",
+        "make test",
+        ".venv/bin/lake validate --stack dev",
+        "lake synth --stack prod --json",
+        ".venv/bin/lake validate --stack prod",
+        "pulumi up --stack dev",
+    } <= lines, sorted(lines)
     assert sum(line.startswith(("lake ", ".venv/bin/lake ")) for line in lines) >= 10
 
 
 def test_workflow_expressions_expand_to_every_stack():
     preview = workflow_commands(REPO / ".github" / "workflows" / "preview.yml")
     assert {c.line for c in preview if "validate" in c.line} == {
-        ".venv/bin/lake validate --stack dev", ".venv/bin/lake validate --stack prod"}
+        ".venv/bin/lake validate --stack dev",
+        ".venv/bin/lake validate --stack prod",
+    }
     deploy = [c for c in workflow_commands(REPO / ".github" / "workflows" / "deploy.yml") if "validate" in c.line]
     assert {dict(c.env)["STACK"] for c in deploy} == {"dev", "prod"}
 
@@ -224,8 +268,11 @@ def test_workflow_expressions_expand_to_every_stack():
 def test_every_command_in_the_readme_and_the_workflows_runs_as_written(scratch: Path):
     ran, skipped, done = [], [], set()
     for command in all_commands():
-        lines = make_recipe(command.line.split(" ", 1)[1]) if command.line.startswith("make ") and \
-            reason_not_run(command.line) is None else [command.line]
+        lines = (
+            make_recipe(command.line.split(" ", 1)[1])
+            if command.line.startswith("make ") and reason_not_run(command.line) is None
+            else [command.line]
+        )
         for line in lines:
             why = reason_not_run(line)
             if why is not None:

@@ -48,7 +48,12 @@ def test_glue_style_arguments_parse_and_glue_extras_are_kept_aside():
 
 def test_defaults_for_a_manual_local_run():
     args = JobArguments.from_mapping({"storage_root": "/tmp/lake"})
-    assert (args.env, args.trigger_source, args.max_drop_ratio, args.source_key) == ("local", TriggerSource.MANUAL, 0.05, None)
+    assert (args.env, args.trigger_source, args.max_drop_ratio, args.source_key) == (
+        "local",
+        TriggerSource.MANUAL,
+        0.05,
+        None,
+    )
     assert (args.bronze_bucket, args.storage_root) == ("data-lake-local-bronze", "/tmp/lake")
     assert re.fullmatch(r"local-\d{8}T\d{6}-[0-9a-f]{6}", args.job_run_id)
     assert default_run_id() != default_run_id()

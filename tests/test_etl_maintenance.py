@@ -17,7 +17,17 @@ pytestmark = pytest.mark.spark
 
 HEADER = "order_id,order_ts,store_id,customer_id,sku,quantity,unit_price,currency"
 SALES = "lake.data_lake_dev.sales"
-BUSINESS = ("order_id", "order_ts", "store_id", "sku", "quantity", "unit_price", "currency", "order_date", "_source_key")
+BUSINESS = (
+    "order_id",
+    "order_ts",
+    "store_id",
+    "sku",
+    "quantity",
+    "unit_price",
+    "currency",
+    "order_date",
+    "_source_key",
+)
 
 
 def snapshot_rows(lake: LocalLake, spark, columns=None) -> list[tuple]:
@@ -40,11 +50,17 @@ def pending(lake: LocalLake) -> list[str]:
 
 def test_rollback_restores_the_previous_snapshot_exactly_and_reprocessing_reproduces_the_load(spark, tmp_path):
     lake = LocalLake(tmp_path)
-    lake.put("sales/good.csv", f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c,A,2,10.00,EUR\no2,2024-01-06T10:00:00Z,s1,c,A,1,1.00,EUR\n")
+    lake.put(
+        "sales/good.csv",
+        f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c,A,2,10.00,EUR\no2,2024-01-06T10:00:00Z,s1,c,A,1,1.00,EUR\n",
+    )
     good = lake.run("sales_etl", spark, trigger_source="schedule")
     after_good = snapshot_rows(lake, spark)
     # A bad load: o1 restated with a wrong price and a new order.
-    lake.put("sales/bad.csv", f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c,A,2,99.00,EUR\no3,2024-01-07T10:00:00Z,s2,c,B,1,3.00,EUR\n")
+    lake.put(
+        "sales/bad.csv",
+        f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c,A,2,99.00,EUR\no3,2024-01-07T10:00:00Z,s2,c,B,1,3.00,EUR\n",
+    )
     bad = lake.run("sales_etl", spark, trigger_source="schedule")
     after_bad = snapshot_rows(lake, spark, BUSINESS)
     assert (good.state, bad.state) == ("SUCCEEDED", "SUCCEEDED")
@@ -52,8 +68,15 @@ def test_rollback_restores_the_previous_snapshot_exactly_and_reprocessing_reprod
 
     session = table_session(spark, str(tmp_path))
     target = snapshot_of_run(session, SALES, good.run_id)
-    result = rollback_table(session, LocalStorage(tmp_path), identifier=SALES, bucket=lake.silver, job="sales_etl",
-                            to_snapshot=target, rollback_id="rb-1")
+    result = rollback_table(
+        session,
+        LocalStorage(tmp_path),
+        identifier=SALES,
+        bucket=lake.silver,
+        job="sales_etl",
+        to_snapshot=target,
+        rollback_id="rb-1",
+    )
 
     assert snapshot_rows(lake, spark) == after_good  # every column, lineage stamps included
     assert result.runs == [bad.run_id]
@@ -79,8 +102,15 @@ def test_a_run_that_committed_nothing_after_the_target_is_un_recorded_too(spark,
     assert copy.state == "SUCCEEDED"
 
     session = table_session(spark, str(tmp_path))
-    result = rollback_table(session, LocalStorage(tmp_path), identifier=SALES, bucket=lake.silver, job="sales_etl",
-                            to_snapshot=snapshot_of_run(session, SALES, first.run_id), rollback_id="rb-2")
+    result = rollback_table(
+        session,
+        LocalStorage(tmp_path),
+        identifier=SALES,
+        bucket=lake.silver,
+        job="sales_etl",
+        to_snapshot=snapshot_of_run(session, SALES, first.run_id),
+        rollback_id="rb-2",
+    )
     assert set(pending(lake)) == {"sales/b.csv", "sales/b-copy.csv"}
     assert len(result.runs) == 2
 
@@ -93,11 +123,19 @@ def test_rollback_refuses_targets_outside_the_current_history(spark, tmp_path):
     current = snapshot_of_run(session, SALES, first.run_id)
     storage = LocalStorage(tmp_path)
     with pytest.raises(RollbackError, match="already the current snapshot"):
-        rollback_table(session, storage, identifier=SALES, bucket=lake.silver, job="sales_etl",
-                       to_snapshot=current, rollback_id="rb")
+        rollback_table(
+            session,
+            storage,
+            identifier=SALES,
+            bucket=lake.silver,
+            job="sales_etl",
+            to_snapshot=current,
+            rollback_id="rb",
+        )
     with pytest.raises(RollbackError, match="not in the current history"):
-        rollback_table(session, storage, identifier=SALES, bucket=lake.silver, job="sales_etl",
-                       to_snapshot=12345, rollback_id="rb")
+        rollback_table(
+            session, storage, identifier=SALES, bucket=lake.silver, job="sales_etl", to_snapshot=12345, rollback_id="rb"
+        )
     with pytest.raises(RollbackError, match="committed no snapshot"):
         snapshot_of_run(session, SALES, "local-nope")
     assert not storage.list_objects(lake.silver, "_ledger/sales_etl/rb"), "a refused rollback records nothing"
@@ -134,11 +172,18 @@ def test_the_maintenance_job_maintains_the_tables_it_is_given_and_skips_missing_
     for day in range(1, 6):
         lake.put(f"sales/d{day}.csv", f"{HEADER}\no{day},2024-01-05T1{day}:00:00Z,s1,c,A,{day},1.00,EUR\n")
         assert lake.upload_event("sales_etl", spark, f"sales/d{day}.csv").state == "SUCCEEDED"
-    summary = lake.run("table_maintenance", spark, tables="sales,products", snapshot_retention_days="0",
-                       min_snapshots="1", orphan_retention_days="3")
+    summary = lake.run(
+        "table_maintenance",
+        spark,
+        tables="sales,products",
+        snapshot_retention_days="0",
+        min_snapshots="1",
+        orphan_retention_days="3",
+    )
     assert (summary.state, summary.error) == ("SUCCEEDED", None)
-    assert summary.outputs == ["data_lake_dev.sales: 5 data files rewritten into 1, 5 snapshots expired, "
-                               "0 orphan files removed"]
+    assert summary.outputs == [
+        "data_lake_dev.sales: 5 data files rewritten into 1, 5 snapshots expired, 0 orphan files removed"
+    ]
 
 
 def test_the_maintenance_job_refuses_bad_arguments_before_touching_a_table(spark, tmp_path):

@@ -25,11 +25,16 @@ def test_each_stage_ends_when_the_next_begins_and_the_last_with_the_run(caplog):
         stages.start("quality gate")
         clock.now += 0.25
         kept = stages.close()
-    assert kept == [{"name": "extract", "seconds": 1.5, "rows": 1000},
-                    {"name": "quality gate", "seconds": 0.25, "rows": None}]
+    assert kept == [
+        {"name": "extract", "seconds": 1.5, "rows": 1000},
+        {"name": "quality gate", "seconds": 0.25, "rows": None},
+    ]
     assert [(e.stage, e.state, e.seconds, e.rows) for e in seen] == [
-        ("extract", STARTED, None, None), ("extract", FINISHED, 1.5, 1000),
-        ("quality gate", STARTED, None, None), ("quality gate", FINISHED, 0.25, None)]
+        ("extract", STARTED, None, None),
+        ("extract", FINISHED, 1.5, 1000),
+        ("quality gate", STARTED, None, None),
+        ("quality gate", FINISHED, 0.25, None),
+    ]
     assert "stage job=sales_etl run_id=jr_1 name=quality gate" in caplog.text
 
 

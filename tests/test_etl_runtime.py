@@ -34,7 +34,10 @@ def test_main_prints_one_json_line_and_the_reason(capsys):
     code = main(["--JOB_NAME", "nope", "--storage_root", "/tmp/x"])
     out, err = capsys.readouterr()
     assert code == 1
-    assert json.loads(out)["error"] == "invalid job arguments: unknown job 'nope'; known jobs: customer_import, inventory_sync, product_catalog, sales_daily, sales_etl, table_maintenance"
+    assert (
+        json.loads(out)["error"]
+        == "invalid job arguments: unknown job 'nope'; known jobs: customer_import, inventory_sync, product_catalog, sales_daily, sales_etl, table_maintenance"
+    )
     assert err.strip().splitlines()[-1] == "nope FAILED: " + json.loads(out)["error"]
 
 
@@ -92,8 +95,9 @@ def test_only_an_enforced_unique_and_not_null_key_lets_the_writer_skip_its_key_c
 
     key = ("order_id",)
     assert gate_makes_keys_unique([q.not_null("order_id"), q.unique("order_id")], key)
-    assert gate_makes_keys_unique([q.not_null("order_id", action=q.Action.FAIL),
-                                   q.unique("order_id", action=q.Action.FAIL)], key)
+    assert gate_makes_keys_unique(
+        [q.not_null("order_id", action=q.Action.FAIL), q.unique("order_id", action=q.Action.FAIL)], key
+    )
     assert not gate_makes_keys_unique([q.unique("order_id")], key)  # repeated null keys pass unique
     assert not gate_makes_keys_unique([q.not_null("order_id"), q.unique("order_id", action=q.Action.WARN)], key)
     assert not gate_makes_keys_unique([q.not_null("order_id"), q.unique("sku")], key)

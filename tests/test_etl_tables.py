@@ -33,7 +33,9 @@ def rows(spark, data):
 
 
 def winners(spark, existing, incoming, latest_order=("_origin", "_source_key")):
-    marked = mark_merge_winners(rows(spark, existing), rows(spark, incoming), ["id"], ["id", "value", "day"], latest_order)
+    marked = mark_merge_winners(
+        rows(spark, existing), rows(spark, incoming), ["id"], ["id", "value", "day"], latest_order
+    )
     return marked.filter("_winner").drop("_winner")
 
 
@@ -86,11 +88,13 @@ def test_partition_values_become_sql_literals_that_cannot_break_out_of_the_state
 
 # ---- writes to a table ------------------------------------------------------------------------
 
+
 @pytest.fixture()
 def table(spark, tmp_path):
     session = table_session(spark, str(tmp_path))
-    spec = DatasetSpec("data_lake_test", "things", str(tmp_path / "silver" / "things"), rows(session, []).schema,
-                       ("id",), ("day",))
+    spec = DatasetSpec(
+        "data_lake_test", "things", str(tmp_path / "silver" / "things"), rows(session, []).schema, ("id",), ("day",)
+    )
     return IcebergTable(session, spec)
 
 
@@ -109,8 +113,10 @@ def snapshots(table: IcebergTable) -> list[dict]:
 
 def changed_files(table: IcebergTable, snapshot_id: int) -> list[tuple[int, date]]:
     """(status, day) of each data file entry a snapshot added (1) or deleted (2)."""
-    query = (f"SELECT status, data_file.partition.day AS day FROM {table.spec.identifier}.entries "
-             f"WHERE snapshot_id = {snapshot_id}")
+    query = (
+        f"SELECT status, data_file.partition.day AS day FROM {table.spec.identifier}.entries "
+        f"WHERE snapshot_id = {snapshot_id}"
+    )
     return sorted((r["status"], r["day"]) for r in table.spark.sql(query).collect())
 
 
@@ -123,13 +129,18 @@ def test_the_table_is_created_from_the_spec_as_an_iceberg_v2_table_partitioned_l
     described = {r["col_name"]: r["data_type"] for r in spark.sql(f"DESCRIBE TABLE EXTENDED {identifier}").collect()}
     assert described["_partition"] == "struct<day:date>"
     assert described["Location"].endswith("/silver/things")
-    assert [(f.name, f.dataType.simpleString()) for f in table.read().schema.fields] == \
-        [(f.name, f.dataType.simpleString()) for f in table.spec.schema.fields]
+    assert [(f.name, f.dataType.simpleString()) for f in table.read().schema.fields] == [
+        (f.name, f.dataType.simpleString()) for f in table.spec.schema.fields
+    ]
 
 
 def test_a_first_write_appends_and_its_snapshot_names_the_run_the_job_and_the_sources(spark, table):
-    result = table.merge(rows(table.spark, [("a", 1, date(2024, 1, 1), "k1", T0, "r0"), ("b", 2, date(2024, 1, 2), "k1", T0, "r0")]),
-                         commit("r0", "k1"), keys_unique=True, incoming_rows=2)
+    result = table.merge(
+        rows(table.spark, [("a", 1, date(2024, 1, 1), "k1", T0, "r0"), ("b", 2, date(2024, 1, 2), "k1", T0, "r0")]),
+        commit("r0", "k1"),
+        keys_unique=True,
+        incoming_rows=2,
+    )
     assert (result.operation, result.rows_written) == ("append", 2)
     assert result.partitions == [{"day": "2024-01-01"}, {"day": "2024-01-02"}]
     [snapshot] = snapshots(table)
@@ -149,13 +160,25 @@ def test_reprocessing_the_same_rows_commits_nothing(spark, table):
 
 
 def test_a_restated_key_moves_in_one_merge_commit_that_touches_only_its_two_partitions(spark, table):
-    table.merge(rows(table.spark, [("a", 1, date(2024, 1, 1), "k1", T0, "r0"), ("b", 2, date(2024, 1, 2), "k1", T0, "r0"),
-                             ("c", 3, date(2024, 1, 3), "k1", T0, "r0")]), commit("r0", "k1"))
+    table.merge(
+        rows(
+            table.spark,
+            [
+                ("a", 1, date(2024, 1, 1), "k1", T0, "r0"),
+                ("b", 2, date(2024, 1, 2), "k1", T0, "r0"),
+                ("c", 3, date(2024, 1, 3), "k1", T0, "r0"),
+            ],
+        ),
+        commit("r0", "k1"),
+    )
     result = table.merge(rows(table.spark, [("a", 5, date(2024, 1, 2), "k2", T1, "r1")]), commit("r1", "k2"))
     assert (result.operation, result.rows_written) == ("merge", 1)
     assert result.partitions == [{"day": "2024-01-01"}, {"day": "2024-01-02"}]
-    assert content(table) == [("a", 5, date(2024, 1, 2), "k2", "r1"), ("b", 2, date(2024, 1, 2), "k1", "r0"),
-                              ("c", 3, date(2024, 1, 3), "k1", "r0")]
+    assert content(table) == [
+        ("a", 5, date(2024, 1, 2), "k2", "r1"),
+        ("b", 2, date(2024, 1, 2), "k1", "r0"),
+        ("c", 3, date(2024, 1, 3), "k1", "r0"),
+    ]
     assert len(snapshots(table)) == 2
     # Copy-on-write: the old files of both partitions are replaced; day 3 is not touched.
     touched = {day for _status, day in changed_files(table, result.snapshot_id)}
@@ -164,8 +187,12 @@ def test_a_restated_key_moves_in_one_merge_commit_that_touches_only_its_two_part
 
 def test_new_keys_are_appended_and_no_stored_file_is_rewritten(spark, table):
     table.merge(rows(table.spark, [("a", 1, date(2024, 1, 1), "k1", T0, "r0")]), commit("r0", "k1"), keys_unique=True)
-    result = table.merge(rows(table.spark, [("b", 2, date(2024, 1, 1), "k2", T1, "r1")]), commit("r1", "k2"),
-                         keys_unique=True, incoming_rows=1)
+    result = table.merge(
+        rows(table.spark, [("b", 2, date(2024, 1, 1), "k2", T1, "r1")]),
+        commit("r1", "k2"),
+        keys_unique=True,
+        incoming_rows=1,
+    )
     assert result.operation == "append"
     assert changed_files(table, result.snapshot_id) == [(1, date(2024, 1, 1))]  # one file added, none deleted
 
@@ -173,17 +200,32 @@ def test_new_keys_are_appended_and_no_stored_file_is_rewritten(spark, table):
 def test_the_lookup_skips_stored_files_whose_key_statistics_miss_the_incoming_keys(spark, table, tmp_path):
     """Growing keys read no stored data file: a stored file is made unreadable, and a write of
     keys outside its min/max must not notice; a write of a key inside its range must."""
-    table.merge(rows(table.spark, [("k100", 1, date(2024, 1, 1), "f1", T0, "r0"), ("k199", 1, date(2024, 1, 1), "f1", T0, "r0")]),
-                commit("r0", "f1"), keys_unique=True)
-    [data_file] = [Path(r[0].removeprefix("file:")) for r in
-                   table.spark.sql(f"SELECT file_path FROM {table.spec.identifier}.files").collect()]
+    table.merge(
+        rows(
+            table.spark, [("k100", 1, date(2024, 1, 1), "f1", T0, "r0"), ("k199", 1, date(2024, 1, 1), "f1", T0, "r0")]
+        ),
+        commit("r0", "f1"),
+        keys_unique=True,
+    )
+    [data_file] = [
+        Path(r[0].removeprefix("file:"))
+        for r in table.spark.sql(f"SELECT file_path FROM {table.spec.identifier}.files").collect()
+    ]
     data_file.write_bytes(b"PAR1 not parquet any more PAR1")
-    result = table.merge(rows(table.spark, [("k200", 2, date(2024, 1, 2), "f2", T1, "r1")]), commit("r1", "f2"),
-                         keys_unique=True, incoming_rows=1)
+    result = table.merge(
+        rows(table.spark, [("k200", 2, date(2024, 1, 2), "f2", T1, "r1")]),
+        commit("r1", "f2"),
+        keys_unique=True,
+        incoming_rows=1,
+    )
     assert result.operation == "append"
     with pytest.raises(Exception, match="(?i)parquet|footer|magic|corrupt"):
-        table.merge(rows(table.spark, [("k150", 3, date(2024, 1, 3), "f3", T1, "r2")]), commit("r2", "f3"),
-                    keys_unique=True, incoming_rows=1)
+        table.merge(
+            rows(table.spark, [("k150", 3, date(2024, 1, 3), "f3", T1, "r2")]),
+            commit("r2", "f3"),
+            keys_unique=True,
+            incoming_rows=1,
+        )
 
 
 def test_repeated_incoming_keys_keep_one_winner(spark, table):
@@ -193,11 +235,22 @@ def test_repeated_incoming_keys_keep_one_winner(spark, table):
 
 
 def test_replace_partitions_rewrites_the_listed_partitions_in_one_commit_and_empties_those_without_rows(spark, table):
-    table.merge(rows(table.spark, [("a", 1, date(2024, 1, 1), "k1", T0, "r0"), ("b", 2, date(2024, 1, 2), "k1", T0, "r0"),
-                             ("c", 3, date(2024, 1, 3), "k1", T0, "r0")]), commit("r0", "k1"))
-    result = table.replace_partitions(rows(table.spark, [("d", 4, date(2024, 1, 2), "g", T1, "r1"),
-                                                   ("e", 5, date(2024, 1, 9), "g", T1, "r1")]),
-                                      [(date(2024, 1, 1),), (date(2024, 1, 2),)], commit("r1"))
+    table.merge(
+        rows(
+            table.spark,
+            [
+                ("a", 1, date(2024, 1, 1), "k1", T0, "r0"),
+                ("b", 2, date(2024, 1, 2), "k1", T0, "r0"),
+                ("c", 3, date(2024, 1, 3), "k1", T0, "r0"),
+            ],
+        ),
+        commit("r0", "k1"),
+    )
+    result = table.replace_partitions(
+        rows(table.spark, [("d", 4, date(2024, 1, 2), "g", T1, "r1"), ("e", 5, date(2024, 1, 9), "g", T1, "r1")]),
+        [(date(2024, 1, 1),), (date(2024, 1, 2),)],
+        commit("r1"),
+    )
     assert (result.operation, result.rows_written) == ("overwrite", 1)
     assert content(table) == [("c", 3, date(2024, 1, 3), "k1", "r0"), ("d", 4, date(2024, 1, 2), "g", "r1")]
     assert [s["operation"] for s in snapshots(table)] == ["append", "overwrite"]
@@ -217,14 +270,19 @@ def test_a_local_table_is_readable_by_pyiceberg_and_duckdb_from_its_metadata_alo
     from etl.catalog import CATALOG, pyiceberg_catalog_properties
 
     table.merge(rows(table.spark, [("a", 1, date(2024, 1, 1), "k1", T0, "r0")]), commit("r0", "k1"))
-    table.merge(rows(table.spark, [("a", 5, date(2024, 1, 2), "k2", T1, "r1"), ("b", 2, date(2024, 1, 1), "k2", T1, "r1")]),
-                commit("r1", "k2"))
+    table.merge(
+        rows(table.spark, [("a", 5, date(2024, 1, 2), "k2", T1, "r1"), ("b", 2, date(2024, 1, 1), "k2", T1, "r1")]),
+        commit("r1", "k2"),
+    )
     expected = content(table)
     loaded = SqlCatalog(CATALOG, **pyiceberg_catalog_properties(tmp_path)).load_table("data_lake_test.things")
-    by_pyiceberg = sorted(tuple(r[c] for c in ("id", "value", "day", "_source_key", "_run_id"))
-                          for r in loaded.scan().to_arrow().to_pylist())
+    by_pyiceberg = sorted(
+        tuple(r[c] for c in ("id", "value", "day", "_source_key", "_run_id"))
+        for r in loaded.scan().to_arrow().to_pylist()
+    )
     assert by_pyiceberg == expected
     with duckdb_connection() as duck:
-        found = duck.execute("SELECT id, value, day, _source_key, _run_id FROM iceberg_scan(?) ORDER BY id",
-                             [loaded.metadata_location]).fetchall()
+        found = duck.execute(
+            "SELECT id, value, day, _source_key, _run_id FROM iceberg_scan(?) ORDER BY id", [loaded.metadata_location]
+        ).fetchall()
     assert sorted(found) == expected

@@ -80,15 +80,19 @@ def test_invalid_event_pattern_is_a_value_error_with_reason():
         ({"a": [{"numeric": [">=", 5, "<", 5]}]}, "Bottom must be less than top"),
         ({"a": [{"numeric": [">", 6e11]}]}, "Value must be between -5.0E11 and 5.0E11, inclusive"),
         ({"a": [{"anything-but": {"regex": "x"}}]}, "Unsupported anything-but pattern: regex"),
-        ({"a": [{"anything-but": {"prefix": {"equals-ignore-case": "x"}}}]},
-         "Value of anything-but must be an array or single string/number value."),
+        (
+            {"a": [{"anything-but": {"prefix": {"equals-ignore-case": "x"}}}]},
+            "Value of anything-but must be an array or single string/number value.",
+        ),
         ({"a": [{"prefix": {"foo": "x"}}]}, "Unsupported prefix pattern: foo"),
         ({"a": [{"cidr": "10.0.0.0"}]}, "Malformed CIDR, one '/' required"),
         ({"a": [[1]]}, "Match value must be String, number, true, false, or null"),
         ({"$or": [{"a": ["x"]}]}, "There must have at least 2 Objects in $or relationship."),
         ({"$or": [{"a": ["x"]}, "b"]}, "Only JSON object is allowed in array of $or relationship."),
-        ({"$or": [{"a": ["x"]}, {"prefix": ["y"]}]},
-         "prefix is Ruler reserved fieldName which cannot be used inside $or."),
+        (
+            {"$or": [{"a": ["x"]}, {"prefix": ["y"]}]},
+            "prefix is Ruler reserved fieldName which cannot be used inside $or.",
+        ),
         ({"detail": {}}, "Empty objects are not allowed"),
     ],
 )
@@ -195,8 +199,14 @@ def test_special_characters_in_keys_are_literal(prefix, suffix, hit, miss):
 def test_event_shape():
     when = datetime(2024, 3, 1, 14, 5, 9, 123456, tzinfo=timezone(timedelta(hours=2)))
     event = s3_object_created_event(
-        BUCKET, "sales/q1 report+final é.csv", 1024,
-        region="eu-west-1", account="111122223333", time=when, event_id="evt-1", version_id="v1",
+        BUCKET,
+        "sales/q1 report+final é.csv",
+        1024,
+        region="eu-west-1",
+        account="111122223333",
+        time=when,
+        event_id="evt-1",
+        version_id="v1",
     )
     assert event["version"] == "0"
     assert event["id"] == "evt-1"

@@ -55,7 +55,8 @@ def as_list(value) -> list:
 def allowed_resources(policy: dict, action: str) -> set[str]:
     return {
         resource
-        for s in policy["Statement"] if s["Effect"] == "Allow" and action in as_list(s["Action"])
+        for s in policy["Statement"]
+        if s["Effect"] == "Allow" and action in as_list(s["Action"])
         for resource in as_list(s["Resource"])
     }
 
@@ -67,14 +68,19 @@ def test_sales_job_reads_only_its_bronze_prefix(dev):
     policy = job_policy(dev, "sales_etl")
     readable = allowed_resources(policy, "s3:GetObject")
     assert "arn:aws:s3:::data-lake-dev-bronze/sales/*" in readable
-    assert not any(r.startswith("arn:aws:s3:::data-lake-dev-bronze/") and r != "arn:aws:s3:::data-lake-dev-bronze/sales/*"
-                   for r in readable)
+    assert not any(
+        r.startswith("arn:aws:s3:::data-lake-dev-bronze/") and r != "arn:aws:s3:::data-lake-dev-bronze/sales/*"
+        for r in readable
+    )
     # Listing is granted on whole buckets (a HEAD of a missing key is 403 without it); only on
     # the buckets the job reads or writes, and with no other action.
     listing = statement(policy, "ListOwnBuckets")
     assert listing["Action"] == "s3:ListBucket" and "Condition" not in listing
-    assert listing["Resource"] == ["arn:aws:s3:::data-lake-dev-artifacts", "arn:aws:s3:::data-lake-dev-bronze",
-                                   "arn:aws:s3:::data-lake-dev-silver"]
+    assert listing["Resource"] == [
+        "arn:aws:s3:::data-lake-dev-artifacts",
+        "arn:aws:s3:::data-lake-dev-bronze",
+        "arn:aws:s3:::data-lake-dev-silver",
+    ]
 
 
 def test_sales_job_writes_only_its_dataset_and_bookkeeping(dev):
@@ -122,18 +128,30 @@ GLUE = "arn:aws:glue:eu-west-1:123456789012"
 
 
 def catalog_grants(policy: dict) -> dict[str, set[str]]:
-    return {action: allowed_resources(policy, action)
-            for action in ("glue:GetDatabase", "glue:GetTable", "glue:UpdateTable", "glue:CreateTable",
-                           "glue:DeleteTable", "glue:CreateDatabase")}
+    return {
+        action: allowed_resources(policy, action)
+        for action in (
+            "glue:GetDatabase",
+            "glue:GetTable",
+            "glue:UpdateTable",
+            "glue:CreateTable",
+            "glue:DeleteTable",
+            "glue:CreateDatabase",
+        )
+    }
 
 
 def test_a_job_may_read_and_commit_its_own_table_and_read_its_source_table(dev):
     catalog, database = f"{GLUE}:catalog", f"{GLUE}:database/data_lake_dev"
     table = f"{GLUE}:table/data_lake_dev/"
     assert catalog_grants(job_policy(dev, "sales_etl")) == {
-        "glue:GetDatabase": {catalog, database, f"{table}sales"}, "glue:GetTable": {catalog, database, f"{table}sales"},
+        "glue:GetDatabase": {catalog, database, f"{table}sales"},
+        "glue:GetTable": {catalog, database, f"{table}sales"},
         "glue:UpdateTable": {catalog, database, f"{table}sales"},
-        "glue:CreateTable": set(), "glue:DeleteTable": set(), "glue:CreateDatabase": set()}
+        "glue:CreateTable": set(),
+        "glue:DeleteTable": set(),
+        "glue:CreateDatabase": set(),
+    }
     daily = catalog_grants(job_policy(dev, "sales_daily"))
     assert daily["glue:GetTable"] == {catalog, database, f"{table}sales", f"{table}sales_daily"}
     assert daily["glue:UpdateTable"] == {catalog, database, f"{table}sales_daily"}  # reads sales, commits its own
@@ -144,16 +162,26 @@ def test_the_maintenance_job_commits_every_table_and_touches_only_table_files(de
     tables = {f"{GLUE}:table/data_lake_dev/{t}" for t in ("customers", "inventory", "products", "sales", "sales_daily")}
     assert catalog_grants(policy)["glue:UpdateTable"] == {f"{GLUE}:catalog", f"{GLUE}:database/data_lake_dev", *tables}
     writable = allowed_resources(policy, "s3:DeleteObject")
-    assert writable == {"arn:aws:s3:::data-lake-dev-silver/customers/*", "arn:aws:s3:::data-lake-dev-silver/inventory/*",
-                        "arn:aws:s3:::data-lake-dev-silver/products/*", "arn:aws:s3:::data-lake-dev-silver/sales/*",
-                        "arn:aws:s3:::data-lake-dev-gold/sales_daily/*",
-                        "arn:aws:s3:::data-lake-dev-artifacts/glue/tmp/table_maintenance/*"} | {
-        "arn:aws:s3:::data-lake-dev-silver/customers", "arn:aws:s3:::data-lake-dev-silver/inventory",
-        "arn:aws:s3:::data-lake-dev-silver/products", "arn:aws:s3:::data-lake-dev-silver/sales",
-        "arn:aws:s3:::data-lake-dev-gold/sales_daily"}
+    assert writable == {
+        "arn:aws:s3:::data-lake-dev-silver/customers/*",
+        "arn:aws:s3:::data-lake-dev-silver/inventory/*",
+        "arn:aws:s3:::data-lake-dev-silver/products/*",
+        "arn:aws:s3:::data-lake-dev-silver/sales/*",
+        "arn:aws:s3:::data-lake-dev-gold/sales_daily/*",
+        "arn:aws:s3:::data-lake-dev-artifacts/glue/tmp/table_maintenance/*",
+    } | {
+        "arn:aws:s3:::data-lake-dev-silver/customers",
+        "arn:aws:s3:::data-lake-dev-silver/inventory",
+        "arn:aws:s3:::data-lake-dev-silver/products",
+        "arn:aws:s3:::data-lake-dev-silver/sales",
+        "arn:aws:s3:::data-lake-dev-gold/sales_daily",
+    }
     # remove_orphan_files lists each table's location.
     assert statement(policy, "ListOwnBuckets")["Resource"] == [
-        "arn:aws:s3:::data-lake-dev-artifacts", "arn:aws:s3:::data-lake-dev-gold", "arn:aws:s3:::data-lake-dev-silver"]
+        "arn:aws:s3:::data-lake-dev-artifacts",
+        "arn:aws:s3:::data-lake-dev-gold",
+        "arn:aws:s3:::data-lake-dev-silver",
+    ]
     assert not any("bronze" in r for s in policy["Statement"] for r in as_list(s["Resource"]))
 
 
@@ -162,8 +190,12 @@ def test_job_policy_scopes_logs_kms_and_metrics(dev):
     assert statement(policy, "UseDataKey")["Resource"] == KEY_ARN
     logs = statement(policy, "WriteJobLogs")
     group = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws-glue/jobs/data-lake-dev-sales_etl"
-    assert logs["Resource"] == [f"{group}/error", f"{group}/error:log-stream:*",
-                                f"{group}/output", f"{group}/output:log-stream:*"]
+    assert logs["Resource"] == [
+        f"{group}/error",
+        f"{group}/error:log-stream:*",
+        f"{group}/output",
+        f"{group}/output:log-stream:*",
+    ]
     assert logs["Action"] == ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
     metrics = statement(policy, "PutJobMetrics")
     assert metrics["Resource"] == iam.PUT_METRIC_DATA_RESOURCE == "*"
@@ -175,7 +207,9 @@ def test_only_documented_statements_use_a_wildcard_resource(dev):
     policies.append(iam.runner_policy("arn:aws:glue:eu-west-1:123456789012:job/x", tracing=True))
     wildcard_actions = {
         action
-        for policy in policies for s in policy["Statement"] if "*" in as_list(s["Resource"])
+        for policy in policies
+        for s in policy["Statement"]
+        if "*" in as_list(s["Resource"])
         for action in as_list(s["Action"])
     }
     documented = {"cloudwatch:PutMetricData", *iam.LOG_DELIVERY_ACTIONS, *iam.XRAY_ACTIONS}
@@ -205,7 +239,10 @@ def test_trigger_role_starts_one_runner_and_scheduler_may_dead_letter():
     ]
     scheduler_policy = iam.start_execution_policy(machine, dead_letter_queue_arn=queue)
     assert statement(scheduler_policy, "SendToDeadLetterQueue") == {
-        "Sid": "SendToDeadLetterQueue", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue,
+        "Sid": "SendToDeadLetterQueue",
+        "Effect": "Allow",
+        "Action": "sqs:SendMessage",
+        "Resource": queue,
     }
 
 
@@ -222,8 +259,10 @@ def test_dead_letter_queue_accepts_only_its_rule():
     (only,) = policy["Statement"]
     assert only["Principal"] == {"Service": "events.amazonaws.com"}
     assert only["Action"] == "sqs:SendMessage"
-    assert only["Condition"] == {"ArnEquals": {"aws:SourceArn": rule},
-                                 "StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert only["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": rule},
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+    }
 
 
 def test_alert_topic_policy_admits_our_rule_and_alarms():
@@ -231,10 +270,14 @@ def test_alert_topic_policy_admits_our_rule_and_alarms():
     rule = "arn:aws:events:eu-west-1:123456789012:rule/data-lake-dev-run-failures"
     policy = iam.alert_topic_policy(ACCOUNT, topic, rule_arns=[rule], alarm_name_prefix="data-lake-dev-")
     events_statement = statement(policy, "EventBridgePublishes")
-    assert events_statement["Condition"] == {"ArnEquals": {"aws:SourceArn": [rule]},
-                                             "StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert events_statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": [rule]},
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+    }
     alarms = statement(policy, "CloudWatchAlarmsPublish")
-    assert alarms["Condition"]["ArnLike"] == {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:data-lake-dev-*"}
+    assert alarms["Condition"]["ArnLike"] == {
+        "aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:data-lake-dev-*"
+    }
 
 
 # -- Buckets and key ----------------------------------------------------------------------------
@@ -267,14 +310,17 @@ def test_key_policy_lets_account_administer_and_services_use_it():
         "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-west-1:123456789012:log-group:*"},
         "StringEquals": {"aws:SourceAccount": "123456789012"},
     }
-    for sid, service, source in (("RulesPublishToTopicWithKey", "events", "events:eu-west-1:123456789012:rule/"),
-                                 ("AlarmsPublishToTopicWithKey", "cloudwatch",
-                                  "cloudwatch:eu-west-1:123456789012:alarm:")):
+    for sid, service, source in (
+        ("RulesPublishToTopicWithKey", "events", "events:eu-west-1:123456789012:rule/"),
+        ("AlarmsPublishToTopicWithKey", "cloudwatch", "cloudwatch:eu-west-1:123456789012:alarm:"),
+    ):
         publisher = statement(policy, sid)
         assert publisher["Principal"] == {"Service": f"{service}.amazonaws.com"}
         assert set(publisher["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
-        assert publisher["Condition"] == {"ArnLike": {"aws:SourceArn": f"arn:aws:{source}data-lake-dev-*"},
-                                          "StringEquals": {"aws:SourceAccount": "123456789012"}}
+        assert publisher["Condition"] == {
+            "ArnLike": {"aws:SourceArn": f"arn:aws:{source}data-lake-dev-*"},
+            "StringEquals": {"aws:SourceAccount": "123456789012"},
+        }
 
 
 # -- Runner definition ------------------------------------------------------------------------
@@ -286,9 +332,7 @@ def test_runner_definition_starts_glue_synchronously_with_every_run_argument():
     assert task["Type"] == "Task"
     assert task["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
     assert task["Parameters"]["JobName"] == "data-lake-dev-sales_etl"
-    assert task["Parameters"]["Arguments"] == {
-        f"--{field}.$": f"$.{field}" for field in runs.RUN_ARGUMENT_FIELDS
-    }
+    assert task["Parameters"]["Arguments"] == {f"--{field}.$": f"$.{field}" for field in runs.RUN_ARGUMENT_FIELDS}
     assert "--trigger_source.$" in task["Parameters"]["Arguments"]
 
 

@@ -18,8 +18,13 @@ PACKAGES = ("data_platform", "etl", "checks")
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     # From `root`: import-linter puts the working directory first on the import path, so the
     # packages it analyses are the ones in `root`.
-    return subprocess.run([str(LINT_IMPORTS), "--config", "pyproject.toml", "--no-cache"], cwd=root,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", "pyproject.toml", "--no-cache"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -37,17 +42,32 @@ def test_the_tree_keeps_every_contract() -> None:
     assert "0 broken" in result.stdout
 
 
-@pytest.mark.parametrize(("module", "line", "broken"), [
-    ("data_platform/contract/naming.py", "import data_platform.cli.app",
-     "The contract imports nothing of ours outside data_platform.contract"),
-    ("etl/args.py", "from data_platform.config import load_stack",
-     "etl never imports data_platform except data_platform.contract"),
-    ("data_platform/components/storage.py", "from data_platform.local.lake import LocalLake",
-     "The cloud components never import the local runtime or the CLI"),
-    ("data_platform/local/history.py", "from data_platform.components import iam",
-     "The local runtime never imports the cloud components or the CLI"),
-    ("data_platform/config.py", "import checks.resources", "The product never imports the deploy checks"),
-])
+@pytest.mark.parametrize(
+    ("module", "line", "broken"),
+    [
+        (
+            "data_platform/contract/naming.py",
+            "import data_platform.cli.app",
+            "The contract imports nothing of ours outside data_platform.contract",
+        ),
+        (
+            "etl/args.py",
+            "from data_platform.config import load_stack",
+            "etl never imports data_platform except data_platform.contract",
+        ),
+        (
+            "data_platform/components/storage.py",
+            "from data_platform.local.lake import LocalLake",
+            "The cloud components never import the local runtime or the CLI",
+        ),
+        (
+            "data_platform/local/history.py",
+            "from data_platform.components import iam",
+            "The local runtime never imports the cloud components or the CLI",
+        ),
+        ("data_platform/config.py", "import checks.resources", "The product never imports the deploy checks"),
+    ],
+)
 def test_a_wrong_import_breaks_its_contract(tree: Path, module: str, line: str, broken: str) -> None:
     path = tree / module
     path.write_text(path.read_text() + f"\n{line}  # a wrong import\n")

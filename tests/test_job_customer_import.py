@@ -17,7 +17,9 @@ from etl.jobs.customer_import import (
 pytestmark = pytest.mark.spark
 
 HEADER = "customer_id,full_name,email,country_code,signup_date"
-RAW_SCHEMA = StructType([*CUSTOMERS_BRONZE_SCHEMA.fields, StructField("_source_key", StringType()), StructField("_row_seq", LongType())])
+RAW_SCHEMA = StructType(
+    [*CUSTOMERS_BRONZE_SCHEMA.fields, StructField("_source_key", StringType()), StructField("_row_seq", LongType())]
+)
 SILVER_NO_INGEST = StructType([f for f in CUSTOMERS_SILVER_SCHEMA.fields if f.name != "_ingested_at"])
 
 
@@ -61,15 +63,24 @@ def test_daily_import_quarantines_bad_customers_and_then_has_nothing_pending(spa
     assert second.state == "NO_INPUT"
     key, run = "customers/2024-01-05.csv", first.run_id
     expected = spark.createDataFrame(
-        [("c1", "Ann", "ann@x.io", "DE", date(2024, 1, 1), key, run), ("c5", None, "ed@x.io", "GB", date(2024, 1, 4), key, run)],
+        [
+            ("c1", "Ann", "ann@x.io", "DE", date(2024, 1, 1), key, run),
+            ("c5", None, "ed@x.io", "GB", date(2024, 1, 4), key, run),
+        ],
         SILVER_NO_INGEST,
     )
-    assertDataFrameEqual(lake.read(spark, "customers", CUSTOMERS_SILVER_SCHEMA).select(*SILVER_NO_INGEST.fieldNames()), expected)
+    assertDataFrameEqual(
+        lake.read(spark, "customers", CUSTOMERS_SILVER_SCHEMA).select(*SILVER_NO_INGEST.fieldNames()), expected
+    )
     quarantined = spark.read.json(str(tmp_path / lake.silver / f"_quarantine/customers/{run}/rows.jsonl"))
     assertDataFrameEqual(
         quarantined.select("customer_id", "_failed_rules", "_source_key"),
         spark.createDataFrame(
-            [("c2", ["email_plausible"], key), ("c3", ["country_code_iso_3166"], key), ("c4", ["signup_date_parses"], key)],
+            [
+                ("c2", ["email_plausible"], key),
+                ("c3", ["country_code_iso_3166"], key),
+                ("c4", ["signup_date_parses"], key),
+            ],
             "customer_id string, _failed_rules array<string>, _source_key string",
         ),
     )

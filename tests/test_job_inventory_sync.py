@@ -92,7 +92,9 @@ def test_inventory_rules_drop_bad_counts(spark):
         ],
         INVENTORY_SILVER_SCHEMA,
     )
-    gate = run_gate(rows.cache(), inventory_quality_rules(datetime(2024, 1, 10, tzinfo=UTC)), suite_name="t", max_drop_ratio=1.0)
+    gate = run_gate(
+        rows.cache(), inventory_quality_rules(datetime(2024, 1, 10, tzinfo=UTC)), suite_name="t", max_drop_ratio=1.0
+    )
     expected = spark.createDataFrame(
         [("B", ["on_hand_not_negative"]), ("C", ["store_id_not_null", "on_hand_parses", "snapshot_ts_not_in_future"])],
         "sku string, _failed_rules array<string>",

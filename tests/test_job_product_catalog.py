@@ -22,13 +22,23 @@ from etl.readers import check_json_records, json_layout
 
 pytestmark = pytest.mark.spark
 
-RAW_SCHEMA = StructType([*PRODUCTS_BRONZE_SCHEMA.fields, StructField("_source_key", StringType()), StructField("_row_seq", LongType())])
+RAW_SCHEMA = StructType(
+    [*PRODUCTS_BRONZE_SCHEMA.fields, StructField("_source_key", StringType()), StructField("_row_seq", LongType())]
+)
 BUSINESS = [c for c in PRODUCTS_SILVER_SCHEMA.fieldNames() if c != "_ingested_at"]
 SILVER_NO_INGEST = StructType([f for f in PRODUCTS_SILVER_SCHEMA.fields if f.name != "_ingested_at"])
 
 
 def product(sku, name="Mug", price="4.50", active=True, attributes=None, currency="EUR", category="kitchen"):
-    return {"sku": sku, "name": name, "category": category, "price": float(price) if price else None, "currency": currency, "active": active, "attributes": attributes or {}}
+    return {
+        "sku": sku,
+        "name": name,
+        "category": category,
+        "price": float(price) if price else None,
+        "currency": currency,
+        "active": active,
+        "attributes": attributes or {},
+    }
 
 
 def test_latest_products_keeps_the_last_occurrence_of_the_latest_object(spark):
@@ -66,7 +76,10 @@ def test_product_rules_drop_bad_products(spark):
     )
     gate = run_gate(rows.cache(), products_quality_rules(), suite_name="t", max_drop_ratio=1.0)
     expected = spark.createDataFrame(
-        [("bad sku!", ["sku_format"]), ("B", ["name_not_null", "price_not_negative", "currency_iso_4217", "active_not_null"])],
+        [
+            ("bad sku!", ["sku_format"]),
+            ("B", ["name_not_null", "price_not_negative", "currency_iso_4217", "active_not_null"]),
+        ],
         "sku string, _failed_rules array<string>",
     )
     assertDataFrameEqual(gate.quarantined.select("sku", "_failed_rules"), expected)
@@ -75,17 +88,35 @@ def test_product_rules_drop_bad_products(spark):
 
 def test_lines_and_array_files_land_as_one_row_per_sku_and_rerun_is_a_no_op(spark, tmp_path):
     lake = LocalLake(tmp_path)
-    lines = "\n".join(json.dumps(p) for p in [product("A", name="Mug v1"), product("A", name="Mug v2", attributes={"colour": "red", "size": 2})])
+    lines = "\n".join(
+        json.dumps(p)
+        for p in [product("A", name="Mug v1"), product("A", name="Mug v2", attributes={"colour": "red", "size": 2})]
+    )
     lake.put("products/1.json", lines + "\n")
     lake.put("products/2.json", json.dumps([product("B", price="10", active=False, category=None)], indent=2))
     bronze_before = lake.hashes(lake.bronze)
 
     first = lake.run("product_catalog", spark, trigger_source="schedule", max_drop_ratio="0.5")
 
-    assert (first.state, first.rows_read, first.rows_written, first.warnings) == ("SUCCEEDED", 3, 2, {"category_not_null": 1})
+    assert (first.state, first.rows_read, first.rows_written, first.warnings) == (
+        "SUCCEEDED",
+        3,
+        2,
+        {"category_not_null": 1},
+    )
     expected = spark.createDataFrame(
         [
-            ("A", "Mug v2", "kitchen", Decimal("4.50"), "EUR", True, {"colour": "red", "size": "2"}, "products/1.json", first.run_id),
+            (
+                "A",
+                "Mug v2",
+                "kitchen",
+                Decimal("4.50"),
+                "EUR",
+                True,
+                {"colour": "red", "size": "2"},
+                "products/1.json",
+                first.run_id,
+            ),
             ("B", "Mug", None, Decimal("10.00"), "EUR", False, {}, "products/2.json", first.run_id),
         ],
         SILVER_NO_INGEST,
@@ -127,5 +158,7 @@ def test_a_bad_product_file_fails_the_run_and_is_rejected(spark, tmp_path):
     summary = lake.upload_event("product_catalog", spark, "products/x.json")
     assert (summary.state, summary.error_kind) == ("FAILED", "input")
     assert summary.error.startswith("products/x.json: invalid JSON at line 1")
-    assert lake.files(lake.silver) == [f"_ledger/product_catalog/{summary.run_id}.rejected.json",
-                                       f"_quarantine/products/{summary.run_id}/rejected.json"]
+    assert lake.files(lake.silver) == [
+        f"_ledger/product_catalog/{summary.run_id}.rejected.json",
+        f"_quarantine/products/{summary.run_id}/rejected.json",
+    ]

@@ -117,8 +117,9 @@ def runs(spark, tmp_path_factory) -> Iterator[JobRuns]:
     with mock_aws():
         client = boto3.client("s3", region_name="eu-west-1")
         for purpose in ("bronze", "silver", "gold"):
-            client.create_bucket(Bucket=cfg.bucket_name(purpose),
-                                 CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+            client.create_bucket(
+                Bucket=cfg.bucket_name(purpose), CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+            )
         log = RequestLog()
         log.attach(client)
         storage = MirroredStorage(tmp_path_factory.mktemp("lake"), client, log, {bronze})
@@ -137,8 +138,13 @@ def runs(spark, tmp_path_factory) -> Iterator[JobRuns]:
         s3_event("sales_etl", "jr_sales_2", "sales/2024-06-02/store-hamburg.csv")
         s3_event("sales_etl", "jr_sales_3", "sales/2024-06-01/store-berlin.csv")  # again: merges with silver
         s3_event("sales_etl", "jr_sales_bad", "sales/2024-06-03/store-munich.csv")  # refused: rejected.json
-        lake.run("sales_daily", "jr_daily_1", trigger_source="job_succeeded",
-                 upstream_job=cfg.names.glue_job("sales_etl"), upstream_run_id=first.run_id)
+        lake.run(
+            "sales_daily",
+            "jr_daily_1",
+            trigger_source="job_succeeded",
+            upstream_job=cfg.names.glue_job("sales_etl"),
+            upstream_run_id=first.run_id,
+        )
         s3_event("product_catalog", "jr_products_1", "products/catalog-2024-06-01.json")
         s3_event("product_catalog", "jr_products_2", "products/catalog-2024-06-02.json")
         s3_event("inventory_sync", "jr_inventory_1", "inventory/updates/2024-06-02T0600.xml")
@@ -153,19 +159,25 @@ def test_the_runs_did_what_they_do_in_production(runs):
     ledger, after-job) was taken."""
     outcome = {s.run_id: (s.state, s.error_kind, s.rows_quarantined > 0) for s in runs.summaries}
     assert outcome == {
-        "jr_sales_1": ("SUCCEEDED", None, True), "jr_sales_2": ("SUCCEEDED", None, True),
-        "jr_sales_3": ("SUCCEEDED", None, True), "jr_sales_bad": ("FAILED", "input", False),
-        "jr_daily_1": ("SUCCEEDED", None, False), "jr_products_1": ("SUCCEEDED", None, False),
-        "jr_products_2": ("SUCCEEDED", None, False), "jr_inventory_1": ("SUCCEEDED", None, False),
-        "jr_inventory_2": ("NO_INPUT", None, False), "jr_customers_1": ("SUCCEEDED", None, False),
+        "jr_sales_1": ("SUCCEEDED", None, True),
+        "jr_sales_2": ("SUCCEEDED", None, True),
+        "jr_sales_3": ("SUCCEEDED", None, True),
+        "jr_sales_bad": ("FAILED", "input", False),
+        "jr_daily_1": ("SUCCEEDED", None, False),
+        "jr_products_1": ("SUCCEEDED", None, False),
+        "jr_products_2": ("SUCCEEDED", None, False),
+        "jr_inventory_1": ("SUCCEEDED", None, False),
+        "jr_inventory_2": ("NO_INPUT", None, False),
+        "jr_customers_1": ("SUCCEEDED", None, False),
         "jr_maintenance_1": ("SUCCEEDED", None, False),
     }, [(s.run_id, s.error) for s in runs.summaries]
     for job in DATASET_JOBS:
         origins = {c.origin for c in runs.calls[job]}
         assert origins == {STORAGE, SPARK}, f"{job}: requests from {origins} only"
     # The reason for the unconditional ListBucket: a read of a dataset folder HEADs the bare key.
-    assert any(c.operation == "HeadObject" and c.status == 404 and c.params["Key"] == "sales"
-               for c in runs.calls["sales_etl"])
+    assert any(
+        c.operation == "HeadObject" and c.status == 404 and c.params["Key"] == "sales" for c in runs.calls["sales_etl"]
+    )
 
 
 def _table_requests(calls: list[S3Call], operation: str, area: str) -> list[str]:
@@ -181,9 +193,13 @@ def test_the_table_files_are_recorded_as_iceberg_writes_reads_and_deletes_them(r
     assert any(k.endswith(".metadata.json") for k in _table_requests(sales, "GetObject", "metadata"))
     assert any(k.startswith("sales/data/") for k in _table_requests(runs.calls["sales_daily"], "GetObject", "data"))
     maintenance = runs.calls["table_maintenance"]
-    deleted = _table_requests(maintenance, "DeleteObject", "data") + _table_requests(maintenance, "DeleteObject", "metadata")
+    deleted = _table_requests(maintenance, "DeleteObject", "data") + _table_requests(
+        maintenance, "DeleteObject", "metadata"
+    )
     assert any(k.startswith("sales/") for k in deleted), deleted
-    assert {c.params["Prefix"] for c in maintenance if c.operation == "ListObjectsV2"} >= {f"{d}/" for d in runs.cfg.datasets()}
+    assert {c.params["Prefix"] for c in maintenance if c.operation == "ListObjectsV2"} >= {
+        f"{d}/" for d in runs.cfg.datasets()
+    }
     database = runs.cfg.names.glue_database()
     assert GlueCall("UpdateTable", database, "sales") in runs.glue["sales_etl"]
     assert GlueCall("GetTable", database, "sales") in runs.glue["sales_daily"]
@@ -205,18 +221,25 @@ def _denied(stack: StackConfig, job: str, calls: list[S3Call], policy: dict[str,
         bucket = request.resource.split(":::")[1].split("/")[0]
         decision = evaluate(request, [policy, *([buckets[bucket]] if bucket in buckets else [])])
         if decision is not Decision.ALLOW:
-            denied.append(f"{decision}: {call.origin} {call.operation} -> {request.action} {request.resource} "
-                          f"{dict(request.context)}")
+            denied.append(
+                f"{decision}: {call.origin} {call.operation} -> {request.action} {request.resource} "
+                f"{dict(request.context)}"
+            )
     return denied
 
 
-def _glue_denied(stack: StackConfig, job: str, calls: list[GlueCall], policy: dict[str, Any] | None = None) -> list[str]:
+def _glue_denied(
+    stack: StackConfig, job: str, calls: list[GlueCall], policy: dict[str, Any] | None = None
+) -> list[str]:
     """Each Data Catalog call is allowed only when each of its resources is."""
     policy = policy or role_policy(stack, job)
     denied = []
     for call in calls:
-        refused = [r.resource for r in glue_authorizations(call, str(stack.region), ACCOUNT_ID)
-                   if evaluate(r, [policy]) is not Decision.ALLOW]
+        refused = [
+            r.resource
+            for r in glue_authorizations(call, str(stack.region), ACCOUNT_ID)
+            if evaluate(r, [policy]) is not Decision.ALLOW
+        ]
         if refused:
             denied.append(f"glue:{call.operation} {call.database}.{call.table}: denied on {refused}")
     return denied
@@ -254,8 +277,11 @@ def test_every_request_of_the_job_is_allowed_by_its_role(runs, job, stack_name):
 
 def _own(cfg: Any, job: str, key: str, bucket: str) -> bool:
     own = cfg.jobs[job]
-    return (own.dataset in key.split("/") or key.startswith((f"_ledger/{job}/", f"_runs/{job}/"))
-            or (bucket == cfg.bucket_name(own.source.layer.value) and key.startswith(own.source.prefix)))
+    return (
+        own.dataset in key.split("/")
+        or key.startswith((f"_ledger/{job}/", f"_runs/{job}/"))
+        or (bucket == cfg.bucket_name(own.source.layer.value) and key.startswith(own.source.prefix))
+    )
 
 
 @pytest.mark.parametrize("job", DATASET_JOBS)
@@ -281,19 +307,32 @@ def test_requests_outside_the_jobs_datasets_are_denied(runs, job):
     denied = _denied(stack, job, foreign)
     assert len(denied) == len(foreign), [c for c in foreign if not any(c.params.get("Key", "") in d for d in denied)]
     read = {c.table for c in runs.glue[job] if c.operation == "GetTable"}
-    foreign_glue = {c for other in JOBS if other != job for c in runs.glue[other]
-                    if c.table and (c.operation == "UpdateTable" and c.table != cfg.jobs[job].dataset or c.table not in read)}
+    foreign_glue = {
+        c
+        for other in JOBS
+        if other != job
+        for c in runs.glue[other]
+        if c.table and (c.operation == "UpdateTable" and c.table != cfg.jobs[job].dataset or c.table not in read)
+    }
     assert {c.table for c in foreign_glue} >= set(cfg.datasets()) - read
     assert len(_glue_denied(stack, job, sorted(foreign_glue, key=str))) == len(foreign_glue)
 
 
 def test_the_maintenance_job_may_touch_no_bookkeeping_and_no_bronze(runs):
     stack = load_stack("dev", REPO)
-    bookkeeping = [c for job in DATASET_JOBS for c in runs.calls[job] if c.status < 300
-                   and c.operation in ("GetObject", "PutObject", "DeleteObject")
-                   and c.params["Key"].startswith(("_ledger/", "_runs/", "_quarantine/", "_staging/"))]
-    bronze = [c for c in runs.calls["sales_etl"] if c.operation == "GetObject"
-              and c.params["Bucket"] == stack.platform.bucket_name("bronze")]
+    bookkeeping = [
+        c
+        for job in DATASET_JOBS
+        for c in runs.calls[job]
+        if c.status < 300
+        and c.operation in ("GetObject", "PutObject", "DeleteObject")
+        and c.params["Key"].startswith(("_ledger/", "_runs/", "_quarantine/", "_staging/"))
+    ]
+    bronze = [
+        c
+        for c in runs.calls["sales_etl"]
+        if c.operation == "GetObject" and c.params["Bucket"] == stack.platform.bucket_name("bronze")
+    ]
     assert bookkeeping and bronze
     assert len(_denied(stack, "table_maintenance", [*bookkeeping, *bronze])) == len(bookkeeping) + len(bronze)
 
@@ -303,8 +342,10 @@ def test_a_role_without_the_catalog_grants_would_deny_the_jobs_glue_calls(runs, 
     """The role as it was before the tables moved to Iceberg: no Glue Data Catalog statement."""
     stack = load_stack("dev", REPO)
     policy = role_policy(stack, job)
-    without = {**policy, "Statement": [s for s in policy["Statement"]
-                                       if not any(str(a).startswith("glue:") for a in iam_actions(s))]}
+    without = {
+        **policy,
+        "Statement": [s for s in policy["Statement"] if not any(str(a).startswith("glue:") for a in iam_actions(s))],
+    }
     assert len(without["Statement"]) < len(policy["Statement"])
     denied = _glue_denied(stack, job, runs.glue[job], without)
     assert len(denied) == len(runs.glue[job]) > 0
@@ -324,9 +365,15 @@ def _prefix_conditioned(stack: StackConfig, job: str) -> dict[str, Any]:
     for grant in (*access.reads, *access.writes):
         by_bucket.setdefault(grant.bucket, []).append(f"{grant.prefix}*")
     for index, (bucket, prefixes) in enumerate(sorted(by_bucket.items())):
-        statements.append({"Sid": f"List{index}", "Effect": "Allow", "Action": "s3:ListBucket",
-                           "Resource": f"arn:aws:s3:::{bucket}",
-                           "Condition": {"StringLike": {"s3:prefix": sorted(set(prefixes))}}})
+        statements.append(
+            {
+                "Sid": f"List{index}",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{bucket}",
+                "Condition": {"StringLike": {"s3:prefix": sorted(set(prefixes))}},
+            }
+        )
     return {**policy, "Statement": statements}
 
 

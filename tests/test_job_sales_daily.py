@@ -45,7 +45,10 @@ def test_daily_sales_sums_per_date_store_and_currency(spark):
 
 def test_after_sales_etl_only_the_touched_dates_are_recomputed(spark, tmp_path):
     lake = LocalLake(tmp_path)
-    lake.put("sales/a.csv", f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c,A,2,10.00,EUR\no2,2024-01-06T10:00:00Z,s1,c,A,1,1.00,EUR\n")
+    lake.put(
+        "sales/a.csv",
+        f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c,A,2,10.00,EUR\no2,2024-01-06T10:00:00Z,s1,c,A,1,1.00,EUR\n",
+    )
     first = lake.upload_event("sales_etl", spark, "sales/a.csv")
     assert first.state == "SUCCEEDED"
     full = lake.run("sales_daily", spark, trigger_source="manual")
@@ -55,12 +58,21 @@ def test_after_sales_etl_only_the_touched_dates_are_recomputed(spark, tmp_path):
     # o1 is restated onto 2024-01-07: 2024-01-05 empties, 2024-01-06 is untouched.
     lake.put("sales/b.csv", f"{HEADER}\no1,2024-01-07T10:00:00Z,s1,c,A,3,10.00,EUR\n")
     upstream = lake.upload_event("sales_etl", spark, "sales/b.csv")
-    daily = lake.run("sales_daily", spark, trigger_source="job_succeeded", upstream_job="data-lake-dev-sales_etl", upstream_run_id=upstream.run_id)
+    daily = lake.run(
+        "sales_daily",
+        spark,
+        trigger_source="job_succeeded",
+        upstream_job="data-lake-dev-sales_etl",
+        upstream_run_id=upstream.run_id,
+    )
 
     assert (upstream.state, upstream.rows_written) == ("SUCCEEDED", 1)
     moved = lake.read(spark, "sales", SALES_SILVER_SCHEMA).select("order_id", "order_date", "_source_key")
     assertDataFrameEqual(
-        moved, spark.createDataFrame([("o1", date(2024, 1, 7), "sales/b.csv"), ("o2", date(2024, 1, 6), "sales/a.csv")], moved.schema)
+        moved,
+        spark.createDataFrame(
+            [("o1", date(2024, 1, 7), "sales/b.csv"), ("o2", date(2024, 1, 6), "sales/a.csv")], moved.schema
+        ),
     )
     manifest = lake.json(lake.silver, f"_runs/sales_etl/{upstream.run_id}.json")
     assert manifest["partitions"] == [{"order_date": "2024-01-05"}, {"order_date": "2024-01-07"}]
@@ -90,7 +102,9 @@ def silver_snapshot(run) -> str:
 
 def test_a_missing_upstream_manifest_is_an_input_error(spark, tmp_path):
     lake = LocalLake(tmp_path)
-    summary = lake.run("sales_daily", spark, trigger_source="job_succeeded", upstream_job="sales_etl", upstream_run_id="jr_nope")
+    summary = lake.run(
+        "sales_daily", spark, trigger_source="job_succeeded", upstream_job="sales_etl", upstream_run_id="jr_nope"
+    )
     assert (summary.state, summary.error_kind) == ("FAILED", "input")
     assert "no run manifest" in summary.error and "jr_nope" in summary.error
 

@@ -38,7 +38,20 @@ def ts(text: str) -> datetime:
 
 
 def sale(order_id, order_ts, store, customer, sku, qty, price, currency, amount, day, key, run_id):
-    return (order_id, ts(order_ts), store, customer, sku, qty, Decimal(price), currency, Decimal(amount), date.fromisoformat(day), key, run_id)
+    return (
+        order_id,
+        ts(order_ts),
+        store,
+        customer,
+        sku,
+        qty,
+        Decimal(price),
+        currency,
+        Decimal(amount),
+        date.fromisoformat(day),
+        key,
+        run_id,
+    )
 
 
 def silver_rows(spark, rows):
@@ -59,9 +72,33 @@ def test_type_sales_casts_and_nulls_what_does_not_parse(spark):
     )
     expected = spark.createDataFrame(
         [
-            ("o1", ts("2024-01-05T10:00:00"), "s1", "c1", "A", 2, Decimal("9.99"), "EUR", "k", Decimal("19.98"), date(2024, 1, 5)),
+            (
+                "o1",
+                ts("2024-01-05T10:00:00"),
+                "s1",
+                "c1",
+                "A",
+                2,
+                Decimal("9.99"),
+                "EUR",
+                "k",
+                Decimal("19.98"),
+                date(2024, 1, 5),
+            ),
             ("o2", None, "s1", None, "B", None, None, "USD", "k", None, None),
-            ("o3", ts("2024-01-06T01:30:00"), "s1", "c", "B", 1, Decimal("1.00"), "USD", "k", Decimal("1.00"), date(2024, 1, 6)),
+            (
+                "o3",
+                ts("2024-01-06T01:30:00"),
+                "s1",
+                "c",
+                "B",
+                1,
+                Decimal("1.00"),
+                "USD",
+                "k",
+                Decimal("1.00"),
+                date(2024, 1, 6),
+            ),
         ],
         "order_id string, order_ts timestamp, store_id string, customer_id string, sku string, quantity int, "
         "unit_price decimal(12,2), currency string, _source_key string, amount decimal(14,2), order_date date",
@@ -120,8 +157,13 @@ def test_upload_lands_in_silver_and_a_rerun_changes_no_byte(spark, tmp_path):
     )
     assertDataFrameEqual(lake.read(spark, "sales", SALES_SILVER_SCHEMA).select(*BUSINESS), expected)
     assert lake.table_partitions(spark, "sales") == ["order_date=2024-01-05", "order_date=2024-01-06"]
-    quarantined = [json.loads(line) for line in (tmp_path / lake.silver / f"_quarantine/sales/{run}/rows.jsonl").read_text().splitlines()]
-    assert [(r["order_id"], r["_failed_rules"], r["_source_key"]) for r in quarantined] == [("o4", ["quantity_positive"], KEY)]
+    quarantined = [
+        json.loads(line)
+        for line in (tmp_path / lake.silver / f"_quarantine/sales/{run}/rows.jsonl").read_text().splitlines()
+    ]
+    assert [(r["order_id"], r["_failed_rules"], r["_source_key"]) for r in quarantined] == [
+        ("o4", ["quantity_positive"], KEY)
+    ]
     assert lake.json(lake.silver, f"_ledger/sales_etl/{run}.json")[0]["key"] == KEY
     manifest = lake.json(lake.silver, f"_runs/sales_etl/{run}.json")
     assert manifest["partitions"] == [{"order_date": "2024-01-05"}, {"order_date": "2024-01-06"}]
@@ -163,8 +205,10 @@ def test_an_unreadable_file_fails_as_input_error_and_is_rejected(spark, tmp_path
 
 def business_rows(lake, spark):
     df = lake.read(spark, "sales", SALES_SILVER_SCHEMA)
-    return sorted(tuple(r) for r in df.select("order_id", "store_id", "customer_id", "sku", "quantity", "unit_price",
-                                               "currency").collect())
+    return sorted(
+        tuple(r)
+        for r in df.select("order_id", "store_id", "customer_id", "sku", "quantity", "unit_price", "currency").collect()
+    )
 
 
 def test_columns_are_matched_by_header_name_in_any_order_and_extras_are_ignored(spark, tmp_path):
@@ -196,8 +240,11 @@ def test_a_header_missing_a_column_names_it(spark, tmp_path):
 
 def test_quoted_fields_may_hold_commas_quotes_and_newlines(spark, tmp_path):
     lake = LocalLake(tmp_path)
-    lake.put(KEY, f'{HEADER}\r\no1,2024-01-05T10:00:00Z,s1,"c1, line one\nline ""two""",A,2,9.99,EUR\r\n'
-                  "o2,2024-01-05T11:00:00Z,s1,c2,B,1,5.00,USD\r\n")
+    lake.put(
+        KEY,
+        f'{HEADER}\r\no1,2024-01-05T10:00:00Z,s1,"c1, line one\nline ""two""",A,2,9.99,EUR\r\n'
+        "o2,2024-01-05T11:00:00Z,s1,c2,B,1,5.00,USD\r\n",
+    )
     summary = lake.upload_event("sales_etl", spark, KEY, max_drop_ratio="0.5")
     assert summary.state == "SUCCEEDED", summary.error
     customers = {r.order_id: r.customer_id for r in lake.read(spark, "sales", SALES_SILVER_SCHEMA).collect()}
@@ -231,7 +278,9 @@ def test_a_refused_file_in_a_scheduled_batch_does_not_block_the_others_or_later_
 
 def test_a_broken_feed_fails_the_gate_and_quarantines_the_whole_input(spark, tmp_path):
     lake = LocalLake(tmp_path)
-    lake.put(KEY, f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,XXX\no2,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,EUR\n")  # 50% dropped
+    lake.put(
+        KEY, f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,XXX\no2,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,EUR\n"
+    )  # 50% dropped
 
     summary = lake.upload_event("sales_etl", spark, KEY)
 
@@ -240,13 +289,21 @@ def test_a_broken_feed_fails_the_gate_and_quarantines_the_whole_input(spark, tmp
     prefix = f"_quarantine/sales/{summary.run_id}/"
     assert lake.files(lake.silver) == [prefix + "rows.jsonl", prefix + "validation.json"]
     rows = spark.read.json(str(tmp_path / lake.silver / prefix / "rows.jsonl")).select("order_id", "_failed_rules")
-    assertDataFrameEqual(rows, spark.createDataFrame([("o1", ["currency_iso_4217"]), ("o2", [])], "order_id string, _failed_rules array<string>"))
+    assertDataFrameEqual(
+        rows,
+        spark.createDataFrame(
+            [("o1", ["currency_iso_4217"]), ("o2", [])], "order_id string, _failed_rules array<string>"
+        ),
+    )
     validation = lake.json(lake.silver, prefix + "validation.json")
     assert validation["reason"] == summary.error and validation["validation"]["success"] is False
 
 
-@pytest.mark.parametrize("csv", [GOOD_CSV, f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,XXX\no2,2024-01-05T10:00:00Z,s1,,A,2,9.99,EUR\n"],
-                         ids=["rows dropped", "input failed"])
+@pytest.mark.parametrize(
+    "csv",
+    [GOOD_CSV, f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,XXX\no2,2024-01-05T10:00:00Z,s1,,A,2,9.99,EUR\n"],
+    ids=["rows dropped", "input failed"],
+)
 def test_a_small_quarantine_is_written_as_the_spark_file_writer_writes_it(spark, tmp_path, monkeypatch, csv):
     """Few quarantined rows are encoded with Spark's toJSON and written by the driver; the
     file must be what the Spark JSON writer (used above MAX_QUARANTINE_ROWS_COLLECTED) writes."""
@@ -282,8 +339,13 @@ def test_the_checkpointed_and_the_cached_typed_frame_give_the_same_run_and_are_b
         assert set(spark.sparkContext._jsc.getPersistentRDDs().keySet()) <= persisted_before, label
         rows = lake.read(spark, "sales", SALES_SILVER_SCHEMA).drop("_run_id", "_ingested_at")
         quarantine = (tmp_path / label / lake.silver / f"_quarantine/sales/{summary.run_id}/rows.jsonl").read_text()
-        results[label] = (summary.rows_read, summary.rows_written, summary.rows_quarantined,
-                          sorted(map(tuple, rows.collect())), [json.loads(line)["order_id"] for line in quarantine.splitlines()])
+        results[label] = (
+            summary.rows_read,
+            summary.rows_written,
+            summary.rows_quarantined,
+            sorted(map(tuple, rows.collect())),
+            [json.loads(line)["order_id"] for line in quarantine.splitlines()],
+        )
     assert results["checkpoint"] == results["cache"]
 
 

@@ -36,7 +36,12 @@ def test_the_training_run_passes_the_gate_quarantines_one_row_and_writes_silver(
     lake = LocalLake(tmp_path)
     lake.put(class_archive.TRAINING_KEY, class_archive.training_csv(rows=40))
     summary = lake.upload_event("sales_etl", spark, class_archive.TRAINING_KEY)
-    assert (summary.state, summary.rows_read, summary.rows_written, summary.rows_quarantined) == ("SUCCEEDED", 41, 40, 1)
+    assert (summary.state, summary.rows_read, summary.rows_written, summary.rows_quarantined) == (
+        "SUCCEEDED",
+        41,
+        40,
+        1,
+    )
     assert summary.rules_failed == {"quantity_positive": 1}
 
 

@@ -41,9 +41,17 @@ def bronze(aws, stack: StackConfig) -> str:
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     key_id = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
-        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id},
-        "BucketKeyEnabled": True}]})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id},
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
     return bucket
 
 
@@ -78,25 +86,46 @@ def test_runs_lists_glue_job_runs_in_the_local_shape(aws, stack: StackConfig, tm
     glue = boto3.client("glue", region_name=REGION)
     name = stack.platform.names.glue_job("sales_etl")
     glue.create_job(Name=name, Role=ROLE, Command={"Name": "glueetl", "ScriptLocation": "s3://a/b.py"})
-    run_id = glue.start_job_run(JobName=name, Arguments={"--trigger_source": "s3_event",
-                                                         "--source_key": "sales/a.csv"})["JobRunId"]
+    run_id = glue.start_job_run(
+        JobName=name, Arguments={"--trigger_source": "s3_event", "--source_key": "sales/a.csv"}
+    )["JobRunId"]
     assert lake("runs", "--cloud", "--json", home=tmp_path) == 0
     captured = capsys.readouterr()
     [run] = json.loads(captured.out)
     assert {k: run[k] for k in ("run_id", "job", "trigger_source", "source_key", "attempts")} == {
-        "run_id": run_id, "job": "sales_etl", "trigger_source": "s3_event", "source_key": "sales/a.csv",
-        "attempts": 1}
-    assert set(run) >= {"run_id", "job", "trigger_source", "source_key", "state", "started_at", "ended_at",
-                        "rows_read", "rows_written", "rows_quarantined", "quarantine_path", "error", "attempts"}
+        "run_id": run_id,
+        "job": "sales_etl",
+        "trigger_source": "s3_event",
+        "source_key": "sales/a.csv",
+        "attempts": 1,
+    }
+    assert set(run) >= {
+        "run_id",
+        "job",
+        "trigger_source",
+        "source_key",
+        "state",
+        "started_at",
+        "ended_at",
+        "rows_read",
+        "rows_written",
+        "rows_quarantined",
+        "quarantine_path",
+        "error",
+        "attempts",
+    }
     assert "data-lake-dev-product_catalog does not exist" in captured.err  # not deployed: a warning
 
 
-def test_replay_starts_the_runner_with_the_rule_input(bronze: str, stack: StackConfig, tmp_path: Path,
-                                                      capsys) -> None:
+def test_replay_starts_the_runner_with_the_rule_input(bronze: str, stack: StackConfig, tmp_path: Path, capsys) -> None:
     sfn = boto3.client("stepfunctions", region_name=REGION)
     definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-    machines = {job: sfn.create_state_machine(name=stack.platform.names.runner(job), definition=definition,
-                                              roleArn=ROLE)["stateMachineArn"] for job in stack.platform.jobs}
+    machines = {
+        job: sfn.create_state_machine(name=stack.platform.names.runner(job), definition=definition, roleArn=ROLE)[
+            "stateMachineArn"
+        ]
+        for job in stack.platform.jobs
+    }
     s3 = boto3.client("s3", region_name=REGION)
     for key in ("sales/a.csv", "sales/b.txt", "products/p.json"):
         s3.put_object(Bucket=bronze, Key=key, Body=b"x")
@@ -105,10 +134,16 @@ def test_replay_starts_the_runner_with_the_rule_input(bronze: str, stack: StackC
     assert (started["key"], started["rule"], started["job"]) == ("sales/a.csv", "sales_file_trigger", "sales_etl")
     [execution] = sfn.list_executions(stateMachineArn=machines["sales_etl"])["executions"]
     sent = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
-    assert sent == runs.runner_input("s3_event", source_bucket=bronze, source_key="sales/a.csv",
-                                         event_id=sent["event_id"], event_time=sent["event_time"])
+    assert sent == runs.runner_input(
+        "s3_event",
+        source_bucket=bronze,
+        source_key="sales/a.csv",
+        event_id=sent["event_id"],
+        event_time=sent["event_time"],
+    )
     assert execution["stateMachineArn"] == (
-        f"arn:aws:states:{REGION}:123456789012:stateMachine:{stack.platform.names.runner('sales_etl')}")
+        f"arn:aws:states:{REGION}:123456789012:stateMachine:{stack.platform.names.runner('sales_etl')}"
+    )
     assert sfn.list_executions(stateMachineArn=machines["product_catalog"])["executions"] == []
     # The rule that routed it is the deployed one.
     event = events.s3_object_created_event(bronze, "sales/a.csv", 1)

@@ -36,8 +36,11 @@ def test_there_is_a_valid_sample_for_every_s3_rule_and_one_bad_file() -> None:
     samples = sample_files()
     for rule, rule_cfg in cfg.s3_rules.items():
         pattern = events.s3_object_created_pattern(bronze, rule_cfg.prefix, rule_cfg.suffix)
-        assert any(events.matches(pattern, events.s3_object_created_event(bronze, s.key, 1))
-                   for s in samples if not s.expect_failure), rule
+        assert any(
+            events.matches(pattern, events.s3_object_created_event(bronze, s.key, 1))
+            for s in samples
+            if not s.expect_failure
+        ), rule
     [bad] = [s for s in samples if s.expect_failure]
     assert bad.body.splitlines()[0] == b"order_id,order_ts,store_id,customer_id,sku,quantity,unit_price"
     assert any(s.key.startswith(cfg.jobs["customer_import"].source.prefix) for s in samples)
@@ -83,7 +86,13 @@ def test_the_demo_flow_with_a_fake_job(tmp_path: Path) -> None:
     assert ("customer_import", "schedule") in calls
     assert [job for job, trigger in calls if trigger == "job_succeeded"] == ["sales_daily", "sales_daily"]
     text = buffer.getvalue()
-    for section in ("1. Upload", "2. The daily schedule fires", "3. Silver and gold", "4. Quarantine", "5. Run history"):
+    for section in (
+        "1. Upload",
+        "2. The daily schedule fires",
+        "3. Silver and gold",
+        "4. Quarantine",
+        "5. Run history",
+    ):
         assert section in text
     # a second run starts from a clean home
     calls.clear()

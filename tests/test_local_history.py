@@ -17,8 +17,15 @@ import pytest
 from data_platform.local.history import History, Owner, parse_iso
 from data_platform.local.records import JobOutcome
 
-RUN_INPUT = {"trigger_source": "s3_event", "source_bucket": "b", "source_key": "sales/a.csv",
-             "upstream_job": "", "upstream_run_id": "", "event_id": "e-1", "event_time": ""}
+RUN_INPUT = {
+    "trigger_source": "s3_event",
+    "source_bucket": "b",
+    "source_key": "sales/a.csv",
+    "upstream_job": "",
+    "upstream_run_id": "",
+    "event_id": "e-1",
+    "event_time": "",
+}
 
 
 def dead_owner() -> Owner:
@@ -35,26 +42,67 @@ def history(tmp_path: Path) -> History:
 
 
 def test_a_run_is_recorded_at_start_and_at_end(history: History) -> None:
-    history.create_run(run_id="r1", job="sales_etl", glue_job="g-sales_etl", env="dev", run_input=RUN_INPUT,
-                       trigger_name="sales_file_trigger")
+    history.create_run(
+        run_id="r1",
+        job="sales_etl",
+        glue_job="g-sales_etl",
+        env="dev",
+        run_input=RUN_INPUT,
+        trigger_name="sales_file_trigger",
+    )
     assert history.get_run("r1").state == "WAITING"
     history.mark_attempt("r1", 1)
     assert history.get_run("r1").state == "RUNNING"
-    summary = {"state": "SUCCEEDED", "rows_read": 3, "rows_written": 2, "rows_quarantined": 1, "quarantine_path": "/q",
-               "outputs": ["data_lake_dev.sales@42"], "rules_failed": {"quantity_positive": 1}, "warnings": {}}
+    summary = {
+        "state": "SUCCEEDED",
+        "rows_read": 3,
+        "rows_written": 2,
+        "rows_quarantined": 1,
+        "quarantine_path": "/q",
+        "outputs": ["data_lake_dev.sales@42"],
+        "rules_failed": {"quantity_positive": 1},
+        "warnings": {},
+    }
     run = history.finish_run("r1", JobOutcome.from_summary(summary), attempts=1)
-    assert {k: getattr(run, k) for k in ("state", "rows_read", "rows_written", "rows_quarantined", "quarantine_path",
-                                "outputs", "rules_failed", "attempts", "source_key", "trigger_name")} == {
-        "state": "SUCCEEDED", "rows_read": 3, "rows_written": 2, "rows_quarantined": 1, "quarantine_path": "/q",
-        "outputs": ["data_lake_dev.sales@42"], "rules_failed": {"quantity_positive": 1}, "attempts": 1,
-        "source_key": "sales/a.csv", "trigger_name": "sales_file_trigger"}
+    assert {
+        k: getattr(run, k)
+        for k in (
+            "state",
+            "rows_read",
+            "rows_written",
+            "rows_quarantined",
+            "quarantine_path",
+            "outputs",
+            "rules_failed",
+            "attempts",
+            "source_key",
+            "trigger_name",
+        )
+    } == {
+        "state": "SUCCEEDED",
+        "rows_read": 3,
+        "rows_written": 2,
+        "rows_quarantined": 1,
+        "quarantine_path": "/q",
+        "outputs": ["data_lake_dev.sales@42"],
+        "rules_failed": {"quantity_positive": 1},
+        "attempts": 1,
+        "source_key": "sales/a.csv",
+        "trigger_name": "sales_file_trigger",
+    }
     assert run.ended_at is not None
 
 
 def test_runs_are_listed_newest_first_with_limit_and_job_filter(history: History) -> None:
     for i, job in enumerate(["a", "b", "a"]):
-        history.create_run(run_id=f"r{i}", job=job, glue_job=job, env="dev", run_input=RUN_INPUT,
-                           started_at=datetime(2024, 1, 1, 0, i, tzinfo=UTC))
+        history.create_run(
+            run_id=f"r{i}",
+            job=job,
+            glue_job=job,
+            env="dev",
+            run_input=RUN_INPUT,
+            started_at=datetime(2024, 1, 1, 0, i, tzinfo=UTC),
+        )
     assert [r.run_id for r in history.runs()] == ["r2", "r1", "r0"]
     assert [r.run_id for r in history.runs(limit=1)] == ["r2"]
     assert [r.run_id for r in history.runs(job="a")] == ["r2", "r0"]
@@ -183,8 +231,10 @@ def test_processes_opening_a_fresh_home_at_once_all_get_the_history(tmp_path):
     code = "import sys; from data_platform.local.history import History; History.for_home(sys.argv[1]).close()"
     for round_ in range(20):
         home = tmp_path / f"home{round_}"
-        procs = [subprocess.Popen([sys.executable, "-c", code, str(home)], stderr=subprocess.PIPE, text=True)
-                 for _ in range(4)]
+        procs = [
+            subprocess.Popen([sys.executable, "-c", code, str(home)], stderr=subprocess.PIPE, text=True)
+            for _ in range(4)
+        ]
         failures = [err for p in procs if (err := p.communicate()[1]) and p.returncode]
         assert failures == [], f"round {round_}: {failures[0][-300:]}"
 
@@ -207,7 +257,8 @@ def test_a_history_from_before_iceberg_gains_the_outputs_column(tmp_path):
         " proc_start TEXT NOT NULL DEFAULT '');"
         "INSERT INTO runs (run_id, job, glue_job, env, trigger_source, state, started_at, pid, host, output_paths)"
         " VALUES ('r-old', 'sales_etl', 'data-lake-dev-sales_etl', 'dev', 'manual', 'SUCCEEDED', '2024-01-01T00:00:00Z',"
-        " 1, 'h', '[\"/old/part-00000.parquet\"]');")
+        " 1, 'h', '[\"/old/part-00000.parquet\"]');"
+    )
     old.commit()
     old.close()
     with History.for_home(tmp_path) as history:

@@ -35,8 +35,16 @@ class FakeJobs:
 
     def __call__(self, job: str, arguments: Mapping[str, str]) -> Mapping[str, Any]:
         self.calls.append((job, dict(arguments)))
-        return self.answers.get(job, {"state": "SUCCEEDED", "rows_read": 2, "rows_written": 2, "rows_quarantined": 0,
-                                      "outputs": [f"data_lake_dev.{job}@1"]})
+        return self.answers.get(
+            job,
+            {
+                "state": "SUCCEEDED",
+                "rows_read": 2,
+                "rows_written": 2,
+                "rows_quarantined": 0,
+                "outputs": [f"data_lake_dev.{job}@1"],
+            },
+        )
 
     @property
     def jobs(self) -> list[str]:
@@ -83,8 +91,9 @@ def test_buckets_are_folders_named_like_the_stack_buckets(lake: LocalLake, stack
 
 
 @pytest.mark.parametrize("rule", ["sales_file_trigger", "product_catalog_trigger", "inventory_updates_trigger"])
-def test_each_s3_rule_runs_its_job_with_the_runner_arguments(lake: LocalLake, fake: FakeJobs, stack: StackConfig,
-                                                             tmp_path: Path, rule: str) -> None:
+def test_each_s3_rule_runs_its_job_with_the_runner_arguments(
+    lake: LocalLake, fake: FakeJobs, stack: StackConfig, tmp_path: Path, rule: str
+) -> None:
     key = matching_key(stack, rule)
     dispatch = lake.upload(a_file(tmp_path), key)
     job = stack.platform.s3_rules[rule].job
@@ -92,8 +101,11 @@ def test_each_s3_rule_runs_its_job_with_the_runner_arguments(lake: LocalLake, fa
     run = dispatch.runs[0]
     called_job, arguments = fake.calls[0]
     expected_input = runs.s3_event_transformer().apply(dispatch.event)
-    expected = {**job_arguments.job_run_arguments(stack.platform, job, expected_input),
-                "--JOB_RUN_ID": run.run_id, "--storage_root": str(lake.home)}
+    expected = {
+        **job_arguments.job_run_arguments(stack.platform, job, expected_input),
+        "--JOB_RUN_ID": run.run_id,
+        "--storage_root": str(lake.home),
+    }
     assert (called_job, arguments) == (job, expected)
     assert arguments["--source_key"] == key
     assert arguments["--source_bucket"] == stack.platform.bucket_name("bronze")
@@ -101,8 +113,9 @@ def test_each_s3_rule_runs_its_job_with_the_runner_arguments(lake: LocalLake, fa
     assert (lake.bucket_dir(lake.bronze) / key).read_bytes() == b"a,b\n1,2\n"
 
 
-def test_sales_daily_runs_after_sales_etl_succeeds(lake: LocalLake, fake: FakeJobs, stack: StackConfig,
-                                                   tmp_path: Path) -> None:
+def test_sales_daily_runs_after_sales_etl_succeeds(
+    lake: LocalLake, fake: FakeJobs, stack: StackConfig, tmp_path: Path
+) -> None:
     dispatch = lake.upload(a_file(tmp_path), "sales/2024-06-01.csv")
     assert fake.jobs == ["sales_etl", "sales_daily"]
     sales, daily = dispatch.runs
@@ -113,11 +126,19 @@ def test_sales_daily_runs_after_sales_etl_succeeds(lake: LocalLake, fake: FakeJo
     assert (daily.trigger_name, daily.upstream_run_id) == ("sales_daily", sales.run_id)
 
 
-def test_a_failed_run_starts_nothing_downstream_and_raises_an_alert(stack: StackConfig, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_run_starts_nothing_downstream_and_raises_an_alert(
+    stack: StackConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("LAKE_FAULT", raising=False)
-    fake = FakeJobs({"sales_etl": {"state": "FAILED", "error": "rule currency_iso_4217 failed for 40% of rows",
-                                   "error_kind": "data_quality"}})
+    fake = FakeJobs(
+        {
+            "sales_etl": {
+                "state": "FAILED",
+                "error": "rule currency_iso_4217 failed for 40% of rows",
+                "error_kind": "data_quality",
+            }
+        }
+    )
     lake = LocalLake(stack, tmp_path / "home", job_fn=fake)
     dispatch = lake.upload(a_file(tmp_path), "sales/bad.csv")
     assert fake.jobs == ["sales_etl"]
@@ -138,14 +159,18 @@ def test_a_run_with_nothing_to_do_still_counts_as_succeeded_downstream(stack: St
     lake.close()
 
 
-@pytest.mark.parametrize("key, nearest", [
-    ("sales/2024-06-01.txt", "sales_file_trigger"),          # wrong suffix
-    ("archive/sales/2024-06-01.csv", "sales_file_trigger"),  # wrong prefix, right suffix
-    ("products/catalog.jsonl", "product_catalog_trigger"),
-    ("inventory/2024.xml", "inventory_updates_trigger"),
-])
-def test_a_key_no_rule_matches_runs_nothing_and_names_the_nearest_rule(lake: LocalLake, fake: FakeJobs,
-                                                                       tmp_path: Path, key: str, nearest: str) -> None:
+@pytest.mark.parametrize(
+    "key, nearest",
+    [
+        ("sales/2024-06-01.txt", "sales_file_trigger"),  # wrong suffix
+        ("archive/sales/2024-06-01.csv", "sales_file_trigger"),  # wrong prefix, right suffix
+        ("products/catalog.jsonl", "product_catalog_trigger"),
+        ("inventory/2024.xml", "inventory_updates_trigger"),
+    ],
+)
+def test_a_key_no_rule_matches_runs_nothing_and_names_the_nearest_rule(
+    lake: LocalLake, fake: FakeJobs, tmp_path: Path, key: str, nearest: str
+) -> None:
     dispatch = lake.upload(a_file(tmp_path), key)
     assert (dispatch.matched, dispatch.runs, fake.calls) == ([], [], [])
     assert dispatch.no_match is not None and dispatch.no_match.nearest_rule == nearest
@@ -196,19 +221,22 @@ def test_plain_keys_are_accepted(key: str) -> None:
     assert validate_key(key) == key
 
 
-@pytest.mark.parametrize("key, message", [
-    ("", "empty"),
-    ("/etc/passwd", "absolute"),
-    ("../outside.csv", "'..'"),
-    ("sales/../../outside.csv", "'..'"),
-    ("sales/./x.csv", "'.'"),
-    ("sales//x.csv", "empty segment"),
-    ("sales/", "empty segment"),
-    ("sales/x\x00.csv", "NUL"),
-    ("sales/.hidden.csv", "reserved"),
-    ("sales/" + "x" * 300 + ".csv", "255 bytes"),
-    ("k" * 1100, "1024"),
-])
+@pytest.mark.parametrize(
+    "key, message",
+    [
+        ("", "empty"),
+        ("/etc/passwd", "absolute"),
+        ("../outside.csv", "'..'"),
+        ("sales/../../outside.csv", "'..'"),
+        ("sales/./x.csv", "'.'"),
+        ("sales//x.csv", "empty segment"),
+        ("sales/", "empty segment"),
+        ("sales/x\x00.csv", "NUL"),
+        ("sales/.hidden.csv", "reserved"),
+        ("sales/" + "x" * 300 + ".csv", "255 bytes"),
+        ("k" * 1100, "1024"),
+    ],
+)
 def test_unsafe_keys_are_refused(key: str, message: str) -> None:
     with pytest.raises(LakeError, match=message):
         validate_key(key)
@@ -260,8 +288,13 @@ def test_runs_left_running_by_a_dead_process_are_failed_and_alerted(stack: Stack
     child.wait()
     home = tmp_path / "home"
     with History.for_home(home, owner=Owner(child.pid, socket.gethostname(), "")) as crashed:
-        crashed.create_run(run_id="r-crashed", job="sales_etl", glue_job="data-lake-dev-sales_etl", env="dev",
-                           run_input=runs.runner_input("manual"))
+        crashed.create_run(
+            run_id="r-crashed",
+            job="sales_etl",
+            glue_job="data-lake-dev-sales_etl",
+            env="dev",
+            run_input=runs.runner_input("manual"),
+        )
     lake = LocalLake(stack, home, job_fn=FakeJobs())
     assert lake.history.get_run("r-crashed").state == "FAILED"
     assert [a.run_id for a in lake.history.alerts()] == ["r-crashed"]
@@ -283,8 +316,9 @@ class FailsFirst(FakeJobs):
 
 
 @pytest.mark.parametrize(("failures", "alerts", "state"), [(1, 0, "SUCCEEDED"), (2, 1, "FAILED")])
-def test_one_alert_per_failed_run_not_per_attempt(stack: StackConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   failures: int, alerts: int, state: str) -> None:
+def test_one_alert_per_failed_run_not_per_attempt(
+    stack: StackConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failures: int, alerts: int, state: str
+) -> None:
     """dev's product_catalog has max_retries 1: a transient failure that recovers on the re-run
     alerts nobody; one that fails both attempts is one failed run, one alert."""
     monkeypatch.delenv("LAKE_FAULT", raising=False)
@@ -311,7 +345,8 @@ def test_the_alert_text_is_the_cloud_rule_s(stack: StackConfig) -> None:
     assert alerts.alert_message(event) == (
         f"Runner {runner} execution r-1 FAILED after its retries. Error: States.TaskFailed. "
         'Cause: {"Id": "r-1", "JobName": "data-lake-dev-sales_etl", "JobRunState": "FAILED", '
-        '"ErrorMessage": "bad \\"rows\\""}')
+        '"ErrorMessage": "bad \\"rows\\""}'
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -325,6 +360,7 @@ def test_training_runs_the_pipeline_in_a_scratch_home_without_faults(
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)
+
     # The faulty CLI (tests.support.faulty_lake) swaps the runner a lake builds; training's own
     # runner gets no faults.
     def faulty(*args, **kwargs):
@@ -339,8 +375,18 @@ def test_training_runs_the_pipeline_in_a_scratch_home_without_faults(
 
 
 def test_training_stops_at_a_failed_run_and_says_so(stack: StackConfig) -> None:
-    failing = FakeJobs({"sales_etl": {"state": "FAILED", "error_kind": "data_quality", "error": "boom",
-                                      "rows_read": 0, "rows_written": 0, "rows_quarantined": 0}})
+    failing = FakeJobs(
+        {
+            "sales_etl": {
+                "state": "FAILED",
+                "error_kind": "data_quality",
+                "error": "boom",
+                "rows_read": 0,
+                "rows_written": 0,
+                "rows_quarantined": 0,
+            }
+        }
+    )
     note = train(stack, runs=3, job_fn=failing)
     assert note is not None and "sales_etl" in note and "boom" in note
     assert failing.jobs == ["sales_etl"]

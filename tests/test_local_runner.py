@@ -16,14 +16,28 @@ from data_platform.contract.runner_errors import RUNNER_RETRY
 from data_platform.local.history import History, Owner
 from data_platform.local.runner import LocalRunner, RunRequest, retry_scale_from_env
 
-RUN_INPUT = {"trigger_source": "manual", "source_bucket": "", "source_key": "", "upstream_job": "",
-             "upstream_run_id": "", "event_id": "", "event_time": ""}
+RUN_INPUT = {
+    "trigger_source": "manual",
+    "source_bucket": "",
+    "source_key": "",
+    "upstream_job": "",
+    "upstream_run_id": "",
+    "event_id": "",
+    "event_time": "",
+}
 
 
 def request(run_id: str = "r1", *, max_retries: int = 1, max_concurrent_runs: int = 1) -> RunRequest:
-    return RunRequest(job="sales_etl", glue_job="data-lake-dev-sales_etl", env="dev", run_id=run_id,
-                      arguments={"--JOB_RUN_ID": run_id}, run_input=RUN_INPUT,
-                      max_concurrent_runs=max_concurrent_runs, max_retries=max_retries)
+    return RunRequest(
+        job="sales_etl",
+        glue_job="data-lake-dev-sales_etl",
+        env="dev",
+        run_id=run_id,
+        arguments={"--JOB_RUN_ID": run_id},
+        run_input=RUN_INPUT,
+        max_concurrent_runs=max_concurrent_runs,
+        max_retries=max_retries,
+    )
 
 
 class ScriptedJob:
@@ -39,8 +53,11 @@ class ScriptedJob:
 
 
 FAILED_INTERNAL = {"state": "FAILED", "error": "executor lost", "error_kind": "internal"}
-FAILED_QUALITY = {"state": "FAILED", "error": "rule quantity_positive failed for 40% of rows",
-                  "error_kind": "data_quality"}
+FAILED_QUALITY = {
+    "state": "FAILED",
+    "error": "rule quantity_positive failed for 40% of rows",
+    "error_kind": "data_quality",
+}
 SUCCEEDED = {"state": "SUCCEEDED", "rows_read": 5, "rows_written": 5, "rows_quarantined": 0}
 
 

@@ -156,15 +156,25 @@ def test_file_system_events_route_complete_files_and_wait_for_one_being_written(
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
     try:
-        watch_loop(watcher, None, FixedClock(parse_iso("2024-01-01T00:00Z")), interval=3600, stop=stop, wake=wake,
-                   on_poll=lambda r: polls.append([d.key for d in r.dispatches]), on_tick=lambda _r: None)
+        watch_loop(
+            watcher,
+            None,
+            FixedClock(parse_iso("2024-01-01T00:00Z")),
+            interval=3600,
+            stop=stop,
+            wake=wake,
+            on_poll=lambda r: polls.append([d.key for d in r.dispatches]),
+            on_tick=lambda _r: None,
+        )
     finally:
         events.stop()
         thread.join(timeout=30)
     assert failures == []
     assert jobs.jobs == ["sales_etl", "sales_daily"] * 2
     assert [call[1]["--source_key"] for call in jobs.calls if call[0] == "sales_etl"] == [
-        "sales/renamed.csv", "sales/slow.csv"]
+        "sales/renamed.csv",
+        "sales/slow.csv",
+    ]
 
 
 def test_uploaded_files_are_not_routed_again_by_the_watcher(lake: LocalLake, jobs: Recorder, tmp_path: Path) -> None:
@@ -189,8 +199,15 @@ def test_the_loop_stops_when_asked(lake: LocalLake, jobs: Recorder) -> None:
         polls.append(len(result.dispatches))
         stop.set()  # what the SIGTERM handler does
 
-    watch_loop(Watcher(lake, settle_seconds=0), Scheduler(lake), FixedClock(parse_iso("2024-01-01T00:00Z")),
-               interval=0.01, stop=stop, on_poll=on_poll, on_tick=lambda _r: None)
+    watch_loop(
+        Watcher(lake, settle_seconds=0),
+        Scheduler(lake),
+        FixedClock(parse_iso("2024-01-01T00:00Z")),
+        interval=0.01,
+        stop=stop,
+        on_poll=on_poll,
+        on_tick=lambda _r: None,
+    )
     assert polls == [1]
 
 
@@ -219,22 +236,26 @@ def test_the_weekly_schedule_fires_on_monday_03_00(lake: LocalLake, jobs: Record
     scheduler = Scheduler(lake)
     assert fired(scheduler.tick(parse_iso("2024-01-02T03:00Z"), parse_iso("2024-01-02T02:59Z"))) == []
     assert fired(scheduler.tick(parse_iso("2024-01-08T03:00Z"), parse_iso("2024-01-08T02:59Z"))) == [
-        ("weekly_inventory_sync", "2024-01-08T03:00")]
+        ("weekly_inventory_sync", "2024-01-08T03:00")
+    ]
     assert jobs.jobs == ["inventory_sync"]
 
 
 def test_a_window_fires_every_instant_in_order(lake: LocalLake, jobs: Recorder) -> None:
     result = Scheduler(lake).tick(parse_iso("2024-01-03T00:00Z"), parse_iso("2024-01-01T00:00Z"))
-    assert fired(result) == [("daily_customer_import", "2024-01-01T02:00"),
-                             ("weekly_inventory_sync", "2024-01-01T03:00"),
-                             ("daily_customer_import", "2024-01-02T02:00")]
+    assert fired(result) == [
+        ("daily_customer_import", "2024-01-01T02:00"),
+        ("weekly_inventory_sync", "2024-01-01T03:00"),
+        ("daily_customer_import", "2024-01-02T02:00"),
+    ]
 
 
 def test_a_restart_neither_double_fires_nor_skips(stack: StackConfig, tmp_path: Path, jobs: Recorder) -> None:
     home = tmp_path / "home"
     first = LocalLake(stack, home, job_fn=jobs)
     assert fired(Scheduler(first).tick(parse_iso("2024-01-01T02:00Z"), parse_iso("2024-01-01T01:00Z"))) == [
-        ("daily_customer_import", "2024-01-01T02:00")]
+        ("daily_customer_import", "2024-01-01T02:00")
+    ]
     first.close()
     restarted = LocalLake(stack, home, job_fn=jobs)
     scheduler = Scheduler(restarted)
@@ -248,8 +269,10 @@ def test_a_restart_neither_double_fires_nor_skips(stack: StackConfig, tmp_path: 
 def test_the_first_tick_without_since_only_sets_the_watermark(lake: LocalLake, jobs: Recorder) -> None:
     scheduler = Scheduler(lake)
     result = scheduler.tick(parse_iso("2024-01-01T00:00Z"))
-    assert (fired(result), sorted(result.initialized)) == ([], ["daily_customer_import", "weekly_inventory_sync",
-                                                                "weekly_table_maintenance"])
+    assert (fired(result), sorted(result.initialized)) == (
+        [],
+        ["daily_customer_import", "weekly_inventory_sync", "weekly_table_maintenance"],
+    )
     assert fired(scheduler.tick(parse_iso("2024-01-01T02:00Z"))) == [("daily_customer_import", "2024-01-01T02:00")]
 
 

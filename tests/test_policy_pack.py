@@ -73,7 +73,8 @@ def test_every_rule_passes_on_the_synthesized_stack(stack):
     assert {rule: found for rule, found in unexpected.items() if found} == {}
     for rule, pattern, why in KNOWN_COMPONENT_FINDINGS:
         assert any(re.match(pattern, v.resource or "") for v in results[rule]), (
-            f"known finding fixed ({why}): remove it from KNOWN_COMPONENT_FINDINGS")
+            f"known finding fixed ({why}): remove it from KNOWN_COMPONENT_FINDINGS"
+        )
 
 
 def test_rules_see_what_they_judge(stack):
@@ -81,10 +82,12 @@ def test_rules_see_what_they_judge(stack):
     resources = rules.normalize(stack)
     views, problems = rules._bucket_views(resources)
     assert problems == []
-    assert len(views) == 5 and all(v.encryption and v.public_access and v.versioning and v.policies
-                                   for v in views.values())
+    assert len(views) == 5 and all(
+        v.encryption and v.public_access and v.versioning and v.policies for v in views.values()
+    )
     assert [v.bucket.props["bucket"] for v in views.values() if v.is_access_log_target] == [
-        next(r for r in stack if r["name"].endswith("storage-access_logs"))["inputs"]["bucket"]]
+        next(r for r in stack if r["name"].endswith("storage-access_logs"))["inputs"]["bucket"]
+    ]
     roles = rules._of_type(resources, rules.ROLE)
     for job in rules._of_type(resources, rules.GLUE_JOB):
         role = rules._link(job, "roleArn", roles, by_name=False, by_parent=True)
@@ -112,8 +115,9 @@ def test_data_bucket_with_sse_s3_fails(stack):
 
 def test_kms_without_customer_key_or_bucket_key_fails(stack):
     encryption = find(stack, rules.BUCKET_SSE, "storage-gold")
-    encryption["inputs"]["rules"] = [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"},
-                                      "bucketKeyEnabled": False}]
+    encryption["inputs"]["rules"] = [
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}, "bucketKeyEnabled": False}
+    ]
     text = messages(rules.buckets_sse_kms(stack))
     assert "AWS managed key aws/s3" in text and "bucket_key_enabled is not true" in text
 
@@ -175,15 +179,37 @@ def test_versioning_suspended_or_missing_fails(stack):
 
 
 def test_inline_bucket_settings_count_too():
-    bucket = ("aws:s3/bucket:Bucket", "b", {
-        "bucket": "data-lake-x-bronze",
-        "serverSideEncryptionConfiguration": {"rule": {"applyServerSideEncryptionByDefault": {
-            "sseAlgorithm": "aws:kms", "kmsMasterKeyId": "arn:aws:kms:eu-west-1:1:key/k"}, "bucketKeyEnabled": True}},
-        "versioning": {"enabled": True},
-        "policy": json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}),
-    })
+    bucket = (
+        "aws:s3/bucket:Bucket",
+        "b",
+        {
+            "bucket": "data-lake-x-bronze",
+            "serverSideEncryptionConfiguration": {
+                "rule": {
+                    "applyServerSideEncryptionByDefault": {
+                        "sseAlgorithm": "aws:kms",
+                        "kmsMasterKeyId": "arn:aws:kms:eu-west-1:1:key/k",
+                    },
+                    "bucketKeyEnabled": True,
+                }
+            },
+            "versioning": {"enabled": True},
+            "policy": json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": "*",
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                }
+            ),
+        },
+    )
     assert rules.buckets_sse_kms([bucket]) == []
     assert rules.buckets_versioned([bucket]) == []
     assert rules.buckets_tls_only([bucket]) == []
@@ -254,8 +280,11 @@ def _bucket(stack, purpose: str) -> str:
 
 def test_job_role_reading_another_jobs_prefix_fails(stack):
     bronze = _bucket(stack, "bronze")
-    policy = _edit_job_policy(stack, "sales_etl", {"Effect": "Allow", "Action": "s3:GetObject",
-                                                   "Resource": f"arn:aws:s3:::{bronze}/products/*"})
+    policy = _edit_job_policy(
+        stack,
+        "sales_etl",
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bronze}/products/*"},
+    )
     found = rules.glue_job_roles_scoped(stack)
     assert len(found) == 1 and found[0].resource == policy["name"]
     assert "the input prefix of Glue job" in found[0].message and "product_catalog" in found[0].message
@@ -263,15 +292,21 @@ def test_job_role_reading_another_jobs_prefix_fails(stack):
 
 def test_job_role_writing_bronze_fails(stack):
     bronze = _bucket(stack, "bronze")
-    _edit_job_policy(stack, "product_catalog", {"Effect": "Allow", "Action": "s3:DeleteObject",
-                                                "Resource": f"arn:aws:s3:::{bronze}/products/*"})
+    _edit_job_policy(
+        stack,
+        "product_catalog",
+        {"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": f"arn:aws:s3:::{bronze}/products/*"},
+    )
     assert "jobs never modify bronze" in messages(rules.glue_job_roles_scoped(stack))
 
 
 def test_job_role_writing_another_dataset_fails(stack):
     silver = _bucket(stack, "silver")
-    _edit_job_policy(stack, "product_catalog", {"Effect": "Allow", "Action": "s3:PutObject",
-                                                "Resource": f"arn:aws:s3:::{silver}/sales/*"})
+    _edit_job_policy(
+        stack,
+        "product_catalog",
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{silver}/sales/*"},
+    )
     text = messages(rules.glue_job_roles_scoped(stack))
     assert "writes several datasets (products, sales)" in text
     assert "writable by the roles of several Glue jobs" in text and "the dataset of Glue job" in text
@@ -280,10 +315,16 @@ def test_job_role_writing_another_dataset_fails(stack):
 def test_maintenance_role_may_touch_only_the_tables_it_maintains(stack):
     silver, bronze = _bucket(stack, "silver"), _bucket(stack, "bronze")
     assert rules.glue_job_roles_scoped(stack) == []  # every table's location, no owner conflict
-    _edit_job_policy(stack, "table_maintenance", {"Effect": "Allow", "Action": "s3:DeleteObject",
-                                                  "Resource": f"arn:aws:s3:::{silver}/_ledger/sales_etl/*"})
-    _edit_job_policy(stack, "table_maintenance", {"Effect": "Allow", "Action": "s3:GetObject",
-                                                  "Resource": f"arn:aws:s3:::{bronze}/sales/*"})
+    _edit_job_policy(
+        stack,
+        "table_maintenance",
+        {"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": f"arn:aws:s3:::{silver}/_ledger/sales_etl/*"},
+    )
+    _edit_job_policy(
+        stack,
+        "table_maintenance",
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bronze}/sales/*"},
+    )
     text = messages(rules.glue_job_roles_scoped(stack))
     assert "_ledger/sales_etl/*: not the location of a table it maintains" in text
     assert "the maintenance job touches no bronze object" in text
@@ -291,10 +332,16 @@ def test_maintenance_role_may_touch_only_the_tables_it_maintains(stack):
 
 def test_job_role_acting_on_a_whole_bucket_or_reading_others_code_fails(stack):
     silver, artifacts = _bucket(stack, "silver"), _bucket(stack, "artifacts")
-    _edit_job_policy(stack, "customer_import", {"Effect": "Allow", "Action": "s3:PutBucketPolicy",
-                                                "Resource": f"arn:aws:s3:::{silver}"})
-    _edit_job_policy(stack, "customer_import", {"Effect": "Allow", "Action": "s3:GetObject",
-                                                "Resource": f"arn:aws:s3:::{artifacts}/glue/jobs/sales_etl/*"})
+    _edit_job_policy(
+        stack,
+        "customer_import",
+        {"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": f"arn:aws:s3:::{silver}"},
+    )
+    _edit_job_policy(
+        stack,
+        "customer_import",
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{artifacts}/glue/jobs/sales_etl/*"},
+    )
     text = messages(rules.glue_job_roles_scoped(stack))
     assert "the whole bucket" in text and "outside its own code and temp folders" in text
 
@@ -314,16 +361,22 @@ def test_job_role_listing_its_buckets_only_under_a_prefix_fails(stack):
 
 
 def test_job_role_on_a_foreign_bucket_fails(stack):
-    _edit_job_policy(stack, "inventory_sync", {"Effect": "Allow", "Action": "s3:GetObject",
-                                               "Resource": "arn:aws:s3:::someone-elses-bucket/*"})
+    _edit_job_policy(
+        stack,
+        "inventory_sync",
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::someone-elses-bucket/*"},
+    )
     assert "none of the job's data or artifact buckets" in messages(rules.glue_job_roles_scoped(stack))
 
 
 def test_gold_job_may_read_its_silver_source_and_upstream_runs_only(stack):
     assert rules.glue_job_roles_scoped(stack) == []
     silver = _bucket(stack, "silver")
-    _edit_job_policy(stack, "sales_daily", {"Effect": "Allow", "Action": "s3:GetObject",
-                                            "Resource": f"arn:aws:s3:::{silver}/products/*"})
+    _edit_job_policy(
+        stack,
+        "sales_daily",
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{silver}/products/*"},
+    )
     assert "the dataset of Glue job" in messages(rules.glue_job_roles_scoped(stack))
 
 
@@ -339,8 +392,10 @@ def test_runner_role_acting_on_another_job_fails(stack):
     other = find(stack, rules.GLUE_JOB, "product_catalog")["inputs"]["name"]
 
     def add_other(document):
-        document["Statement"][0]["Resource"] = [document["Statement"][0]["Resource"],
-                                                f"arn:aws:glue:eu-west-1:123456789012:job/{other}"]
+        document["Statement"][0]["Resource"] = [
+            document["Statement"][0]["Resource"],
+            f"arn:aws:glue:eu-west-1:123456789012:job/{other}",
+        ]
 
     policy = _edit_runner_policy(stack, "sales_etl", add_other)
     found = rules.runner_roles_scoped(stack)
@@ -379,15 +434,17 @@ def test_event_target_and_schedule_without_dlq_or_retry_fail(stack):
     schedule = find(stack, rules.SCHEDULE)
     del schedule["inputs"]["target"]["deadLetterConfig"]
     assert "schedule target has no dead-letter queue" in messages(
-        rules.targets_have_dlq_and_retry(schedule["type"], schedule["inputs"]))
+        rules.targets_have_dlq_and_retry(schedule["type"], schedule["inputs"])
+    )
 
 
 def test_targeting_a_glue_job_directly_fails(stack):
     job_arn = "arn:aws:glue:eu-west-1:123456789012:job/" + find(stack, rules.GLUE_JOB, "sales_etl")["inputs"]["name"]
     target = find(stack, rules.EVENT_TARGET, "s3-sales_file_trigger")
     target["inputs"]["arn"] = job_arn
-    assert "EventBridge cannot target a Glue job" in messages(rules.no_direct_glue_targets(target["type"],
-                                                                                           target["inputs"]))
+    assert "EventBridge cannot target a Glue job" in messages(
+        rules.no_direct_glue_targets(target["type"], target["inputs"])
+    )
     schedule = find(stack, rules.SCHEDULE)
     schedule["inputs"]["target"]["arn"] = "arn:aws:scheduler:::aws-sdk:glue:startJobRun"
     assert rules.no_direct_glue_targets(schedule["type"], schedule["inputs"])
@@ -396,8 +453,13 @@ def test_targeting_a_glue_job_directly_fails(stack):
 
 def test_stack_rule_catches_glue_targets_through_dependencies():
     job = ("aws:glue/job:Job", "job", {"name": "j"})
-    target = rules.StackResource("aws:cloudwatch/eventTarget:EventTarget", "t",
-                                 {"arn": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}, None, {"arn": ["job"]})
+    target = rules.StackResource(
+        "aws:cloudwatch/eventTarget:EventTarget",
+        "t",
+        {"arn": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"},
+        None,
+        {"arn": ["job"]},
+    )
     found = rules.nothing_targets_glue([job, target])
     assert len(found) == 1 and "targets Glue job job directly" in found[0].message
 
@@ -436,8 +498,9 @@ def test_resource_policy_wrapper_turns_unknowns_into_the_preview_advisory():
     from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
     policy = next(p for p in pack.policies() if p.name == "iam-no-wildcard-resource")
-    args = ResourceValidationArgs(rules.ROLE_POLICY, unknown_checking_proxy({"policy": UNKNOWN}), "urn:p", "p",
-                                  None, None, {}, {})
+    args = ResourceValidationArgs(
+        rules.ROLE_POLICY, unknown_checking_proxy({"policy": UNKNOWN}), "urn:p", "p", None, None, {}, {}
+    )
     with pytest.raises(UnknownValueError):
         policy.validate(args, lambda message, urn=None: None)
 
@@ -449,8 +512,9 @@ def test_stack_policy_wrapper_reports_with_the_resources_urn(stack):
     find(stack, rules.BUCKET_VERSIONING, "storage-gold")["inputs"]["versioningConfiguration"]["status"] = "Suspended"
     by_name: dict[str, PolicyResource] = {}
     for r in stack:
-        by_name[r["name"]] = PolicyResource(r["type"], unknown_checking_proxy(r["inputs"]), f"urn:{r['name']}",
-                                            r["name"], None, None, None, [], {})
+        by_name[r["name"]] = PolicyResource(
+            r["type"], unknown_checking_proxy(r["inputs"]), f"urn:{r['name']}", r["name"], None, None, None, [], {}
+        )
     for r in stack:
         by_name[r["name"]].parent = by_name.get(r["parent"]) if r["parent"] else None
     policy = next(p for p in pack.policies() if p.name == "s3-buckets-versioned")
@@ -474,8 +538,11 @@ def test_pack_project_files():
     assert project["runtime"]["name"] == "python" and project["version"]
     # The pack runs in the project's virtualenv, where the project (with `checks`) is installed.
     assert (POLICY_DIR / project["runtime"]["options"]["virtualenv"]).resolve() == REPO / ".venv"
-    pins = dict(line.split("==") for line in (POLICY_DIR / "requirements.txt").read_text().splitlines()
-                if line and not line.startswith("#"))
+    pins = dict(
+        line.split("==")
+        for line in (POLICY_DIR / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     lock = (REPO / "requirements.lock").read_text()
     for package, pinned in pins.items():
         assert f"\n{package}=={pinned} " in lock, f"{package}=={pinned} differs from requirements.lock"
@@ -497,14 +564,21 @@ def analyzer():
 
     # From the pack's folder, as the CLI runs it: `checks` comes from the virtualenv, not from a
     # repository root on the import path.
-    process = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(POLICY_DIR)],
-                               cwd=POLICY_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(POLICY_DIR)],
+        cwd=POLICY_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port: list[str] = []
         reader = threading.Thread(target=lambda: port.append(process.stdout.readline().strip()), daemon=True)
         reader.start()
         reader.join(timeout=60)
-        assert port and port[0].isdigit(), f"policy pack did not start: {process.stderr.read() if process.poll() is not None else 'no port'}"
+        assert port and port[0].isdigit(), (
+            f"policy pack did not start: {process.stderr.read() if process.poll() is not None else 'no port'}"
+        )
         channel = grpc.insecure_channel(f"127.0.0.1:{port[0]}")
         grpc.channel_ready_future(channel).result(timeout=30)
         yield analyzer_pb2_grpc.AnalyzerStub(channel)
@@ -525,11 +599,18 @@ def _struct(values: dict[str, Any]):
 def _analyze_stack(analyzer, resources):
     from pulumi.runtime.proto import analyzer_pb2
 
-    request = analyzer_pb2.AnalyzeStackRequest(resources=[
-        analyzer_pb2.AnalyzerResource(type=r["type"], properties=_struct(r["inputs"]), urn=f"urn:{r['name']}",
-                                      name=r["name"], parent=f"urn:{r['parent']}" if r["parent"] else "")
-        for r in resources
-    ])
+    request = analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=r["type"],
+                properties=_struct(r["inputs"]),
+                urn=f"urn:{r['name']}",
+                name=r["name"],
+                parent=f"urn:{r['parent']}" if r["parent"] else "",
+            )
+            for r in resources
+        ]
+    )
     return analyzer.AnalyzeStack(request, timeout=120).diagnostics
 
 
@@ -547,8 +628,9 @@ def test_pack_passes_the_dev_stack_over_the_protocol(analyzer):
     resources = list(synthesized("dev"))
     diagnostics = []
     for r in resources:
-        request = analyzer_pb2.AnalyzeRequest(type=r["type"], properties=_struct(r["inputs"]), urn=f"urn:{r['name']}",
-                                              name=r["name"])
+        request = analyzer_pb2.AnalyzeRequest(
+            type=r["type"], properties=_struct(r["inputs"]), urn=f"urn:{r['name']}", name=r["name"]
+        )
         diagnostics += [(d.policyName, r["name"]) for d in analyzer.Analyze(request, timeout=60).diagnostics]
     assert [d for d in diagnostics if not _known(*d)] == []
     assert _analyze_stack(analyzer, resources) == []
@@ -556,14 +638,20 @@ def test_pack_passes_the_dev_stack_over_the_protocol(analyzer):
 
 def test_pack_reports_stack_violations_and_preview_unknowns_over_the_protocol(analyzer):
     resources = copy.deepcopy(list(synthesized("dev")))
-    find(resources, rules.BUCKET_VERSIONING, "storage-gold")["inputs"]["versioningConfiguration"]["status"] = "Suspended"
+    find(resources, rules.BUCKET_VERSIONING, "storage-gold")["inputs"]["versioningConfiguration"]["status"] = (
+        "Suspended"
+    )
     find(resources, rules.ROLE_POLICY, "runner-sales_etl")["inputs"]["policy"] = UNKNOWN
     diagnostics = _analyze_stack(analyzer, resources)
     versioning = [d for d in diagnostics if d.policyName == "s3-buckets-versioned"]
     assert len(versioning) == 1 and versioning[0].urn.endswith("storage-gold-versioning")
     assert "'Suspended', not 'Enabled'" in versioning[0].message
     runner = [d for d in diagnostics if d.policyName == "runner-roles-scoped"]
-    assert len(runner) == 1 and "can't run policy 'runner-roles-scoped'" in runner[0].message and "unknown" in runner[0].message
+    assert (
+        len(runner) == 1
+        and "can't run policy 'runner-roles-scoped'" in runner[0].message
+        and "unknown" in runner[0].message
+    )
 
 
 def test_iceberg_rules_reject_a_job_without_iceberg_and_a_role_on_every_table(stack):

@@ -25,10 +25,27 @@ def test_the_toolchain_reads_a_requirements_file_that_exists():
 def test_pulumi_install_would_install_the_locked_dependencies():
     """pip resolves requirements.txt to exactly what .venv already holds (the lock), offline:
     hash checking passes and nothing is missing."""
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-index",
-                             "--disable-pip-version-check", "-r", "requirements.txt"],
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--no-index",
+            "--disable-pip-version-check",
+            "-r",
+            "requirements.txt",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    satisfied = {line.split(":", 1)[1].split("==")[0].strip().lower()
-                 for line in result.stdout.splitlines() if line.startswith("Requirement already satisfied:")}
+    satisfied = {
+        line.split(":", 1)[1].split("==")[0].strip().lower()
+        for line in result.stdout.splitlines()
+        if line.startswith("Requirement already satisfied:")
+    }
     assert {"pulumi", "pulumi-aws", "pydantic", "pyyaml", "pyspark"} <= satisfied

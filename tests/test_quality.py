@@ -207,9 +207,7 @@ def test_rule_catches_breaking_rows_and_passes_the_rest(spark, case):
 def test_clean_data_passes_every_rule(spark):
     # Case names are unique, the rules' default names are not (three `between` cases).
     rules = [replace(rule, name=case) for case, (rule, _, _) in CASES.items()]
-    clean = orders(
-        spark, [(1, "SKU-1", 1, "USD"), (2, "SKU-2", 3, "EUR"), (3, "SKU-3", None, None)]
-    )
+    clean = orders(spark, [(1, "SKU-1", 1, "USD"), (2, "SKU-2", 3, "EUR"), (3, "SKU-3", None, None)])
     result = gate(clean, rules)
     assert (result.status, result.failed_rules, result.rows_quarantined) == ("passed", {}, 0)
     assert result.validation["statistics"]["successful_expectations"] == len(rules)
@@ -279,9 +277,7 @@ def test_drop_splits_rows_and_lists_every_broken_rule(spark):
     result = gate(df, rules, max_drop_ratio=0.9)
 
     assert (result.status, result.reason, result.escalated) == ("passed", None, False)
-    expected_passed = spark.createDataFrame(
-        [(1, "SKU-1", 2, "USD"), (5, "SKU-5", 3, "EUR")], ORDERS_SCHEMA
-    )
+    expected_passed = spark.createDataFrame([(1, "SKU-1", 2, "USD"), (5, "SKU-5", 3, "EUR")], ORDERS_SCHEMA)
     assertDataFrameEqual(result.passed, expected_passed)
     expected_quarantine = spark.createDataFrame(
         [
@@ -298,16 +294,22 @@ def test_drop_splits_rows_and_lists_every_broken_rule(spark):
 
 
 @pytest.mark.parametrize("limit", [100_000, 0], ids=["keys_looked_up", "window"])
-def test_unique_drop_tags_the_same_rows_whichever_way_duplicates_are_found(
-    spark, monkeypatch, limit
-):
+def test_unique_drop_tags_the_same_rows_whichever_way_duplicates_are_found(spark, monkeypatch, limit):
     monkeypatch.setattr(q, "MAX_DUPLICATED_ROWS_LOOKED_UP", limit)
     t1, t2 = dt.datetime(2024, 1, 1, 9), dt.datetime(2024, 1, 1, 10)
     schema = "store string, ts timestamp, qty double"
     df = cached(
         spark.createDataFrame(
-            [("A", t1, 1.0), ("A", t1, 2.0), ("A", t2, 3.0), ("B", t1, 4.0),
-             (None, t1, 5.0), (None, t1, 6.0), ("C", t1, 0.5), ("D", t1, 0.5)],
+            [
+                ("A", t1, 1.0),
+                ("A", t1, 2.0),
+                ("A", t2, 3.0),
+                ("B", t1, 4.0),
+                (None, t1, 5.0),
+                (None, t1, 6.0),
+                ("C", t1, 0.5),
+                ("D", t1, 0.5),
+            ],
             schema,
         )
     )
@@ -316,15 +318,17 @@ def test_unique_drop_tags_the_same_rows_whichever_way_duplicates_are_found(
     assert result.failed_rules == {"store_ts_unique": 2, "qty_unique": 2}
     assertDataFrameEqual(
         result.passed,
-        spark.createDataFrame(
-            [("A", t2, 3.0), ("B", t1, 4.0), (None, t1, 5.0), (None, t1, 6.0)], schema
-        ),
+        spark.createDataFrame([("A", t2, 3.0), ("B", t1, 4.0), (None, t1, 5.0), (None, t1, 6.0)], schema),
     )
     assertDataFrameEqual(
         result.quarantined,
         spark.createDataFrame(
-            [("A", t1, 1.0, ["store_ts_unique"]), ("A", t1, 2.0, ["store_ts_unique"]),
-             ("C", t1, 0.5, ["qty_unique"]), ("D", t1, 0.5, ["qty_unique"])],
+            [
+                ("A", t1, 1.0, ["store_ts_unique"]),
+                ("A", t1, 2.0, ["store_ts_unique"]),
+                ("C", t1, 0.5, ["qty_unique"]),
+                ("D", t1, 0.5, ["qty_unique"]),
+            ],
             schema + ", _failed_rules array<string>",
         ),
     )
@@ -395,8 +399,7 @@ def test_drop_ratio_above_threshold_escalates_to_fail(spark):
         None,
     )
     assert result.reason == (
-        "quality gate failed: 2 of 20 rows (10.0%) dropped, above the 5.0% threshold; "
-        "rules: quantity_between=2"
+        "quality gate failed: 2 of 20 rows (10.0%) dropped, above the 5.0% threshold; rules: quantity_between=2"
     )
     assert (result.rows_passed, result.rows_quarantined) == (0, 20)
 
@@ -416,9 +419,7 @@ def test_missing_required_column_fails_before_row_rules_touch_it(spark):
     rules = [q.column_exists("quantity"), q.between("quantity", 1), q.not_null("sku")]
     result = gate(df, rules)
     assert result.status == "failed"
-    assert result.reason == (
-        "quality gate failed: required column 'quantity' is missing (rule 'quantity_exists')"
-    )
+    assert result.reason == ("quality gate failed: required column 'quantity' is missing (rule 'quantity_exists')")
     assert result.failed_rules == {"quantity_exists": 1}
     evaluated = [r["expectation_config"]["meta"]["rule"] for r in result.validation["results"]]
     assert sorted(evaluated) == ["quantity_exists", "sku_not_null"]
@@ -428,18 +429,14 @@ def test_missing_column_without_an_exists_rule_still_fails(spark):
     df = cached(spark.createDataFrame([(1,)], "order_id int"))
     result = gate(df, [q.not_null("sku", action=Action.WARN)])
     assert result.status == "failed"
-    assert result.reason == (
-        "quality gate failed: column 'sku' is missing, needed by rule 'sku_not_null'"
-    )
+    assert result.reason == ("quality gate failed: column 'sku' is missing, needed by rule 'sku_not_null'")
 
 
 def test_empty_input_fails_the_row_count_rule(spark):
     df = orders(spark, [])
     result = gate(df, [q.row_count_at_least(), q.not_null("order_id")])
     assert result.status == "failed"
-    assert result.reason == (
-        "quality gate failed: rule 'row_count_at_least_1' (fail) expects at least 1 rows, got 0"
-    )
+    assert result.reason == ("quality gate failed: rule 'row_count_at_least_1' (fail) expects at least 1 rows, got 0")
     assert (result.rows_in, result.failed_rules) == (0, {"row_count_at_least_1": 0})
 
 
@@ -481,17 +478,11 @@ def test_rule_that_cannot_be_evaluated_fails_the_gate(spark):
     df = orders(spark, [(1, "S", 1, "USD")])
     result = gate(df, [q.matches_regex("sku", "(unclosed", action=Action.WARN)])
     assert result.status == "failed"
-    assert result.reason.startswith(
-        "quality gate failed: rule 'sku_matches_regex' could not be evaluated: "
-    )
+    assert result.reason.startswith("quality gate failed: rule 'sku_matches_regex' could not be evaluated: ")
 
 
 def test_between_on_dates(spark):
-    df = cached(
-        spark.createDataFrame(
-            [(dt.date(2024, 1, 1),), (dt.date(2023, 12, 31),), (None,)], "order_date date"
-        )
-    )
+    df = cached(spark.createDataFrame([(dt.date(2024, 1, 1),), (dt.date(2023, 12, 31),), (None,)], "order_date date"))
     rule = q.between("order_date", dt.date(2024, 1, 1), action=Action.WARN)
     result = gate(df, [rule])
     assert result.failed_rules == {"order_date_between": 1}

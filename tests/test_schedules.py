@@ -37,8 +37,7 @@ CASES = _load_cases()
 
 def test_conformance_file_present():
     assert CONFORMANCE_FILE.is_file(), (
-        f"conformance vectors missing: expected {CONFORMANCE_FILE} "
-        "(shared/conformance next to the repository checkout)"
+        f"conformance vectors missing: expected {CONFORMANCE_FILE} (shared/conformance next to the repository checkout)"
     )
     assert len(CASES) >= 43, f"expected at least 43 cases in {CONFORMANCE_FILE}, found {len(CASES)}"
 

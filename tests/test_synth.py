@@ -50,7 +50,9 @@ def test_synth_output_shape(synthesized, stack_name):
     assert all(set(r) == {"type", "name", "parent", "inputs", "options"} for r in resources)
     assert json.loads(json.dumps(resources)) == resources  # JSON-able as is
     assert resources[0] == {
-        "type": "pulumi:providers:aws", "name": f"data-lake-{stack_name}-aws", "parent": None,
+        "type": "pulumi:providers:aws",
+        "name": f"data-lake-{stack_name}-aws",
+        "parent": None,
         "inputs": resources[0]["inputs"],
         "options": {"deleteBeforeReplace": False, "ignoreChanges": [], "protect": False},
     }
@@ -75,9 +77,15 @@ def test_components_and_parents(synthesized, stack_name):
             assert resource["name"].startswith(parent["name"] + "-"), resource["name"]
     component_types = {r["type"] for r in resources if r["type"].startswith("datalake:")}
     assert component_types == {
-        "datalake:platform:DataPlatform", "datalake:storage:MedallionBuckets", "datalake:glue_job:GlueJob",
-        "datalake:runner:JobRunner", "datalake:triggers:S3EventTrigger", "datalake:triggers:ScheduleTrigger",
-        "datalake:triggers:JobSucceededTrigger", "datalake:alerts:Alerts", "datalake:catalog:DataCatalog",
+        "datalake:platform:DataPlatform",
+        "datalake:storage:MedallionBuckets",
+        "datalake:glue_job:GlueJob",
+        "datalake:runner:JobRunner",
+        "datalake:triggers:S3EventTrigger",
+        "datalake:triggers:ScheduleTrigger",
+        "datalake:triggers:JobSucceededTrigger",
+        "datalake:alerts:Alerts",
+        "datalake:catalog:DataCatalog",
     }
 
 
@@ -113,10 +121,14 @@ def test_resource_counts_follow_the_config(synthesized, stacks, stack_name):
     jobs, rules, schedules, after = len(cfg.jobs), len(cfg.s3_rules), len(cfg.schedules), len(cfg.after_job)
     triggers = rules + schedules + after
     assert found["aws:s3/bucket:Bucket"] == 5
-    for per_bucket in ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketVersioning:BucketVersioning",
-                       "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-                       "aws:s3/bucketPolicy:BucketPolicy", "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-                       "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"):
+    for per_bucket in (
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    ):
         assert found[per_bucket] == 5, per_bucket
     assert found["aws:s3/bucketLogging:BucketLogging"] == 4
     assert found["aws:kms/key:Key"] == 1
@@ -146,8 +158,11 @@ def runner_arns(resources):
 def test_every_trigger_targets_a_runner_never_a_glue_job(synthesized, stack_name):
     resources = synthesized[stack_name]
     machines = {f"arn:aws:states:eu-west-1:{synth.ACCOUNT_ID}:stateMachine:{name}" for name in runner_arns(resources)}
-    targets = [r["inputs"] for r in of_type(resources, "aws:cloudwatch/eventTarget:EventTarget")
-               if r["inputs"]["targetId"] == "runner"]
+    targets = [
+        r["inputs"]
+        for r in of_type(resources, "aws:cloudwatch/eventTarget:EventTarget")
+        if r["inputs"]["targetId"] == "runner"
+    ]
     targets += [r["inputs"]["target"] for r in of_type(resources, "aws:scheduler/schedule:Schedule")]
     # every runner target has its own DLQ; the one extra queue belongs to the alert target
     assert len(targets) + 1 == len(of_type(resources, "aws:sqs/queue:Queue"))
@@ -157,8 +172,11 @@ def test_every_trigger_targets_a_runner_never_a_glue_job(synthesized, stack_name
         assert target["deadLetterConfig"]["arn"].startswith("arn:aws:sqs:")
         assert target["retryPolicy"]["maximumRetryAttempts"] >= 0
         assert target["roleArn"].startswith("arn:aws:iam::")
-    alert_targets = [r["inputs"] for r in of_type(resources, "aws:cloudwatch/eventTarget:EventTarget")
-                     if r["inputs"]["targetId"] != "runner"]
+    alert_targets = [
+        r["inputs"]
+        for r in of_type(resources, "aws:cloudwatch/eventTarget:EventTarget")
+        if r["inputs"]["targetId"] != "runner"
+    ]
     assert [t["arn"].split(":")[2] for t in alert_targets] == ["sns"]
     assert alert_targets[0]["deadLetterConfig"]["arn"].startswith("arn:aws:sqs:")
 
@@ -169,8 +187,10 @@ def test_every_event_pattern_is_valid_for_eventbridge(synthesized, stack_name):
 
 
 def test_sales_rule_uses_a_wildcard_and_after_job_rule_watches_sales_etl(synthesized, stack_name):
-    rules = {r["inputs"]["name"]: json.loads(r["inputs"]["eventPattern"])
-             for r in of_type(synthesized[stack_name], "aws:cloudwatch/eventRule:EventRule")}
+    rules = {
+        r["inputs"]["name"]: json.loads(r["inputs"]["eventPattern"])
+        for r in of_type(synthesized[stack_name], "aws:cloudwatch/eventRule:EventRule")
+    }
     sales = rules[f"data-lake-{stack_name}-sales_file_trigger"]
     assert sales["detail"]["object"]["key"] == [{"wildcard": "sales/*.csv"}]
     assert sales["detail"]["bucket"]["name"] == [f"data-lake-{stack_name}-bronze"]
@@ -180,7 +200,9 @@ def test_sales_rule_uses_a_wildcard_and_after_job_rule_watches_sales_etl(synthes
 
 def test_schedules_carry_expression_and_time_zone(synthesized, stacks, stack_name):
     cfg = stacks[stack_name].platform
-    schedules = {r["inputs"]["name"]: r["inputs"] for r in of_type(synthesized[stack_name], "aws:scheduler/schedule:Schedule")}
+    schedules = {
+        r["inputs"]["name"]: r["inputs"] for r in of_type(synthesized[stack_name], "aws:scheduler/schedule:Schedule")
+    }
     assert set(schedules) == {cfg.names.schedule(key) for key in cfg.schedules}
     for key, sched in cfg.schedules.items():
         deployed = schedules[cfg.names.schedule(key)]
@@ -199,7 +221,10 @@ def test_runner_definitions_are_valid_and_name_their_job(synthesized, stack_name
 
 
 def test_job_role_reads_only_its_own_bronze_prefix(synthesized, stack_name):
-    policies = {r["inputs"]["role"]: r["inputs"]["policy"] for r in of_type(synthesized[stack_name], "aws:iam/rolePolicy:RolePolicy")}
+    policies = {
+        r["inputs"]["role"]: r["inputs"]["policy"]
+        for r in of_type(synthesized[stack_name], "aws:iam/rolePolicy:RolePolicy")
+    }
     sales = policies[f"data-lake-{stack_name}-sales_etl-job"]
     assert f"arn:aws:s3:::data-lake-{stack_name}-bronze/sales/*" in sales
     for foreign in ("products/", "inventory/", "customers/", "sales_daily", "product_catalog", "customer_import"):
@@ -214,11 +239,16 @@ def test_stack_tags_reach_every_resource_through_the_provider(synthesized, stack
 
 def test_prod_differs_from_dev_where_config_does(synthesized):
     def glue(stack, job):
-        return next(r["inputs"] for r in of_type(synthesized[stack], "aws:glue/job:Job")
-                    if r["inputs"]["name"] == f"data-lake-{stack}-{job}")
+        return next(
+            r["inputs"]
+            for r in of_type(synthesized[stack], "aws:glue/job:Job")
+            if r["inputs"]["name"] == f"data-lake-{stack}-{job}"
+        )
 
     assert (glue("dev", "customer_import")["executionClass"], glue("prod", "customer_import")["executionClass"]) == (
-        "STANDARD", "FLEX")
+        "STANDARD",
+        "FLEX",
+    )
     assert (glue("dev", "sales_etl")["workerType"], glue("prod", "sales_etl")["workerType"]) == ("G.1X", "G.2X")
 
 
@@ -229,9 +259,15 @@ def test_main_program_wires_config_to_platform_and_exports(monkeypatch, synthesi
     import pulumi
 
     raw = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
-    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({
-        "data-lake:platform": json.dumps(raw["data-lake:platform"]), "aws:region": raw["aws:region"],
-    }))
+    monkeypatch.setenv(
+        "PULUMI_CONFIG",
+        json.dumps(
+            {
+                "data-lake:platform": json.dumps(raw["data-lake:platform"]),
+                "aws:region": raw["aws:region"],
+            }
+        ),
+    )
     exported = {}
     monkeypatch.setattr(pulumi, "export", lambda name, value: exported.setdefault(name, value))
     resources = synth.record(lambda: runpy.run_path(str(REPO / "__main__.py")), stack="dev", region="eu-west-1")

@@ -18,10 +18,12 @@ from data_platform.cli.render import err
 from data_platform.cli.settings import SETTINGS
 from data_platform.local import LakeError
 
-EPILOG = ("Environment: LAKE_HOME (--home), LAKE_NOW (a fixed clock for tick/watch), LAKE_RETRY_SCALE "
-          "(multiplies the runner's retry delays, e.g. 0.01), LAKE_DRIVER_MEMORY (Spark driver heap, default 2g), "
-          "LAKE_JIT (quick: the JVM's quick compiler only; upload sets it for inputs up to 32 MB), LAKE_SPARK_CDS "
-          "(off, or the path of the JVM class archive). Every command takes --help.")
+EPILOG = (
+    "Environment: LAKE_HOME (--home), LAKE_NOW (a fixed clock for tick/watch), LAKE_RETRY_SCALE "
+    "(multiplies the runner's retry delays, e.g. 0.01), LAKE_DRIVER_MEMORY (Spark driver heap, default 2g), "
+    "LAKE_JIT (quick: the JVM's quick compiler only; upload sets it for inputs up to 32 MB), LAKE_SPARK_CDS "
+    "(off, or the path of the JVM class archive). Every command takes --help."
+)
 
 
 class GlobalOptionsAnywhere(TyperGroup):
@@ -38,8 +40,9 @@ class GlobalOptionsAnywhere(TyperGroup):
         return super().parse_args(ctx, self._hoisted(ctx, list(args)))
 
     def _hoisted(self, ctx: Any, args: list[str]) -> list[str]:
-        takes_value = {name: not option.is_flag for option in self.params
-                       for name in (*option.opts, *option.secondary_opts)}
+        takes_value = {
+            name: not option.is_flag for option in self.params for name in (*option.opts, *option.secondary_opts)
+        }
         index = 0
         while index < len(args) and args[index].startswith("-") and args[index] != "--":
             index += 1 + (takes_value.get(args[index], False))
@@ -50,7 +53,7 @@ class GlobalOptionsAnywhere(TyperGroup):
             return args
         own = {name for param in command.params for name in (*param.opts, *param.secondary_opts)}
         moved: list[str] = []
-        rest = args[index + 1:]
+        rest = args[index + 1 :]
         kept: list[str] = []
         position = 0
         while position < len(rest):
@@ -61,7 +64,7 @@ class GlobalOptionsAnywhere(TyperGroup):
             name = token.split("=", 1)[0]
             if name in takes_value and name not in own:
                 width = 2 if takes_value[name] and "=" not in token else 1
-                moved.extend(rest[position:position + width])
+                moved.extend(rest[position : position + width])
                 position += width
                 continue
             kept.append(token)
@@ -72,10 +75,12 @@ class GlobalOptionsAnywhere(TyperGroup):
 app = typer.Typer(
     name="lake",
     cls=GlobalOptionsAnywhere,
-    help=("The data lake on this machine (and in the cloud with --cloud).\n\n"
-          "Global options (--stack/-s, --home, --project-dir, --region, --debug) go before or after "
-          "the command: lake validate --stack prod, lake -s prod validate.\n\n"
-          "Example: lake upload ./orders.csv sales/2024-06-01.csv"),
+    help=(
+        "The data lake on this machine (and in the cloud with --cloud).\n\n"
+        "Global options (--stack/-s, --home, --project-dir, --region, --debug) go before or after "
+        "the command: lake validate --stack prod, lake -s prod validate.\n\n"
+        "Example: lake upload ./orders.csv sales/2024-06-01.csv"
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -105,12 +110,19 @@ class _LogFile(logging.FileHandler):
 
 def _global(
     stack: Annotated[str, typer.Option("--stack", "-s", help="Stack whose Pulumi.<stack>.yaml to use.")] = "dev",
-    home: Annotated[Path, typer.Option("--home", envvar="LAKE_HOME",
-                                       help="Lake home: one folder per bucket, plus the run history.")] = Path(".lake"),
-    project_dir: Annotated[Path | None, typer.Option(
-        "--project-dir", help="Folder holding Pulumi.<stack>.yaml (default: cwd, else this repository).")] = None,
-    region: Annotated[str | None, typer.Option(
-        "--region", help="AWS region for --cloud (default: the stack's aws:region, else the AWS environment).")] = None,
+    home: Annotated[
+        Path, typer.Option("--home", envvar="LAKE_HOME", help="Lake home: one folder per bucket, plus the run history.")
+    ] = Path(".lake"),
+    project_dir: Annotated[
+        Path | None,
+        typer.Option("--project-dir", help="Folder holding Pulumi.<stack>.yaml (default: cwd, else this repository)."),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region", help="AWS region for --cloud (default: the stack's aws:region, else the AWS environment)."
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and job logs.")] = False,
 ) -> None:
     """The data lake on this machine (and in the cloud with --cloud).
@@ -120,23 +132,42 @@ def _global(
     SETTINGS.stack, SETTINGS.home, SETTINGS.project_dir = stack, home.expanduser().resolve(), project_dir
     SETTINGS.region, SETTINGS.debug = region, debug
     if debug:
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
     else:
         # Job logs, tracebacks of internal errors and Spark's (Java) logs go to files in the
         # lake home, not to the terminal: the user sees one line per failure.
         log_dir = SETTINGS.home / LOG_DIR
-        logging.basicConfig(level=logging.INFO, handlers=[_LogFile(log_dir / "lake.log")],
-                            format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+        logging.basicConfig(
+            level=logging.INFO,
+            handlers=[_LogFile(log_dir / "lake.log")],
+            format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s",
+        )
         os.environ.setdefault("LAKE_LOG_DIR", str(log_dir))
 
 
 app.callback()(_global)
 # In the order `lake --help` lists them: the pipeline, its clock, what it recorded, the
 # tables, the stack, the demo.
-for command in (ingest.upload, ingest.run, ingest.replay, watching.watch, watching.tick, watching.schedules,
-                records.runs, records.alerts, records.report, records.docs, tables.history, tables.rollback, tables.maintain,
-                stack.validate, stack.synth, demo.demo):
+for command in (
+    ingest.upload,
+    ingest.run,
+    ingest.replay,
+    watching.watch,
+    watching.tick,
+    watching.schedules,
+    records.runs,
+    records.alerts,
+    records.report,
+    records.docs,
+    tables.history,
+    tables.rollback,
+    tables.maintain,
+    stack.validate,
+    stack.synth,
+    demo.demo,
+):
     app.command()(command)
 
 
@@ -169,8 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if debug:
             raise
-        err.print(f"[red]error[/]: {type(error).__name__}: {escape(str(error))} "
-                  "(run with --debug for the traceback)")
+        err.print(f"[red]error[/]: {type(error).__name__}: {escape(str(error))} (run with --debug for the traceback)")
         return 1
     return 0
 

@@ -45,8 +45,16 @@ class Sample:
     expect_failure: bool = False
 
 
-def _sales_csv(day: str, store: str, rows: int, *, bad_row: int | None, bad: str = "quantity",
-               with_currency: bool = True, first_order: int = 1) -> bytes:
+def _sales_csv(
+    day: str,
+    store: str,
+    rows: int,
+    *,
+    bad_row: int | None,
+    bad: str = "quantity",
+    with_currency: bool = True,
+    first_order: int = 1,
+) -> bytes:
     header = ["order_id", "order_ts", "store_id", "customer_id", "sku", "quantity", "unit_price"]
     if with_currency:
         header.append("currency")
@@ -60,8 +68,15 @@ def _sales_csv(day: str, store: str, rows: int, *, bad_row: int | None, bad: str
             quantity = "-3"  # quantity_positive: dropped to quarantine
         if i == bad_row and bad == "currency":
             currency = "EURO"  # currency_iso_4217: dropped to quarantine
-        values = [f"{store[:3].upper()}-{n:05d}", f"{day}T{8 + i % 10:02d}:{(7 * i) % 60:02d}:00Z", store,
-                  f"C-{100 + n % 12}", sku, quantity, PRICES[sku]]
+        values = [
+            f"{store[:3].upper()}-{n:05d}",
+            f"{day}T{8 + i % 10:02d}:{(7 * i) % 60:02d}:00Z",
+            store,
+            f"C-{100 + n % 12}",
+            sku,
+            quantity,
+            PRICES[sku],
+        ]
         if with_currency:
             values.append(currency)
         lines.append(",".join(values))
@@ -69,47 +84,81 @@ def _sales_csv(day: str, store: str, rows: int, *, bad_row: int | None, bad: str
 
 
 def _product(sku: str, name: str, category: str | None, price: float, active: bool = True) -> dict[str, Any]:
-    return {"sku": sku, "name": name, "category": category, "price": price, "currency": "EUR",
-            "active": active, "attributes": {"brand": "Acme"}}
+    return {
+        "sku": sku,
+        "name": name,
+        "category": category,
+        "price": price,
+        "currency": "EUR",
+        "active": active,
+        "attributes": {"brand": "Acme"},
+    }
 
 
 def _inventory_xml(snapshot: str, items: list[tuple[str, str, int]]) -> bytes:
     body = "\n".join(f'  <item sku="{sku}" store_id="{store}" on_hand="{on_hand}"/>' for sku, store, on_hand in items)
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<inventory snapshot_ts="{snapshot}">\n{body}\n</inventory>\n'.encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<inventory snapshot_ts="{snapshot}">\n{body}\n</inventory>\n'.encode()
+    )
 
 
 def sample_files() -> list[Sample]:
     """One or more files for every dataset of the seed stack, plus one bad file."""
-    products_jsonl = "\n".join(json.dumps(p) for p in [
-        _product("SKU-1001", "Espresso beans 1kg", "coffee", 19.99),
-        _product("SKU-1002", "Oat milk 1l", "dairy-free", 4.5),
-        _product("SKU-1003", "Burr grinder", "equipment", 120.0),
-    ]) + "\n"
-    products_array = json.dumps([
-        _product("SKU-2001", "Green tea 100g", "tea", 7.25),
-        _product("SKU-2002", "Cast-iron teapot", None, 64.9),  # category missing: a warning only
-        _product("SKU-1002", "Oat milk 1l (new recipe)", "dairy-free", 4.75),
-    ], indent=1)
+    products_jsonl = (
+        "\n".join(
+            json.dumps(p)
+            for p in [
+                _product("SKU-1001", "Espresso beans 1kg", "coffee", 19.99),
+                _product("SKU-1002", "Oat milk 1l", "dairy-free", 4.5),
+                _product("SKU-1003", "Burr grinder", "equipment", 120.0),
+            ]
+        )
+        + "\n"
+    )
+    products_array = json.dumps(
+        [
+            _product("SKU-2001", "Green tea 100g", "tea", 7.25),
+            _product("SKU-2002", "Cast-iron teapot", None, 64.9),  # category missing: a warning only
+            _product("SKU-1002", "Oat milk 1l (new recipe)", "dairy-free", 4.75),
+        ],
+        indent=1,
+    )
     customers = ["customer_id,full_name,email,country_code,signup_date"] + [
         f"C-{100 + i},Customer {i},customer{i}@example.com,{('DE', 'AT', 'CH', 'NL')[i % 4]},2023-0{1 + i % 9}-1{i % 10}"
         for i in range(12)
     ]
     return [
-        Sample("sales/2024-06-01/store-berlin.csv", _sales_csv("2024-06-01", "berlin", 30, bad_row=7),
-               "30 orders, one with a negative quantity"),
-        Sample("sales/2024-06-02/store-hamburg.csv",
-               _sales_csv("2024-06-02", "hamburg", 32, bad_row=11, bad="currency", first_order=40),
-               "32 orders, one with an invalid currency"),
+        Sample(
+            "sales/2024-06-01/store-berlin.csv",
+            _sales_csv("2024-06-01", "berlin", 30, bad_row=7),
+            "30 orders, one with a negative quantity",
+        ),
+        Sample(
+            "sales/2024-06-02/store-hamburg.csv",
+            _sales_csv("2024-06-02", "hamburg", 32, bad_row=11, bad="currency", first_order=40),
+            "32 orders, one with an invalid currency",
+        ),
         Sample("products/catalog-2024-06-01.json", products_jsonl.encode(), "3 products, JSON Lines"),
         Sample("products/catalog-2024-06-02.json", products_array.encode(), "3 products, one JSON array"),
-        Sample("inventory/updates/2024-06-02T0600.xml",
-               _inventory_xml("2024-06-02T06:00:00Z", [(sku, store, 10 + 3 * i) for i, (sku, store) in enumerate(
-                   (s, st) for s in SKUS for st in STORES[:2])]), "stock counts, XML"),
-        Sample("customers/customers-2024-06-02.csv", ("\n".join(customers) + "\n").encode(),
-               "12 customers (no s3 rule: the daily schedule imports them)"),
-        Sample("sales/2024-06-03/store-munich.csv",
-               _sales_csv("2024-06-03", "munich", 10, bad_row=None, with_currency=False, first_order=80),
-               "BAD: the required currency column is missing", expect_failure=True),
+        Sample(
+            "inventory/updates/2024-06-02T0600.xml",
+            _inventory_xml(
+                "2024-06-02T06:00:00Z",
+                [(sku, store, 10 + 3 * i) for i, (sku, store) in enumerate((s, st) for s in SKUS for st in STORES[:2])],
+            ),
+            "stock counts, XML",
+        ),
+        Sample(
+            "customers/customers-2024-06-02.csv",
+            ("\n".join(customers) + "\n").encode(),
+            "12 customers (no s3 rule: the daily schedule imports them)",
+        ),
+        Sample(
+            "sales/2024-06-03/store-munich.csv",
+            _sales_csv("2024-06-03", "munich", 10, bad_row=None, with_currency=False, first_order=80),
+            "BAD: the required currency column is missing",
+            expect_failure=True,
+        ),
     ]
 
 
@@ -121,13 +170,23 @@ def reset_home(home: Path) -> None:
         raise LakeError(f"{home} exists and is not a folder; pick another --home for the demo")
     entries = [p for p in home.iterdir()]
     if entries and not (home / STATE_DIR).is_dir():
-        raise LakeError(f"{home} is not empty and is not a lake home (no {STATE_DIR}/ inside); "
-                        "refusing to delete it. Pick another --home for the demo")
+        raise LakeError(
+            f"{home} is not empty and is not a lake home (no {STATE_DIR}/ inside); "
+            "refusing to delete it. Pick another --home for the demo"
+        )
     shutil.rmtree(home)
 
 
-def run_demo(stack: StackConfig, home: Path, *, out: Console, err: Console, reporter: Any,
-             reset: bool = True, job_fn: Callable[..., Any] | None = None) -> int:
+def run_demo(
+    stack: StackConfig,
+    home: Path,
+    *,
+    out: Console,
+    err: Console,
+    reporter: Any,
+    reset: bool = True,
+    job_fn: Callable[..., Any] | None = None,
+) -> int:
     """Run the demo; 0 when every run ended as expected (the bad file is expected to fail)."""
     from data_platform.local.lake import LocalLake
 
@@ -158,8 +217,10 @@ def run_demo(stack: StackConfig, home: Path, *, out: Console, err: Console, repo
             out.print(f"  [red]alert[/] {escape(alert.subject)}: {escape(alert.message)}")
         elapsed = (datetime.now(UTC) - started).total_seconds()
         out.rule(f"[bold]Done in {elapsed:.0f}s")
-        out.print(f"Explore: lake --home {home} runs | alerts | schedules ; "
-                  f"drop files into {lake.bucket_dir(lake.bronze)} while `lake --home {home} watch` runs.")
+        out.print(
+            f"Explore: lake --home {home} runs | alerts | schedules ; "
+            f"drop files into {lake.bucket_dir(lake.bronze)} while `lake --home {home} watch` runs."
+        )
         for item in unexpected:
             err.print(f"[red]unexpected[/]: {escape(item)}")
         return 1 if unexpected else 0
@@ -179,12 +240,15 @@ def _upload_samples(lake: Any, samples: list[Sample], out: Console, reporter: An
             dispatch = lake.dispatch(lake.put_object(source, sample.key))
             targets = ", ".join(f"{m.rule} -> {m.job}" for m in dispatch.matched) or "no s3 rule"
             states = ", ".join(f"{r.job} {r.state}" for r in dispatch.runs)
-            out.print(f"  {escape(sample.key)}  [dim]({sample.note})[/]\n    {targets}"
-                      + (f"  =>  {states}" if states else ""))
+            out.print(
+                f"  {escape(sample.key)}  [dim]({sample.note})[/]\n    {targets}"
+                + (f"  =>  {states}" if states else "")
+            )
             failed = [r for r in dispatch.runs if r.failed]
             if bool(failed) != sample.expect_failure:
-                unexpected.append(f"{sample.key}: " + (", ".join(f"{r.job}: {r.error}" for r in failed)
-                                                       or "expected a failed run"))
+                unexpected.append(
+                    f"{sample.key}: " + (", ".join(f"{r.job}: {r.error}" for r in failed) or "expected a failed run")
+                )
     return unexpected
 
 
@@ -199,8 +263,10 @@ def _fire_daily_schedule(lake: Any, out: Console, reporter: Any) -> list[str]:
         result = Scheduler(lake).tick(fire_at, fire_at - timedelta(minutes=1))
     unexpected: list[str] = []
     for fire, runs in result.fired:
-        out.print(f"  {fire.schedule} fired at {fire.instant:%Y-%m-%dT%H:%M}Z -> {fire.job}: "
-                  + ", ".join(f"{r.state} ({r.rows_written} rows)" for r in runs))
+        out.print(
+            f"  {fire.schedule} fired at {fire.instant:%Y-%m-%dT%H:%M}Z -> {fire.job}: "
+            + ", ".join(f"{r.state} ({r.rows_written} rows)" for r in runs)
+        )
         unexpected.extend(f"{r.job}: {r.error}" for r in runs if r.failed)
     return unexpected
 
@@ -212,8 +278,10 @@ def _check_samples_route(lake: Any, samples: list[Sample]) -> None:
         if sample.key.startswith("customers/"):
             continue
         if not lake.route(event):
-            raise LakeError(f"demo sample {sample.key} matches no s3 rule of stack {lake.stack.stack}; "
-                            "the demo expects the seed rules (sales/, products/, inventory/updates/)")
+            raise LakeError(
+                f"demo sample {sample.key} matches no s3 rule of stack {lake.stack.stack}; "
+                "the demo expects the seed rules (sales/, products/, inventory/updates/)"
+            )
 
 
 def _daily_fire(lake: Any) -> tuple[str | None, datetime]:
@@ -240,8 +308,10 @@ def _show_datasets(lake: Any, out: Console, rows: int = 5) -> None:
             out.print(f"  {job_cfg.layer.value}/{job_cfg.dataset}: [yellow]no table yet[/]")
             continue
         shown = [c for c in columns if not c.startswith("_")]
-        view = Table(title=f"{job_cfg.layer.value} {database}.{job_cfg.dataset}: {total} rows (first {len(records)})",
-                     title_justify="left")
+        view = Table(
+            title=f"{job_cfg.layer.value} {database}.{job_cfg.dataset}: {total} rows (first {len(records)})",
+            title_justify="left",
+        )
         for column in shown:
             view.add_column(column, overflow="ellipsis")
         for record in records:
@@ -271,6 +341,8 @@ def _show_quarantine(lake: Any, out: Console) -> None:
             rel = validation.parent.relative_to(lake.home).as_posix()
             failed = ", ".join(f"{k}={v}" for k, v in (record.get("failed_rules") or {}).items())
             reason = record.get("reason") or f"{record.get('rows_quarantined', '?')} row(s) dropped"
-            out.print(f"  {escape(rel)}/\n    {escape(str(reason))}" + (f"\n    rules: {escape(failed)}" if failed else ""))
+            out.print(
+                f"  {escape(rel)}/\n    {escape(str(reason))}" + (f"\n    rules: {escape(failed)}" if failed else "")
+            )
     if not found:
         out.print("  (empty)")

@@ -90,8 +90,13 @@ def _num(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-STATE_STYLE = {RunState.SUCCEEDED: "green", RunState.FAILED: "red", RunState.NO_INPUT: "yellow",
-               RunState.RUNNING: "cyan", RunState.WAITING: "cyan"}
+STATE_STYLE = {
+    RunState.SUCCEEDED: "green",
+    RunState.FAILED: "red",
+    RunState.NO_INPUT: "yellow",
+    RunState.RUNNING: "cyan",
+    RunState.WAITING: "cyan",
+}
 
 
 def _styled_state(state: object) -> str:
@@ -111,7 +116,9 @@ def _run_details(runs: Sequence[RunRecord | GlueJobRun], home: Path | None) -> l
             where = rel(run.quarantine_path, home) if home else run.quarantine_path
             details.append(f"{run.run_id}  quarantine: {escape(where)}")
         if run.run_id in pages:
-            details.append(f"{run.run_id}  validation: {escape(rel(pages[run.run_id], home) if home else pages[run.run_id])}")
+            details.append(
+                f"{run.run_id}  validation: {escape(rel(pages[run.run_id], home) if home else pages[run.run_id])}"
+            )
         if run.error:
             details.append(f"{run.run_id}  [red]error[/]: {escape(run.error)}")
     return details
@@ -128,31 +135,63 @@ def _print_with_details(table: Table, details: Sequence[str], console: Console |
 
 def print_run_results(runs: Sequence[RunRecord], home: Path, title: str = "Runs") -> None:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    for column, justify in (("run_id", "left"), ("job", "left"), ("trigger", "left"), ("state", "left"),
-                            ("attempts", "right"), ("read", "right"), ("written", "right"),
-                            ("quarantined", "right"), ("outputs", "left")):
+    for column, justify in (
+        ("run_id", "left"),
+        ("job", "left"),
+        ("trigger", "left"),
+        ("state", "left"),
+        ("attempts", "right"),
+        ("read", "right"),
+        ("written", "right"),
+        ("quarantined", "right"),
+        ("outputs", "left"),
+    ):
         table.add_column(column, justify=justify, overflow="ellipsis", no_wrap=column in ("run_id", "state"))
     for run in runs:
-        table.add_row(run.run_id, run.job, f"{run.trigger_source}:{run.trigger_name}", _styled_state(run.state),
-                      _num(run.attempts), _num(run.rows_read), _num(run.rows_written), _num(run.rows_quarantined),
-                      escape(_outputs(run.outputs or [])))
+        table.add_row(
+            run.run_id,
+            run.job,
+            f"{run.trigger_source}:{run.trigger_name}",
+            _styled_state(run.state),
+            _num(run.attempts),
+            _num(run.rows_read),
+            _num(run.rows_written),
+            _num(run.rows_quarantined),
+            escape(_outputs(run.outputs or [])),
+        )
     _print_with_details(table, _run_details(runs, home))
 
 
-_HISTORY_COLUMNS = (("run_id", "run_id"), ("job", "job"), ("trigger_source", "trigger"), ("source_key", "source_key"),
-                    ("state", "state"), ("attempts", "tries"), ("rows_read", "read"), ("rows_written", "written"),
-                    ("rows_quarantined", "quar."), ("started_at", "started (UTC)"), ("ended_at", "ended (UTC)"))
+_HISTORY_COLUMNS = (
+    ("run_id", "run_id"),
+    ("job", "job"),
+    ("trigger_source", "trigger"),
+    ("source_key", "source_key"),
+    ("state", "state"),
+    ("attempts", "tries"),
+    ("rows_read", "read"),
+    ("rows_written", "written"),
+    ("rows_quarantined", "quar."),
+    ("started_at", "started (UTC)"),
+    ("ended_at", "ended (UTC)"),
+)
 
 
-def print_history(runs: Sequence[RunRecord | GlueJobRun], title: str, home: Path | None = None,
-                  console: Console | None = None) -> None:
+def print_history(
+    runs: Sequence[RunRecord | GlueJobRun], title: str, home: Path | None = None, console: Console | None = None
+) -> None:
     """Every history field: a table of the short ones, then each run's quarantine path and
     error on lines of their own. `--json` has every field as data."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for field, header in _HISTORY_COLUMNS:
         numeric = field.startswith("rows_") or field == "attempts"
-        table.add_column(header, justify="right" if numeric else "left", overflow="ellipsis",
-                         no_wrap=numeric or field in ("run_id", "state"), min_width=16 if field == "source_key" else None)
+        table.add_column(
+            header,
+            justify="right" if numeric else "left",
+            overflow="ellipsis",
+            no_wrap=numeric or field in ("run_id", "state"),
+            min_width=16 if field == "source_key" else None,
+        )
     for run in runs:
         cells = []
         for field, _header in _HISTORY_COLUMNS:
@@ -190,18 +229,22 @@ def dispatch_json(dispatch: Dispatch, bucket: str) -> dict[str, Any]:
         "replaced": dispatch.replaced,
         "event_id": dispatch.event["id"],
         "matched": [{"rule": m.rule, "job": m.job} for m in dispatch.matched],
-        "no_match": None if dispatch.no_match is None else {"nearest_rule": dispatch.no_match.nearest_rule,
-                                                            "reason": dispatch.no_match.reason},
+        "no_match": None
+        if dispatch.no_match is None
+        else {"nearest_rule": dispatch.no_match.nearest_rule, "reason": dispatch.no_match.reason},
         "runs": [run.to_dict() for run in dispatch.runs],
     }
 
 
 def report_tick(result: Any, home: Path) -> None:
     for name in result.initialized:
-        err.print(f"schedule {name}: no earlier tick recorded; counting from now "
-                  "(pass --since to fire earlier instants)")
+        err.print(
+            f"schedule {name}: no earlier tick recorded; counting from now (pass --since to fire earlier instants)"
+        )
     for fire, runs in result.fired:
-        out.print(f"schedule [cyan]{fire.schedule}[/] fired at {fire.instant:%Y-%m-%dT%H:%M:%SZ} -> [cyan]{fire.job}[/]")
+        out.print(
+            f"schedule [cyan]{fire.schedule}[/] fired at {fire.instant:%Y-%m-%dT%H:%M:%SZ} -> [cyan]{fire.job}[/]"
+        )
         print_run_results(runs, home)
     for name in result.more_due:
         err.print(f"[yellow]note[/]: schedule {name} has more fire times due; the next tick fires them")

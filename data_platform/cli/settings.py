@@ -67,5 +67,3 @@ def parse_time(text: str, option: str) -> datetime:
         return parse_iso(text)
     except ValueError as error:
         raise LakeError(f"{option}: {error}", exit_code=2) from None
-
-

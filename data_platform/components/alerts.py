@@ -48,8 +48,8 @@ class AlertsArgs:
     config: PlatformConfig
     account: pulumi.Output[iam.AwsAccount]
     kms_key_arn: pulumi.Input[str]
-    runner_arns: Mapping[str, pulumi.Input[str]]              # job -> state machine ARN
-    rule_names: Mapping[str, pulumi.Input[str]]               # trigger key -> EventBridge rule name
+    runner_arns: Mapping[str, pulumi.Input[str]]  # job -> state machine ARN
+    rule_names: Mapping[str, pulumi.Input[str]]  # trigger key -> EventBridge rule name
     dead_letter_queue_names: Mapping[str, pulumi.Input[str]]  # trigger key -> queue name
     schedule_group_name: pulumi.Input[str] | None = None
 
@@ -131,8 +131,10 @@ class Alerts(pulumi.ComponentResource):
             rule=rule.name,
             target_id="alert-topic",
             arn=self._topic.arn,
-            input_transformer={"input_paths": dict(transformer.input_paths),
-                               "input_template": transformer.input_template},
+            input_transformer={
+                "input_paths": dict(transformer.input_paths),
+                "input_template": transformer.input_template,
+            },
             dead_letter_config={"arn": self._failure_dlq.arn},
             retry_policy={
                 "maximum_event_age_in_seconds": self._cfg.delivery.maximum_event_age_seconds,
@@ -158,51 +160,77 @@ class Alerts(pulumi.ComponentResource):
         specs: list[AlarmSpec] = []
         for job, arn in args.runner_arns.items():
             for metric, what in (("ExecutionsFailed", "failed"), ("ExecutionsTimedOut", "timed out")):
-                specs.append(AlarmSpec(
-                    key=f"runner-{job}-{metric}",
-                    description=f"A runner execution of {job} {what}",
-                    namespace="AWS/States", metric=metric, dimensions={"StateMachineArn": arn},
-                ))
+                specs.append(
+                    AlarmSpec(
+                        key=f"runner-{job}-{metric}",
+                        description=f"A runner execution of {job} {what}",
+                        namespace="AWS/States",
+                        metric=metric,
+                        dimensions={"StateMachineArn": arn},
+                    )
+                )
         for key, rule_name in args.rule_names.items():
-            specs.append(AlarmSpec(
-                key=f"rule-{key}-FailedInvocations",
-                description=f"EventBridge could not start the runner for trigger {key}",
-                namespace="AWS/Events", metric="FailedInvocations", dimensions={"RuleName": rule_name},
-            ))
+            specs.append(
+                AlarmSpec(
+                    key=f"rule-{key}-FailedInvocations",
+                    description=f"EventBridge could not start the runner for trigger {key}",
+                    namespace="AWS/Events",
+                    metric="FailedInvocations",
+                    dimensions={"RuleName": rule_name},
+                )
+            )
         if args.schedule_group_name is not None:
             # Scheduler publishes per schedule group only (no per-schedule dimension).
-            for metric, what in (("TargetErrorCount", "a runner rejected a scheduled start"),
-                                 ("InvocationDroppedCount", "a scheduled start was dropped after retries")):
-                specs.append(AlarmSpec(
-                    key=f"schedules-{metric}", description=f"EventBridge Scheduler: {what}",
-                    namespace="AWS/Scheduler", metric=metric, dimensions={"ScheduleGroup": args.schedule_group_name},
-                ))
+            for metric, what in (
+                ("TargetErrorCount", "a runner rejected a scheduled start"),
+                ("InvocationDroppedCount", "a scheduled start was dropped after retries"),
+            ):
+                specs.append(
+                    AlarmSpec(
+                        key=f"schedules-{metric}",
+                        description=f"EventBridge Scheduler: {what}",
+                        namespace="AWS/Scheduler",
+                        metric=metric,
+                        dimensions={"ScheduleGroup": args.schedule_group_name},
+                    )
+                )
         dead_letter_queues = {**args.dead_letter_queue_names, "run-failures": self._failure_dlq.name}
         for key, queue_name in dead_letter_queues.items():
-            specs.append(AlarmSpec(
-                key=f"dlq-{key}",
-                description=f"Undeliverable starts of trigger {key} are waiting in its dead-letter queue",
-                namespace="AWS/SQS", metric="ApproximateNumberOfMessagesVisible",
-                dimensions={"QueueName": queue_name}, statistic="Maximum",
-                threshold=cfg.alerts.dead_letter_threshold,
-            ))
+            specs.append(
+                AlarmSpec(
+                    key=f"dlq-{key}",
+                    description=f"Undeliverable starts of trigger {key} are waiting in its dead-letter queue",
+                    namespace="AWS/SQS",
+                    metric="ApproximateNumberOfMessagesVisible",
+                    dimensions={"QueueName": queue_name},
+                    statistic="Maximum",
+                    threshold=cfg.alerts.dead_letter_threshold,
+                )
+            )
         for job in cfg.jobs:
             glue_name = names.glue_job(job)
             if job in cfg.dataset_jobs:  # only a dataset job has a quality gate that quarantines
-                specs.append(AlarmSpec(
-                    key=f"quarantine-{job}",
-                    description=f"{job} quarantined rows",
-                    namespace=QUARANTINE_NAMESPACE, metric=QUARANTINE_METRIC,
-                    dimensions={"Environment": cfg.environment, "JobName": glue_name},
-                    threshold=cfg.alerts.quarantined_rows_threshold,
-                ))
-            specs.append(AlarmSpec(
-                key=f"glue-{job}-failed-tasks",
-                description=f"Spark tasks of {job} failed",
-                namespace="Glue", metric=GLUE_FAILED_TASKS_METRIC,
-                dimensions={"JobName": glue_name, "JobRunId": "ALL", "Type": "count"},
-                comparison="GreaterThanThreshold", threshold=0,
-            ))
+                specs.append(
+                    AlarmSpec(
+                        key=f"quarantine-{job}",
+                        description=f"{job} quarantined rows",
+                        namespace=QUARANTINE_NAMESPACE,
+                        metric=QUARANTINE_METRIC,
+                        dimensions={"Environment": cfg.environment, "JobName": glue_name},
+                        threshold=cfg.alerts.quarantined_rows_threshold,
+                    )
+                )
+            specs.append(
+                AlarmSpec(
+                    key=f"glue-{job}-failed-tasks",
+                    description=f"Spark tasks of {job} failed",
+                    namespace="Glue",
+                    metric=GLUE_FAILED_TASKS_METRIC,
+                    dimensions={"JobName": glue_name, "JobRunId": "ALL", "Type": "count"},
+                    comparison="GreaterThanThreshold",
+                    threshold=0,
+                )
+            )
         return specs
 
     def _create_alarm(self, spec: AlarmSpec) -> aws.cloudwatch.MetricAlarm:

@@ -33,7 +33,13 @@ ICEBERG_METADATA_OPERATION = "CREATE"  # the only operation CreateTable's Iceber
 # names; the SDK translates them). Only the table's identity (name, database) stays managed:
 # changing it is a new table.
 ICEBERG_OWNED_INPUTS: tuple[str, ...] = (
-    "description", "owner", "parameters", "partition_keys", "retention", "storage_descriptor", "table_type",
+    "description",
+    "owner",
+    "parameters",
+    "partition_keys",
+    "retention",
+    "storage_descriptor",
+    "table_type",
     "open_table_format_input",
 )
 
@@ -68,13 +74,22 @@ def iceberg_table_input(definition: IcebergTableDefinition, location: str) -> di
                 "schema": {
                     "schema_id": definition.schema.get("schema-id", 0),
                     "type": "struct",
-                    "fields": [{"id": f["id"], "name": f["name"], "required": f["required"], "type": json.dumps(f["type"])}
-                               for f in definition.schema["fields"]],
+                    "fields": [
+                        {"id": f["id"], "name": f["name"], "required": f["required"], "type": json.dumps(f["type"])}
+                        for f in definition.schema["fields"]
+                    ],
                 },
                 "partition_spec": {
                     "spec_id": definition.partition_spec.get("spec-id", 0),
-                    "fields": [{"source_id": f["source-id"], "field_id": f["field-id"], "name": f["name"],
-                                "transform": f["transform"]} for f in definition.partition_spec["fields"]],
+                    "fields": [
+                        {
+                            "source_id": f["source-id"],
+                            "field_id": f["field-id"],
+                            "name": f["name"],
+                            "transform": f["transform"],
+                        }
+                        for f in definition.partition_spec["fields"]
+                    ],
                 },
                 "properties": properties,
             },
@@ -114,8 +129,9 @@ class DataCatalog(pulumi.ComponentResource):
             job_cfg = self._cfg.jobs[job]
             where = (self._cfg.output_bucket(job), str(job_cfg.dataset))
             if where in seen:
-                raise ValueError(f"jobs {seen[where]} and {job} both write dataset {job_cfg.dataset}; "
-                                 "one table per dataset")
+                raise ValueError(
+                    f"jobs {seen[where]} and {job} both write dataset {job_cfg.dataset}; one table per dataset"
+                )
             seen[where] = job
         return jobs
 
@@ -125,11 +141,13 @@ class DataCatalog(pulumi.ComponentResource):
         (say, after a rename), because a new table would start empty while the data files
         stay behind, unreferenced; a retained table would instead make the replacement's
         CreateTable fail half-way through `pulumi up`."""
-        return pulumi.ResourceOptions(parent=self, ignore_changes=list(ICEBERG_OWNED_INPUTS),
-                                      protect=not self._cfg.force_destroy)
+        return pulumi.ResourceOptions(
+            parent=self, ignore_changes=list(ICEBERG_OWNED_INPUTS), protect=not self._cfg.force_destroy
+        )
 
-    def _create_table(self, database: aws.glue.CatalogDatabase, job: str,
-                      definition: IcebergTableDefinition) -> aws.glue.CatalogTable:
+    def _create_table(
+        self, database: aws.glue.CatalogDatabase, job: str, definition: IcebergTableDefinition
+    ) -> aws.glue.CatalogTable:
         job_cfg = self._cfg.jobs[job]
         dataset = str(job_cfg.dataset)
         return aws.glue.CatalogTable(
@@ -139,6 +157,7 @@ class DataCatalog(pulumi.ComponentResource):
             description=f"{job_cfg.layer.value} dataset written by {job} (Apache Iceberg)",
             table_type="EXTERNAL_TABLE",
             open_table_format_input=iceberg_table_input(
-                definition, table_location(self._cfg.output_bucket(job), dataset)),
+                definition, table_location(self._cfg.output_bucket(job), dataset)
+            ),
             opts=self._table_options(),
         )

@@ -49,8 +49,9 @@ def script_key(job: str, script_sha256: str) -> str:
     return f"{code_prefix(job)}{job}-{script_sha256[:SHORT_HASH]}.py"
 
 
-def glue_default_arguments(cfg: PlatformConfig, job: str, *, artifacts_bucket: str,
-                           package_object_key: str) -> dict[str, str]:
+def glue_default_arguments(
+    cfg: PlatformConfig, job: str, *, artifacts_bucket: str, package_object_key: str
+) -> dict[str, str]:
     """The job's DefaultArguments: the contract's plus Glue 5.0's own switches (pure).
 
     Only arguments AWS documents for Glue 5.0: `--enable-continuous-cloudwatch-log` and
@@ -167,16 +168,18 @@ class GlueJob(pulumi.ComponentResource):
         artifacts = self._cfg.bucket_name("artifacts")
         log_groups = list(job_log_groups(self._cfg, job).values())
         policy = pulumi.Output.all(self._args.account, self._args.kms_key_arn).apply(
-            lambda values: json.dumps(iam.glue_job_policy(
-                values[0],
-                access=access,
-                catalog=catalog,
-                artifacts_bucket=artifacts,
-                artifacts_prefix=code_prefix(job),
-                temp_prefix=temp_prefix(job),
-                kms_key_arn=values[1],
-                log_group_names=log_groups,
-            ))
+            lambda values: json.dumps(
+                iam.glue_job_policy(
+                    values[0],
+                    access=access,
+                    catalog=catalog,
+                    artifacts_bucket=artifacts,
+                    artifacts_prefix=code_prefix(job),
+                    temp_prefix=temp_prefix(job),
+                    kms_key_arn=values[1],
+                    log_group_names=log_groups,
+                )
+            )
         )
         self._role_policy = aws.iam.RolePolicy(
             f"{self._base}-role-policy", role=role.id, policy=policy, opts=self._child()
@@ -234,8 +237,9 @@ class GlueJob(pulumi.ComponentResource):
     def _create_job(self, script: aws.s3.BucketObjectv2, package: aws.s3.BucketObjectv2) -> aws.glue.Job:
         job, job_cfg = self._args.job, self._job_cfg
         artifacts = self._cfg.bucket_name("artifacts")
-        arguments = glue_default_arguments(self._cfg, job, artifacts_bucket=artifacts,
-                                           package_object_key=package_key(job, self._args.package))
+        arguments = glue_default_arguments(
+            self._cfg, job, artifacts_bucket=artifacts, package_object_key=package_key(job, self._args.package)
+        )
         return aws.glue.Job(
             f"{self._base}-job",
             name=self._cfg.names.glue_job(job),

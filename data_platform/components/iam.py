@@ -104,8 +104,11 @@ class AwsAccount:
 
     def glue_catalog_arns(self, database: str, tables: Iterable[str]) -> list[str]:
         """The Data Catalog, `database` and its `tables`: what a table action is authorized on."""
-        return [self.arn("glue", "catalog"), self.arn("glue", f"database/{database}"),
-                *(self.arn("glue", f"table/{database}/{table}") for table in sorted(set(tables)))]
+        return [
+            self.arn("glue", "catalog"),
+            self.arn("glue", f"database/{database}"),
+            *(self.arn("glue", f"table/{database}/{table}") for table in sorted(set(tables))),
+        ]
 
 
 @dataclass(frozen=True)
@@ -205,20 +208,22 @@ def access_logs_bucket_policy(account: AwsAccount, bucket: str, source_buckets: 
     """
     source_arns = _sorted_unique(bucket_arn(account.partition, b) for b in source_buckets.values())
     prefixes = sorted(objects_arn(account.partition, bucket, prefix) for prefix in source_buckets)
-    return document([
-        tls_only_statement(account.partition, bucket),
-        {
-            "Sid": "AllowS3ServerAccessLogDelivery",
-            "Effect": "Allow",
-            "Principal": {"Service": "logging.s3.amazonaws.com"},
-            "Action": "s3:PutObject",
-            "Resource": prefixes,
-            "Condition": {
-                "ArnLike": {"aws:SourceArn": source_arns},
-                "StringEquals": {"aws:SourceAccount": account.account_id},
+    return document(
+        [
+            tls_only_statement(account.partition, bucket),
+            {
+                "Sid": "AllowS3ServerAccessLogDelivery",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": prefixes,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": source_arns},
+                    "StringEquals": {"aws:SourceAccount": account.account_id},
+                },
             },
-        },
-    ])
+        ]
+    )
 
 
 def kms_key_policy(account: AwsAccount, name_prefix: str) -> dict[str, Any]:
@@ -239,32 +244,39 @@ def kms_key_policy(account: AwsAccount, name_prefix: str) -> dict[str, Any]:
     deputy). https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
     https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-encryption-key-policy.html
     """
-    return document([
-        {
-            "Sid": "AccountAdministersKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": account.root},
-            "Action": "kms:*",
-            "Resource": "*",
-        },
-        {
-            "Sid": "CloudWatchLogsEncryptLogGroups",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{account.region}.amazonaws.com"},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            # The log group's ARN is the encryption context CloudWatch Logs passes (it plays
-            # the part of aws:SourceArn). https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
-            "Condition": {
-                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": account.arn("logs", "log-group:*")},
-                "StringEquals": {"aws:SourceAccount": account.account_id},
+    return document(
+        [
+            {
+                "Sid": "AccountAdministersKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": account.root},
+                "Action": "kms:*",
+                "Resource": "*",
             },
-        },
-        _topic_publisher_key_statement("RulesPublishToTopicWithKey", "events", account,
-                                       account.arn("events", f"rule/{name_prefix}-*")),
-        _topic_publisher_key_statement("AlarmsPublishToTopicWithKey", "cloudwatch", account,
-                                       account.arn("cloudwatch", f"alarm:{name_prefix}-*")),
-    ])
+            {
+                "Sid": "CloudWatchLogsEncryptLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{account.region}.amazonaws.com"},
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Resource": "*",
+                # The log group's ARN is the encryption context CloudWatch Logs passes (it plays
+                # the part of aws:SourceArn). https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+                "Condition": {
+                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": account.arn("logs", "log-group:*")},
+                    "StringEquals": {"aws:SourceAccount": account.account_id},
+                },
+            },
+            _topic_publisher_key_statement(
+                "RulesPublishToTopicWithKey", "events", account, account.arn("events", f"rule/{name_prefix}-*")
+            ),
+            _topic_publisher_key_statement(
+                "AlarmsPublishToTopicWithKey",
+                "cloudwatch",
+                account,
+                account.arn("cloudwatch", f"alarm:{name_prefix}-*"),
+            ),
+        ]
+    )
 
 
 def _topic_publisher_key_statement(sid: str, service: str, account: AwsAccount, source_arns: str) -> dict[str, Any]:
@@ -316,8 +328,9 @@ def job_s3_access(cfg: PlatformConfig, job: str) -> JobS3Access:
         reads += [S3Grant(cfg.bucket_name(cfg.jobs[up].layer.value), f"_runs/{up}/") for up in upstream_jobs(cfg, job)]
     output = cfg.output_bucket(job)
     dataset = job_output_prefixes(job, job_cfg.dataset)[0]
-    writes = tuple(S3Grant(output, prefix, spark_folder=prefix == dataset)
-                   for prefix in job_output_prefixes(job, job_cfg.dataset))
+    writes = tuple(
+        S3Grant(output, prefix, spark_folder=prefix == dataset) for prefix in job_output_prefixes(job, job_cfg.dataset)
+    )
     return JobS3Access(reads=tuple(reads), writes=writes)
 
 
@@ -327,8 +340,11 @@ def source_tables(cfg: PlatformConfig, job: str) -> list[str]:
     source = cfg.jobs[job].source
     if source is None or source.layer is Layer.BRONZE:
         return []
-    return sorted(str(other.dataset) for other in cfg.dataset_jobs.values()
-                  if other.layer is source.layer and source.prefix.startswith(f"{other.dataset}/"))
+    return sorted(
+        str(other.dataset)
+        for other in cfg.dataset_jobs.values()
+        if other.layer is source.layer and source.prefix.startswith(f"{other.dataset}/")
+    )
 
 
 def job_catalog_access(cfg: PlatformConfig, job: str) -> JobCatalogAccess:
@@ -346,17 +362,27 @@ def job_catalog_access(cfg: PlatformConfig, job: str) -> JobCatalogAccess:
 def catalog_statements(account: AwsAccount, access: JobCatalogAccess) -> list[dict[str, Any]]:
     """The job role's Glue Data Catalog statements: no `*`, no other database."""
     return [
-        {"Sid": "ReadTables", "Effect": "Allow", "Action": list(GLUE_CATALOG_READ_ACTIONS),
-         "Resource": account.glue_catalog_arns(access.database, access.reads)},
-        {"Sid": "CommitTables", "Effect": "Allow", "Action": list(GLUE_CATALOG_COMMIT_ACTIONS),
-         "Resource": account.glue_catalog_arns(access.database, access.commits)},
+        {
+            "Sid": "ReadTables",
+            "Effect": "Allow",
+            "Action": list(GLUE_CATALOG_READ_ACTIONS),
+            "Resource": account.glue_catalog_arns(access.database, access.reads),
+        },
+        {
+            "Sid": "CommitTables",
+            "Effect": "Allow",
+            "Action": list(GLUE_CATALOG_COMMIT_ACTIONS),
+            "Resource": account.glue_catalog_arns(access.database, access.commits),
+        },
     ]
 
 
 def table_prefixes(cfg: PlatformConfig) -> list[S3Grant]:
     """Every silver/gold table's location (`<bucket>/<dataset>/`: data/ and metadata/ below it)."""
-    return [S3Grant(cfg.output_bucket(job), f"{job_cfg.dataset}/", spark_folder=True)
-            for job, job_cfg in sorted(cfg.dataset_jobs.items())]
+    return [
+        S3Grant(cfg.output_bucket(job), f"{job_cfg.dataset}/", spark_folder=True)
+        for job, job_cfg in sorted(cfg.dataset_jobs.items())
+    ]
 
 
 def maintenance_s3_access(cfg: PlatformConfig) -> JobS3Access:
@@ -405,47 +431,56 @@ def glue_job_policy(
     """The job role: read its input, write its dataset's table and bookkeeping, nothing else."""
     p = account.partition
     own_buckets = [g.bucket for g in (*access.reads, *access.writes, S3Grant(artifacts_bucket, ""))]
-    return document([
-        *_grant_statements("ReadInput", S3_READ_ACTIONS, p, access.reads),
-        *_grant_statements("WriteOutput", S3_WRITE_ACTIONS, p, access.writes),
-        {
-            "Sid": "ReadJobCode",
-            "Effect": "Allow",
-            "Action": list(S3_READ_ACTIONS),
-            "Resource": objects_arn(p, artifacts_bucket, artifacts_prefix),
-        },
-        {
-            "Sid": "UseTempDir",
-            "Effect": "Allow",
-            "Action": list(S3_WRITE_ACTIONS),
-            "Resource": objects_arn(p, artifacts_bucket, temp_prefix),
-        },
-        _list_statement("ListOwnBuckets", p, own_buckets),
-        {
-            "Sid": "LocateBuckets",
-            "Effect": "Allow",
-            "Action": "s3:GetBucketLocation",
-            "Resource": _sorted_unique(bucket_arn(p, bucket) for bucket in own_buckets),
-        },
-        *catalog_statements(account, catalog),
-        {"Sid": "UseDataKey", "Effect": "Allow", "Action": list(KMS_DATA_ACTIONS), "Resource": kms_key_arn},
-        _job_logs_statement(account, log_group_names),
-        {
-            "Sid": "PutJobMetrics",
-            "Effect": "Allow",
-            "Action": "cloudwatch:PutMetricData",
-            "Resource": PUT_METRIC_DATA_RESOURCE,
-            "Condition": {"StringEquals": {"cloudwatch:namespace": list(JOB_METRIC_NAMESPACES)}},
-        },
-    ])
+    return document(
+        [
+            *_grant_statements("ReadInput", S3_READ_ACTIONS, p, access.reads),
+            *_grant_statements("WriteOutput", S3_WRITE_ACTIONS, p, access.writes),
+            {
+                "Sid": "ReadJobCode",
+                "Effect": "Allow",
+                "Action": list(S3_READ_ACTIONS),
+                "Resource": objects_arn(p, artifacts_bucket, artifacts_prefix),
+            },
+            {
+                "Sid": "UseTempDir",
+                "Effect": "Allow",
+                "Action": list(S3_WRITE_ACTIONS),
+                "Resource": objects_arn(p, artifacts_bucket, temp_prefix),
+            },
+            _list_statement("ListOwnBuckets", p, own_buckets),
+            {
+                "Sid": "LocateBuckets",
+                "Effect": "Allow",
+                "Action": "s3:GetBucketLocation",
+                "Resource": _sorted_unique(bucket_arn(p, bucket) for bucket in own_buckets),
+            },
+            *catalog_statements(account, catalog),
+            {"Sid": "UseDataKey", "Effect": "Allow", "Action": list(KMS_DATA_ACTIONS), "Resource": kms_key_arn},
+            _job_logs_statement(account, log_group_names),
+            {
+                "Sid": "PutJobMetrics",
+                "Effect": "Allow",
+                "Action": "cloudwatch:PutMetricData",
+                "Resource": PUT_METRIC_DATA_RESOURCE,
+                "Condition": {"StringEquals": {"cloudwatch:namespace": list(JOB_METRIC_NAMESPACES)}},
+            },
+        ]
+    )
 
 
-def _grant_statements(sid: str, actions: Sequence[str], partition: str,
-                      grants: Iterable[S3Grant]) -> list[dict[str, Any]]:
+def _grant_statements(
+    sid: str, actions: Sequence[str], partition: str, grants: Iterable[S3Grant]
+) -> list[dict[str, Any]]:
     """One statement per bucket (`<sid>0`, `<sid>1`, ... in bucket order) over its grants."""
-    return [{"Sid": f"{sid}{index}", "Effect": "Allow", "Action": list(actions),
-             "Resource": grant_arns(partition, bucket_grants)}
-            for index, (_bucket, bucket_grants) in enumerate(sorted(_by_bucket(grants).items()))]
+    return [
+        {
+            "Sid": f"{sid}{index}",
+            "Effect": "Allow",
+            "Action": list(actions),
+            "Resource": grant_arns(partition, bucket_grants),
+        }
+        for index, (_bucket, bucket_grants) in enumerate(sorted(_by_bucket(grants).items()))
+    ]
 
 
 def _job_logs_statement(account: AwsAccount, log_group_names: Sequence[str]) -> dict[str, Any]:
@@ -455,8 +490,13 @@ def _job_logs_statement(account: AwsAccount, log_group_names: Sequence[str]) -> 
         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         # Exactly the job's groups and their streams (CloudWatch Logs resource types:
         # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html).
-        "Resource": sorted({arn for name in log_group_names
-                            for arn in (account.log_group_arn(name), f"{account.log_group_arn(name)}:log-stream:*")}),
+        "Resource": sorted(
+            {
+                arn
+                for name in log_group_names
+                for arn in (account.log_group_arn(name), f"{account.log_group_arn(name)}:log-stream:*")
+            }
+        ),
     }
 
 
@@ -466,12 +506,17 @@ def _job_logs_statement(account: AwsAccount, log_group_names: Sequence[str]) -> 
 def runner_policy(glue_job_arn: str, *, tracing: bool = False) -> dict[str, Any]:
     statements: list[dict[str, Any]] = [
         {"Sid": "RunOneGlueJob", "Effect": "Allow", "Action": list(GLUE_SYNC_ACTIONS), "Resource": glue_job_arn},
-        {"Sid": "DeliverExecutionLogs", "Effect": "Allow", "Action": list(LOG_DELIVERY_ACTIONS),
-         "Resource": LOG_DELIVERY_RESOURCE},
+        {
+            "Sid": "DeliverExecutionLogs",
+            "Effect": "Allow",
+            "Action": list(LOG_DELIVERY_ACTIONS),
+            "Resource": LOG_DELIVERY_RESOURCE,
+        },
     ]
     if tracing:
-        statements.append({"Sid": "WriteTraces", "Effect": "Allow", "Action": list(XRAY_ACTIONS),
-                           "Resource": XRAY_RESOURCE})
+        statements.append(
+            {"Sid": "WriteTraces", "Effect": "Allow", "Action": list(XRAY_ACTIONS), "Resource": XRAY_RESOURCE}
+        )
     return document(statements)
 
 
@@ -481,47 +526,63 @@ def start_execution_policy(state_machine_arn: str, dead_letter_queue_arn: str | 
         {"Sid": "StartRunner", "Effect": "Allow", "Action": "states:StartExecution", "Resource": state_machine_arn},
     ]
     if dead_letter_queue_arn:
-        statements.append({"Sid": "SendToDeadLetterQueue", "Effect": "Allow", "Action": "sqs:SendMessage",
-                           "Resource": dead_letter_queue_arn})
+        statements.append(
+            {
+                "Sid": "SendToDeadLetterQueue",
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": dead_letter_queue_arn,
+            }
+        )
     return document(statements)
 
 
 def dead_letter_queue_policy(queue_arn: str, rule_arn: str, source_account: str) -> dict[str, Any]:
     """EventBridge delivers undeliverable events of exactly one rule of this account."""
-    return document([{
-        "Sid": "EventBridgeDeadLetters",
-        "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": queue_arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}, "StringEquals": {"aws:SourceAccount": source_account}},
-    }])
+    return document(
+        [
+            {
+                "Sid": "EventBridgeDeadLetters",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {
+                    "ArnEquals": {"aws:SourceArn": rule_arn},
+                    "StringEquals": {"aws:SourceAccount": source_account},
+                },
+            }
+        ]
+    )
 
 
-def alert_topic_policy(account: AwsAccount, topic_arn: str, *, rule_arns: Sequence[str],
-                       alarm_name_prefix: str) -> dict[str, Any]:
+def alert_topic_policy(
+    account: AwsAccount, topic_arn: str, *, rule_arns: Sequence[str], alarm_name_prefix: str
+) -> dict[str, Any]:
     """EventBridge (our failure rule only) and CloudWatch (our alarms only) may publish."""
-    return document([
-        {
-            "Sid": "EventBridgePublishes",
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": "sns:Publish",
-            "Resource": topic_arn,
-            "Condition": {
-                "ArnEquals": {"aws:SourceArn": sorted(rule_arns)},
-                "StringEquals": {"aws:SourceAccount": account.account_id},
+    return document(
+        [
+            {
+                "Sid": "EventBridgePublishes",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "ArnEquals": {"aws:SourceArn": sorted(rule_arns)},
+                    "StringEquals": {"aws:SourceAccount": account.account_id},
+                },
             },
-        },
-        {
-            "Sid": "CloudWatchAlarmsPublish",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-            "Action": "sns:Publish",
-            "Resource": topic_arn,
-            "Condition": {
-                "ArnLike": {"aws:SourceArn": account.arn("cloudwatch", f"alarm:{alarm_name_prefix}*")},
-                "StringEquals": {"aws:SourceAccount": account.account_id},
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": account.arn("cloudwatch", f"alarm:{alarm_name_prefix}*")},
+                    "StringEquals": {"aws:SourceAccount": account.account_id},
+                },
             },
-        },
-    ])
+        ]
+    )

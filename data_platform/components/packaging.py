@@ -38,8 +38,8 @@ SHORT_HASH = 16
 
 @dataclass(frozen=True)
 class Package:
-    path: Path         # the zip on disk
-    sha256: str        # content hash of the packaged files
+    path: Path  # the zip on disk
+    sha256: str  # content hash of the packaged files
 
     @property
     def short_hash(self) -> str:

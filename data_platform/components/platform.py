@@ -68,12 +68,14 @@ class DataPlatform(pulumi.ComponentResource):
         self.job_names = {job: glue_job.job_name for job, glue_job in self._jobs.items()}
         self.runner_arns = {job: runner.state_machine_arn for job, runner in self._runners.items()}
         self.alert_topic_arn = self._alerts.topic_arn
-        self.register_outputs({
-            "bucket_names": self.bucket_names,
-            "job_names": self.job_names,
-            "runner_arns": self.runner_arns,
-            "alert_topic_arn": self.alert_topic_arn,
-        })
+        self.register_outputs(
+            {
+                "bucket_names": self.bucket_names,
+                "job_names": self.job_names,
+                "runner_arns": self.runner_arns,
+                "alert_topic_arn": self.alert_topic_arn,
+            }
+        )
 
     def _child(self, **kwargs: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **kwargs)
@@ -130,8 +132,12 @@ class DataPlatform(pulumi.ComponentResource):
         for rule, rule_cfg in cfg.s3_rules.items():
             triggers[rule] = S3EventTrigger(
                 f"{self._base}-s3-{rule}",
-                S3EventTriggerArgs(config=cfg, rule=rule, runner_arn=self._runners[rule_cfg.job].state_machine_arn,
-                                   account=self._account),
+                S3EventTriggerArgs(
+                    config=cfg,
+                    rule=rule,
+                    runner_arn=self._runners[rule_cfg.job].state_machine_arn,
+                    account=self._account,
+                ),
                 opts=self._child(),
             )
         for schedule, sched_cfg in cfg.schedules.items():
@@ -150,7 +156,9 @@ class DataPlatform(pulumi.ComponentResource):
             triggers[trigger] = JobSucceededTrigger(
                 f"{self._base}-after-{trigger}",
                 JobSucceededTriggerArgs(
-                    config=cfg, trigger=trigger, runner_arn=self._runners[after.job].state_machine_arn,
+                    config=cfg,
+                    trigger=trigger,
+                    runner_arn=self._runners[after.job].state_machine_arn,
                     account=self._account,
                 ),
                 opts=self._child(),

@@ -85,14 +85,20 @@ class JobRunner(pulumi.ComponentResource):
         )
         return role, policy
 
-    def _create_state_machine(self, log_group: aws.cloudwatch.LogGroup, role: aws.iam.Role,
-                              role_policy: aws.iam.RolePolicy) -> aws.sfn.StateMachine:
+    def _create_state_machine(
+        self, log_group: aws.cloudwatch.LogGroup, role: aws.iam.Role, role_policy: aws.iam.RolePolicy
+    ) -> aws.sfn.StateMachine:
         job_cfg = self._cfg.jobs[self._args.job]
         definition = pulumi.Output.all(self._args.glue_job_name, self._args.account).apply(
-            lambda values: json.dumps(runner_definition(
-                values[0], job_timeout_minutes=job_cfg.timeout_minutes, max_retries=job_cfg.max_retries,
-                partition=values[1].partition
-            ), indent=2)
+            lambda values: json.dumps(
+                runner_definition(
+                    values[0],
+                    job_timeout_minutes=job_cfg.timeout_minutes,
+                    max_retries=job_cfg.max_retries,
+                    partition=values[1].partition,
+                ),
+                indent=2,
+            )
         )
         return aws.sfn.StateMachine(
             f"{self._base}-state-machine",

@@ -74,16 +74,22 @@ def run_retry_block(max_retries: int) -> dict[str, Any]:
     }
 
 
-def execution_timeout_seconds(job_timeout_minutes: int, policy: RetryPolicy = RUNNER_RETRY,
-                              max_retries: int = 0) -> int:
+def execution_timeout_seconds(
+    job_timeout_minutes: int, policy: RetryPolicy = RUNNER_RETRY, max_retries: int = 0
+) -> int:
     runs = max_retries + 1
     run_pauses = sum(RUN_RETRY_INTERVAL_SECONDS * RUN_RETRY_BACKOFF_RATE**i for i in range(max_retries))
-    return int(runs * job_timeout_minutes * 60 + sum(policy.delays()) + run_pauses
-               + EXECUTION_TIMEOUT_MARGIN_SECONDS)
+    return int(runs * job_timeout_minutes * 60 + sum(policy.delays()) + run_pauses + EXECUTION_TIMEOUT_MARGIN_SECONDS)
 
 
-def runner_definition(glue_job_name: str, *, job_timeout_minutes: int, max_retries: int = 0,
-                      partition: str = "aws", retry: RetryPolicy = RUNNER_RETRY) -> dict[str, Any]:
+def runner_definition(
+    glue_job_name: str,
+    *,
+    job_timeout_minutes: int,
+    max_retries: int = 0,
+    partition: str = "aws",
+    retry: RetryPolicy = RUNNER_RETRY,
+) -> dict[str, Any]:
     retries = [retry_block(retry), no_retry_block()]
     if max_retries > 0:
         retries.append(run_retry_block(max_retries))
@@ -110,7 +116,12 @@ def runner_definition(glue_job_name: str, *, job_timeout_minutes: int, max_retri
     }
 
 
-def runner_definition_json(glue_job_name: str, *, job_timeout_minutes: int, max_retries: int = 0,
-                           partition: str = "aws") -> str:
-    return json.dumps(runner_definition(glue_job_name, job_timeout_minutes=job_timeout_minutes,
-                                        max_retries=max_retries, partition=partition), indent=2)
+def runner_definition_json(
+    glue_job_name: str, *, job_timeout_minutes: int, max_retries: int = 0, partition: str = "aws"
+) -> str:
+    return json.dumps(
+        runner_definition(
+            glue_job_name, job_timeout_minutes=job_timeout_minutes, max_retries=max_retries, partition=partition
+        ),
+        indent=2,
+    )

@@ -63,31 +63,39 @@ def lifecycle_rules(purpose: str, retention: RetentionConfig) -> list[dict[str, 
         if transitions:
             rules.append({"id": "tier-bronze", "status": "Enabled", "transitions": transitions})
     if purpose in ("silver", "gold"):
-        rules.append({
-            "id": "expire-quarantine",
-            "status": "Enabled",
-            "filter": {"prefix": "_quarantine/"},
-            "expiration": {"days": retention.quarantine_expire_days},
-        })
-        rules.append({
-            "id": "expire-staging",
-            "status": "Enabled",
-            "filter": {"prefix": "_staging/"},
-            "expiration": {"days": STAGING_EXPIRE_DAYS},
-        })
+        rules.append(
+            {
+                "id": "expire-quarantine",
+                "status": "Enabled",
+                "filter": {"prefix": "_quarantine/"},
+                "expiration": {"days": retention.quarantine_expire_days},
+            }
+        )
+        rules.append(
+            {
+                "id": "expire-staging",
+                "status": "Enabled",
+                "filter": {"prefix": "_staging/"},
+                "expiration": {"days": STAGING_EXPIRE_DAYS},
+            }
+        )
     if purpose == "artifacts":
-        rules.append({
-            "id": "expire-glue-temp",
-            "status": "Enabled",
-            "filter": {"prefix": "glue/tmp/"},
-            "expiration": {"days": GLUE_TEMP_EXPIRE_DAYS},
-        })
+        rules.append(
+            {
+                "id": "expire-glue-temp",
+                "status": "Enabled",
+                "filter": {"prefix": "glue/tmp/"},
+                "expiration": {"days": GLUE_TEMP_EXPIRE_DAYS},
+            }
+        )
     if purpose == ACCESS_LOGS:
-        rules.append({
-            "id": "expire-access-logs",
-            "status": "Enabled",
-            "expiration": {"days": retention.access_logs_expire_days},
-        })
+        rules.append(
+            {
+                "id": "expire-access-logs",
+                "status": "Enabled",
+                "expiration": {"days": retention.access_logs_expire_days},
+            }
+        )
     return rules
 
 
@@ -121,10 +129,12 @@ class MedallionBuckets(pulumi.ComponentResource):
         self.bucket_names = {purpose: bucket.bucket for purpose, bucket in self._buckets.items()}
         self.bucket_arns = {purpose: bucket.arn for purpose, bucket in self._buckets.items()}
         self.kms_key_arn = self._kms_key.arn
-        self.register_outputs({
-            "bucket_names": self.bucket_names,
-            "kms_key_arn": self.kms_key_arn,
-        })
+        self.register_outputs(
+            {
+                "bucket_names": self.bucket_names,
+                "kms_key_arn": self.kms_key_arn,
+            }
+        )
 
     def _child(self, **kwargs: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **kwargs)

@@ -60,8 +60,9 @@ class _Trigger(pulumi.ComponentResource):
     dead_letter_queue_name: pulumi.Output[str]
     target_arn: pulumi.Output[str]
 
-    def __init__(self, token: str, name: str, cfg: PlatformConfig, key: str,
-                 opts: pulumi.ResourceOptions | None) -> None:
+    def __init__(
+        self, token: str, name: str, cfg: PlatformConfig, key: str, opts: pulumi.ResourceOptions | None
+    ) -> None:
         super().__init__(token, name, None, opts)
         self._base = name
         self._cfg = cfg
@@ -82,8 +83,9 @@ class _Trigger(pulumi.ComponentResource):
         self.dead_letter_queue_name = queue.name
         return queue
 
-    def _create_role(self, service: str, assume_policy: pulumi.Input[str],
-                     policy: pulumi.Input[str]) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    def _create_role(
+        self, service: str, assume_policy: pulumi.Input[str], policy: pulumi.Input[str]
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         role = aws.iam.Role(
             f"{self._base}-role",
             name=self._cfg.names.events_role(self._key),
@@ -112,15 +114,24 @@ class _RuleTrigger(_Trigger):
     rule_name: pulumi.Output[str]
     rule_arn: pulumi.Output[str]
 
-    def __init__(self, token: str, name: str, cfg: PlatformConfig, key: str, spec: _RuleSpec,
-                 runner_arn: pulumi.Input[str], account: pulumi.Output[iam.AwsAccount],
-                 opts: pulumi.ResourceOptions | None) -> None:
+    def __init__(
+        self,
+        token: str,
+        name: str,
+        cfg: PlatformConfig,
+        key: str,
+        spec: _RuleSpec,
+        runner_arn: pulumi.Input[str],
+        account: pulumi.Output[iam.AwsAccount],
+        opts: pulumi.ResourceOptions | None,
+    ) -> None:
         super().__init__(token, name, cfg, key, opts)
         self._create_rule_and_target(spec, runner_arn, account)
         self.register_outputs({"rule_name": self.rule_name, "dead_letter_queue_arn": self.dead_letter_queue_arn})
 
-    def _create_rule_and_target(self, spec: _RuleSpec, runner_arn: pulumi.Input[str],
-                                account: pulumi.Output[iam.AwsAccount]) -> None:
+    def _create_rule_and_target(
+        self, spec: _RuleSpec, runner_arn: pulumi.Input[str], account: pulumi.Output[iam.AwsAccount]
+    ) -> None:
         rule = aws.cloudwatch.EventRule(
             f"{self._base}-rule",
             name=spec.name,
@@ -171,15 +182,24 @@ class S3EventTriggerArgs:
 
 class S3EventTrigger(_RuleTrigger):
     def __init__(self, name: str, args: S3EventTriggerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("datalake:triggers:S3EventTrigger", name, args.config, args.rule,
-                         s3_rule_spec(args.config, args.rule), args.runner_arn, args.account, opts)
+        super().__init__(
+            "datalake:triggers:S3EventTrigger",
+            name,
+            args.config,
+            args.rule,
+            s3_rule_spec(args.config, args.rule),
+            args.runner_arn,
+            args.account,
+            opts,
+        )
 
 
 def s3_rule_spec(cfg: PlatformConfig, rule: str) -> _RuleSpec:
     rule_cfg = cfg.s3_rules[rule]
     description = f"{rule_cfg.layer.value} objects {rule_cfg.prefix or ''}*{rule_cfg.suffix or ''} start {rule_cfg.job}"
-    return _RuleSpec(cfg.names.s3_rule(rule), description, s3_rule_pattern(cfg, rule), rule_cfg.enabled,
-                     runs.s3_event_transformer())
+    return _RuleSpec(
+        cfg.names.s3_rule(rule), description, s3_rule_pattern(cfg, rule), rule_cfg.enabled, runs.s3_event_transformer()
+    )
 
 
 @dataclass(frozen=True)
@@ -192,14 +212,27 @@ class JobSucceededTriggerArgs:
 
 class JobSucceededTrigger(_RuleTrigger):
     def __init__(self, name: str, args: JobSucceededTriggerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("datalake:triggers:JobSucceededTrigger", name, args.config, args.trigger,
-                         job_succeeded_spec(args.config, args.trigger), args.runner_arn, args.account, opts)
+        super().__init__(
+            "datalake:triggers:JobSucceededTrigger",
+            name,
+            args.config,
+            args.trigger,
+            job_succeeded_spec(args.config, args.trigger),
+            args.runner_arn,
+            args.account,
+            opts,
+        )
 
 
 def job_succeeded_spec(cfg: PlatformConfig, trigger: str) -> _RuleSpec:
     after = cfg.after_job[trigger]
-    return _RuleSpec(cfg.names.after_job_rule(trigger), f"{after.upstream} SUCCEEDED starts {after.job}",
-                     job_succeeded_pattern(cfg, trigger), after.enabled, runs.job_succeeded_transformer())
+    return _RuleSpec(
+        cfg.names.after_job_rule(trigger),
+        f"{after.upstream} SUCCEEDED starts {after.job}",
+        job_succeeded_pattern(cfg, trigger),
+        after.enabled,
+        runs.job_succeeded_transformer(),
+    )
 
 
 @dataclass(frozen=True)
@@ -247,7 +280,9 @@ class ScheduleTrigger(_Trigger):
         )
         self.schedule_name = schedule.name
         self.target_arn = pulumi.Output.from_input(args.runner_arn)
-        self.register_outputs({
-            "schedule_name": self.schedule_name,
-            "dead_letter_queue_arn": self.dead_letter_queue_arn,
-        })
+        self.register_outputs(
+            {
+                "schedule_name": self.schedule_name,
+                "dead_letter_queue_arn": self.dead_letter_queue_arn,
+            }
+        )

@@ -31,10 +31,14 @@ class ExecutionStatus(StrEnum):
 
 
 RUNNER_FAILURE_STATUSES: tuple[ExecutionStatus, ...] = (
-    ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.ABORTED)
+    ExecutionStatus.FAILED,
+    ExecutionStatus.TIMED_OUT,
+    ExecutionStatus.ABORTED,
+)
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 RUN_FAILURE_RULE_DESCRIPTION = (
-    "Runs of this stack whose runner execution FAILED, TIMED_OUT or was ABORTED after its retries")
+    "Runs of this stack whose runner execution FAILED, TIMED_OUT or was ABORTED after its retries"
+)
 # The error of an execution that failed for another reason than Glue (the runner's own).
 RUNTIME_ERROR = "States.Runtime"
 
@@ -43,8 +47,10 @@ def runner_failure_pattern(state_machine_arns: list[str]) -> dict[str, Any]:
     return {
         "source": ["aws.states"],
         "detail-type": [EXECUTION_STATUS_CHANGE],
-        "detail": {"status": [str(status) for status in RUNNER_FAILURE_STATUSES],
-                   "stateMachineArn": sorted(state_machine_arns)},
+        "detail": {
+            "status": [str(status) for status in RUNNER_FAILURE_STATUSES],
+            "stateMachineArn": sorted(state_machine_arns),
+        },
     }
 
 
@@ -52,10 +58,15 @@ def runner_failure_transformer() -> InputTransformer:
     """The alert mail. The runner's name carries the job; a failed run's cause is Glue's job
     run (its `Id` and `ErrorMessage`), as the runner's Fail state passes it on."""
     return InputTransformer(
-        input_paths={"runner": "$.detail.stateMachineArn", "execution": "$.detail.name",
-                     "status": "$.detail.status", "error": "$.detail.error", "cause": "$.detail.cause"},
+        input_paths={
+            "runner": "$.detail.stateMachineArn",
+            "execution": "$.detail.name",
+            "status": "$.detail.status",
+            "error": "$.detail.error",
+            "cause": "$.detail.cause",
+        },
         input_template='"Runner <runner> execution <execution> <status> after its retries. Error: <error>. '
-                       'Cause: <cause>"',
+        'Cause: <cause>"',
     )
 
 
@@ -84,9 +95,17 @@ def failed_execution_error(glue_job: str, run_id: str, message: str, *, started:
     return (message.split(":", 1)[0] if message.startswith("Glue.") else RUNTIME_ERROR), message
 
 
-def execution_status_change_event(state_machine_arn: str, execution: str, status: str, *, error: str = "",
-                                  cause: str = "", region: str = "us-east-1", account: str = "123456789012",
-                                  time: str = "") -> dict[str, Any]:
+def execution_status_change_event(
+    state_machine_arn: str,
+    execution: str,
+    status: str,
+    *,
+    error: str = "",
+    cause: str = "",
+    region: str = "us-east-1",
+    account: str = "123456789012",
+    time: str = "",
+) -> dict[str, Any]:
     """The event Step Functions emits when an execution ends (used locally for alerts)."""
     machine = state_machine_arn.rsplit(":", 1)[-1]
     execution_arn = f"arn:aws:states:{region}:{account}:execution:{machine}:{execution}"

@@ -225,7 +225,8 @@ def _affix(kind: str, verb: str, text: str, ignore_case: bool, test: Callable[[s
     shown = json.dumps(text, ensure_ascii=False)
     if ignore_case:
         return _Matcher(
-            kind, f"does not {verb} {shown} (ignoring case)",
+            kind,
+            f"does not {verb} {shown} (ignoring case)",
             lambda v: isinstance(v, str) and test(_fold(v), _fold(text)),
         )
     return _Matcher(kind, f"does not {verb} {shown}", lambda v: isinstance(v, str) and test(v, text))
@@ -242,7 +243,8 @@ def _suffix(text: str, ignore_case: bool = False) -> _Matcher:
 def _equals_ignore_case(text: str) -> _Matcher:
     shown = json.dumps(text, ensure_ascii=False)
     return _Matcher(
-        "equals-ignore-case", f"does not equal {shown} (ignoring case)",
+        "equals-ignore-case",
+        f"does not equal {shown} (ignoring case)",
         lambda v: isinstance(v, str) and _fold(v) == _fold(text),
     )
 
@@ -251,7 +253,8 @@ def _wildcard(text: str) -> _Matcher:
     regex = _wildcard_regex(text)
     shown = json.dumps(text, ensure_ascii=False)
     return _Matcher(
-        "wildcard", f"does not match wildcard {shown}",
+        "wildcard",
+        f"does not match wildcard {shown}",
         lambda v: isinstance(v, str) and regex.fullmatch(v) is not None,
     )
 
@@ -288,12 +291,15 @@ def _anything_but(kind: str, values: list[Any]) -> _Matcher:
         def excluded(v: Any) -> bool:
             return _comparable(v) in numbers
     elif kind == "values":
+
         def excluded(v: Any) -> bool:
             return isinstance(v, str) and v in values
     elif kind == "prefix":
+
         def excluded(v: Any) -> bool:
             return isinstance(v, str) and any(v.startswith(p) for p in values)
     elif kind == "suffix":
+
         def excluded(v: Any) -> bool:
             return isinstance(v, str) and any(v.endswith(s) for s in values)
     elif kind == "equals-ignore-case":
@@ -315,12 +321,34 @@ def _anything_but(kind: str, values: list[Any]) -> _Matcher:
 # --------------------------------------------------------------------------- validation
 
 # Ruler reserves these as field names inside $or so operators cannot be confused with fields.
-_RESERVED_IN_OR = frozenset({
-    "exactly", "equals-ignore-case", "prefix", "suffix", "anything-but", "exists", "wildcard",
-    "numeric", "cidr", "=", "<", "<=", ">", ">=", "regex", "not-wildcard",
-    "not-equals-ignore-case", "date-after", "date-on-or-after", "date-before",
-    "date-on-or-before", "in-date-range", "ip-address-in-range", "ip-address-not-in-range",
-})
+_RESERVED_IN_OR = frozenset(
+    {
+        "exactly",
+        "equals-ignore-case",
+        "prefix",
+        "suffix",
+        "anything-but",
+        "exists",
+        "wildcard",
+        "numeric",
+        "cidr",
+        "=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "regex",
+        "not-wildcard",
+        "not-equals-ignore-case",
+        "date-after",
+        "date-on-or-after",
+        "date-before",
+        "date-on-or-before",
+        "in-date-range",
+        "ip-address-in-range",
+        "ip-address-not-in-range",
+    }
+)
 
 Branch = dict[str, list[_Matcher]]
 
@@ -595,8 +623,9 @@ def _consistent(chosen: dict[int, int], membership: tuple[tuple[int, int], ...])
     return all(chosen.get(array, index) == index for array, index in membership)
 
 
-def _branch_matches(steps: list[tuple[str, list[_Matcher]]], fields: dict[str, list[_Field]],
-                    chosen: dict[int, int]) -> bool:
+def _branch_matches(
+    steps: list[tuple[str, list[_Matcher]]], fields: dict[str, list[_Field]], chosen: dict[int, int]
+) -> bool:
     """Fields are bound in sorted name order, as event-ruler's state machine does; that
     order decides which array elements an ``exists: false`` is checked against."""
     if not steps:

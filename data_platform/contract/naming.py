@@ -25,8 +25,12 @@ class NameLimit:
 LIMITS: dict[str, NameLimit] = {
     limit.kind: limit
     for limit in (
-        NameLimit("s3_bucket", 63, re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
-                  "3-63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit"),
+        NameLimit(
+            "s3_bucket",
+            63,
+            re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
+            "3-63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit",
+        ),
         NameLimit("event_rule", 64, re.compile(r"^[\.\-_A-Za-z0-9]+$"), "letters, digits, '.', '-' and '_'"),
         NameLimit("schedule", 64, re.compile(r"^[0-9a-zA-Z\-_.]+$"), "letters, digits, '.', '-' and '_'"),
         NameLimit("schedule_group", 64, re.compile(r"^[0-9a-zA-Z\-_.]+$"), "letters, digits, '.', '-' and '_'"),
@@ -47,8 +51,10 @@ def check_name(kind: str, name: str) -> str | None:
     """Return a readable problem if `name` breaks the AWS rules for `kind`, else None."""
     limit = LIMITS[kind]
     if len(name) > limit.max_length:
-        return (f"{kind.replace('_', ' ')} name '{name}' is {len(name)} characters; AWS allows at most "
-                f"{limit.max_length}. Use a shorter key or a shorter name_prefix.")
+        return (
+            f"{kind.replace('_', ' ')} name '{name}' is {len(name)} characters; AWS allows at most "
+            f"{limit.max_length}. Use a shorter key or a shorter name_prefix."
+        )
     if not limit.pattern.match(name):
         return f"{kind.replace('_', ' ')} name '{name}' may contain only {limit.allowed}."
     return None
@@ -69,8 +75,8 @@ DEFAULT_NAME_PREFIX = "data-lake"
 class Names:
     """All physical names of one stack. Pure: the Pulumi program and the local runtime share it."""
 
-    prefix: str        # e.g. "data-lake"
-    environment: str   # e.g. "dev"
+    prefix: str  # e.g. "data-lake"
+    environment: str  # e.g. "dev"
 
     @property
     def base(self) -> str:

@@ -28,8 +28,9 @@ class RetryPolicy:
     def delays(self) -> list[float]:
         """The longest wait before each retry, as Step Functions computes it (with FULL
         jitter the actual wait is uniform in [0, delay])."""
-        return [min(self.interval_seconds * self.backoff_rate**i, self.max_delay_seconds)
-                for i in range(self.max_attempts)]
+        return [
+            min(self.interval_seconds * self.backoff_rate**i, self.max_delay_seconds) for i in range(self.max_attempts)
+        ]
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,24 @@ PERMANENT_ERRORS: tuple[str, ...] = (
 RUN_FAILED = "States.TaskFailed"
 
 RUNNER_ERRORS: tuple[ErrorClass, ...] = (
-    ErrorClass("capacity", RUNNER_RETRY.errors,
-               f"retry with full jitter up to {RUNNER_RETRY.max_attempts} times (about "
-               f"{sum(RUNNER_RETRY.delays()) / 3600:.1f} h)",
-               "Glue refused to start the run because of a limit that clears as runs end or load falls"),
-    ErrorClass("permanent", PERMANENT_ERRORS, "fail the execution at once; alert",
-               "invalid arguments, a missing job or a missing permission: waiting changes nothing"),
-    ErrorClass("run failed", (RUN_FAILED,), "re-run up to the job's max_retries (1 min, 2 min, ...); then fail and alert",
-               "the run started and failed: a lost executor or a throttled dependency may not recur"),
+    ErrorClass(
+        "capacity",
+        RUNNER_RETRY.errors,
+        f"retry with full jitter up to {RUNNER_RETRY.max_attempts} times (about "
+        f"{sum(RUNNER_RETRY.delays()) / 3600:.1f} h)",
+        "Glue refused to start the run because of a limit that clears as runs end or load falls",
+    ),
+    ErrorClass(
+        "permanent",
+        PERMANENT_ERRORS,
+        "fail the execution at once; alert",
+        "invalid arguments, a missing job or a missing permission: waiting changes nothing",
+    ),
+    ErrorClass(
+        "run failed",
+        (RUN_FAILED,),
+        "re-run up to the job's max_retries (1 min, 2 min, ...); then fail and alert",
+        "the run started and failed: a lost executor or a throttled dependency may not recur",
+    ),
     ErrorClass("anything else", ("States.ALL",), "fail the execution; alert", "not known to be transient"),
 )

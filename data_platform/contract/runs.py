@@ -130,8 +130,15 @@ def runner_input(
 # --------------------------------------------------------------------------------------------
 # Job arguments: fixed per job (Glue DefaultArguments) and per run (from the runner input).
 
-def default_job_arguments(*, env: str, buckets: Mapping[str, str], database: str,
-                          job_arguments: Mapping[str, str], configured: Mapping[str, str]) -> dict[str, str]:
+
+def default_job_arguments(
+    *,
+    env: str,
+    buckets: Mapping[str, str],
+    database: str,
+    job_arguments: Mapping[str, str],
+    configured: Mapping[str, str],
+) -> dict[str, str]:
     """Arguments fixed per job (Glue `DefaultArguments` minus Glue's own `--enable-*` flags):
     the stack's environment, data buckets (`bronze`, `silver`, `gold`) and catalog database,
     the job's own arguments (`dataset_job_arguments` or `maintenance_arguments`) and the extra
@@ -152,8 +159,9 @@ def dataset_job_arguments(*, source_prefix: str, source_suffix: str | None, max_
     return arguments
 
 
-def maintenance_arguments(*, tables: Iterable[str], snapshot_days: int, min_snapshots: int,
-                          orphan_file_days: int) -> dict[str, str]:
+def maintenance_arguments(
+    *, tables: Iterable[str], snapshot_days: int, min_snapshots: int, orphan_file_days: int
+) -> dict[str, str]:
     """The maintenance job's tables (every silver/gold dataset) and the stack's retention, as
     etl/jobs/table_maintenance.py reads them."""
     return {
@@ -222,26 +230,34 @@ def _template(fields: Mapping[str, str]) -> str:
     return "{" + body + "}"
 
 
-def _runner_input_transformer(source: TriggerSource, input_paths: Mapping[str, str],
-                              **placeholders: str) -> InputTransformer:
+def _runner_input_transformer(
+    source: TriggerSource, input_paths: Mapping[str, str], **placeholders: str
+) -> InputTransformer:
     """The rule's runner input: every field of RUNNER_INPUT_FIELDS (empty unless a placeholder
     fills it from the event), with the event's id and time."""
     fields = {field: "" for field in RUNNER_INPUT_FIELDS}
     fields.update(trigger_source=source.value, event_id="<id>", event_time="<time>", **placeholders)
-    return InputTransformer(input_paths={**input_paths, "id": "$.id", "time": "$.time"},
-                            input_template=_template(fields))
+    return InputTransformer(
+        input_paths={**input_paths, "id": "$.id", "time": "$.time"}, input_template=_template(fields)
+    )
 
 
 def s3_event_transformer() -> InputTransformer:
     return _runner_input_transformer(
-        TriggerSource.S3_EVENT, {"bucket": "$.detail.bucket.name", "key": "$.detail.object.key"},
-        source_bucket="<bucket>", source_key="<key>")
+        TriggerSource.S3_EVENT,
+        {"bucket": "$.detail.bucket.name", "key": "$.detail.object.key"},
+        source_bucket="<bucket>",
+        source_key="<key>",
+    )
 
 
 def job_succeeded_transformer() -> InputTransformer:
     return _runner_input_transformer(
-        TriggerSource.JOB_SUCCEEDED, {"job": "$.detail.jobName", "run": "$.detail.jobRunId"},
-        upstream_job="<job>", upstream_run_id="<run>")
+        TriggerSource.JOB_SUCCEEDED,
+        {"job": "$.detail.jobName", "run": "$.detail.jobRunId"},
+        upstream_job="<job>",
+        upstream_run_id="<run>",
+    )
 
 
 def schedule_input() -> dict[str, str]:
@@ -269,10 +285,17 @@ def upstream_succeeded_pattern(upstream_glue_job: str) -> dict[str, Any]:
     return glue_job_state_change_pattern([upstream_glue_job], [GlueRunState.SUCCEEDED])
 
 
-def glue_job_state_change_event(job_name: str, run_id: str, state: str = GlueRunState.SUCCEEDED, *,
-                                message: str = "", region: str = "us-east-1",
-                                account: str = "123456789012", time: str = "",
-                                event_id: str = "") -> dict[str, Any]:
+def glue_job_state_change_event(
+    job_name: str,
+    run_id: str,
+    state: str = GlueRunState.SUCCEEDED,
+    *,
+    message: str = "",
+    region: str = "us-east-1",
+    account: str = "123456789012",
+    time: str = "",
+    event_id: str = "",
+) -> dict[str, Any]:
     """The event Glue emits on a run's state change (used locally to route after-job rules)."""
     state = str(state)
     return {

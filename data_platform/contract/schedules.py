@@ -91,9 +91,7 @@ class InvalidScheduleExpression(ValueError):
 
 _MONTH_NAMES = {
     name: i + 1
-    for i, name in enumerate(
-        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
-    )
+    for i, name in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])
 }
 _DOW_NAMES = {name: i + 1 for i, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
 _DOW_LABEL = {v: k for k, v in _DOW_NAMES.items()}
@@ -176,9 +174,7 @@ def _parse_common(expr: str, info: _FieldInfo, text: str) -> frozenset[int]:
             if step < 1:
                 raise _err(expr, f"{info.name} increment in '{item}' must be at least 1")
             if info.max_step and step > info.max_step:
-                raise _err(
-                    expr, f"{info.name} increment {step} in '{item}' is too large (maximum {info.max_step})"
-                )
+                raise _err(expr, f"{info.name} increment {step} in '{item}' is too large (maximum {info.max_step})")
         if base == "*":
             if "/" not in item:
                 raise _err(expr, f"{info.name}: '*' cannot be combined with other values in '{text}'")
@@ -402,9 +398,7 @@ def _parse_cron(expr: str, body: str) -> _Cron:
     months = _parse_common(expr, _MONTH, f_mon)
     dow = _parse_dow(expr, f_dow)
     years = _parse_common(expr, _YEAR, f_year)
-    return _Cron(
-        tuple(sorted(minutes)), tuple(sorted(hours)), dom, tuple(sorted(months)), dow, tuple(sorted(years))
-    )
+    return _Cron(tuple(sorted(minutes)), tuple(sorted(hours)), dom, tuple(sorted(months)), dow, tuple(sorted(years)))
 
 
 def _parse_rate(expr: str, body: str) -> _Rate:
@@ -588,9 +582,7 @@ def describe(expr: str) -> str:
     if len(p.minutes) == 1 and len(p.hours) == 1:
         when = f"at {p.hours[0]:02d}:{p.minutes[0]:02d}"
     else:
-        when = (
-            f"minute {_fmt_set(p.minutes, range(0, 60))} of hour {_fmt_set(p.hours, range(0, 24))}"
-        )
+        when = f"minute {_fmt_set(p.minutes, range(0, 60))} of hour {_fmt_set(p.hours, range(0, 24))}"
     if p.dom.kind == "any":
         s = p.dow
         if s.kind == "set":

@@ -41,11 +41,14 @@ def validate_key(key: str) -> str:
         if segment in (".", "..") or ".." in segment.split("\\"):
             raise LakeError(f"key {key!r} contains a '{segment}' segment; keys may not climb out of the bucket")
         if segment.startswith("."):
-            raise LakeError(f"key {key!r}: names starting with '.' are reserved locally (temporary files); "
-                            "rename the segment")
+            raise LakeError(
+                f"key {key!r}: names starting with '.' are reserved locally (temporary files); rename the segment"
+            )
         if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
-            raise LakeError(f"key {key!r}: the segment '{segment[:20]}...' is longer than "
-                            f"{MAX_SEGMENT_BYTES} bytes, which no local filesystem stores")
+            raise LakeError(
+                f"key {key!r}: the segment '{segment[:20]}...' is longer than "
+                f"{MAX_SEGMENT_BYTES} bytes, which no local filesystem stores"
+            )
     return key
 
 
@@ -69,10 +72,11 @@ class StoredObject:
 def parse_target(target: str, bucket: str, *, why: str = "") -> str:
     """`KEY` or `s3://<bucket>/KEY` -> KEY; any other bucket is refused (`why` says why)."""
     if target.startswith("s3://"):
-        named, _, key = target[len("s3://"):].partition("/")
+        named, _, key = target[len("s3://") :].partition("/")
         if named != bucket:
-            raise LakeError(f"{target}: bucket '{named}' is not this stack's bronze bucket '{bucket}'"
-                            + (f"; {why}" if why else ""))
+            raise LakeError(
+                f"{target}: bucket '{named}' is not this stack's bronze bucket '{bucket}'" + (f"; {why}" if why else "")
+            )
         return validate_key(key)
     return validate_key(target)
 
@@ -108,8 +112,9 @@ class BucketFolder:
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
-            raise LakeError(f"key {key!r}: a parent of it is an object in local bronze; S3 allows that, "
-                            "a folder on disk cannot") from None
+            raise LakeError(
+                f"key {key!r}: a parent of it is an object in local bronze; S3 allows that, a folder on disk cannot"
+            ) from None
         digest = hashlib.md5(usedforsecurity=False)
         fd, tmp_name = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=dest.parent)
         tmp = Path(tmp_name)

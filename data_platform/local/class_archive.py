@@ -31,8 +31,10 @@ def training_csv(rows: int = 200) -> str:
     lines = [",".join(SALES_BRONZE_COLUMNS)]
     for n in range(rows):
         day = 1 + n % 5
-        lines.append(f'ORD-{n:05d},2024-01-0{day}T10:{n % 60:02d}:00Z,S{n % 7},C{n % 13},"SKU-{n % 11}",'
-                     f"{1 + n % 4},{(n % 50) + 0.99:.2f},EUR")
+        lines.append(
+            f'ORD-{n:05d},2024-01-0{day}T10:{n % 60:02d}:00Z,S{n % 7},C{n % 13},"SKU-{n % 11}",'
+            f"{1 + n % 4},{(n % 50) + 0.99:.2f},EUR"
+        )
     lines.append("ORD-BAD,2024-01-01T10:00:00Z,S1,C1,SKU-1,-3,1.00,EUR")  # quantity_positive breaks
     return "\n".join(lines) + "\n"
 
@@ -49,8 +51,16 @@ def build(target: Path, *, timeout: float = 600) -> None:
         csv.write_text(training_csv(), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if k not in ("LAKE_HOME", "LAKE_NOW")}
         env.update({CDS_DUMP_ENV: str(dump), CDS_ENV: "off"})
-        command = [sys.executable, "-c", "from data_platform.cli.app import main; main()",
-                   "--home", str(Path(work) / "lake"), "upload", str(csv), TRAINING_KEY]
+        command = [
+            sys.executable,
+            "-c",
+            "from data_platform.cli.app import main; main()",
+            "--home",
+            str(Path(work) / "lake"),
+            "upload",
+            str(csv),
+            TRAINING_KEY,
+        ]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"the training run failed (exit {done.returncode}): {(done.stderr or done.stdout)[-800:]}")

@@ -142,18 +142,29 @@ class Cloud:
                 if since is not None and modified.astimezone(UTC) < since:
                     continue
                 event = events.s3_object_created_event(
-                    self.bronze, item["Key"], int(item["Size"]), etag=item.get("ETag", "").strip('"') or "0" * 32,
-                    region=region, account=account)
+                    self.bronze,
+                    item["Key"],
+                    int(item["Size"]),
+                    etag=item.get("ETag", "").strip('"') or "0" * 32,
+                    region=region,
+                    account=account,
+                )
                 for match in route(self.cfg, event):
                     run_input = transformer.apply(event)
-                    arn = (f"arn:aws:states:{region}:{account}:stateMachine:"
-                           f"{self.cfg.names.runner(match.job)}")
-                    entry = {"key": item["Key"], "rule": match.rule, "job": match.job,
-                             "state_machine": arn, "input": run_input, "execution_arn": None}
+                    arn = f"arn:aws:states:{region}:{account}:stateMachine:{self.cfg.names.runner(match.job)}"
+                    entry = {
+                        "key": item["Key"],
+                        "rule": match.rule,
+                        "job": match.job,
+                        "state_machine": arn,
+                        "input": run_input,
+                        "execution_arn": None,
+                    }
                     if not dry_run:
                         name = _execution_name(stamp, item["Key"], match.rule)
                         response = self.client("stepfunctions").start_execution(
-                            stateMachineArn=arn, name=name, input=json.dumps(run_input))
+                            stateMachineArn=arn, name=name, input=json.dumps(run_input)
+                        )
                         entry["execution_arn"] = response["executionArn"]
                     started.append(entry)
         return started
@@ -196,11 +207,20 @@ class GlueJobRun:
     def from_glue(cls, job: str, run: dict[str, Any]) -> GlueJobRun:
         arguments = run.get("Arguments", {}) or {}
         return cls(
-            run_id=run.get("Id"), job=job, glue_job=run.get("JobName"),
-            trigger_source=arguments.get("--trigger_source", ""), source_key=arguments.get("--source_key", ""),
-            state=run.get("JobRunState"), started_at=_iso(run.get("StartedOn")), ended_at=_iso(run.get("CompletedOn")),
-            rows_read=None, rows_written=None, rows_quarantined=None, quarantine_path=None,
-            error=run.get("ErrorMessage"), attempts=int(run.get("Attempt", 0)) + 1,
+            run_id=run.get("Id"),
+            job=job,
+            glue_job=run.get("JobName"),
+            trigger_source=arguments.get("--trigger_source", ""),
+            source_key=arguments.get("--source_key", ""),
+            state=run.get("JobRunState"),
+            started_at=_iso(run.get("StartedOn")),
+            ended_at=_iso(run.get("CompletedOn")),
+            rows_read=None,
+            rows_written=None,
+            rows_quarantined=None,
+            quarantine_path=None,
+            error=run.get("ErrorMessage"),
+            attempts=int(run.get("Attempt", 0)) + 1,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -213,8 +213,11 @@ class _Database:
                 db.execute("ALTER TABLE runs ADD COLUMN outputs TEXT NOT NULL DEFAULT '[]'")
             if "stages" not in columns:  # a history from before runs recorded their stages
                 db.execute("ALTER TABLE runs ADD COLUMN stages TEXT NOT NULL DEFAULT '[]'")
-            db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
-                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (SCHEMA_VERSION,))
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (SCHEMA_VERSION,),
+            )
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -247,37 +250,72 @@ class History(_Database):
 
     # -- runs -----------------------------------------------------------------------------
 
-    def create_run(self, *, run_id: str, job: str, glue_job: str, env: str, run_input: Mapping[str, str],
-                   trigger_name: str = "", started_at: datetime | None = None) -> None:
+    def create_run(
+        self,
+        *,
+        run_id: str,
+        job: str,
+        glue_job: str,
+        env: str,
+        run_input: Mapping[str, str],
+        trigger_name: str = "",
+        started_at: datetime | None = None,
+    ) -> None:
         with self._write() as db:
             db.execute(
                 "INSERT INTO runs (run_id, job, glue_job, env, trigger_source, trigger_name, source_bucket,"
                 " source_key, upstream_job, upstream_run_id, event_id, state, started_at, attempts, pid, host,"
                 " proc_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
-                (run_id, job, glue_job, env, run_input.get("trigger_source", ""), trigger_name,
-                 run_input.get("source_bucket", ""), run_input.get("source_key", ""),
-                 run_input.get("upstream_job", ""), run_input.get("upstream_run_id", ""),
-                 run_input.get("event_id", ""), RunState.WAITING.value, iso(started_at or utc_now()),
-                 self.owner.pid, self.owner.host, self.owner.proc_start),
+                (
+                    run_id,
+                    job,
+                    glue_job,
+                    env,
+                    run_input.get("trigger_source", ""),
+                    trigger_name,
+                    run_input.get("source_bucket", ""),
+                    run_input.get("source_key", ""),
+                    run_input.get("upstream_job", ""),
+                    run_input.get("upstream_run_id", ""),
+                    run_input.get("event_id", ""),
+                    RunState.WAITING.value,
+                    iso(started_at or utc_now()),
+                    self.owner.pid,
+                    self.owner.host,
+                    self.owner.proc_start,
+                ),
             )
 
     def mark_attempt(self, run_id: str, attempt: int) -> None:
         with self._write() as db:
-            db.execute("UPDATE runs SET state = ?, attempts = ? WHERE run_id = ?",
-                       (RunState.RUNNING.value, attempt, run_id))
+            db.execute(
+                "UPDATE runs SET state = ?, attempts = ? WHERE run_id = ?", (RunState.RUNNING.value, attempt, run_id)
+            )
 
-    def finish_run(self, run_id: str, outcome: JobOutcome, attempts: int,
-                   ended_at: datetime | None = None) -> RunRecord:
+    def finish_run(
+        self, run_id: str, outcome: JobOutcome, attempts: int, ended_at: datetime | None = None
+    ) -> RunRecord:
         with self._write() as db:
             db.execute(
                 "UPDATE runs SET state = ?, ended_at = ?, rows_read = ?, rows_written = ?, rows_quarantined = ?,"
                 " quarantine_path = ?, outputs = ?, rules_failed = ?, warnings = ?, error = ?,"
                 " error_kind = ?, attempts = ?, stages = ? WHERE run_id = ?",
-                (outcome.state.value, iso(ended_at or utc_now()), outcome.rows_read, outcome.rows_written,
-                 outcome.rows_quarantined, outcome.quarantine_path, json.dumps(list(outcome.outputs)),
-                 json.dumps(dict(outcome.rules_failed), default=str), json.dumps(dict(outcome.warnings), default=str),
-                 outcome.error, outcome.error_kind.value if outcome.error_kind else None, attempts,
-                 json.dumps([dict(stage) for stage in outcome.stages]), run_id),
+                (
+                    outcome.state.value,
+                    iso(ended_at or utc_now()),
+                    outcome.rows_read,
+                    outcome.rows_written,
+                    outcome.rows_quarantined,
+                    outcome.quarantine_path,
+                    json.dumps(list(outcome.outputs)),
+                    json.dumps(dict(outcome.rules_failed), default=str),
+                    json.dumps(dict(outcome.warnings), default=str),
+                    outcome.error,
+                    outcome.error_kind.value if outcome.error_kind else None,
+                    attempts,
+                    json.dumps([dict(stage) for stage in outcome.stages]),
+                    run_id,
+                ),
             )
         run = self.get_run(run_id)
         assert run is not None
@@ -307,17 +345,24 @@ class History(_Database):
         """
         reaped: list[str] = []
         with self._write() as db:
-            rows = db.execute("SELECT run_id, pid, host, proc_start FROM runs WHERE state IN (?, ?)",
-                              [state.value for state in ACTIVE_RUN_STATES]).fetchall()
+            rows = db.execute(
+                "SELECT run_id, pid, host, proc_start FROM runs WHERE state IN (?, ?)",
+                [state.value for state in ACTIVE_RUN_STATES],
+            ).fetchall()
             for row in rows:
                 owner = Owner(row["pid"], row["host"], row["proc_start"])
                 if owner.is_alive():
                     continue
                 db.execute(
                     "UPDATE runs SET state = ?, ended_at = ?, error_kind = ?, error = ? WHERE run_id = ?",
-                    (RunState.FAILED.value, iso(utc_now()), ErrorKind.INTERNAL.value,
-                     f"the lake process running it (pid {owner.pid}) died before the run "
-                     "finished; start it again with `lake run` or `lake replay`", row["run_id"]),
+                    (
+                        RunState.FAILED.value,
+                        iso(utc_now()),
+                        ErrorKind.INTERNAL.value,
+                        f"the lake process running it (pid {owner.pid}) died before the run "
+                        "finished; start it again with `lake run` or `lake replay`",
+                        row["run_id"],
+                    ),
                 )
                 db.execute("DELETE FROM slots WHERE run_id = ?", (row["run_id"],))
                 reaped.append(row["run_id"])
@@ -332,8 +377,9 @@ class History(_Database):
         transaction, so a `kill -9` never leaves a job blocked forever.
         """
         with self._write() as db:
-            rows = db.execute("SELECT run_id, pid, host, proc_start FROM slots WHERE glue_job = ?",
-                              (glue_job,)).fetchall()
+            rows = db.execute(
+                "SELECT run_id, pid, host, proc_start FROM slots WHERE glue_job = ?", (glue_job,)
+            ).fetchall()
             held = 0
             for row in rows:
                 if row["run_id"] == run_id:
@@ -361,8 +407,9 @@ class History(_Database):
     # -- schedules ------------------------------------------------------------------------
 
     def last_fire(self, stack: str, schedule: str) -> datetime | None:
-        row = self._db.execute("SELECT last_fire FROM schedule_fires WHERE stack = ? AND schedule = ?",
-                               (stack, schedule)).fetchone()
+        row = self._db.execute(
+            "SELECT last_fire FROM schedule_fires WHERE stack = ? AND schedule = ?", (stack, schedule)
+        ).fetchone()
         return parse_iso(row[0]) if row else None
 
     def set_watermark(self, stack: str, schedule: str, moment: datetime) -> None:
@@ -377,8 +424,9 @@ class History(_Database):
         """
         stamp = iso(fire_time)
         with self._write() as db:
-            row = db.execute("SELECT last_fire FROM schedule_fires WHERE stack = ? AND schedule = ?",
-                             (stack, schedule)).fetchone()
+            row = db.execute(
+                "SELECT last_fire FROM schedule_fires WHERE stack = ? AND schedule = ?", (stack, schedule)
+            ).fetchone()
             if row is not None and row[0] >= stamp:
                 return False
             db.execute(
@@ -393,8 +441,9 @@ class History(_Database):
     def claim_object(self, bucket: str, key: str, size: int, mtime_ns: int) -> bool:
         """Record a bronze object version; True if it is new or changed since last seen."""
         with self._write() as db:
-            row = db.execute("SELECT size, mtime_ns FROM seen_objects WHERE bucket = ? AND key = ?",
-                             (bucket, key)).fetchone()
+            row = db.execute(
+                "SELECT size, mtime_ns FROM seen_objects WHERE bucket = ? AND key = ?", (bucket, key)
+            ).fetchone()
             if row is not None and row["size"] == size and row["mtime_ns"] == mtime_ns:
                 return False
             db.execute(
@@ -412,8 +461,9 @@ class History(_Database):
 
     # -- alerts outbox --------------------------------------------------------------------
 
-    def add_alert(self, *, topic: str, subject: str, message: str, job: str = "", run_id: str = "",
-                  state: str = "") -> None:
+    def add_alert(
+        self, *, topic: str, subject: str, message: str, job: str = "", run_id: str = "", state: str = ""
+    ) -> None:
         with self._write() as db:
             db.execute(
                 "INSERT INTO alerts (created_at, topic, subject, message, job, run_id, state)"

@@ -63,8 +63,7 @@ class NoMatch:
     def message(self, key: str) -> str:
         if self.nearest_rule is None:
             return f"no rule matched {key}: {self.reason}; the file is kept in bronze"
-        return (f"no rule matched {key}; nearest rule {self.nearest_rule}: {self.reason}. "
-                "The file is kept in bronze")
+        return f"no rule matched {key}; nearest rule {self.nearest_rule}: {self.reason}. The file is kept in bronze"
 
 
 def s3_rules(cfg: PlatformConfig) -> list[tuple[str, str, dict[str, Any]]]:
@@ -119,10 +118,18 @@ class Dispatch:
 class LocalLake:
     """One stack's lake under one home directory."""
 
-    def __init__(self, stack: StackConfig, home: Path | str, *, job_fn: JobFn | None = None,
-                 history: History | None = None, runner: LocalRunner | None = None,
-                 progress: Progress | None = None, clock: Callable[[], datetime] | None = None,
-                 sleep: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        stack: StackConfig,
+        home: Path | str,
+        *,
+        job_fn: JobFn | None = None,
+        history: History | None = None,
+        runner: LocalRunner | None = None,
+        progress: Progress | None = None,
+        clock: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
         self.stack = stack
         self.cfg: PlatformConfig = stack.platform
         self.home = Path(home).expanduser().resolve()
@@ -135,8 +142,13 @@ class LocalLake:
         self.history = history or History.for_home(self.home)
         if runner is None:
             extra = {"sleep": sleep} if sleep else {}
-            runner = LocalRunner(self.history, job_fn or spark_job_fn, retry_scale=retry_scale_from_env(),
-                                 progress=self._progress, **extra)
+            runner = LocalRunner(
+                self.history,
+                job_fn or spark_job_fn,
+                retry_scale=retry_scale_from_env(),
+                progress=self._progress,
+                **extra,
+            )
         self.runner = runner
         self.region = stack.region or "us-east-1"
         for run in self.history.reap_dead_runs():
@@ -168,8 +180,11 @@ class LocalLake:
     def put_object(self, source: Path | str, key: str) -> StoredObject:
         """Copy `source` into bronze at `key`, whole (see `BucketFolder.put`). It is recorded as
         seen before it appears, so `lake watch` never routes this upload a second time."""
-        return self._bronze.put(source, key, before_visible=lambda size, mtime_ns: self.history.claim_object(
-            self.bronze, key, size, mtime_ns))
+        return self._bronze.put(
+            source,
+            key,
+            before_visible=lambda size, mtime_ns: self.history.claim_object(self.bronze, key, size, mtime_ns),
+        )
 
     def stored_object(self, key: str, *, with_etag: bool = True) -> StoredObject:
         return self._bronze.stored(key, with_etag=with_etag)
@@ -181,8 +196,9 @@ class LocalLake:
     # -- events and routing ---------------------------------------------------------------
 
     def object_created_event(self, obj: StoredObject, time: datetime | None = None) -> dict[str, Any]:
-        return events.s3_object_created_event(obj.bucket, obj.key, obj.size, etag=obj.etag or "0" * 32,
-                                              region=self.region, time=time or self.clock())
+        return events.s3_object_created_event(
+            obj.bucket, obj.key, obj.size, etag=obj.etag or "0" * 32, region=self.region, time=time or self.clock()
+        )
 
     def s3_rules(self) -> list[tuple[str, str, dict[str, Any]]]:
         return s3_rules(self.cfg)
@@ -220,8 +236,9 @@ class LocalLake:
             raise LakeError(f"unknown job '{job}'; known jobs: {', '.join(sorted(self.cfg.jobs))}", exit_code=2)
         return job
 
-    def start_run(self, job: str, run_input: Mapping[str, str], *, trigger_name: str = "",
-                  depth: int = 0) -> list[RunRecord]:
+    def start_run(
+        self, job: str, run_input: Mapping[str, str], *, trigger_name: str = "", depth: int = 0
+    ) -> list[RunRecord]:
         """Run `job` through the local runner; then route its Glue state change. Returns the run
         and every run it started (after-job rules), in order."""
         self.known_job(job)
@@ -231,10 +248,19 @@ class LocalLake:
         arguments = job_arguments.job_run_arguments(self.cfg, job, run_input)
         arguments["--JOB_RUN_ID"] = run_id
         arguments["--storage_root"] = str(self.home)
-        record = self.runner.run(RunRequest(
-            job=job, glue_job=glue_job, env=self.cfg.environment, run_id=run_id, arguments=arguments,
-            run_input=dict(run_input), max_concurrent_runs=job_cfg.max_concurrent_runs,
-            max_retries=job_cfg.max_retries, trigger_name=trigger_name))
+        record = self.runner.run(
+            RunRequest(
+                job=job,
+                glue_job=glue_job,
+                env=self.cfg.environment,
+                run_id=run_id,
+                arguments=arguments,
+                run_input=dict(run_input),
+                max_concurrent_runs=job_cfg.max_concurrent_runs,
+                max_retries=job_cfg.max_retries,
+                trigger_name=trigger_name,
+            )
+        )
         runs = [record]
         if record.failed:
             # The runner's execution failed after all its retries: one alert, as the cloud's
@@ -243,8 +269,13 @@ class LocalLake:
             if record.attempts == 0:
                 return runs  # Glue never started the run: no Glue event either
         event = glue_job_state_change_event(
-            glue_job, run_id, glue_state(record.state), message=record.error or "", region=self.region,
-            time=self.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            glue_job,
+            run_id,
+            glue_state(record.state),
+            message=record.error or "",
+            region=self.region,
+            time=self.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
         runs.extend(self._after_job(event, depth))
         return runs
 
@@ -256,8 +287,10 @@ class LocalLake:
             if not after.enabled or not events.matches(pattern, event):
                 continue
             if depth >= MAX_CHAIN_DEPTH:
-                self.progress(f"after_job.{name}: not started; {MAX_CHAIN_DEPTH} chained runs already "
-                              "(do the after_job rules form a cycle?)")
+                self.progress(
+                    f"after_job.{name}: not started; {MAX_CHAIN_DEPTH} chained runs already "
+                    "(do the after_job rules form a cycle?)"
+                )
                 continue
             runs.extend(self.start_run(after.job, transformer.apply(event), trigger_name=name, depth=depth + 1))
         return runs
@@ -298,12 +331,24 @@ class LocalLake:
         rule's input transformer, into the outbox. A run Glue never started fails with the
         runner's error; a run that failed carries Glue's job run as the cause."""
         runner = self.cfg.names.runner(run.job)
-        error, cause = alerts.failed_execution_error(run.glue_job, run.run_id, run.error or "no error message",
-                                                     started=bool(run.attempts))
+        error, cause = alerts.failed_execution_error(
+            run.glue_job, run.run_id, run.error or "no error message", started=bool(run.attempts)
+        )
         status = alerts.ExecutionStatus.FAILED
         event = alerts.execution_status_change_event(
-            f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{runner}", run.run_id, status,
-            error=error, cause=cause, region=self.region, account=ACCOUNT)
-        self.history.add_alert(topic=self.cfg.names.alert_topic(), subject=alerts.alert_subject(runner, status),
-                               message=alerts.alert_message(event), job=run.job, run_id=run.run_id,
-                               state=str(status))
+            f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{runner}",
+            run.run_id,
+            status,
+            error=error,
+            cause=cause,
+            region=self.region,
+            account=ACCOUNT,
+        )
+        self.history.add_alert(
+            topic=self.cfg.names.alert_topic(),
+            subject=alerts.alert_subject(runner, status),
+            message=alerts.alert_message(event),
+            job=run.job,
+            run_id=run.run_id,
+            state=str(status),
+        )

@@ -98,8 +98,13 @@ class RunRecord:
     def from_values(cls, values: Mapping[str, Any]) -> RunRecord:
         """From the history's columns (JSON columns decoded)."""
         kind = values["error_kind"]
-        return cls(**{**{name: values[name] for name in RUN_FIELDS}, "state": RunState(values["state"]),
-                      "error_kind": ErrorKind(kind) if kind else None})
+        return cls(
+            **{
+                **{name: values[name] for name in RUN_FIELDS},
+                "state": RunState(values["state"]),
+                "error_kind": ErrorKind(kind) if kind else None,
+            }
+        )
 
     @property
     def failed(self) -> bool:
@@ -138,4 +143,3 @@ class AlertRecord:
 
 
 ALERT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AlertRecord))
-

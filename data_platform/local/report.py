@@ -56,8 +56,11 @@ class ReportRun:
     @classmethod
     def from_record(cls, record: Mapping[str, Any], dataset: str | None = None) -> ReportRun:
         return cls(
-            run_id=str(record["run_id"]), job=str(record["job"]), dataset=dataset or str(record["job"]),
-            state=str(record["state"]), started_at=_instant(record["started_at"]),
+            run_id=str(record["run_id"]),
+            job=str(record["job"]),
+            dataset=dataset or str(record["job"]),
+            state=str(record["state"]),
+            started_at=_instant(record["started_at"]),
             ended_at=_instant(record["ended_at"]) if record.get("ended_at") else None,
             rows_written=int(record.get("rows_written") or 0),
             rows_quarantined=int(record.get("rows_quarantined") or 0),
@@ -83,7 +86,8 @@ def render_report(runs: Iterable[ReportRun], *, title: str, generated_at: dateti
     summary = Counter(r.state for r in runs)
     counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(summary.items())) or "no runs"
     return _PAGE.format(
-        title=escape(title), style=_STYLE,
+        title=escape(title),
+        style=_STYLE,
         subtitle=escape(f"{len(runs)} runs ({counts}); generated {generated_at:%Y-%m-%d %H:%M} UTC"),
         body="\n".join(sections),
     )
@@ -109,8 +113,10 @@ def _timeline(runs: Sequence[ReportRun]) -> str:
     jobs = sorted({r.job for r in runs})
     height = ROW_HEIGHT * len(jobs) + 30
     scale = (TIMELINE_WIDTH - LABEL_WIDTH - 10) / span
-    parts = [f'<svg class="timeline" viewBox="0 0 {TIMELINE_WIDTH} {height}" width="100%" role="img" '
-             f'aria-label="timeline of runs per job">']
+    parts = [
+        f'<svg class="timeline" viewBox="0 0 {TIMELINE_WIDTH} {height}" width="100%" role="img" '
+        f'aria-label="timeline of runs per job">'
+    ]
     for row, job in enumerate(jobs):
         y = row * ROW_HEIGHT
         parts.append(f'<text x="0" y="{y + 17}" class="job">{escape(job)}</text>')
@@ -121,10 +127,13 @@ def _timeline(runs: Sequence[ReportRun]) -> str:
             parts.append(
                 f'<rect class="run" data-state="{escape(run.state)}" data-run-id="{escape(run.run_id)}" '
                 f'x="{x:.1f}" y="{y + 4}" width="{width:.1f}" height="16" '
-                f'fill="{STATE_COLOURS.get(run.state, "#616161")}"><title>{escape(_run_tooltip(run))}</title></rect>')
+                f'fill="{STATE_COLOURS.get(run.state, "#616161")}"><title>{escape(_run_tooltip(run))}</title></rect>'
+            )
     axis_y = ROW_HEIGHT * len(jobs) + 18
     parts.append(f'<text x="{LABEL_WIDTH}" y="{axis_y}" class="axis">{start:%Y-%m-%d %H:%M:%S}</text>')
-    parts.append(f'<text x="{TIMELINE_WIDTH}" y="{axis_y}" class="axis" text-anchor="end">{end:%Y-%m-%d %H:%M:%S}</text>')
+    parts.append(
+        f'<text x="{TIMELINE_WIDTH}" y="{axis_y}" class="axis" text-anchor="end">{end:%Y-%m-%d %H:%M:%S}</text>'
+    )
     parts.append("</svg>")
     return "\n".join(parts) + _legend()
 
@@ -135,8 +144,10 @@ def _run_tooltip(run: ReportRun) -> str:
 
 
 def _legend() -> str:
-    items = "".join(f'<span><i style="background:{colour}"></i>{escape(state.lower())}</span>'
-                    for state, colour in STATE_COLOURS.items())
+    items = "".join(
+        f'<span><i style="background:{colour}"></i>{escape(state.lower())}</span>'
+        for state, colour in STATE_COLOURS.items()
+    )
     return f'<p class="legend">{items}</p>'
 
 
@@ -158,15 +169,20 @@ def _rows_per_day(runs: Sequence[ReportRun]) -> str:
         rows.append(
             f'<tr data-day="{day}" data-dataset="{escape(dataset)}"><td>{day}</td><td>{escape(dataset)}</td>'
             f'<td class="num">{written:,}</td><td>{_bar(written, largest, WRITTEN_COLOUR)}</td>'
-            f'<td class="num">{quarantined:,}</td><td>{_bar(quarantined, largest, QUARANTINED_COLOUR)}</td></tr>')
-    return ('<table><thead><tr><th>day (UTC)</th><th>dataset</th><th colspan="2">rows written</th>'
-            '<th colspan="2">rows quarantined</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
+            f'<td class="num">{quarantined:,}</td><td>{_bar(quarantined, largest, QUARANTINED_COLOUR)}</td></tr>'
+        )
+    return (
+        '<table><thead><tr><th>day (UTC)</th><th>dataset</th><th colspan="2">rows written</th>'
+        '<th colspan="2">rows quarantined</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>"
+    )
 
 
 def _bar(value: float, largest: float, colour: str, width: int = 220) -> str:
     length = 0.0 if largest <= 0 else max(0.0, value) / largest * width
-    return (f'<svg class="bar" width="{width}" height="12" aria-hidden="true">'
-            f'<rect width="{length:.1f}" height="12" fill="{colour}"/></svg>')
+    return (
+        f'<svg class="bar" width="{width}" height="12" aria-hidden="true">'
+        f'<rect width="{length:.1f}" height="12" fill="{colour}"/></svg>'
+    )
 
 
 # ---- rules ---------------------------------------------------------------------------------
@@ -184,17 +200,25 @@ def _top_rules(runs: Sequence[ReportRun]) -> str:
     rows = "".join(
         f'<tr data-rule="{escape(rule)}"><td>{escape(job)}</td><td><code>{escape(rule)}</code></td>'
         f'<td class="num">{count:,}</td><td>{_bar(count, largest, QUARANTINED_COLOUR)}</td></tr>'
-        for (job, rule), count in top)
-    return ('<table><thead><tr><th>job</th><th>rule</th><th colspan="2">rows</th></tr></thead><tbody>'
-            + rows + "</tbody></table>")
+        for (job, rule), count in top
+    )
+    return (
+        '<table><thead><tr><th>job</th><th>rule</th><th colspan="2">rows</th></tr></thead><tbody>'
+        + rows
+        + "</tbody></table>"
+    )
 
 
 # ---- stages --------------------------------------------------------------------------------
 
 
 def _slowest_stages(runs: Sequence[ReportRun]) -> str:
-    timed = [(float(stage["seconds"]), str(stage["name"]), run)
-             for run in runs for stage in run.stages if stage.get("seconds") is not None]
+    timed = [
+        (float(stage["seconds"]), str(stage["name"]), run)
+        for run in runs
+        for stage in run.stages
+        if stage.get("seconds") is not None
+    ]
     if not timed:
         return _empty("No stage timings recorded yet.")
     timed.sort(key=lambda item: (-item[0], item[2].started_at))
@@ -203,10 +227,13 @@ def _slowest_stages(runs: Sequence[ReportRun]) -> str:
     rows = "".join(
         f'<tr data-stage="{escape(name)}"><td>{escape(name)}</td><td>{escape(run.job)}</td>'
         f'<td><code>{escape(run.run_id)}</code></td><td class="num">{seconds:.2f} s</td>'
-        f'<td>{_bar(seconds, largest, STATE_COLOURS["RUNNING"])}</td></tr>'
-        for seconds, name, run in top)
-    return ('<table><thead><tr><th>stage</th><th>job</th><th>run</th><th colspan="2">time</th></tr></thead>'
-            "<tbody>" + rows + "</tbody></table>")
+        f"<td>{_bar(seconds, largest, STATE_COLOURS['RUNNING'])}</td></tr>"
+        for seconds, name, run in top
+    )
+    return (
+        '<table><thead><tr><th>stage</th><th>job</th><th>run</th><th colspan="2">time</th></tr></thead>'
+        "<tbody>" + rows + "</tbody></table>"
+    )
 
 
 _STYLE = """

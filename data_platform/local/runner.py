@@ -68,14 +68,22 @@ class RunRequest:
 class LocalRunner:
     """Runs one job run to its final state and records it in the history."""
 
-    def __init__(self, history: History, job_fn: JobFn, *, policy: RetryPolicy = RUNNER_RETRY,
-                 retry_scale: float = 1.0,
-                 sleep: Callable[[float], None] = time.sleep, progress: Progress | None = None,
-                 jitter: Callable[[float], float] | None = None) -> None:
+    def __init__(
+        self,
+        history: History,
+        job_fn: JobFn,
+        *,
+        policy: RetryPolicy = RUNNER_RETRY,
+        retry_scale: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        progress: Progress | None = None,
+        jitter: Callable[[float], float] | None = None,
+    ) -> None:
         self.history = history
         # Step Functions' FULL jitter: a wait uniform in [0, delay] (injectable for tests).
-        self.jitter = jitter or ((lambda d: random.uniform(0, d)) if policy.jitter_strategy == "FULL"
-                                 else (lambda d: d))
+        self.jitter = jitter or (
+            (lambda d: random.uniform(0, d)) if policy.jitter_strategy == "FULL" else (lambda d: d)
+        )
         self.job_fn = job_fn
         self.policy = policy
         self.retry_scale = retry_scale
@@ -84,8 +92,14 @@ class LocalRunner:
 
     def run(self, request: RunRequest) -> RunRecord:
         """Start, retry and finish one run; return its history record. Never raises for job failures."""
-        self.history.create_run(run_id=request.run_id, job=request.job, glue_job=request.glue_job,
-                                env=request.env, run_input=request.run_input, trigger_name=request.trigger_name)
+        self.history.create_run(
+            run_id=request.run_id,
+            job=request.job,
+            glue_job=request.glue_job,
+            env=request.env,
+            run_input=request.run_input,
+            trigger_name=request.trigger_name,
+        )
         try:
             refusal = self._acquire_slot(request)
             if refusal is not None:
@@ -97,8 +111,11 @@ class LocalRunner:
             return self.history.finish_run(request.run_id, outcome, attempts)
         except KeyboardInterrupt:
             self.history.release_slot(request.run_id)
-            self.history.finish_run(request.run_id, JobOutcome.failure("interrupted (Ctrl-C or SIGTERM) before the "
-                                                                       "run finished"), attempts=0)
+            self.history.finish_run(
+                request.run_id,
+                JobOutcome.failure("interrupted (Ctrl-C or SIGTERM) before the run finished"),
+                attempts=0,
+            )
             raise
 
     def _acquire_slot(self, request: RunRequest) -> JobOutcome | None:
@@ -111,13 +128,16 @@ class LocalRunner:
                 break
             wait = self.jitter(delays[attempt]) * self.retry_scale
             if attempt % 10 == 0:  # a burst can wait through many retries; say so now and then
-                self.progress(f"{request.job}: {CONCURRENT_RUNS_EXCEEDED} (max_concurrent_runs="
-                              f"{request.max_concurrent_runs}); waiting, retry {attempt + 1}/{len(delays)} "
-                              f"in {wait:.1f}s")
+                self.progress(
+                    f"{request.job}: {CONCURRENT_RUNS_EXCEEDED} (max_concurrent_runs="
+                    f"{request.max_concurrent_runs}); waiting, retry {attempt + 1}/{len(delays)} "
+                    f"in {wait:.1f}s"
+                )
             self.sleep(wait)
         return JobOutcome.failure(
             f"{CONCURRENT_RUNS_EXCEEDED}: job {request.glue_job} already has {request.max_concurrent_runs} "
-            f"concurrent run(s) (max_concurrent_runs); the runner gave up after {len(delays)} retries")
+            f"concurrent run(s) (max_concurrent_runs); the runner gave up after {len(delays)} retries"
+        )
 
     def _try_slot(self, request: RunRequest) -> bool:
         """Glue's MaxConcurrentRuns: a slot of the job's, held in the history across processes."""

@@ -86,22 +86,28 @@ def snapshot_history(table: Any) -> list[SnapshotRecord]:
         summary = snapshot.summary
         extra = dict(summary.additional_properties) if summary is not None else {}
         facts = snapshot_properties(extra)
-        records.append(SnapshotRecord(
-            snapshot_id=snapshot.snapshot_id,
-            parent_id=snapshot.parent_snapshot_id,
-            committed_at=_iso_millis(snapshot.timestamp_ms),
-            operation=summary.operation.value if summary is not None else "",
-            run_id=facts["run_id"], job=facts["job"], sources=facts["sources"],
-            rows_added=int(extra.get("added-records", 0)),
-            rows_removed=int(extra.get("deleted-records", 0)),
-            total_rows=int(extra.get("total-records", 0)),
-            current=snapshot.snapshot_id == current,
-            in_current_history=snapshot.snapshot_id in ancestors,
-        ))
+        records.append(
+            SnapshotRecord(
+                snapshot_id=snapshot.snapshot_id,
+                parent_id=snapshot.parent_snapshot_id,
+                committed_at=_iso_millis(snapshot.timestamp_ms),
+                operation=summary.operation.value if summary is not None else "",
+                run_id=facts["run_id"],
+                job=facts["job"],
+                sources=facts["sources"],
+                rows_added=int(extra.get("added-records", 0)),
+                rows_removed=int(extra.get("deleted-records", 0)),
+                total_rows=int(extra.get("total-records", 0)),
+                current=snapshot.snapshot_id == current,
+                in_current_history=snapshot.snapshot_id in ancestors,
+            )
+        )
     return records
 
 
-def read_rows(home: Path, database: str, dataset: str, limit: int | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+def read_rows(
+    home: Path, database: str, dataset: str, limit: int | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
     """(column names, rows) of the table's current snapshot; ([], []) when it has none."""
     table = load_table(home, database, dataset)
     if table is None or table.metadata.current_snapshot_id is None:
@@ -142,8 +148,10 @@ class TableRef:
 
 def dataset_tables(cfg: Any) -> dict[str, TableRef]:
     """Every silver/gold dataset of the stack, by dataset name."""
-    return {job_cfg.dataset: TableRef(cfg.names.glue_database(), job_cfg.dataset, cfg.output_bucket(job), job)
-            for job, job_cfg in sorted(cfg.dataset_jobs.items())}
+    return {
+        job_cfg.dataset: TableRef(cfg.names.glue_database(), job_cfg.dataset, cfg.output_bucket(job), job)
+        for job, job_cfg in sorted(cfg.dataset_jobs.items())
+    }
 
 
 def table_of(cfg: Any, dataset: str) -> TableRef:
@@ -155,8 +163,9 @@ def table_of(cfg: Any, dataset: str) -> TableRef:
     return tables[dataset]
 
 
-def rollback_target(home: Path, table: TableRef, *, to_run: str | None = None, to_snapshot: int | None = None,
-                    last: int | None = None) -> int:
+def rollback_target(
+    home: Path, table: TableRef, *, to_run: str | None = None, to_snapshot: int | None = None, last: int | None = None
+) -> int:
     """The snapshot to restore, checked without a JVM: it must exist and be an ancestor of
     the current snapshot (otherwise the error says what `lake history` shows). `last`: undo
     the newest `last` commits of the current history."""
@@ -171,26 +180,35 @@ def rollback_target(home: Path, table: TableRef, *, to_run: str | None = None, t
         if last < 1 or last >= len(current_line):
             older = len(current_line) - 1
             limit = f"at most --last {older} can be undone" if older else "there is no older snapshot to restore"
-            raise LakeError(f"--last {last}: {table.database}.{table.dataset} has {len(current_line)} snapshot(s) in "
-                            f"its current history; {limit}")
+            raise LakeError(
+                f"--last {last}: {table.database}.{table.dataset} has {len(current_line)} snapshot(s) in "
+                f"its current history; {limit}"
+            )
         return current_line[-1 - last].snapshot_id
     if to_run is not None:
         found = [s for s in history if s.run_id == to_run]
         if not found:
-            raise LakeError(f"run {to_run} committed no snapshot to {table.database}.{table.dataset} (it changed "
-                            f"nothing, failed, or its snapshot expired); see `lake history {table.dataset}`")
+            raise LakeError(
+                f"run {to_run} committed no snapshot to {table.database}.{table.dataset} (it changed "
+                f"nothing, failed, or its snapshot expired); see `lake history {table.dataset}`"
+            )
         target = found[-1]
     else:
         matching = [s for s in history if s.snapshot_id == to_snapshot]
         if not matching:
-            raise LakeError(f"{table.database}.{table.dataset} has no snapshot {to_snapshot}; "
-                            f"see `lake history {table.dataset}`")
+            raise LakeError(
+                f"{table.database}.{table.dataset} has no snapshot {to_snapshot}; see `lake history {table.dataset}`"
+            )
         target = matching[0]
     if target.current:
-        raise LakeError(f"snapshot {target.snapshot_id} is already the current snapshot of {table.database}.{table.dataset}")
+        raise LakeError(
+            f"snapshot {target.snapshot_id} is already the current snapshot of {table.database}.{table.dataset}"
+        )
     if not target.in_current_history:
-        raise LakeError(f"snapshot {target.snapshot_id} is not in the current history of "
-                        f"{table.database}.{table.dataset} (it was rolled back); see `lake history {table.dataset}`")
+        raise LakeError(
+            f"snapshot {target.snapshot_id} is not in the current history of "
+            f"{table.database}.{table.dataset} (it was rolled back); see `lake history {table.dataset}`"
+        )
     return target.snapshot_id
 
 
@@ -203,8 +221,15 @@ def rollback(home: Path, table: TableRef, snapshot_id: int) -> Any:
     from etl.storage import LocalStorage
 
     session = table_session(local_spark(), str(home))
-    return rollback_table(session, LocalStorage(home), identifier=table.identifier, bucket=table.bucket, job=table.job,
-                          to_snapshot=snapshot_id, rollback_id=new_run_id().replace("local-", "rollback-", 1))
+    return rollback_table(
+        session,
+        LocalStorage(home),
+        identifier=table.identifier,
+        bucket=table.bucket,
+        job=table.job,
+        to_snapshot=snapshot_id,
+        rollback_id=new_run_id().replace("local-", "rollback-", 1),
+    )
 
 
 def maintain(home: Path, tables: list[TableRef], retention: Any) -> list[Any]:
@@ -214,7 +239,13 @@ def maintain(home: Path, tables: list[TableRef], retention: Any) -> list[Any]:
     from etl.session import local_spark, table_session
 
     session = table_session(local_spark(), str(home))
-    keep = Retention(snapshot_days=retention.snapshot_days, min_snapshots=retention.min_snapshots,
-                     orphan_days=retention.orphan_file_days)
-    return [maintain_table(session, t.identifier, keep) for t in tables
-            if load_table(home, t.database, t.dataset) is not None]
+    keep = Retention(
+        snapshot_days=retention.snapshot_days,
+        min_snapshots=retention.min_snapshots,
+        orphan_days=retention.orphan_file_days,
+    )
+    return [
+        maintain_table(session, t.identifier, keep)
+        for t in tables
+        if load_table(home, t.database, t.dataset) is not None
+    ]

@@ -152,8 +152,9 @@ class PollResult:
 
 
 class Watcher:
-    def __init__(self, lake: LocalLake, *, settle_seconds: float = 2.0,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, lake: LocalLake, *, settle_seconds: float = 2.0, wall_clock: Callable[[], float] = time.time
+    ) -> None:
         self.lake = lake
         self.settle_seconds = settle_seconds
         self.wall_clock = wall_clock  # file mtimes are wall-clock times, whatever LAKE_NOW says
@@ -274,9 +275,17 @@ class BronzeEvents:
             self._observer = None
 
 
-def watch_loop(watcher: Watcher, scheduler: Scheduler | None, clock: Clock, *, interval: float,
-               stop: threading.Event, on_poll: Callable[[PollResult], None],
-               on_tick: Callable[[TickResult], None], wake: threading.Event | None = None) -> None:
+def watch_loop(
+    watcher: Watcher,
+    scheduler: Scheduler | None,
+    clock: Clock,
+    *,
+    interval: float,
+    stop: threading.Event,
+    on_poll: Callable[[PollResult], None],
+    on_tick: Callable[[TickResult], None],
+    wake: threading.Event | None = None,
+) -> None:
     """Poll and tick until `stop` is set (by a signal handler); finishes the current run first.
 
     Between passes it sleeps `interval`, or less when `wake` is set (bronze changed; whoever

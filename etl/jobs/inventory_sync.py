@@ -80,8 +80,7 @@ def parse_inventory_xml(stream: IO[bytes], key: str) -> Iterator[tuple[str | Non
                 root.clear()  # keep memory flat: the items already read are not needed
     except DefusedXmlException as error:
         raise InputError(
-            f"{key}: XML with a DTD or entity declarations is refused ({type(error).__name__}); "
-            "send plain XML",
+            f"{key}: XML with a DTD or entity declarations is refused ({type(error).__name__}); send plain XML",
             key,
         ) from None
     except ParseError as error:

@@ -123,7 +123,9 @@ class ProductCatalog(BaseGlueJob):
             keys = [o.key for o in ctx.inputs if self._layouts.get(o.key) == layout]
             if keys:
                 files = [(k, self.storage.spark_path(bucket, k)) for k in keys]
-                frames.append(read_json(self.spark, files, PRODUCTS_BRONZE_SCHEMA, layout, self.storage.spark_path(bucket)))
+                frames.append(
+                    read_json(self.spark, files, PRODUCTS_BRONZE_SCHEMA, layout, self.storage.spark_path(bucket))
+                )
         if not frames:
             raise InputError("no readable product files")
         df = frames[0]

@@ -91,11 +91,14 @@ class SalesDaily(BaseGlueJob):
             manifest = ledger.read_manifest(storage, silver, upstream_job, args.upstream_run_id or "")
             if manifest is None:
                 raise InputError(f"no run manifest s3://{silver}/{key} for upstream run {args.upstream_run_id}", key)
-            self.dates = sorted({date.fromisoformat(p["order_date"]) for p in manifest.get("partitions", [])
-                                 if p.get("order_date")})
+            self.dates = sorted(
+                {date.fromisoformat(p["order_date"]) for p in manifest.get("partitions", []) if p.get("order_date")}
+            )
             info = storage.head(silver, key)
             return [info] if info is not None else []
-        self.dates = sorted(self._dates_in(self.silver_table) | self._dates_in(table_identifier(args.database, self.dataset)))
+        self.dates = sorted(
+            self._dates_in(self.silver_table) | self._dates_in(table_identifier(args.database, self.dataset))
+        )
         return []
 
     @property

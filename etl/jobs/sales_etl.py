@@ -94,7 +94,9 @@ def sales_quality_rules(now: datetime) -> list[q.Rule]:
         q.not_null("currency"),
         q.in_set("currency", sorted(ISO_4217_CURRENCIES), name="currency_iso_4217"),
         q.not_null("amount", name="amount_fits"),
-        q.between("unit_price", max_value=MAX_UNIT_PRICE_WITHOUT_WARNING, action=q.Action.WARN, name="unit_price_plausible"),
+        q.between(
+            "unit_price", max_value=MAX_UNIT_PRICE_WITHOUT_WARNING, action=q.Action.WARN, name="unit_price_plausible"
+        ),
         q.not_null("customer_id", action=q.Action.WARN),
     ]
 

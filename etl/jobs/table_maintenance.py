@@ -29,8 +29,11 @@ from etl.session import table_session
 log = logging.getLogger("etl")
 
 TABLES_ARGUMENT = "tables"
-RETENTION_ARGUMENTS = {"snapshot_retention_days": "snapshot_days", "min_snapshots": "min_snapshots",
-                       "orphan_retention_days": "orphan_days"}
+RETENTION_ARGUMENTS = {
+    "snapshot_retention_days": "snapshot_days",
+    "min_snapshots": "min_snapshots",
+    "orphan_retention_days": "orphan_days",
+}
 
 
 def retention_from(args: JobArguments) -> Retention:
@@ -60,8 +63,10 @@ def tables_from(args: JobArguments) -> list[str]:
 def describe(result: MaintenanceResult) -> str:
     """One line per table: what the maintenance changed."""
     table = result.table.split(".", 1)[1]
-    return (f"{table}: {result.rewritten_files} data files rewritten into {result.added_files}, "
-            f"{result.expired_snapshots} snapshots expired, {len(result.orphan_files)} orphan files removed")
+    return (
+        f"{table}: {result.rewritten_files} data files rewritten into {result.added_files}, "
+        f"{result.expired_snapshots} snapshots expired, {len(result.orphan_files)} orphan files removed"
+    )
 
 
 class TableMaintenance:
@@ -76,8 +81,13 @@ class TableMaintenance:
 
     def run(self) -> RunSummary:
         args = self.args
-        summary = RunSummary(run_id=self.run_id, job=self.name, env=args.env, trigger_source=args.trigger_source.value,
-                             started_at=utc_timestamp(datetime.now(UTC)))
+        summary = RunSummary(
+            run_id=self.run_id,
+            job=self.name,
+            env=args.env,
+            trigger_source=args.trigger_source.value,
+            started_at=utc_timestamp(datetime.now(UTC)),
+        )
         results: list[MaintenanceResult] = []
         try:
             for dataset in self.tables:

@@ -57,7 +57,17 @@ from etl.tables.spec import (
 from etl.tables.table import TABLE_PROPERTIES, IcebergTable
 
 __all__ = [
-    "SUMMARY_JOB", "SUMMARY_RUN_ID", "SUMMARY_SOURCES", "TABLE_PROPERTIES", "Commit", "DatasetSpec", "IcebergTable",
-    "WriteResult", "iceberg_partition_spec", "iceberg_schema", "mark_merge_winners", "snapshot_properties",
+    "SUMMARY_JOB",
+    "SUMMARY_RUN_ID",
+    "SUMMARY_SOURCES",
+    "TABLE_PROPERTIES",
+    "Commit",
+    "DatasetSpec",
+    "IcebergTable",
+    "WriteResult",
+    "iceberg_partition_spec",
+    "iceberg_schema",
+    "mark_merge_winners",
+    "snapshot_properties",
     "sql_literal",
 ]

@@ -71,22 +71,34 @@ class Committer:
         moved on from `base` (one writer per table; anything else is a bug worth stopping for)."""
         snapshot_id = self.current_snapshot_id()
         if snapshot_id is None or snapshot_id == base:
-            raise RuntimeError(f"table {self.spec.identifier}: run {commit.run_id} committed, but the current "
-                               f"snapshot is still {base}")
-        log.info("committed job=%s run_id=%s table=%s snapshot=%s", commit.job, commit.run_id,
-                 self.spec.identifier, snapshot_id)
+            raise RuntimeError(
+                f"table {self.spec.identifier}: run {commit.run_id} committed, but the current snapshot is still {base}"
+            )
+        log.info(
+            "committed job=%s run_id=%s table=%s snapshot=%s",
+            commit.job,
+            commit.run_id,
+            self.spec.identifier,
+            snapshot_id,
+        )
         return snapshot_id
 
     def added_records(self, snapshot_id: int) -> int:
         """The rows a snapshot added, from its summary."""
-        added = self.spark.sql(f"SELECT summary['added-records'] FROM {self.spec.identifier}.snapshots "
-                               f"WHERE snapshot_id = {snapshot_id}").first()
+        added = self.spark.sql(
+            f"SELECT summary['added-records'] FROM {self.spec.identifier}.snapshots WHERE snapshot_id = {snapshot_id}"
+        ).first()
         return int(added[0] or 0) if added else 0
 
     def _announce(self, commit: Commit, operation: str) -> None:
         # Data files are written first, then the commit swaps the table's metadata pointer.
-        log.info("stage job=%s run_id=%s name=commit table=%s operation=%s", commit.job, commit.run_id,
-                 self.spec.identifier, operation)
+        log.info(
+            "stage job=%s run_id=%s name=commit table=%s operation=%s",
+            commit.job,
+            commit.run_id,
+            self.spec.identifier,
+            operation,
+        )
 
 
 def _with_snapshot_properties(writer: DataFrameWriterV2, commit: Commit) -> DataFrameWriterV2:
@@ -103,8 +115,10 @@ def merge_sql(spec: DatasetSpec, view: str, replaced: Sequence[tuple[Any, ...]])
     on = " AND ".join(f"t.{quoted(k)} <=> s.{quoted(k)}" for k in spec.key_columns)
     if spec.partition_columns and replaced:
         on += f" AND ({partition_sql(spec, replaced, alias='t')})"
-    return (f"MERGE INTO {spec.identifier} t USING {view} s ON {on} "
-            "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
+    return (
+        f"MERGE INTO {spec.identifier} t USING {view} s ON {on} "
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+    )
 
 
 # ---- partitions ------------------------------------------------------------------------------
@@ -129,13 +143,16 @@ def partition_sql(spec: DatasetSpec, partitions: Sequence[tuple[Any, ...]], *, a
         conjuncts = []
         for column, value in zip(spec.partition_columns, values, strict=True):
             ref = f"{alias}.{quoted(column)}"
-            conjuncts.append(f"{ref} IS NULL" if value is None
-                             else f"{ref} = {sql_literal(value, spec.schema[column].dataType)}")
+            conjuncts.append(
+                f"{ref} IS NULL" if value is None else f"{ref} = {sql_literal(value, spec.schema[column].dataType)}"
+            )
         terms.append("(" + " AND ".join(conjuncts) + ")")
     return " OR ".join(terms)
 
 
-def partition_dicts(partition_columns: Sequence[str], partitions: Sequence[tuple[Any, ...]]) -> list[dict[str, str | None]]:
+def partition_dicts(
+    partition_columns: Sequence[str], partitions: Sequence[tuple[Any, ...]]
+) -> list[dict[str, str | None]]:
     parts = list(partition_columns)
     unique = sorted(set(partitions), key=lambda values: tuple((v is None, str(v)) for v in values))
     return [{c: (None if v is None else str(v)) for c, v in zip(parts, values, strict=True)} for values in unique]

@@ -14,8 +14,15 @@ from pyspark.sql.types import DataType, StructType
 # (an instant), which Iceberg calls `timestamptz` and Spark reads back as `timestamp`.
 # https://iceberg.apache.org/spec/#primitive-types, https://iceberg.apache.org/docs/1.7.1/spark-getting-started/#spark-type-to-iceberg-type
 _ICEBERG_PRIMITIVES = {
-    "string": "string", "integer": "int", "long": "long", "float": "float", "double": "double",
-    "boolean": "boolean", "date": "date", "timestamp": "timestamptz", "timestamp_ntz": "timestamp",
+    "string": "string",
+    "integer": "int",
+    "long": "long",
+    "float": "float",
+    "double": "double",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "timestamptz",
+    "timestamp_ntz": "timestamp",
     "binary": "binary",
 }
 # Iceberg's own numbering when a table is created: the first partition field gets this id.
@@ -34,8 +41,10 @@ def iceberg_schema(schema: StructType) -> dict[str, Any]:
 
 def _iceberg_fields(struct: StructType, next_id: Any) -> list[dict[str, Any]]:
     ids = [next_id() for _ in struct.fields]
-    return [{"id": field_id, "name": f.name, "required": False, "type": _iceberg_type(f.dataType, next_id)}
-            for field_id, f in zip(ids, struct.fields, strict=True)]
+    return [
+        {"id": field_id, "name": f.name, "required": False, "type": _iceberg_type(f.dataType, next_id)}
+        for field_id, f in zip(ids, struct.fields, strict=True)
+    ]
 
 
 def _iceberg_type(data_type: DataType, next_id: Any) -> Any:
@@ -48,16 +57,25 @@ def _iceberg_type(data_type: DataType, next_id: Any) -> Any:
         return {"type": "struct", "fields": _iceberg_fields(data_type, next_id)}  # type: ignore[arg-type]
     if name == "map":
         key_id, value_id = next_id(), next_id()
-        return {"type": "map", "key-id": key_id, "key": _iceberg_type(data_type.keyType, next_id),  # type: ignore[attr-defined]
-                "value-id": value_id, "value": _iceberg_type(data_type.valueType, next_id),  # type: ignore[attr-defined]
-                "value-required": False}
+        return {
+            "type": "map",
+            "key-id": key_id,
+            "key": _iceberg_type(data_type.keyType, next_id),  # type: ignore[attr-defined]
+            "value-id": value_id,
+            "value": _iceberg_type(data_type.valueType, next_id),  # type: ignore[attr-defined]
+            "value-required": False,
+        }
     if name == "array":
         element_id = next_id()
-        return {"type": "list", "element-id": element_id,
-                "element": _iceberg_type(data_type.elementType, next_id),  # type: ignore[attr-defined]
-                "element-required": False}
-    raise ValueError(f"Spark type {data_type.simpleString()} has no Iceberg equal; use a supported type in the "
-                     "job's schema")
+        return {
+            "type": "list",
+            "element-id": element_id,
+            "element": _iceberg_type(data_type.elementType, next_id),  # type: ignore[attr-defined]
+            "element-required": False,
+        }
+    raise ValueError(
+        f"Spark type {data_type.simpleString()} has no Iceberg equal; use a supported type in the job's schema"
+    )
 
 
 def iceberg_partition_spec(schema: Mapping[str, Any], partition_columns: Sequence[str]) -> dict[str, Any]:
@@ -67,6 +85,15 @@ def iceberg_partition_spec(schema: Mapping[str, Any], partition_columns: Sequenc
     missing = [c for c in partition_columns if c not in ids]
     if missing:
         raise ValueError(f"partition column(s) {', '.join(missing)} are not in the schema")
-    return {"spec-id": 0, "fields": [
-        {"source-id": ids[column], "field-id": PARTITION_FIELD_ID_START + index, "name": column, "transform": "identity"}
-        for index, column in enumerate(partition_columns)]}
+    return {
+        "spec-id": 0,
+        "fields": [
+            {
+                "source-id": ids[column],
+                "field-id": PARTITION_FIELD_ID_START + index,
+                "name": column,
+                "transform": "identity",
+            }
+            for index, column in enumerate(partition_columns)
+        ],
+    }

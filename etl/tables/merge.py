@@ -91,12 +91,17 @@ def incoming_stats(incoming: DataFrame, spec: DatasetSpec) -> IncomingStats:
     rows = [r for r in rows if r["_n"]]
     lows = [r["_lo"] for r in rows if r["_lo"] is not None]
     highs = [r["_hi"] for r in rows if r["_hi"] is not None]
-    return IncomingStats(rows=sum(int(r["_n"]) for r in rows), partitions=[tuple(r[c] for c in parts) for r in rows],
-                         low=min(lows) if lows else None, high=max(highs) if highs else None)
+    return IncomingStats(
+        rows=sum(int(r["_n"]) for r in rows),
+        partitions=[tuple(r[c] for c in parts) for r in rows],
+        low=min(lows) if lows else None,
+        high=max(highs) if highs else None,
+    )
 
 
-def stored_rows_holding(stored: DataFrame, incoming: DataFrame, stats: IncomingStats,
-                        spec: DatasetSpec) -> DataFrame | None:
+def stored_rows_holding(
+    stored: DataFrame, incoming: DataFrame, stats: IncomingStats, spec: DatasetSpec
+) -> DataFrame | None:
     """The rows of `stored` (the table) whose key is among the incoming keys, or None when
     there is none. The range filter on the first key column lets Iceberg skip every data file
     whose min/max statistics lie outside the incoming keys' range."""
@@ -120,8 +125,9 @@ def plan_changes(marked: DataFrame, spec: DatasetSpec) -> ChangeSet:
     stored_loses = ~F.col(WINNER_COLUMN) & (F.col(ORIGIN_COLUMN) == 0)
     changed = marked.filter(incoming_wins | stored_loses)
     grouped = changed.groupBy(*parts) if parts else changed.groupBy()
-    summary = grouped.agg(F.sum(incoming_wins.cast("long")).alias("wins"),
-                          F.sum(stored_loses.cast("long")).alias("losses")).collect()
+    summary = grouped.agg(
+        F.sum(incoming_wins.cast("long")).alias("wins"), F.sum(stored_loses.cast("long")).alias("losses")
+    ).collect()
     return ChangeSet(
         rows_written=int(sum(r["wins"] or 0 for r in summary)),
         touched=[tuple(r[c] for c in parts) for r in summary],

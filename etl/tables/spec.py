@@ -59,8 +59,11 @@ class Commit:
 
     def properties(self) -> dict[str, str]:
         sources = [o.to_dict() for o in sorted(self.sources)]
-        return {SUMMARY_RUN_ID: self.run_id, SUMMARY_JOB: self.job,
-                SUMMARY_SOURCES: json.dumps(sources, separators=(",", ":"))}
+        return {
+            SUMMARY_RUN_ID: self.run_id,
+            SUMMARY_JOB: self.job,
+            SUMMARY_SOURCES: json.dumps(sources, separators=(",", ":")),
+        }
 
 
 @dataclass

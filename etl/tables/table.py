@@ -39,11 +39,15 @@ TABLE_PROPERTIES: dict[str, str] = {
 
 def create_table_sql(spec: DatasetSpec) -> str:
     columns = ", ".join(f"{quoted(f.name)} {f.dataType.simpleString()}" for f in spec.schema.fields)
-    partitioned = f" PARTITIONED BY ({', '.join(map(quoted, spec.partition_columns))})" if spec.partition_columns else ""
+    partitioned = (
+        f" PARTITIONED BY ({', '.join(map(quoted, spec.partition_columns))})" if spec.partition_columns else ""
+    )
     properties = ", ".join(f"'{k}'='{v}'" for k, v in TABLE_PROPERTIES.items())
     location = spec.location.replace("'", "\\'")
-    return (f"CREATE TABLE IF NOT EXISTS {spec.identifier} ({columns}) USING iceberg{partitioned} "
-            f"LOCATION '{location}' TBLPROPERTIES ({properties})")
+    return (
+        f"CREATE TABLE IF NOT EXISTS {spec.identifier} ({columns}) USING iceberg{partitioned} "
+        f"LOCATION '{location}' TBLPROPERTIES ({properties})"
+    )
 
 
 class IcebergTable:
@@ -76,7 +80,8 @@ class IcebergTable:
             raise RuntimeError(
                 f"table {self.spec.identifier} does not have the columns its job declares "
                 f"(declared, not stored: {missing or 'none'}; stored, not declared: {extra or 'none'}); "
-                "migrate the table (ALTER TABLE) before running the new job version")
+                "migrate the table (ALTER TABLE) before running the new job version"
+            )
 
     def current_snapshot_id(self) -> int | None:
         return self._commits.current_snapshot_id()
@@ -86,8 +91,9 @@ class IcebergTable:
 
     # ---- writes ------------------------------------------------------------------------------
 
-    def merge(self, incoming: DataFrame, commit: Commit, *, keys_unique: bool = False,
-              incoming_rows: int | None = None) -> WriteResult:
+    def merge(
+        self, incoming: DataFrame, commit: Commit, *, keys_unique: bool = False, incoming_rows: int | None = None
+    ) -> WriteResult:
         """Upsert `incoming` (rows in the dataset schema) by the business key, in one commit.
 
         `keys_unique`: the caller guarantees no key occurs twice in `incoming` (its quality
@@ -120,9 +126,13 @@ class IcebergTable:
             return WriteResult(base_snapshot_id=base)
         self._commits.overwrite(rows, partitions, commit)
         snapshot_id = self._commits.committed(commit, base)
-        return WriteResult(rows_written=self._commits.added_records(snapshot_id), snapshot_id=snapshot_id,
-                           partitions=partition_dicts(self.spec.partition_columns, partitions),
-                           operation="overwrite", base_snapshot_id=base)
+        return WriteResult(
+            rows_written=self._commits.added_records(snapshot_id),
+            snapshot_id=snapshot_id,
+            partitions=partition_dicts(self.spec.partition_columns, partitions),
+            operation="overwrite",
+            base_snapshot_id=base,
+        )
 
     def _stored_rows_holding(self, incoming: DataFrame, stats: IncomingStats) -> DataFrame | None:
         return stored_rows_holding(self.read(), incoming, stats, self.spec)
@@ -130,8 +140,12 @@ class IcebergTable:
     def _append(self, rows: DataFrame, commit: Commit, stats: IncomingStats, base: int | None) -> WriteResult:
         self._commits.append(rows, commit)
         snapshot_id = self._commits.committed(commit, base)
-        return WriteResult(rows_written=stats.rows, snapshot_id=snapshot_id,
-                           partitions=partition_dicts(self.spec.partition_columns, stats.partitions), operation="append")
+        return WriteResult(
+            rows_written=stats.rows,
+            snapshot_id=snapshot_id,
+            partitions=partition_dicts(self.spec.partition_columns, stats.partitions),
+            operation="append",
+        )
 
     def _merge_changes(self, incoming: DataFrame, hits: DataFrame, commit: Commit, base: int | None) -> WriteResult:
         spec = self.spec
@@ -145,5 +159,9 @@ class IcebergTable:
         finally:
             marked.unpersist()
         snapshot_id = self._commits.committed(commit, base)
-        return WriteResult(rows_written=changes.rows_written, snapshot_id=snapshot_id,
-                           partitions=partition_dicts(spec.partition_columns, changes.touched), operation="merge")
+        return WriteResult(
+            rows_written=changes.rows_written,
+            snapshot_id=snapshot_id,
+            partitions=partition_dicts(spec.partition_columns, changes.touched),
+            operation="merge",
+        )

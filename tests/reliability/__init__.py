@@ -53,9 +53,11 @@ class LakeResult:
         return json.loads(self.stdout)
 
     def describe(self) -> str:
-        return (f"$ lake {' '.join(self.args)}\n-> exit {self.returncode} in {self.seconds:.1f}s, "
-                f"peak RSS {self.peak_rss / 2**20:.0f} MiB\n--- stdout\n{self.stdout[-4000:]}\n"
-                f"--- stderr\n{self.stderr[-4000:]}")
+        return (
+            f"$ lake {' '.join(self.args)}\n-> exit {self.returncode} in {self.seconds:.1f}s, "
+            f"peak RSS {self.peak_rss / 2**20:.0f} MiB\n--- stdout\n{self.stdout[-4000:]}\n"
+            f"--- stderr\n{self.stderr[-4000:]}"
+        )
 
 
 def lake_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -82,8 +84,14 @@ def tree_rss(proc: psutil.Process) -> tuple[int, int]:
     return total, count
 
 
-def start_lake(home: Path, *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None,
-               stdout=subprocess.PIPE, stderr=subprocess.PIPE) -> psutil.Popen:
+def start_lake(
+    home: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+) -> psutil.Popen:
     """Start `lake --home HOME ARGS` in its own session (so a kill reaches its whole tree); with
     `LAKE_FAULT` in `env`, the same CLI with a fault-injecting runner (tests/support/faults.py)."""
     # Imported here: `python -m tests.reliability.seed_homes` imports this package as
@@ -95,7 +103,11 @@ def start_lake(home: Path, *args: str, env: Mapping[str, str] | None = None, cwd
     command, run_env = lake_command(lake_env(env), LAKE)
     return psutil.Popen(
         [*command, "--home", str(home), *args],
-        stdout=stdout, stderr=stderr, text=True, env=run_env, cwd=str(cwd),
+        stdout=stdout,
+        stderr=stderr,
+        text=True,
+        env=run_env,
+        cwd=str(cwd),
         start_new_session=True,
     )
 
@@ -103,8 +115,7 @@ def start_lake(home: Path, *args: str, env: Mapping[str, str] | None = None, cwd
 class Background:
     """A `lake` process whose output is collected by threads while the test does other things."""
 
-    def __init__(self, home: Path, *args: str, env: Mapping[str, str] | None = None,
-                 cwd: Path | None = None) -> None:
+    def __init__(self, home: Path, *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> None:
         self.args = list(args)
         self.started = time.monotonic()
         self.proc = start_lake(home, *args, env=env, cwd=cwd)
@@ -112,8 +123,10 @@ class Background:
         self.err: list[str] = []
         self.peak_rss = 0
         self.peak_tree = 0
-        self._readers = [threading.Thread(target=self._drain, args=(self.proc.stdout, self.out), daemon=True),
-                         threading.Thread(target=self._drain, args=(self.proc.stderr, self.err), daemon=True)]
+        self._readers = [
+            threading.Thread(target=self._drain, args=(self.proc.stdout, self.out), daemon=True),
+            threading.Thread(target=self._drain, args=(self.proc.stderr, self.err), daemon=True),
+        ]
         for reader in self._readers:
             reader.start()
 
@@ -159,16 +172,25 @@ class Background:
             self.sample()
             if time.monotonic() > deadline:
                 kill_tree(self.proc)
-                raise AssertionError(f"lake {' '.join(self.args)} did not finish within {timeout}s:\n"
-                                     f"{self.output[-3000:]}")
+                raise AssertionError(
+                    f"lake {' '.join(self.args)} did not finish within {timeout}s:\n{self.output[-3000:]}"
+                )
             time.sleep(0.05)
         self._join()
-        return LakeResult(self.args, self.proc.returncode, "".join(self.out), "".join(self.err),
-                          time.monotonic() - self.started, self.peak_rss, self.peak_tree)
+        return LakeResult(
+            self.args,
+            self.proc.returncode,
+            "".join(self.out),
+            "".join(self.err),
+            time.monotonic() - self.started,
+            self.peak_rss,
+            self.peak_tree,
+        )
 
 
-def lake(home: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 600,
-         cwd: Path | None = None) -> LakeResult:
+def lake(
+    home: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 600, cwd: Path | None = None
+) -> LakeResult:
     """Run `lake --home HOME ARGS` to completion, measuring time and peak RSS of its tree."""
     return Background(home, *args, env=env, cwd=cwd).finish(timeout)
 
@@ -325,8 +347,7 @@ _RUNS_FLAGS: dict[str, list[str]] = {}
 def runs_all_flag(home: Path) -> list[str]:
     """`lake runs` may page (default limit); ask for everything if the CLI has a flag for it."""
     if "flags" not in _RUNS_FLAGS:
-        help_text = subprocess.run([str(LAKE), "runs", "--help"], capture_output=True, text=True,
-                                   env=lake_env()).stdout
+        help_text = subprocess.run([str(LAKE), "runs", "--help"], capture_output=True, text=True, env=lake_env()).stdout
         flags: list[str] = []
         if "--all" in help_text:
             flags = ["--all"]
@@ -347,9 +368,11 @@ def assert_no_traceback(result: LakeResult) -> None:
     for name, text in (("stdout", result.stdout), ("stderr", result.stderr)):
         at = text.find(TRACEBACK)
         if at >= 0:
-            excerpt = text[max(0, at - 600): at + 2500]
-            raise AssertionError(f"a Python traceback reached the user ({name} of `lake {' '.join(result.args)[:200]}`"
-                                 f"):\n...{excerpt}...")
+            excerpt = text[max(0, at - 600) : at + 2500]
+            raise AssertionError(
+                f"a Python traceback reached the user ({name} of `lake {' '.join(result.args)[:200]}`"
+                f"):\n...{excerpt}..."
+            )
 
 
 def files_under(root: Path) -> set[str]:

@@ -182,74 +182,160 @@ def build(root: Path, *, secret_file: Path, http_url: str, write: bool = True) -
 
     # -- sales: the seed every comparison starts from --
     add(
-        Case("sales_seed", "sales/seed.csv", "sales", ACCEPTED, "a clean file lands whole",
-             expect_keys=keys("SEED", range(60)), batch="seed"),
+        Case(
+            "sales_seed",
+            "sales/seed.csv",
+            "sales",
+            ACCEPTED,
+            "a clean file lands whole",
+            expect_keys=keys("SEED", range(60)),
+            batch="seed",
+        ),
         sales_csv([sales_row("SEED", n) for n in range(60)]),
     )
     # -- rejected or failed wholesale --
-    add(Case("zero_byte", "sales/zero_byte.csv", "sales", FAILED, "zero-byte file", message="empty",
-             record="rejected"), b"")
     add(
-        Case("header_only", "sales/header_only.csv", "sales", FAILED, "header only, no rows", message="row", record="validation"),
+        Case("zero_byte", "sales/zero_byte.csv", "sales", FAILED, "zero-byte file", message="empty", record="rejected"),
+        b"",
+    )
+    add(
+        Case(
+            "header_only",
+            "sales/header_only.csv",
+            "sales",
+            FAILED,
+            "header only, no rows",
+            message="row",
+            record="validation",
+        ),
         ",".join(SALES_HEADER) + "\n",
     )
     add(
-        Case("semicolon", "sales/semicolon.csv", "sales", FAILED, "wrong delimiter `;`", message="header", record="rejected"),
+        Case(
+            "semicolon",
+            "sales/semicolon.csv",
+            "sales",
+            FAILED,
+            "wrong delimiter `;`",
+            message="header",
+            record="rejected",
+        ),
         "\n".join([";".join(SALES_HEADER), *[";".join(sales_row("SEMI", n).values()) for n in range(20)]]) + "\n",
     )
     no_currency = SALES_HEADER[:-1]
     add(
-        Case("missing_column", "sales/missing_column.csv", "sales", FAILED, "required column missing (currency)",
-             message="currency", record="rejected"),
+        Case(
+            "missing_column",
+            "sales/missing_column.csv",
+            "sales",
+            FAILED,
+            "required column missing (currency)",
+            message="currency",
+            record="rejected",
+        ),
         sales_csv([sales_row("MISS", n) for n in range(20)], no_currency),
     )
     add(
-        Case("gzip_as_csv", "sales/gzip_as_csv.csv", "sales", FAILED, "gzip bytes under a .csv name",
-             message="gzip", record="rejected"),
+        Case(
+            "gzip_as_csv",
+            "sales/gzip_as_csv.csv",
+            "sales",
+            FAILED,
+            "gzip bytes under a .csv name",
+            message="gzip",
+            record="rejected",
+        ),
         gzip.compress(sales_csv([sales_row("GZIP", n) for n in range(20)]).encode(), mtime=0),
     )
     latin1_rows = [sales_row("LAT1", n) for n in range(20)]
     latin1_rows[3]["customer_id"] = "Müller-Lüdenscheidt"
     add(
-        Case("latin1", "sales/latin1.csv", "sales", FAILED, "Latin-1 bytes (not UTF-8)", message="utf-8", record="rejected"),
+        Case(
+            "latin1",
+            "sales/latin1.csv",
+            "sales",
+            FAILED,
+            "Latin-1 bytes (not UTF-8)",
+            message="utf-8",
+            record="rejected",
+        ),
         sales_csv(latin1_rows).encode("latin-1"),
     )
     # A drop rule broken by most rows escalates to fail.
     add(
-        Case("all_bad_quantity", "sales/all_bad_quantity.csv", "sales", FAILED,
-             "most rows break a drop rule: escalated to fail", message="threshold",
-             expect_quarantined=keys("ALLQ", range(20)), record="validation"),
+        Case(
+            "all_bad_quantity",
+            "sales/all_bad_quantity.csv",
+            "sales",
+            FAILED,
+            "most rows break a drop rule: escalated to fail",
+            message="threshold",
+            expect_quarantined=keys("ALLQ", range(20)),
+            record="validation",
+        ),
         sales_csv([sales_row("ALLQ", n, quantity="0") for n in range(20)]),
     )
     add(
-        Case("ten_mb_line", "sales/ten_mb_line.csv", "sales", FAILED, "a 10 MB single line (no newline)",
-             message="header", batch="big", record="rejected"),
+        Case(
+            "ten_mb_line",
+            "sales/ten_mb_line.csv",
+            "sales",
+            FAILED,
+            "a 10 MB single line (no newline)",
+            message="header",
+            batch="big",
+            record="rejected",
+        ),
         (b"x" * 1000 + b",") * (TEN_MB // 1001) + b"y" * (TEN_MB % 1001),
     )
     # -- whole file accepted --
     extra = (*SALES_HEADER, "loyalty_tier", "note")
     add(
-        Case("extra_columns", "sales/extra_columns.csv", "sales", ACCEPTED, "unknown extra columns: accepted, extras ignored",
-             expect_keys=keys("XTRA", range(30))),
+        Case(
+            "extra_columns",
+            "sales/extra_columns.csv",
+            "sales",
+            ACCEPTED,
+            "unknown extra columns: accepted, extras ignored",
+            expect_keys=keys("XTRA", range(30)),
+        ),
         sales_csv([sales_row("XTRA", n, loyalty_tier="gold", note="hi") for n in range(30)], extra),
     )
     reordered = ("currency", "sku", "order_id", "unit_price", "quantity", "customer_id", "store_id", "order_ts")
     add(
-        Case("reordered_columns", "sales/reordered_columns.csv", "sales", ACCEPTED,
-             "reordered columns land by header name", expect_keys=keys("REOR", range(30))),
+        Case(
+            "reordered_columns",
+            "sales/reordered_columns.csv",
+            "sales",
+            ACCEPTED,
+            "reordered columns land by header name",
+            expect_keys=keys("REOR", range(30)),
+        ),
         sales_csv([sales_row("REOR", n) for n in range(30)], reordered),
     )
     newline_rows = [sales_row("QNL", n) for n in range(30)]
     newline_rows[5]["customer_id"] = "C-multi\nline, with comma"
     newline_rows[9]["customer_id"] = 'C-"quoted"\r\nvalue'
     add(
-        Case("quoted_newlines", "sales/quoted_newlines.csv", "sales", ACCEPTED,
-             "quoted newlines inside a field (RFC 4180)", expect_keys=keys("QNL", range(30))),
+        Case(
+            "quoted_newlines",
+            "sales/quoted_newlines.csv",
+            "sales",
+            ACCEPTED,
+            "quoted newlines inside a field (RFC 4180)",
+            expect_keys=keys("QNL", range(30)),
+        ),
         sales_csv(newline_rows),
     )
     add(
-        Case("utf8_bom", "sales/utf8_bom.csv", "sales", ACCEPTED, "UTF-8 byte-order mark",
-             expect_keys=keys("BOM", range(30))),
+        Case(
+            "utf8_bom",
+            "sales/utf8_bom.csv",
+            "sales",
+            ACCEPTED,
+            "UTF-8 byte-order mark",
+            expect_keys=keys("BOM", range(30)),
+        ),
         b"\xef\xbb\xbf" + sales_csv([sales_row("BOM", n) for n in range(30)]).encode(),
     )
     add(
@@ -259,8 +345,14 @@ def build(root: Path, *, secret_file: Path, http_url: str, write: bool = True) -
     unicode_rows = [sales_row("UNI", n) for n in range(30)]
     unicode_rows[2]["customer_id"] = "Zoë Ørsted 東京 🚀"
     add(
-        Case("unicode_values", "sales/unicode_values.csv", "sales", ACCEPTED, "non-ASCII UTF-8 values kept verbatim",
-             expect_keys=keys("UNI", range(30))),
+        Case(
+            "unicode_values",
+            "sales/unicode_values.csv",
+            "sales",
+            ACCEPTED,
+            "non-ASCII UTF-8 values kept verbatim",
+            expect_keys=keys("UNI", range(30)),
+        ),
         sales_csv(unicode_rows),
     )
     # -- partial: bad rows quarantined, good rows land (each < 5% of its file) --
@@ -268,141 +360,305 @@ def build(root: Path, *, secret_file: Path, http_url: str, write: bool = True) -
     wrong[10]["quantity"] = "three"
     wrong[20]["unit_price"] = "12,50"
     add(
-        Case("wrong_types", "sales/wrong_types.csv", "sales", PARTIAL, "wrong types (text quantity, comma decimal)",
-             expect_keys=keys("TYPE", set(range(50)) - {10, 20}), expect_quarantined=keys("TYPE", {10, 20}),
-             rules=frozenset({"quantity_parses", "unit_price_parses"})),
+        Case(
+            "wrong_types",
+            "sales/wrong_types.csv",
+            "sales",
+            PARTIAL,
+            "wrong types (text quantity, comma decimal)",
+            expect_keys=keys("TYPE", set(range(50)) - {10, 20}),
+            expect_quarantined=keys("TYPE", {10, 20}),
+            rules=frozenset({"quantity_parses", "unit_price_parses"}),
+        ),
         sales_csv(wrong),
     )
     body = sales_csv([sales_row("TRUNC", n) for n in range(40)])
     add(
-        Case("truncated_last_line", "sales/truncated_last_line.csv", "sales", PARTIAL, "truncated last line",
-             expect_keys=keys("TRUNC", range(39)), expect_quarantined=keys("TRUNC", {39})),
+        Case(
+            "truncated_last_line",
+            "sales/truncated_last_line.csv",
+            "sales",
+            PARTIAL,
+            "truncated last line",
+            expect_keys=keys("TRUNC", range(39)),
+            expect_quarantined=keys("TRUNC", {39}),
+        ),
         body[: body.rindex("\n", 0, len(body) - 1) + 1] + "TRUNC-0039,2024-03-05T1",
     )
     dup_rows = [sales_row("DUP", n) for n in range(50)]
     dup_rows.append(dict(dup_rows[7]))
     add(
-        Case("duplicate_rows", "sales/duplicate_rows.csv", "sales", PARTIAL,
-             "duplicate rows (same order_id twice in one file): both quarantined",
-             expect_keys=keys("DUP", set(range(50)) - {7}), expect_quarantined=keys("DUP", {7}),
-             rules=frozenset({"order_id_unique"})),
+        Case(
+            "duplicate_rows",
+            "sales/duplicate_rows.csv",
+            "sales",
+            PARTIAL,
+            "duplicate rows (same order_id twice in one file): both quarantined",
+            expect_keys=keys("DUP", set(range(50)) - {7}),
+            expect_quarantined=keys("DUP", {7}),
+            rules=frozenset({"order_id_unique"}),
+        ),
         sales_csv(dup_rows),
     )
     qty = [sales_row("QTY", n) for n in range(50)]
     qty[4]["quantity"] = "0"
     qty[8]["quantity"] = "-3"
     add(
-        Case("nonpositive_quantity", "sales/nonpositive_quantity.csv", "sales", PARTIAL, "zero and negative quantities",
-             expect_keys=keys("QTY", set(range(50)) - {4, 8}), expect_quarantined=keys("QTY", {4, 8}),
-             rules=frozenset({"quantity_positive"})),
+        Case(
+            "nonpositive_quantity",
+            "sales/nonpositive_quantity.csv",
+            "sales",
+            PARTIAL,
+            "zero and negative quantities",
+            expect_keys=keys("QTY", set(range(50)) - {4, 8}),
+            expect_quarantined=keys("QTY", {4, 8}),
+            rules=frozenset({"quantity_positive"}),
+        ),
         sales_csv(qty),
     )
     future = [sales_row("FUT", n) for n in range(50)]
     future[3]["order_ts"] = "2999-01-01T00:00:00Z"
     future[6]["order_ts"] = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     add(
-        Case("far_future", "sales/far_future.csv", "sales", PARTIAL, "far-future timestamps",
-             expect_keys=keys("FUT", set(range(50)) - {3, 6}), expect_quarantined=keys("FUT", {3, 6}),
-             rules=frozenset({"order_ts_not_in_future"})),
+        Case(
+            "far_future",
+            "sales/far_future.csv",
+            "sales",
+            PARTIAL,
+            "far-future timestamps",
+            expect_keys=keys("FUT", set(range(50)) - {3, 6}),
+            expect_quarantined=keys("FUT", {3, 6}),
+            rules=frozenset({"order_ts_not_in_future"}),
+        ),
         sales_csv(future),
     )
     # -- the same order id in two files: one row in silver, the later upload's --
     add(
-        Case("same_order_first", "sales/same_order_first.csv", "sales", ACCEPTED, "same order id in two files (first)",
-             expect_keys=keys("TWICE", range(30)), batch="main"),
+        Case(
+            "same_order_first",
+            "sales/same_order_first.csv",
+            "sales",
+            ACCEPTED,
+            "same order id in two files (first)",
+            expect_keys=keys("TWICE", range(30)),
+            batch="main",
+        ),
         sales_csv([sales_row("TWICE", n, quantity="1") for n in range(30)]),
     )
     add(
-        Case("same_order_second", "sales/same_order_second.csv", "sales", ACCEPTED,
-             "same order id in two files (second restates 0000-0004)",
-             expect_keys=keys("TWICE", range(5)) | keys("TWICE2", range(25)), batch="main"),
-        sales_csv([sales_row("TWICE", n, quantity="4") for n in range(5)] + [sales_row("TWICE2", n) for n in range(25)]),
+        Case(
+            "same_order_second",
+            "sales/same_order_second.csv",
+            "sales",
+            ACCEPTED,
+            "same order id in two files (second restates 0000-0004)",
+            expect_keys=keys("TWICE", range(5)) | keys("TWICE2", range(25)),
+            batch="main",
+        ),
+        sales_csv(
+            [sales_row("TWICE", n, quantity="4") for n in range(5)] + [sales_row("TWICE2", n) for n in range(25)]
+        ),
     )
     # -- awkward keys --
     add(
-        Case("key_space", "sales/with space/order file.csv", "sales", ACCEPTED, "key with spaces",
-             expect_keys=keys("KSP", range(20))),
+        Case(
+            "key_space",
+            "sales/with space/order file.csv",
+            "sales",
+            ACCEPTED,
+            "key with spaces",
+            expect_keys=keys("KSP", range(20)),
+        ),
         sales_csv([sales_row("KSP", n) for n in range(20)]),
     )
     add(
-        Case("key_plus", "sales/a+b=c%20d.csv", "sales", ACCEPTED, "key with `+`, `=` and `%`",
-             expect_keys=keys("KPL", range(20))),
+        Case(
+            "key_plus",
+            "sales/a+b=c%20d.csv",
+            "sales",
+            ACCEPTED,
+            "key with `+`, `=` and `%`",
+            expect_keys=keys("KPL", range(20)),
+        ),
         sales_csv([sales_row("KPL", n) for n in range(20)]),
     )
     add(
-        Case("key_unicode", "sales/ünïcödé/東京-2024.csv", "sales", ACCEPTED, "key with unicode",
-             expect_keys=keys("KUN", range(20))),
+        Case(
+            "key_unicode",
+            "sales/ünïcödé/東京-2024.csv",
+            "sales",
+            ACCEPTED,
+            "key with unicode",
+            expect_keys=keys("KUN", range(20)),
+        ),
         sales_csv([sales_row("KUN", n) for n in range(20)]),
     )
     add(
-        Case("key_dotdot", "sales/../../../escape.csv", None, REFUSED, "key with `..` segments: refused",
-             message="..", batch="refused"),
+        Case(
+            "key_dotdot",
+            "sales/../../../escape.csv",
+            None,
+            REFUSED,
+            "key with `..` segments: refused",
+            message="..",
+            batch="refused",
+        ),
         sales_csv([sales_row("ESC", n) for n in range(5)]),
     )
     add(
-        Case("key_absolute", f"{root.resolve().parent}/absolute-escape.csv", None, REFUSED, "absolute key: refused",
-             message="absolute", batch="refused"),
+        Case(
+            "key_absolute",
+            f"{root.resolve().parent}/absolute-escape.csv",
+            None,
+            REFUSED,
+            "absolute key: refused",
+            message="absolute",
+            batch="refused",
+        ),
         sales_csv([sales_row("ABS", n) for n in range(5)]),
     )
     # -- products (JSON) --
     add(
-        Case("products_seed_lines", "products/seed_lines.json", "products", ACCEPTED, "JSON Lines products",
-             expect_keys=keys("PRD", range(30)), batch="seed"),
+        Case(
+            "products_seed_lines",
+            "products/seed_lines.json",
+            "products",
+            ACCEPTED,
+            "JSON Lines products",
+            expect_keys=keys("PRD", range(30)),
+            batch="seed",
+        ),
         "\n".join(json.dumps(product("PRD", n)) for n in range(30)) + "\n",
     )
     add(
-        Case("products_array", "products/seed_array.json", "products", ACCEPTED, "one JSON array of products",
-             expect_keys=keys("PRA", range(30))),
+        Case(
+            "products_array",
+            "products/seed_array.json",
+            "products",
+            ACCEPTED,
+            "one JSON array of products",
+            expect_keys=keys("PRA", range(30)),
+        ),
         json.dumps([product("PRA", n) for n in range(30)], indent=1),
     )
     add(
-        Case("invalid_json", "products/invalid.json", "products", FAILED, "invalid JSON", message="json", record="rejected"),
+        Case(
+            "invalid_json",
+            "products/invalid.json",
+            "products",
+            FAILED,
+            "invalid JSON",
+            message="json",
+            record="rejected",
+        ),
         "\n".join(json.dumps(product("PBAD", n)) for n in range(3)) + '\n{"sku": "PBAD-0003", "name": \n',
     )
     add(
-        Case("json_wrong_shape_nested", "products/wrong_shape_nested.json", "products", FAILED,
-             "JSON of the wrong shape (array of arrays)", message="object", record="rejected"),
+        Case(
+            "json_wrong_shape_nested",
+            "products/wrong_shape_nested.json",
+            "products",
+            FAILED,
+            "JSON of the wrong shape (array of arrays)",
+            message="object",
+            record="rejected",
+        ),
         json.dumps([[1, 2, 3], ["PWS-0001", "x"]]),
     )
     add(
-        Case("json_wrong_shape_types", "products/wrong_shape_types.json", "products", FAILED,
-             "JSON of the wrong shape (price is an object, attributes a list)", message="price", record="rejected"),
+        Case(
+            "json_wrong_shape_types",
+            "products/wrong_shape_types.json",
+            "products",
+            FAILED,
+            "JSON of the wrong shape (price is an object, attributes a list)",
+            message="price",
+            record="rejected",
+        ),
         "\n".join(json.dumps(product("PWT", n, price={"amount": n}, attributes=["a"])) for n in range(10)) + "\n",
     )
     add(
-        Case("json_wrapper_object", "products/wrapper_object.json", "products", FAILED,
-             "JSON of the wrong shape (records wrapped in an object)", record="validation"),
+        Case(
+            "json_wrapper_object",
+            "products/wrapper_object.json",
+            "products",
+            FAILED,
+            "JSON of the wrong shape (records wrapped in an object)",
+            record="validation",
+        ),
         json.dumps({"products": [product("PWO", n) for n in range(10)]}) + "\n",
     )
     # -- inventory (XML) --
     add(
-        Case("inventory_seed", "inventory/updates/seed.xml", "inventory", ACCEPTED, "a clean inventory snapshot",
-             expect_keys=keys("INV", range(20)), batch="seed"),
+        Case(
+            "inventory_seed",
+            "inventory/updates/seed.xml",
+            "inventory",
+            ACCEPTED,
+            "a clean inventory snapshot",
+            expect_keys=keys("INV", range(20)),
+            batch="seed",
+        ),
         inventory_xml("INV", range(20)),
     )
     add(
-        Case("malformed_xml", "inventory/updates/malformed.xml", "inventory", FAILED, "malformed XML",
-             message="xml", record="rejected"),
+        Case(
+            "malformed_xml",
+            "inventory/updates/malformed.xml",
+            "inventory",
+            FAILED,
+            "malformed XML",
+            message="xml",
+            record="rejected",
+        ),
         inventory_xml("MXML", range(5)).replace("</inventory>", "</inventor"),
     )
     add(
-        Case("billion_laughs", "inventory/updates/billion_laughs.xml", "inventory", FAILED,
-             "XML entity expansion (billion laughs): refused", message="entit", record="rejected"),
+        Case(
+            "billion_laughs",
+            "inventory/updates/billion_laughs.xml",
+            "inventory",
+            FAILED,
+            "XML entity expansion (billion laughs): refused",
+            message="entit",
+            record="rejected",
+        ),
         BILLION_LAUGHS,
     )
     add(
-        Case("xxe_file", "inventory/updates/xxe_file.xml", "inventory", FAILED,
-             "XML external entity (local file): refused, never read", message="entit", record="rejected"),
+        Case(
+            "xxe_file",
+            "inventory/updates/xxe_file.xml",
+            "inventory",
+            FAILED,
+            "XML external entity (local file): refused, never read",
+            message="entit",
+            record="rejected",
+        ),
         xxe_xml(secret_file.as_uri()),
     )
     add(
-        Case("xxe_http", "inventory/updates/xxe_http.xml", "inventory", FAILED,
-             "XML external entity (HTTP): refused, never fetched", message="entit", record="rejected"),
+        Case(
+            "xxe_http",
+            "inventory/updates/xxe_http.xml",
+            "inventory",
+            FAILED,
+            "XML external entity (HTTP): refused, never fetched",
+            message="entit",
+            record="rejected",
+        ),
         xxe_xml(http_url + "/xxe-entity"),
     )
     add(
-        Case("xxe_parameter", "inventory/updates/xxe_parameter.xml", "inventory", FAILED,
-             "XML external DTD via parameter entity: refused, never fetched", message="entit", record="rejected"),
+        Case(
+            "xxe_parameter",
+            "inventory/updates/xxe_parameter.xml",
+            "inventory",
+            FAILED,
+            "XML external DTD via parameter entity: refused, never fetched",
+            message="entit",
+            record="rejected",
+        ),
         xxe_parameter_entity_xml(http_url + "/xxe-dtd"),
     )
 

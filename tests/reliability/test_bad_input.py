@@ -114,8 +114,11 @@ def lab(tmp_path_factory) -> Lab:
     _Recorder.hits = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        corpus = build(root / "corpus", secret_file=write_secret(root / "secret.txt"),
-                       http_url=f"http://127.0.0.1:{server.server_address[1]}")
+        corpus = build(
+            root / "corpus",
+            secret_file=write_secret(root / "secret.txt"),
+            http_url=f"http://127.0.0.1:{server.server_address[1]}",
+        )
         lab = Lab(root, home, corpus)
         lab.outside_before = files_under(root)
         for batch in ("seed", "main", "big"):
@@ -136,12 +139,15 @@ def lab(tmp_path_factory) -> Lab:
 def _print_figures(lab: Lab) -> None:
     print("\nbad-input corpus:", len(lab.corpus.cases), "files")
     for name, result in [*lab.batches.items(), *lab.refused.items()]:
-        print(f"  batch {name:14} exit {result.returncode}  {result.seconds:6.1f}s  "
-              f"peak RSS {result.peak_rss / 2**20:6.0f} MiB")
+        print(
+            f"  batch {name:14} exit {result.returncode}  {result.seconds:6.1f}s  "
+            f"peak RSS {result.peak_rss / 2**20:6.0f} MiB"
+        )
 
 
-ALL_CASES = build(Path("corpus"), secret_file=Path("/nonexistent/secret"), http_url="http://127.0.0.1:9",
-                  write=False).cases
+ALL_CASES = build(
+    Path("corpus"), secret_file=Path("/nonexistent/secret"), http_url="http://127.0.0.1:9", write=False
+).cases
 UPLOADED = [c for c in ALL_CASES if c.outcome != REFUSED]
 
 
@@ -167,11 +173,35 @@ def test_corpus_covers_the_issue():
     assert len(ALL_CASES) >= 25
     names = {c.name for c in ALL_CASES}
     wanted = {
-        "zero_byte", "header_only", "semicolon", "missing_column", "extra_columns", "reordered_columns",
-        "wrong_types", "quoted_newlines", "utf8_bom", "latin1", "crlf", "gzip_as_csv", "truncated_last_line",
-        "duplicate_rows", "same_order_first", "same_order_second", "nonpositive_quantity", "far_future",
-        "ten_mb_line", "invalid_json", "json_wrong_shape_nested", "malformed_xml", "billion_laughs", "xxe_file",
-        "xxe_http", "key_space", "key_plus", "key_unicode", "key_dotdot",
+        "zero_byte",
+        "header_only",
+        "semicolon",
+        "missing_column",
+        "extra_columns",
+        "reordered_columns",
+        "wrong_types",
+        "quoted_newlines",
+        "utf8_bom",
+        "latin1",
+        "crlf",
+        "gzip_as_csv",
+        "truncated_last_line",
+        "duplicate_rows",
+        "same_order_first",
+        "same_order_second",
+        "nonpositive_quantity",
+        "far_future",
+        "ten_mb_line",
+        "invalid_json",
+        "json_wrong_shape_nested",
+        "malformed_xml",
+        "billion_laughs",
+        "xxe_file",
+        "xxe_http",
+        "key_space",
+        "key_plus",
+        "key_unicode",
+        "key_dotdot",
     }
     assert wanted <= names, wanted - names
 
@@ -194,7 +224,8 @@ def test_ten_mb_single_line_is_bounded(lab: Lab):
     result = lab.batches["big"]
     assert result.peak_rss < BIG_LINE_BOUND, result.describe()
     assert max(len(line) for line in result.output.splitlines()) <= 2000, (
-        "a line of the output echoes the 10 MB line instead of summarising it")
+        "a line of the output echoes the 10 MB line instead of summarising it"
+    )
 
 
 # ---- each case ---------------------------------------------------------------------------------
@@ -242,14 +273,17 @@ def test_case_silver_rows(lab: Lab, case: Case):
     owner = _silver_owner(lab)
     expected = {k for k in case.expect_keys if owner.get((case.dataset, k)) is case}
     landed = {_key(case.dataset, r) for r in after if r["_source_key"] == case.key}
-    assert landed == expected, (f"{case.key} ({case.what}): missing {sorted(expected - landed)[:10]}, "
-                                f"unexpected {sorted(landed - expected)[:10]}")
+    assert landed == expected, (
+        f"{case.key} ({case.what}): missing {sorted(expected - landed)[:10]}, "
+        f"unexpected {sorted(landed - expected)[:10]}"
+    )
     stray = {_key(case.dataset, r) for r in after} & set(case.expect_quarantined)
     assert not stray, f"{case.key}: rows that must be quarantined are in silver: {sorted(stray)}"
 
 
-@pytest.mark.parametrize("case", [c for c in UPLOADED if c.dataset == "sales" and c.outcome in (ACCEPTED, PARTIAL)],
-                         ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "case", [c for c in UPLOADED if c.dataset == "sales" and c.outcome in (ACCEPTED, PARTIAL)], ids=lambda c: c.name
+)
 def test_case_values_land_in_the_right_columns(lab: Lab, case: Case):
     """Header-driven: each silver value equals the source's value for that column name."""
     case = lab.corpus.by_name(case.name)
@@ -261,9 +295,12 @@ def test_case_values_land_in_the_right_columns(lab: Lab, case: Case):
         src = source[row["order_id"]]
         expected = {
             "order_ts": datetime.fromisoformat(src["order_ts"].replace("Z", "+00:00")).replace(tzinfo=None),
-            "store_id": src["store_id"].strip(), "customer_id": src["customer_id"].strip(),
-            "sku": src["sku"].strip(), "quantity": int(src["quantity"]),
-            "unit_price": Decimal(src["unit_price"]), "currency": src["currency"].strip().upper(),
+            "store_id": src["store_id"].strip(),
+            "customer_id": src["customer_id"].strip(),
+            "sku": src["sku"].strip(),
+            "quantity": int(src["quantity"]),
+            "unit_price": Decimal(src["unit_price"]),
+            "currency": src["currency"].strip().upper(),
         }
         actual = {k: row[k] for k in expected}
         actual["order_ts"] = actual["order_ts"].replace(tzinfo=None)
@@ -292,7 +329,8 @@ def test_case_quarantine(lab: Lab, case: Case):
     assert len(entry["rows"]) == (run["rows_quarantined"] or 0), "rows.jsonl does not hold the quarantined rows"
     assert all(r.get("_failed_rules") for r in entry["rows"]), "quarantined rows must name their rules"
     assert set(case.expect_quarantined) <= set(quarantined), (
-        f"{case.key}: rows missing from quarantine: {sorted(set(case.expect_quarantined) - set(quarantined))}")
+        f"{case.key}: rows missing from quarantine: {sorted(set(case.expect_quarantined) - set(quarantined))}"
+    )
     if case.outcome == PARTIAL:
         assert set(quarantined) == set(case.expect_quarantined), sorted(quarantined)
         for key in case.expect_quarantined:

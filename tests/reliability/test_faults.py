@@ -73,8 +73,14 @@ def failures(tmp_path_factory) -> dict[str, Any]:
     env = {"LAKE_FAULT": "concurrency:product_catalog:2,transient:product_catalog:3", "LAKE_RETRY_SCALE": "0.01"}
     result = lake(home, *upload_args(files), env=env)
     history = runs(home)
-    return {"home": home, "parts": parts, "snapshot": snapshot, "result": result, "alerts": alerts(home),
-            "run": {r["source_key"]: r for r in history if r["source_key"]}}
+    return {
+        "home": home,
+        "parts": parts,
+        "snapshot": snapshot,
+        "result": result,
+        "alerts": alerts(home),
+        "run": {r["source_key"]: r for r in history if r["source_key"]},
+    }
 
 
 def test_transient_failure_is_retried_and_succeeds(failures):
@@ -107,8 +113,9 @@ def test_internal_failure_is_retried_recorded_and_alerted(failures):
     assert run["state"] == "FAILED" and run["error_kind"] == "internal" and run["attempts"] == 2, run
     assert run["error"] and "\n" not in run["error"] and len(run["error"]) <= 500, run["error"]
     assert any(a["run_id"] == run["run_id"] for a in failures["alerts"])
-    assert failures["parts"] and all(p.read_bytes() == CORRUPT for p in failures["parts"]), \
+    assert failures["parts"] and all(p.read_bytes() == CORRUPT for p in failures["parts"]), (
         "a failed run must not touch silver"
+    )
     assert current_snapshot(failures["home"], "sales") == failures["snapshot"], "a failed run must not commit"
 
 
@@ -150,8 +157,16 @@ def crashed_watch(tmp_path_factory) -> dict[str, Any]:
     watch.kill()
     after_kill = runs(home)
     restart = lake(home, "watch", "--once", "--settle", "0", "--no-schedules")
-    return {"home": home, "keys": keys, "at_kill": at_kill, "after_kill": after_kill, "restart": restart,
-            "final": runs(home), "alerts": alerts(home), "watch_output": watch.output}
+    return {
+        "home": home,
+        "keys": keys,
+        "at_kill": at_kill,
+        "after_kill": after_kill,
+        "restart": restart,
+        "final": runs(home),
+        "alerts": alerts(home),
+        "watch_output": watch.output,
+    }
 
 
 def test_history_survives_a_crashed_watch(crashed_watch):

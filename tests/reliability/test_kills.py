@@ -32,8 +32,19 @@ pytestmark = [pytest.mark.cli, pytest.mark.slow]
 
 STAGES = ("extract", "raw checks", "quality gate", "write", "commit")
 KILLS_PER_STAGE = 4  # 20 kill points
-BUSINESS = ("order_id", "order_ts", "store_id", "customer_id", "sku", "quantity", "unit_price", "currency",
-            "amount", "order_date", "_source_key")
+BUSINESS = (
+    "order_id",
+    "order_ts",
+    "store_id",
+    "customer_id",
+    "sku",
+    "quantity",
+    "unit_price",
+    "currency",
+    "amount",
+    "order_date",
+    "_source_key",
+)
 _STAGE_LINE = re.compile(r"^(\S+ \S+) .*stage job=sales_etl run_id=(\S+) name=(.+?)(?: table=.*)?$")
 
 
@@ -72,8 +83,21 @@ def kills(tmp_path_factory) -> dict[str, Any]:
 
     count = KILLS_PER_STAGE * len(STAGES)
     control, homes = root / "control", [root / f"kill-{n:02d}" for n in range(count)]
-    seeding = subprocess.run([sys.executable, "-m", "tests.reliability.seed_homes", str(seed), "sales/day1.csv",
-                              str(control), *map(str, homes)], cwd=REPO, capture_output=True, text=True, timeout=1800)
+    seeding = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.reliability.seed_homes",
+            str(seed),
+            "sales/day1.csv",
+            str(control),
+            *map(str, homes),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert seeding.returncode == 0, seeding.stderr[-3000:]
     old_view = business_view(read_dataset(control, "sales"))
 
@@ -95,20 +119,33 @@ def kills(tmp_path_factory) -> dict[str, Any]:
         delay = chooser.uniform(0, spans[stage])
         run = Background(home, "upload", str(update), "sales/day2.csv")
         try:
-            run.wait_until(lambda h=home, s=stage: s in stages_reached(h), timeout=300,
-                           what=f"stage {stage}", poll=0.01)
+            run.wait_until(
+                lambda h=home, s=stage: s in stages_reached(h), timeout=300, what=f"stage {stage}", poll=0.01
+            )
             time.sleep(delay)
         finally:
             run.kill()
         reached = stages_reached(home)
-        after = {"rows": read_dataset(home, "sales"), "snapshot": current_snapshot(home, "sales"),
-                 "bronze": {k: v for k, v in bronze_hashes(home).items() if k != "sales/day2.csv"}}
+        after = {
+            "rows": read_dataset(home, "sales"),
+            "snapshot": current_snapshot(home, "sales"),
+            "bronze": {k: v for k, v in bronze_hashes(home).items() if k != "sales/day2.csv"},
+        }
         replay = lake(home, "replay", "--prefix", "sales/day2.csv")
-        points.append({"stage": stage, "delay": delay, "reached": reached, "after": after, "home": home,
-                       "old_snapshot": old_snapshot,
-                       "bronze_before": bronze_before, "replay": replay,
-                       "final": business_view(read_dataset(home, "sales")),
-                       "final_rows": read_dataset(home, "sales")})
+        points.append(
+            {
+                "stage": stage,
+                "delay": delay,
+                "reached": reached,
+                "after": after,
+                "home": home,
+                "old_snapshot": old_snapshot,
+                "bronze_before": bronze_before,
+                "replay": replay,
+                "final": business_view(read_dataset(home, "sales")),
+                "final_rows": read_dataset(home, "sales"),
+            }
+        )
     return {"old": old_view, "new": new_view, "points": points}
 
 

@@ -101,11 +101,23 @@ def _shell_calls(tree: ast.AST) -> list[str]:
         if not isinstance(node, ast.Call):
             continue
         name = ast.unparse(node.func)
-        if name in ("os.system", "os.popen", "system", "popen", "pty.spawn", "os.execlp", "os.spawnlp",
-                    "commands.getoutput", "subprocess.getoutput", "subprocess.getstatusoutput"):
+        if name in (
+            "os.system",
+            "os.popen",
+            "system",
+            "popen",
+            "pty.spawn",
+            "os.execlp",
+            "os.spawnlp",
+            "commands.getoutput",
+            "subprocess.getoutput",
+            "subprocess.getstatusoutput",
+        ):
             found.append(f"{name}() at line {node.lineno}")
         for keyword in node.keywords:
-            if keyword.arg == "shell" and not (isinstance(keyword.value, ast.Constant) and keyword.value.value is False):
+            if keyword.arg == "shell" and not (
+                isinstance(keyword.value, ast.Constant) and keyword.value.value is False
+            ):
                 found.append(f"{name}(shell=...) at line {node.lineno}")
     return found
 
@@ -159,7 +171,10 @@ def test_hostile_keys_are_stored_verbatim_in_history_and_silver(hostile_keys):
     for run in hostile_keys["runs"]:
         by_key.setdefault(run["source_key"], []).append(run)
     for key in hostile_keys["keys"].values():
-        assert [r["state"] for r in by_key.get(key, []) if r["job"] == "sales_etl"] == ["SUCCEEDED"], (key, by_key.get(key))
+        assert [r["state"] for r in by_key.get(key, []) if r["job"] == "sales_etl"] == ["SUCCEEDED"], (
+            key,
+            by_key.get(key),
+        )
     sources = {r["_source_key"] for r in read_dataset(hostile_keys["home"], "sales")}
     assert set(hostile_keys["keys"].values()) <= sources, set(hostile_keys["keys"].values()) - sources
 
@@ -184,14 +199,22 @@ def _formatted_sql(tree: ast.AST) -> list[str]:
             if SQL_WORDS.search(constant) and re.search(r"\b(FROM|INTO|WHERE|SET)\b", constant, re.IGNORECASE):
                 found.append(f"f-string SQL at line {node.lineno}: {ast.unparse(node)[:80]}")
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
-            if isinstance(node.left, ast.Constant) and isinstance(node.left.value, str) and SQL_WORDS.search(node.left.value):
+            if (
+                isinstance(node.left, ast.Constant)
+                and isinstance(node.left.value, str)
+                and SQL_WORDS.search(node.left.value)
+            ):
                 found.append(f"%-formatted SQL at line {node.lineno}")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
             target = node.func.value
             if isinstance(target, ast.Constant) and isinstance(target.value, str) and SQL_WORDS.search(target.value):
                 found.append(f".format() SQL at line {node.lineno}")
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
-                "execute", "executemany", "executescript") and node.args:
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("execute", "executemany", "executescript")
+            and node.args
+        ):
             sql = node.args[0]
             if isinstance(sql, ast.JoinedStr):
                 found.append(f"execute(f-string) at line {node.lineno}")
@@ -227,8 +250,8 @@ def test_xml_parser_refuses_entities(tmp_path, payload):
         "xxe_file": xxe_xml(secret.as_uri()),
         "xxe_parameter": xxe_parameter_entity_xml("http://127.0.0.1:9/dtd"),
         "internal_entity": '<?xml version="1.0"?><!DOCTYPE inventory [<!ENTITY a "A">]>'
-                           '<inventory snapshot_ts="2024-01-01T00:00:00Z"><item sku="&a;" store_id="1" on_hand="1"/>'
-                           "</inventory>",
+        '<inventory snapshot_ts="2024-01-01T00:00:00Z"><item sku="&a;" store_id="1" on_hand="1"/>'
+        "</inventory>",
     }[payload]
     started = time.monotonic()
     with pytest.raises(InputError) as caught:

@@ -93,8 +93,11 @@ def _bad_files() -> list[tuple[str, str, bytes]]:
         ("json", "products/storm/bad/", b'{"sku": "BADJ-1", "name": '),
         ("json", "products/storm/bad/", b"[[1, 2], [3]]"),
         ("xml", "inventory/updates/storm/bad/", b"<inventory snapshot_ts='2024-03-05T00:00:00Z'><item"),
-        ("xml", "inventory/updates/storm/bad/",
-         b'<?xml version="1.0"?><!DOCTYPE inventory [<!ENTITY a "aaaa">]><inventory/>'),
+        (
+            "xml",
+            "inventory/updates/storm/bad/",
+            b'<?xml version="1.0"?><!DOCTYPE inventory [<!ENTITY a "aaaa">]><inventory/>',
+        ),
     ]
 
 
@@ -117,36 +120,91 @@ def make_plan(root: Path, workers: int = WORKERS, uploads: int = UPLOADS) -> Pla
         for i in range(GOOD_SALES):
             tag = f"G{w}{i}"
             path = write(f"w{w}-good-{i}.csv", sales_csv([sales_row(tag, n) for n in range(10)]))
-            mine.append(Upload(w, path, f"sales/storm/w{w}-good-{i}.csv", "good", PROCESSED, "sales",
-                               frozenset(f"{tag}-{n:04d}" for n in range(10))))
+            mine.append(
+                Upload(
+                    w,
+                    path,
+                    f"sales/storm/w{w}-good-{i}.csv",
+                    "good",
+                    PROCESSED,
+                    "sales",
+                    frozenset(f"{tag}-{n:04d}" for n in range(10)),
+                )
+            )
         for i in range(GOOD_PRODUCTS):
             tag = f"P{w}{i}"
             path = write(f"w{w}-good-{i}.json", "\n".join(json.dumps(product(tag, n)) for n in range(8)) + "\n")
-            mine.append(Upload(w, path, f"products/storm/w{w}-good-{i}.json", "good", PROCESSED, "products",
-                               frozenset(f"{tag}-{n:04d}" for n in range(8))))
+            mine.append(
+                Upload(
+                    w,
+                    path,
+                    f"products/storm/w{w}-good-{i}.json",
+                    "good",
+                    PROCESSED,
+                    "products",
+                    frozenset(f"{tag}-{n:04d}" for n in range(8)),
+                )
+            )
         path = write(f"w{w}-inv.xml", inventory_xml(f"I{w}", range(8)))
-        mine.append(Upload(w, path, f"inventory/updates/storm/w{w}.xml", "good", PROCESSED, "inventory",
-                           frozenset(f"I{w}-{n:04d}" for n in range(8))))
+        mine.append(
+            Upload(
+                w,
+                path,
+                f"inventory/updates/storm/w{w}.xml",
+                "good",
+                PROCESSED,
+                "inventory",
+                frozenset(f"I{w}-{n:04d}" for n in range(8)),
+            )
+        )
         first = mine[0]
         mine.append(Upload(w, first.path, first.key, "resend same key", PROCESSED, "sales", first.good_keys))
         second = mine[1]
-        mine.append(Upload(w, second.path, f"sales/storm/w{w}-copy-of-good-1.csv", "same content, other key",
-                           PROCESSED, "sales", second.good_keys))
-        mine.append(Upload(w, shared, "products/storm/shared.json", "same key from every process", PROCESSED,
-                           "products", shared_keys))
+        mine.append(
+            Upload(
+                w,
+                second.path,
+                f"sales/storm/w{w}-copy-of-good-1.csv",
+                "same content, other key",
+                PROCESSED,
+                "sales",
+                second.good_keys,
+            )
+        )
+        mine.append(
+            Upload(
+                w,
+                shared,
+                "products/storm/shared.json",
+                "same key from every process",
+                PROCESSED,
+                "products",
+                shared_keys,
+            )
+        )
         rows = [sales_row(f"Q{w}", n) for n in range(25)]
         rows[12]["quantity"] = "-1"
         path = write(f"w{w}-partial.csv", sales_csv(rows))
-        mine.append(Upload(w, path, f"sales/storm/w{w}-partial.csv", "one bad row", QUARANTINED, "sales",
-                           frozenset(f"Q{w}-{n:04d}" for n in range(25) if n != 12)))
+        mine.append(
+            Upload(
+                w,
+                path,
+                f"sales/storm/w{w}-partial.csv",
+                "one bad row",
+                QUARANTINED,
+                "sales",
+                frozenset(f"Q{w}-{n:04d}" for n in range(25) if n != 12),
+            )
+        )
         path = write(f"w{w}-all-bad.csv", sales_csv([sales_row(f"Z{w}", n, quantity="0") for n in range(10)]))
-        mine.append(Upload(w, path, f"sales/storm/w{w}-all-bad.csv", "every row bad (escalated)", QUARANTINED,
-                           "sales"))
+        mine.append(Upload(w, path, f"sales/storm/w{w}-all-bad.csv", "every row bad (escalated)", QUARANTINED, "sales"))
         i = 0
         while len(mine) < per_worker:
             suffix, prefix, content = bad[i % len(bad)]
             path = write(f"w{w}-bad-{i}.{suffix}", content)
-            dataset = {"sales/": "sales", "products/": "products", "inventory/": "inventory"}[prefix.split("/")[0] + "/"]
+            dataset = {"sales/": "sales", "products/": "products", "inventory/": "inventory"}[
+                prefix.split("/")[0] + "/"
+            ]
             mine.append(Upload(w, path, f"{prefix}w{w}-bad-{i}.{suffix}", "malformed", FAILED, dataset))
             i += 1
         # Sales merges first in every process, so the 4 processes write silver `sales` at the
@@ -180,8 +238,9 @@ def storm(tmp_path_factory) -> dict:
     # (1 slot) are contended by 4 processes; a slot wait is 3 s, 6 s, 12 s ...
     env = {"LAKE_RETRY_SCALE": "0.1"}
     started = time.monotonic()
-    procs = [Background(home, *upload_args((u.path, u.key) for u in plan.for_worker(w)), env=env)
-             for w in range(WORKERS)]
+    procs = [
+        Background(home, *upload_args((u.path, u.key) for u in plan.for_worker(w)), env=env) for w in range(WORKERS)
+    ]
     results = []
     for proc in procs:
         while proc.running():
@@ -191,8 +250,14 @@ def storm(tmp_path_factory) -> dict:
         results.append(proc.finish())
     seconds = time.monotonic() - started
     history = runs(home)
-    return {"home": home, "plan": plan, "results": results, "seconds": seconds, "runs": history,
-            "peak_rss": sum(p.peak_rss for p in procs)}
+    return {
+        "home": home,
+        "plan": plan,
+        "results": results,
+        "seconds": seconds,
+        "runs": history,
+        "peak_rss": sum(p.peak_rss for p in procs),
+    }
 
 
 def test_storm_is_big_enough(storm):
@@ -227,15 +292,19 @@ def test_every_object_has_exactly_one_promised_outcome(storm):
     states = Counter((r["job"], r["state"]) for r in history)
     gave_up = [r for r in history if "ConcurrentRunsExceeded" in (r.get("error") or "")]
     sales_rows = read_dataset(home, "sales")
-    print(f"\nSTORM: {len(plan.uploads)} uploads by {WORKERS} concurrent processes in {storm['seconds']:.0f}s "
-          f"(peak RSS of all trees {storm['peak_rss'] / 2**30:.1f} GiB)")
+    print(
+        f"\nSTORM: {len(plan.uploads)} uploads by {WORKERS} concurrent processes in {storm['seconds']:.0f}s "
+        f"(peak RSS of all trees {storm['peak_rss'] / 2**30:.1f} GiB)"
+    )
     print(f"  distinct bronze objects {len(objects)}; outcomes {dict(tally)}")
     print(f"  runs {len(history)} by (job, state): {dict(sorted(states.items()))}")
     expected_sales = set().union(*[u.good_keys for u in plan.uploads if u.dataset == "sales"])
     lost = expected_sales - {r["order_id"] for r in sales_rows}
-    print(f"  runner gave up on a slot: {len(gave_up)}; silver sales rows {len(sales_rows)} of "
-          f"{len(expected_sales)} expected, lost {len(lost)}, "
-          f"duplicate order ids {len(duplicates(sales_rows, 'order_id'))}")
+    print(
+        f"  runner gave up on a slot: {len(gave_up)}; silver sales rows {len(sales_rows)} of "
+        f"{len(expected_sales)} expected, lost {len(lost)}, "
+        f"duplicate order ids {len(duplicates(sales_rows, 'order_id'))}"
+    )
     assert wrong == {}
     # every quarantined or failed run left its record, and every record belongs to a run
     recorded = {r["run_id"] for r in history}
@@ -264,5 +333,6 @@ def test_silver_holds_each_good_row_once_and_nothing_else(storm, dataset):
     key_column = KEY_COLUMNS[dataset][0]
     landed = {r[key_column] for r in rows}
     expected = set().union(*[u.good_keys for u in storm["plan"].uploads if u.dataset == dataset])
-    assert landed == expected, (f"lost {len(expected - landed)}: {sorted(expected - landed)[:12]}; "
-                                f"unexpected {sorted(landed - expected)[:12]}")
+    assert landed == expected, (
+        f"lost {len(expected - landed)}: {sorted(expected - landed)[:12]}; unexpected {sorted(landed - expected)[:12]}"
+    )

@@ -78,7 +78,10 @@ class LocalLake:
         """The partition folders (`order_date=2024-01-05`, '' when unpartitioned) of the data
         files in the dataset's current snapshot."""
         session = table_session(spark, str(self.root))
-        paths = [r[0] for r in session.sql(f"SELECT file_path FROM {table_identifier(self.database, dataset)}.files").collect()]
+        paths = [
+            r[0]
+            for r in session.sql(f"SELECT file_path FROM {table_identifier(self.database, dataset)}.files").collect()
+        ]
         folders = {p.split(f"/{dataset}/data/", 1)[1].rpartition("/")[0] for p in paths}
         return sorted(folders)
 

@@ -50,7 +50,8 @@ class FaultPlan:
             if len(parts) != 3 or parts[0] not in cls.KINDS or not parts[2].isdigit():
                 raise FaultSpecError(
                     f"{FAULT_ENV} item '{item}' is malformed; use kind:job:count with kind one of "
-                    f"{', '.join(cls.KINDS)}, e.g. transient:sales_etl:1")
+                    f"{', '.join(cls.KINDS)}, e.g. transient:sales_etl:1"
+                )
             plan.remaining[(parts[0], parts[1])] = int(parts[2])
         return plan
 

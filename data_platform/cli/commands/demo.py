@@ -27,5 +27,3 @@ def demo(
     code = run_demo(stack, SETTINGS.home, out=out, err=err, reporter=reporter, reset=not keep)
     if code:
         raise typer.Exit(code)
-
-

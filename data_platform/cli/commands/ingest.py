@@ -41,11 +41,17 @@ def _choose_jit(input_bytes: int) -> None:
 
 
 def upload(
-    items: Annotated[list[str], typer.Argument(metavar="FILE KEY [FILE KEY ...]",
-                                               help="Pairs of a local file and its bronze key (or s3://<bronze>/<key>).")],
+    items: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="FILE KEY [FILE KEY ...]", help="Pairs of a local file and its bronze key (or s3://<bronze>/<key>)."
+        ),
+    ],
     cloud: Annotated[bool, typer.Option("--cloud", help="Upload to the stack's real bronze bucket instead.")] = False,
-    kms_key_id: Annotated[str | None, typer.Option(
-        "--kms-key-id", help="With --cloud: KMS key for SSE-KMS (default: the bucket's default key).")] = None,
+    kms_key_id: Annotated[
+        str | None,
+        typer.Option("--kms-key-id", help="With --cloud: KMS key for SSE-KMS (default: the bucket's default key)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Put files into bronze and run what the stack's S3 rules start.
@@ -86,14 +92,17 @@ def upload(
                     report_dispatch(dispatch, lake.bronze, size=Path(file).stat().st_size)
         runs = [run for dispatch in results for run in dispatch.runs]
         if as_json:
-            print_json({"uploads": [dispatch_json(d, lake.bronze) for d in results],
-                        "runs": [run.to_dict() for run in runs]})
+            print_json(
+                {"uploads": [dispatch_json(d, lake.bronze) for d in results], "runs": [run.to_dict() for run in runs]}
+            )
         elif runs:
             print_run_results(runs, lake.home)
         failed = [run for run in runs if run.failed]
         if failed:
-            err.print(f"[red]error[/]: {len(failed)} run(s) failed: "
-                      + ", ".join(f"{run.job} ({run.run_id})" for run in failed))
+            err.print(
+                f"[red]error[/]: {len(failed)} run(s) failed: "
+                + ", ".join(f"{run.job} ({run.run_id})" for run in failed)
+            )
             raise typer.Exit(1)
     finally:
         lake.close()
@@ -106,8 +115,9 @@ def _upload_cloud(pairs: list[tuple[str, str]], kms_key_id: str | None, as_json:
     results = []
     for file, target in pairs:
         key, matches = cloud.upload(Path(file), target, kms_key_id=kms_key_id)
-        results.append({"bucket": cloud.bronze, "key": key,
-                        "will_start": [{"rule": m.rule, "job": m.job} for m in matches]})
+        results.append(
+            {"bucket": cloud.bronze, "key": key, "will_start": [{"rule": m.rule, "job": m.job} for m in matches]}
+        )
         if not as_json:
             out.print(f"uploaded [bold]s3://{cloud.bronze}/{key}[/]")
             for match in matches:
@@ -120,8 +130,10 @@ def _upload_cloud(pairs: list[tuple[str, str]], kms_key_id: str | None, as_json:
 
 def run(
     job: Annotated[str, typer.Argument(help="Job name (a key of `jobs` in the stack).")],
-    key: Annotated[str | None, typer.Option(
-        "--key", help="Process this bronze object; without it the job processes every pending object.")] = None,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="Process this bronze object; without it the job processes every pending object."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
     """Start a job by hand (trigger_source manual), through the same runner.
@@ -150,9 +162,13 @@ def _print_runs(runs: list[RunRecord], home: Path, as_json: bool) -> None:
 
 def replay(
     prefix: Annotated[str, typer.Option("--prefix", help="Key prefix of the objects to replay, e.g. sales/.")],
-    since: Annotated[str | None, typer.Option(
-        "--since", help="Only objects modified at or after this date/time (ISO, UTC if no zone).")] = None,
-    cloud: Annotated[bool, typer.Option("--cloud", help="Start the deployed runners (Step Functions) instead.")] = False,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only objects modified at or after this date/time (ISO, UTC if no zone)."),
+    ] = None,
+    cloud: Annotated[
+        bool, typer.Option("--cloud", help="Start the deployed runners (Step Functions) instead.")
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would start; start nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -174,8 +190,9 @@ def replay(
             results = lake.replay(prefix, since_at)
         runs = [run for dispatch in results for run in dispatch.runs]
         if as_json:
-            print_json({"replayed": [dispatch_json(d, lake.bronze) for d in results],
-                        "runs": [run.to_dict() for run in runs]})
+            print_json(
+                {"replayed": [dispatch_json(d, lake.bronze) for d in results], "runs": [run.to_dict() for run in runs]}
+            )
         else:
             for dispatch in results:
                 report_dispatch(dispatch, lake.bronze)
@@ -192,8 +209,10 @@ def replay(
 def _print_replay_plan(lake: Any, prefix: str, since_at: datetime | None, as_json: bool) -> None:
     """`--dry-run`: each object and the rules it would match; nothing starts."""
     objects = [o for o in lake.bronze_objects(prefix) if since_at is None or o.mtime_ns >= since_at.timestamp() * 1e9]
-    plan = [{"key": o.key, "matched": [{"rule": m.rule, "job": m.job}
-                                       for m in lake.route(lake.object_created_event(o))]} for o in objects]
+    plan = [
+        {"key": o.key, "matched": [{"rule": m.rule, "job": m.job} for m in lake.route(lake.object_created_event(o))]}
+        for o in objects
+    ]
     if as_json:
         print_json(plan)
         return

@@ -55,8 +55,12 @@ def runs(
         title = f"Runs in {SETTINGS.home}"
     if as_json:
         pages = {} if cloud else validation_pages(SETTINGS.home)
-        print_json([{**row.to_dict(), **({"validation_page": pages[row.run_id]} if row.run_id in pages else {})}
-                    for row in rows])
+        print_json(
+            [
+                {**row.to_dict(), **({"validation_page": pages[row.run_id]} if row.run_id in pages else {})}
+                for row in rows
+            ]
+        )
     elif rows:
         print_history(rows, title, None if cloud else SETTINGS.home)
     else:
@@ -86,14 +90,13 @@ def alerts(
     out.print(table)
 
 
-
-
 REPORT_RUNS = 5000  # the newest runs a report draws (a page stays small enough to open anywhere)
 
 
 def report(
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Where to write the page (default: <home>/report.html).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write the page (default: <home>/report.html).")
+    ] = None,
 ) -> None:
     """Write one self-contained HTML page of the run history: a timeline of runs per job,
     rows written and quarantined per day and dataset, the rules that drop most rows, the
@@ -111,8 +114,9 @@ def report(
         raise LakeError(f"--output {target}: folder {target.parent} does not exist", exit_code=2)
     jobs = stack.platform.jobs
     rows = _read_history(lambda history: history.runs(limit=REPORT_RUNS))
-    runs = [ReportRun.from_record(run.to_dict(), dataset=jobs[run.job].dataset if run.job in jobs else None)
-            for run in rows]
+    runs = [
+        ReportRun.from_record(run.to_dict(), dataset=jobs[run.job].dataset if run.job in jobs else None) for run in rows
+    ]
     page = render_report(runs, title=f"Lake report: stack {stack.stack}", generated_at=datetime.now(UTC))
     target.write_text(page, encoding="utf-8")
     out.print(str(target.resolve()), markup=False)

@@ -31,18 +31,33 @@ def validate(
         stack, problems = None, list(error.problems)
     errors = [p for p in problems if p.severity.value == "error"]
     if as_json:
-        print_json({"file": str(source), "valid": stack is not None,
-                    "problems": [{"severity": p.severity.value, "path": p.path, "message": p.message,
-                                  "line": p.line, "column": p.column} for p in problems]})
+        print_json(
+            {
+                "file": str(source),
+                "valid": stack is not None,
+                "problems": [
+                    {
+                        "severity": p.severity.value,
+                        "path": p.path,
+                        "message": p.message,
+                        "line": p.line,
+                        "column": p.column,
+                    }
+                    for p in problems
+                ],
+            }
+        )
     else:
         for problem in problems:
             color = "red" if problem.severity.value == "error" else "yellow"
             err.print(f"[{color}]{problem.severity.value}[/]: {escape(problem.where)}: {escape(problem.message)}")
         if stack is not None:
             cfg = stack.platform
-            out.print(f"[green]ok[/]: {source}: {len(cfg.jobs)} jobs, {len(cfg.s3_rules)} s3 rules, "
-                      f"{len(cfg.schedules)} schedules, {len(cfg.after_job)} after-job rules"
-                      + (f", {len(problems)} warning(s)" if problems else ""))
+            out.print(
+                f"[green]ok[/]: {source}: {len(cfg.jobs)} jobs, {len(cfg.s3_rules)} s3 rules, "
+                f"{len(cfg.schedules)} schedules, {len(cfg.after_job)} after-job rules"
+                + (f", {len(problems)} warning(s)" if problems else "")
+            )
         else:
             err.print(f"[red]invalid[/]: {source}: {len(errors)} error(s)")
     if stack is None:
@@ -64,5 +79,3 @@ def synth(
     code = synth_module.main(argv)
     if code:
         raise typer.Exit(code)
-
-

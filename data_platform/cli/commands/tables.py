@@ -34,28 +34,50 @@ def history(
     if not records:
         err.print(f"table {table.database}.{table.dataset} has no snapshots yet")
         return
-    view = Table(title=f"{table.database}.{table.dataset} in {SETTINGS.home}", title_justify="left", box=box.SIMPLE_HEAD)
-    for column, justify in (("snapshot", "left"), ("committed (UTC)", "left"), ("operation", "left"),
-                            ("run_id", "left"), ("sources", "left"), ("+rows", "right"), ("-rows", "right"),
-                            ("rows", "right"), ("state", "left")):
+    view = Table(
+        title=f"{table.database}.{table.dataset} in {SETTINGS.home}", title_justify="left", box=box.SIMPLE_HEAD
+    )
+    for column, justify in (
+        ("snapshot", "left"),
+        ("committed (UTC)", "left"),
+        ("operation", "left"),
+        ("run_id", "left"),
+        ("sources", "left"),
+        ("+rows", "right"),
+        ("-rows", "right"),
+        ("rows", "right"),
+        ("state", "left"),
+    ):
         view.add_column(column, justify=justify, overflow="ellipsis", no_wrap=column in ("snapshot", "run_id"))
     for record in records:
-        state = "[green]current[/]" if record.current else ("" if record.in_current_history else "[yellow]rolled back[/]")
+        state = (
+            "[green]current[/]" if record.current else ("" if record.in_current_history else "[yellow]rolled back[/]")
+        )
         sources = ", ".join(source.get("key", "") for source in record.sources)
-        view.add_row(str(record.snapshot_id), record.committed_at.replace("T", " ").removesuffix("Z"),
-                     record.operation, escape(record.run_id or ""), escape(sources), str(record.rows_added),
-                     str(record.rows_removed), str(record.total_rows), state)
+        view.add_row(
+            str(record.snapshot_id),
+            record.committed_at.replace("T", " ").removesuffix("Z"),
+            record.operation,
+            escape(record.run_id or ""),
+            escape(sources),
+            str(record.rows_added),
+            str(record.rows_removed),
+            str(record.total_rows),
+            state,
+        )
     out.print(view)
 
 
 def rollback(
     dataset: Annotated[str, typer.Argument(help="Dataset (a silver or gold table of the stack), e.g. sales.")],
-    to_run: Annotated[str | None, typer.Option(
-        "--to-run", help="Restore the table as this run committed it (a run id from `lake history`).")] = None,
-    to_snapshot: Annotated[int | None, typer.Option(
-        "--to-snapshot", help="Restore this snapshot (an id from `lake history`).")] = None,
-    last: Annotated[int | None, typer.Option(
-        "--last", help="Undo the newest N commits (loads) of the table.")] = None,
+    to_run: Annotated[
+        str | None,
+        typer.Option("--to-run", help="Restore the table as this run committed it (a run id from `lake history`)."),
+    ] = None,
+    to_snapshot: Annotated[
+        int | None, typer.Option("--to-snapshot", help="Restore this snapshot (an id from `lake history`).")
+    ] = None,
+    last: Annotated[int | None, typer.Option("--last", help="Undo the newest N commits (loads) of the table.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Undo bad loads: the table's current snapshot becomes an earlier one (Iceberg's
@@ -78,8 +100,10 @@ def rollback(
     if as_json:
         print_json(result.to_dict())
         return
-    out.print(f"[green]rolled back[/] {table.database}.{table.dataset}: snapshot {result.from_snapshot} -> "
-              f"{result.to_snapshot}")
+    out.print(
+        f"[green]rolled back[/] {table.database}.{table.dataset}: snapshot {result.from_snapshot} -> "
+        f"{result.to_snapshot}"
+    )
     out.print(f"  recorded in {escape(rel(str(SETTINGS.home / table.bucket / result.record), SETTINGS.home))}")
     if result.runs:
         out.print(f"  runs undone: {escape(', '.join(result.runs))}")
@@ -92,8 +116,9 @@ def rollback(
 
 
 def maintain(
-    dataset: Annotated[str | None, typer.Argument(
-        help="Dataset to maintain (default: every silver and gold table).")] = None,
+    dataset: Annotated[
+        str | None, typer.Argument(help="Dataset to maintain (default: every silver and gold table).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Iceberg's table maintenance, as the stack's maintenance job does it in the cloud:
@@ -120,8 +145,12 @@ def maintain(
     for column in ("table", "files rewritten", "files added", "snapshots expired", "files deleted", "orphans removed"):
         view.add_column(column, justify="left" if column == "table" else "right")
     for r in results:
-        view.add_row(r.table.split(".", 1)[1], str(r.rewritten_files), str(r.added_files), str(r.expired_snapshots),
-                     str(r.deleted_files), str(len(r.orphan_files)))
+        view.add_row(
+            r.table.split(".", 1)[1],
+            str(r.rewritten_files),
+            str(r.added_files),
+            str(r.expired_snapshots),
+            str(r.deleted_files),
+            str(len(r.orphan_files)),
+        )
     out.print(view)
-
-

@@ -18,15 +18,26 @@ from data_platform.local import LakeError
 def watch(
     once: Annotated[bool, typer.Option("--once", help="One poll pass (and one schedule tick), then exit.")] = False,
     interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between polls.")] = 0.5,
-    settle: Annotated[float, typer.Option("--settle", min=0.0,
-                                          help="A file the file system did not report complete (renamed into "
-                                               "place or closed after writing) is routed only when its mtime is "
-                                               "this many seconds old.")] = 0.5,
-    schedules_on: Annotated[bool, typer.Option("--schedules/--no-schedules",
-                                               help="Also fire the stack's schedules.")] = True,
-    warm: Annotated[bool, typer.Option("--warm/--no-warm",
-                                       help="Start Spark and warm it up (training runs in a scratch lake) "
-                                            "before the first file arrives.")] = True,
+    settle: Annotated[
+        float,
+        typer.Option(
+            "--settle",
+            min=0.0,
+            help="A file the file system did not report complete (renamed into "
+            "place or closed after writing) is routed only when its mtime is "
+            "this many seconds old.",
+        ),
+    ] = 0.5,
+    schedules_on: Annotated[
+        bool, typer.Option("--schedules/--no-schedules", help="Also fire the stack's schedules.")
+    ] = True,
+    warm: Annotated[
+        bool,
+        typer.Option(
+            "--warm/--no-warm",
+            help="Start Spark and warm it up (training runs in a scratch lake) before the first file arrives.",
+        ),
+    ] = True,
 ) -> None:
     """Watch local bronze for new or changed files and fire the stack's schedules.
 
@@ -70,14 +81,17 @@ def _watch_once(lake: Any, watcher: Any, scheduler: Any, clock: Any, settle: flo
     if tick_result:
         report_tick(tick_result, lake.home)
     if poll.settling:
-        err.print(f"[yellow]note[/]: {len(poll.settling)} file(s) still settling (newer than "
-                  f"--settle {settle}s); the next poll routes them")
+        err.print(
+            f"[yellow]note[/]: {len(poll.settling)} file(s) still settling (newer than "
+            f"--settle {settle}s); the next poll routes them"
+        )
     if poll.failed or (tick_result and tick_result.failed):
         raise typer.Exit(1)
 
 
-def _watch_until_stopped(lake: Any, watcher: Any, scheduler: Any, clock: Any, *, interval: float, warm: bool,
-                         reporter: Reporter) -> None:
+def _watch_until_stopped(
+    lake: Any, watcher: Any, scheduler: Any, clock: Any, *, interval: float, warm: bool, reporter: Reporter
+) -> None:
     """Warm Spark, then poll and tick (woken by file-system notifications) until a signal."""
     from data_platform.local.watch import BronzeEvents, watch_loop
 
@@ -92,8 +106,16 @@ def _watch_until_stopped(lake: Any, watcher: Any, scheduler: Any, clock: Any, *,
             events = None
         err.print(f"Watching [bold]{lake.bucket_dir(lake.bronze)}[/] (Ctrl-C to stop)")
         _install_stop_handlers(stop, wake)
-        watch_loop(watcher, scheduler, clock, interval=interval, stop=stop, on_poll=lambda r: _report_poll(lake, r),
-                   on_tick=lambda r: report_tick(r, lake.home), wake=wake)
+        watch_loop(
+            watcher,
+            scheduler,
+            clock,
+            interval=interval,
+            stop=stop,
+            on_poll=lambda r: _report_poll(lake, r),
+            on_tick=lambda r: report_tick(r, lake.home),
+            wake=wake,
+        )
         err.print("Stopped.")
     finally:
         if events is not None:
@@ -118,21 +140,27 @@ def _install_stop_handlers(stop: threading.Event, wake: threading.Event) -> None
             raise KeyboardInterrupt  # second signal: abort the run in progress
         stop.set()
         wake.set()
-        err.print(f"{signal.Signals(signum).name}: finishing the current run, then stopping "
-                  "(send again to abort it)")
+        err.print(f"{signal.Signals(signum).name}: finishing the current run, then stopping (send again to abort it)")
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
 
 
 def tick(
-    now: Annotated[str | None, typer.Option(
-        "--now", envvar="LAKE_NOW", help="The current instant (ISO; UTC if no zone) (default: the clock).")] = None,
-    since: Annotated[str | None, typer.Option(
-        "--since", help="Fire instants after this (ISO) (default: each schedule's last recorded fire).")] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now", envvar="LAKE_NOW", help="The current instant (ISO; UTC if no zone) (default: the clock)."
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Fire instants after this (ISO) (default: each schedule's last recorded fire)."),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what is due; fire and record nothing.")] = False,
-    max_catch_up: Annotated[int, typer.Option("--max-catch-up", min=1,
-                                              help="Fire at most this many instants per schedule.")] = 24,
+    max_catch_up: Annotated[
+        int, typer.Option("--max-catch-up", min=1, help="Fire at most this many instants per schedule.")
+    ] = 24,
     as_json: Annotated[bool, typer.Option("--json", help="Print fires and runs as JSON.")] = False,
 ) -> None:
     """Fire every schedule whose fire time falls in (since, now] - the scheduler, by hand.
@@ -154,15 +182,19 @@ def tick(
             result = Scheduler(lake, max_catch_up=max_catch_up).tick(now_at, since_at, dry_run=dry_run)
         fires = result.due if dry_run else [fire for fire, _runs in result.fired]
         if as_json:
-            print_json({
-                "now": f"{now_at:%Y-%m-%dT%H:%M:%SZ}",
-                "dry_run": dry_run,
-                "fired": [{"schedule": f.schedule, "job": f.job, "instant": f"{f.instant:%Y-%m-%dT%H:%M:%SZ}"}
-                          for f in fires],
-                "initialized": result.initialized,
-                "more_due": result.more_due,
-                "runs": [run.to_dict() for _fire, runs in result.fired for run in runs],
-            })
+            print_json(
+                {
+                    "now": f"{now_at:%Y-%m-%dT%H:%M:%SZ}",
+                    "dry_run": dry_run,
+                    "fired": [
+                        {"schedule": f.schedule, "job": f.job, "instant": f"{f.instant:%Y-%m-%dT%H:%M:%SZ}"}
+                        for f in fires
+                    ],
+                    "initialized": result.initialized,
+                    "more_due": result.more_due,
+                    "runs": [run.to_dict() for _fire, runs in result.fired for run in runs],
+                }
+            )
         elif dry_run:
             for fire in fires:
                 out.print(f"due: {fire.schedule} at {fire.instant:%Y-%m-%dT%H:%M:%SZ} -> {fire.job}")
@@ -178,8 +210,7 @@ def tick(
 
 def schedules(
     count: Annotated[int, typer.Option("--next", "-n", min=1, max=100, help="Fire times per schedule.")] = 3,
-    after: Annotated[str | None, typer.Option(
-        "--after", help="Start after this instant (ISO) (default: now).")] = None,
+    after: Annotated[str | None, typer.Option("--after", help="Start after this instant (ISO) (default: now).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Each schedule's next fire times, in UTC and in the schedule's time zone.
@@ -196,17 +227,22 @@ def schedules(
     for name, sched in sorted(stack.platform.schedules.items()):
         times = next_fire_times(sched.expression, after_at, count, sched.timezone) if sched.enabled else []
         zone = ZoneInfo(sched.timezone)
-        rows.append({
-            "schedule": name, "job": sched.job, "expression": sched.expression, "timezone": sched.timezone,
-            "enabled": sched.enabled, "description": describe(sched.expression),
-            "next_utc": [f"{t:%Y-%m-%dT%H:%M:%SZ}" for t in times],
-            "next_local": [t.astimezone(zone).isoformat() for t in times],
-        })
+        rows.append(
+            {
+                "schedule": name,
+                "job": sched.job,
+                "expression": sched.expression,
+                "timezone": sched.timezone,
+                "enabled": sched.enabled,
+                "description": describe(sched.expression),
+                "next_utc": [f"{t:%Y-%m-%dT%H:%M:%SZ}" for t in times],
+                "next_local": [t.astimezone(zone).isoformat() for t in times],
+            }
+        )
     if as_json:
         print_json(rows)
         return
-    table = Table(title=f"Schedules of stack {stack.stack} (after {after_at:%Y-%m-%dT%H:%M:%SZ})",
-                  title_justify="left")
+    table = Table(title=f"Schedules of stack {stack.stack} (after {after_at:%Y-%m-%dT%H:%M:%SZ})", title_justify="left")
     # The zone column only when some schedule runs in another zone than UTC (else it repeats UTC).
     zoned = any(row["timezone"] not in ("UTC", "Etc/UTC") for row in rows)
     columns = ("schedule", "job", "expression", "next (UTC)", *(("next (schedule zone)",) if zoned else ()))
@@ -217,9 +253,11 @@ def schedules(
         table.add_column(column, overflow="ellipsis" if identifier else "fold", no_wrap=identifier)
     for row in rows:
         local = [f"{t[:16].replace('T', ' ')} {row['timezone']}" for t in row["next_local"]]
-        cells = [row["schedule"] + ("" if row["enabled"] else " (disabled)"), row["job"],
-                 f"{row['expression']}\n{row['description']}", "\n".join(t.replace("T", " ") for t in row["next_utc"])]
+        cells = [
+            row["schedule"] + ("" if row["enabled"] else " (disabled)"),
+            row["job"],
+            f"{row['expression']}\n{row['description']}",
+            "\n".join(t.replace("T", " ") for t in row["next_utc"]),
+        ]
         table.add_row(*cells, *(("\n".join(local),) if zoned else ()))
     out.print(table)
-
-
