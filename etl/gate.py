@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from data_platform.contract.runs import RunState
 from etl.base import ROW_SEQ, RunSummary, one_line
 from etl.quality import FAILED_RULES_COLUMN, Action, GateResult, Rule, run_gate
 from etl.quarantine import Quarantine
@@ -69,7 +70,7 @@ class Gate:
         """The whole input goes to quarantine; each row is tagged with the row rules it breaks
         (a row breaking none was stopped by the table-level verdict in validation.json)."""
         summary = self.summary
-        summary.state, summary.error_kind = "FAILED", "data_quality"
+        summary.state, summary.error_kind = RunState.FAILED, "data_quality"
         summary.error = one_line(gate.reason or "quality gate failed")
         summary.rows_quarantined = gate.rows_in
         broken = [

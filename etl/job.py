@@ -22,6 +22,7 @@ from typing import ClassVar
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+from data_platform.contract.runs import RunState
 from etl.args import JobArguments
 from etl.base import InputError, JobContext, RunSummary, one_line, utc_timestamp
 from etl.gate import Gate
@@ -166,11 +167,11 @@ class BaseGlueJob:
         try:
             self._run(summary)
         except InputError as error:
-            summary.state, summary.error_kind, summary.error = "FAILED", "input", one_line(error)
+            summary.state, summary.error_kind, summary.error = RunState.FAILED, "input", one_line(error)
             self.quarantine.record_rejected(summary, [(error.source_key, summary.error or "")])
         except Exception as error:
             log.exception("run %s of %s failed unexpectedly", self.run_id, self.name)
-            summary.state, summary.error_kind = "FAILED", "internal"
+            summary.state, summary.error_kind = RunState.FAILED, "internal"
             summary.error = one_line(f"internal error: {type(error).__name__}: {error}")
         summary.stages = self.stages.close()
         summary.ended_at = utc_timestamp(datetime.now(UTC))
@@ -191,7 +192,7 @@ class BaseGlueJob:
                 "run %s processes %d object(s): %s", self.run_id, len(ctx.inputs), ", ".join(summary.source_keys[:20])
             )
         if not ctx.inputs and not self.runs_without_inputs():
-            summary.state = "NO_INPUT"
+            summary.state = RunState.NO_INPUT
             log.info(
                 "nothing pending under %s%s*%s", self.args.bronze_bucket + "/", ctx.source_prefix, ctx.source_suffix
             )

@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from data_platform.contract.runs import RunState
 from etl import ledger
 from etl.base import JobContext, RunSummary, utc_timestamp
 from etl.jvm import release
@@ -98,7 +99,7 @@ def finish(
     summary.rows_written = result.rows_written
     if result.snapshot_id is not None:
         summary.outputs = [f"{spec.database}.{spec.dataset}@{result.snapshot_id}"]
-    summary.state = "SUCCEEDED"
+    summary.state = RunState.SUCCEEDED
     # Manifest and ledger LAST, after the commit: a crash before here only means the input
     # is processed again, which changes nothing in the table (no new snapshot).
     ledger.write_manifest(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
+from data_platform.contract.runs import RunState
 from etl.args import JobArguments, argument_pairs
 from etl.base import RunSummary, one_line, utc_timestamp
 
@@ -51,7 +52,7 @@ def _rejected_invocation(job_name: str, values: Mapping[str, str], error: Except
         env=str(values.get("env") or "local"),
         trigger_source=str(values.get("trigger_source") or "manual"),
         source_keys=[values["source_key"]] if values.get("source_key") else [],
-        state="FAILED",
+        state=RunState.FAILED,
         error=one_line(f"invalid job arguments: {message}"),
         error_kind="input",
         started_at=now,

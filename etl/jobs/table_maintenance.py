@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
+from data_platform.contract.runs import RunState
 from etl.args import JobArguments
 from etl.base import RunSummary, one_line, utc_timestamp
 from etl.catalog import table_identifier
@@ -96,11 +97,11 @@ class TableMaintenance:
                     log.info("maintenance skips %s: no table yet", identifier)
                     continue
                 results.append(maintain(self.spark, identifier, self.retention))
-            summary.state = "SUCCEEDED" if results else "NO_INPUT"
+            summary.state = RunState.SUCCEEDED if results else RunState.NO_INPUT
             summary.outputs = [describe(result) for result in results]
         except Exception as error:
             log.exception("run %s of %s failed unexpectedly", self.run_id, self.name)
-            summary.state, summary.error_kind = "FAILED", "internal"
+            summary.state, summary.error_kind = RunState.FAILED, "internal"
             summary.error = one_line(f"internal error: {type(error).__name__}: {error}")
         summary.ended_at = utc_timestamp(datetime.now(UTC))
         return summary
