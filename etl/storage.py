@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, order=True)
@@ -206,10 +206,22 @@ def _md5(path: Path) -> str:
         return hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
 
 
+class S3Client(Protocol):
+    """The calls S3Storage makes of a boto3 S3 client (boto3 takes keyword arguments only)."""
+
+    def get_paginator(self, operation_name: str) -> Any: ...
+    def head_object(self, **kwargs: Any) -> dict[str, Any]: ...
+    def get_object(self, **kwargs: Any) -> dict[str, Any]: ...
+    def put_object(self, **kwargs: Any) -> dict[str, Any]: ...
+    def copy_object(self, **kwargs: Any) -> dict[str, Any]: ...
+    def delete_object(self, **kwargs: Any) -> dict[str, Any]: ...
+    def delete_objects(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
 class S3Storage(_Guard):
     """S3 through boto3. A PUT and a copy are each atomic per object."""
 
-    def __init__(self, client: object | None = None, read_only_buckets: Iterable[str] = ()) -> None:
+    def __init__(self, client: S3Client | None = None, read_only_buckets: Iterable[str] = ()) -> None:
         super().__init__(read_only_buckets)
         if client is None:
             import boto3
