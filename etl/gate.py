@@ -74,10 +74,11 @@ class Gate:
         summary.error = one_line(gate.reason or "quality gate failed")
         summary.rows_quarantined = gate.rows_in
         broken = [
-            r for r in rules
-            if r.name in gate.failed_rules and r.action is not Action.WARN and r.row_predicate() is not None
+            (r.name, predicate) for r in rules
+            if r.name in gate.failed_rules and r.action is not Action.WARN
+            and (predicate := r.row_predicate()) is not None
         ]  # fmt: skip
-        flags = [F.when(~r.row_predicate(), F.lit(r.name)) for r in broken]
+        flags = [F.when(~predicate, F.lit(name)) for name, predicate in broken]
         tags = F.array_compact(F.array(*flags)) if flags else F.array().cast("array<string>")
         tagged = whole_input.withColumn(FAILED_RULES_COLUMN, tags)
         summary.quarantine_path = self.quarantine.write_rows(

@@ -61,7 +61,7 @@ def commit_with_properties(spark: SparkSession, properties: Mapping[str, str], a
     context = spark.sparkContext
     gateway = context._gateway
     ensure_callback_server_started(gateway)
-    jvm = context._jvm
+    jvm = _jvm(spark)
     java_properties = jvm.java.util.HashMap()
     for key, value in properties.items():
         java_properties.put(key, value)
@@ -74,6 +74,13 @@ def commit_with_properties(spark: SparkSession, properties: Mapping[str, str], a
             raise callable_.error from None
         raise
     return callable_.result
+
+
+def _jvm(spark: SparkSession) -> Any:
+    """The session's py4j view of the JVM, which PySpark sets while a SparkContext is running."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None, "no running SparkContext"
+    return jvm
 
 
 def release(df: DataFrame) -> None:
@@ -90,7 +97,7 @@ def is_in_strings(column: Column, values: Sequence[str], spark: SparkSession) ->
     docstring)."""
     if not values:
         return F.lit(False)
-    jvm = spark.sparkContext._jvm
+    jvm = _jvm(spark)
     java_list = jvm.com.fasterxml.jackson.databind.ObjectMapper().readValue(
         json.dumps(list(values)), jvm.java.util.ArrayList._java_lang_class
     )

@@ -36,7 +36,7 @@ MAX_CHECKPOINTED_ROWS = 500_000
 def hold(df: DataFrame, *, rows: int) -> DataFrame:
     """`df` kept in memory (spilling to disk if it must) for the several queries that follow;
     computed by the first of them. See MAX_CHECKPOINTED_ROWS; `etl.jvm.release` frees it."""
-    if rows <= MAX_CHECKPOINTED_ROWS and df.sparkSession.sparkContext.master.startswith("local"):
+    if rows <= MAX_CHECKPOINTED_ROWS and (df.sparkSession.sparkContext.master or "").startswith("local"):
         return df.localCheckpoint(eager=False)
     return df.persist()
 

@@ -100,7 +100,7 @@ def _maintain(
 
 
 def _snapshot_count(spark: SparkSession, identifier: str) -> int:
-    return int(spark.sql(f"SELECT count(*) FROM {identifier}.snapshots").first()[0])
+    return int(spark.sql(f"SELECT count(*) FROM {identifier}.snapshots").collect()[0][0])
 
 
 def snapshot_of_run(spark: SparkSession, identifier: str, run_id: str) -> int:

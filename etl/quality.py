@@ -548,8 +548,10 @@ class _Split:
             if _repeated_keys_can_be_looked_up(df, outcome):
                 judged = _flag_repeated_keys(judged, outcome.rule, column, found_in=df)
             else:
+                predicate = outcome.rule.row_predicate()
+                assert predicate is not None, "a drop rule is a row rule (Rule refuses a table-level one)"
                 # A null verdict is not a failure, as in GE (its unexpected count skips it).
-                verdicts[column] = F.coalesce(~outcome.rule.row_predicate(), F.lit(False))
+                verdicts[column] = F.coalesce(~predicate, F.lit(False))
         # Flags are columns, computed before any filter: a window predicate (unique) must see
         # every row, not the rows left after filtering.
         return cls(judged.withColumns(verdicts), flags)
