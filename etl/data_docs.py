@@ -140,9 +140,9 @@ class DataDocs:
             # not render stand there as empty files, so the index keeps linking to them, and
             # only what was rendered is written back.
             placeholders = set() if wanted is None else {path for path in paths.values() if path not in wanted}
-            for path in placeholders:
-                (site_dir / path).parent.mkdir(parents=True, exist_ok=True)
-                (site_dir / path).touch()
+            for placeholder in placeholders:
+                (site_dir / placeholder).parent.mkdir(parents=True, exist_ok=True)
+                (site_dir / placeholder).touch()
             context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=identifiers or None)
             static_present = self.storage.exists(self.bucket, self.prefix + SITE + STATIC_MARKER)
             for path in _files(site_dir):

@@ -53,7 +53,9 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]  # ignore an XML namespace
 
 
-def parse_inventory_xml(stream: IO[bytes], key: str) -> Iterator[tuple[str | None, ...]]:
+def parse_inventory_xml(
+    stream: IO[bytes], key: str
+) -> Iterator[tuple[str | None, str | None, str | None, str | None, str, int]]:
     """Yield (snapshot_ts, sku, store_id, on_hand, key, position) per `<item>`, streaming."""
     head = stream.read(8)
     sniff_binary(key, head, "XML")
