@@ -643,7 +643,7 @@ def _physical_name_problems(cfg: PlatformConfig, prefix: str) -> list[Problem]:
 
 def _filter_within(prefix: str | None, suffix: str | None, src_prefix: str, src_suffix: str | None) -> bool:
     """Does every key matching (prefix, suffix) also match the job's source (src_prefix, src_suffix)?"""
-    prefix_ok = bool(prefix) and prefix.startswith(src_prefix)
+    prefix_ok = bool(prefix and prefix.startswith(src_prefix))
     suffix_ok = src_suffix is None or (suffix is not None and suffix.endswith(src_suffix))
     return prefix_ok and suffix_ok
 

@@ -69,7 +69,8 @@ def _number_problem(value: Any) -> str | None:
     number = _to_decimal(value)
     if number is None:
         return _RANGE_ERROR
-    if number.normalize().as_tuple().exponent < -6:
+    exponent = number.normalize().as_tuple().exponent  # an int: the number is finite
+    if isinstance(exponent, int) and exponent < -6:
         return _DECIMALS_ERROR
     if abs(number) > _NUMBER_LIMIT:
         return _RANGE_ERROR
@@ -82,10 +83,10 @@ def _comparable(value: Any) -> Decimal | None:
 
 
 def _pattern_number(value: Any) -> Decimal:
-    problem = _number_problem(value)
-    if problem:
-        raise InvalidEventPattern(problem)
-    return _to_decimal(value)
+    problem, number = _number_problem(value), _to_decimal(value)
+    if problem or number is None:  # number is None only with a problem
+        raise InvalidEventPattern(problem or _RANGE_ERROR)
+    return number
 
 
 def _same_number(pattern: Any, value: Any) -> bool:

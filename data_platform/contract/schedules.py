@@ -426,7 +426,8 @@ def _parse_at(expr: str, body: str) -> _At:
     if not m:
         raise _err(expr, "at must be 'at(yyyy-mm-ddThh:mm:ss)' (no zone suffix, no fractions)")
     try:
-        when = datetime(*(int(g) for g in m.groups()))
+        year, month, day, hour, minute, second = (int(g) for g in m.groups())
+        when = datetime(year, month, day, hour, minute, second)
     except ValueError as exc:
         raise _err(expr, f"at date/time is not a real calendar instant: {exc}") from None
     return _At(when)

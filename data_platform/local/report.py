@@ -191,8 +191,8 @@ def _bar(value: float, largest: float, colour: str, width: int = 220) -> str:
 def _top_rules(runs: Sequence[ReportRun]) -> str:
     dropped: Counter[tuple[str, str]] = Counter()
     for run in runs:
-        for rule, rows in run.rules_failed.items():
-            dropped[(run.job, rule)] += int(rows)
+        for rule, count in run.rules_failed.items():
+            dropped[(run.job, rule)] += int(count)
     if not dropped:
         return _empty("No rule has dropped or failed a row.")
     top = dropped.most_common(TOP_RULES)
