@@ -193,8 +193,7 @@ def run_demo(
     started = datetime.now(UTC)
     if reset:
         reset_home(home)
-    extra = {"job_fn": job_fn} if job_fn else {}
-    lake = LocalLake(stack, home, progress=reporter.update, **extra)
+    lake = LocalLake(stack, home, job_fn=job_fn, progress=reporter.update)
     try:
         samples = sample_files()
         _check_samples_route(lake, samples)

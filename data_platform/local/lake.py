@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -141,13 +142,12 @@ class LocalLake:
         self.progress = progress or (lambda _message: None)
         self.history = history or History.for_home(self.home)
         if runner is None:
-            extra = {"sleep": sleep} if sleep else {}
             runner = LocalRunner(
                 self.history,
                 job_fn or spark_job_fn,
                 retry_scale=retry_scale_from_env(),
+                sleep=sleep or time.sleep,
                 progress=self._progress,
-                **extra,
             )
         self.runner = runner
         self.region = stack.region or "us-east-1"
