@@ -124,7 +124,10 @@ class PlatformMocks(pulumi.runtime.Mocks):
         account = self.account_id if fmt.with_account else ""
         return f"arn:{self.partition}:{fmt.service}:{region}:{account}:{resource}"
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return self._call_outputs(args), []  # the outputs, no check failures
+
+    def _call_outputs(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": self.account_id,
