@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from data_platform.cli.commands import demo, ingest, records, stack, tables, watching
 from data_platform.cli.render import err
@@ -41,7 +41,10 @@ class GlobalOptionsAnywhere(TyperGroup):
 
     def _hoisted(self, ctx: Any, args: list[str]) -> list[str]:
         takes_value = {
-            name: not option.is_flag for option in self.params for name in (*option.opts, *option.secondary_opts)
+            name: not option.is_flag
+            for option in self.params
+            if isinstance(option, TyperOption)
+            for name in (*option.opts, *option.secondary_opts)
         }
         index = 0
         while index < len(args) and args[index].startswith("-") and args[index] != "--":

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 
@@ -90,7 +90,8 @@ def _num(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-STATE_STYLE = {
+# Looked up by text: a history table's cell, or the JobRunState Glue gives a deployed run.
+STATE_STYLE: dict[str, str] = {
     RunState.SUCCEEDED: "green",
     RunState.FAILED: "red",
     RunState.NO_INPUT: "yellow",
@@ -135,7 +136,7 @@ def _print_with_details(table: Table, details: Sequence[str], console: Console |
 
 def print_run_results(runs: Sequence[RunRecord], home: Path, title: str = "Runs") -> None:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    for column, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("run_id", "left"),
         ("job", "left"),
         ("trigger", "left"),
@@ -145,7 +146,8 @@ def print_run_results(runs: Sequence[RunRecord], home: Path, title: str = "Runs"
         ("written", "right"),
         ("quarantined", "right"),
         ("outputs", "left"),
-    ):
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify, overflow="ellipsis", no_wrap=column in ("run_id", "state"))
     for run in runs:
         table.add_row(

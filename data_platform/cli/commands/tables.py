@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich import box
+from rich.console import JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 
@@ -37,7 +38,7 @@ def history(
     view = Table(
         title=f"{table.database}.{table.dataset} in {SETTINGS.home}", title_justify="left", box=box.SIMPLE_HEAD
     )
-    for column, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("snapshot", "left"),
         ("committed (UTC)", "left"),
         ("operation", "left"),
@@ -47,7 +48,8 @@ def history(
         ("-rows", "right"),
         ("rows", "right"),
         ("state", "left"),
-    ):
+    )
+    for column, justify in columns:
         view.add_column(column, justify=justify, overflow="ellipsis", no_wrap=column in ("snapshot", "run_id"))
     for record in records:
         state = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import typer
 from rich.table import Table
@@ -208,6 +208,19 @@ def tick(
         lake.close()
 
 
+class _ScheduleRow(TypedDict):
+    """One schedule in `lake schedules` (the JSON object `--json` prints)."""
+
+    schedule: str
+    job: str
+    expression: str
+    timezone: str
+    enabled: bool
+    description: str
+    next_utc: list[str]
+    next_local: list[str]
+
+
 def schedules(
     count: Annotated[int, typer.Option("--next", "-n", min=1, max=100, help="Fire times per schedule.")] = 3,
     after: Annotated[str | None, typer.Option("--after", help="Start after this instant (ISO) (default: now).")] = None,
@@ -223,7 +236,7 @@ def schedules(
 
     after_at = parse_time(after, "--after") if after else datetime.now(UTC)
     stack = load()
-    rows = []
+    rows: list[_ScheduleRow] = []
     for name, sched in sorted(stack.platform.schedules.items()):
         times = next_fire_times(sched.expression, after_at, count, sched.timezone) if sched.enabled else []
         zone = ZoneInfo(sched.timezone)
