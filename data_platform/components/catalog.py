@@ -59,7 +59,9 @@ def table_location(bucket: str, dataset: str) -> str:
     return f"s3://{bucket}/{dataset}"
 
 
-def iceberg_table_input(definition: IcebergTableDefinition, location: str) -> dict[str, Any]:
+def iceberg_table_input(
+    definition: IcebergTableDefinition, location: str
+) -> aws.glue.CatalogTableOpenTableFormatInputArgsDict:
     """`open_table_format_input` of aws.glue.CatalogTable. A field's type is an Iceberg type as
     JSON text (the provider sends it as a JSON document); `format-version` is the table's
     version, not a property (Iceberg reserves it)."""

@@ -320,16 +320,19 @@ def job_s3_access(cfg: PlatformConfig, job: str) -> JobS3Access:
     job_cfg = cfg.jobs[job]
     if job_cfg.kind is JobKind.MAINTENANCE:
         return maintenance_s3_access(cfg)
-    source_bucket = cfg.bucket_name(job_cfg.source.layer.value)
+    source, dataset = job_cfg.source, job_cfg.dataset
+    if source is None or dataset is None:
+        raise ValueError(f"job {job}: an etl job needs its source and dataset (config validation refuses one without)")
+    source_bucket = cfg.bucket_name(source.layer.value)
     # Bronze inputs are read object by object; a silver source is read as a folder.
-    reads = [S3Grant(source_bucket, job_cfg.source.prefix, spark_folder=job_cfg.source.layer is not Layer.BRONZE)]
-    if job_cfg.source.layer is not Layer.BRONZE:
+    reads = [S3Grant(source_bucket, source.prefix, spark_folder=source.layer is not Layer.BRONZE)]
+    if source.layer is not Layer.BRONZE:
         # A downstream job reads the run manifests of the jobs that start it.
         reads += [S3Grant(cfg.bucket_name(cfg.jobs[up].layer.value), f"_runs/{up}/") for up in upstream_jobs(cfg, job)]
     output = cfg.output_bucket(job)
-    dataset = job_output_prefixes(job, job_cfg.dataset)[0]
+    table = job_output_prefixes(job, dataset)[0]
     writes = tuple(
-        S3Grant(output, prefix, spark_folder=prefix == dataset) for prefix in job_output_prefixes(job, job_cfg.dataset)
+        S3Grant(output, prefix, spark_folder=prefix == table) for prefix in job_output_prefixes(job, dataset)
     )
     return JobS3Access(reads=tuple(reads), writes=writes)
 

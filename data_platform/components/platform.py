@@ -141,6 +141,7 @@ class DataPlatform(pulumi.ComponentResource):
                 opts=self._child(),
             )
         for schedule, sched_cfg in cfg.schedules.items():
+            assert self._schedule_group is not None, "a stack with schedules has a schedule group"
             triggers[schedule] = ScheduleTrigger(
                 f"{self._base}-schedule-{schedule}",
                 ScheduleTriggerArgs(

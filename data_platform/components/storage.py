@@ -38,9 +38,9 @@ def noncurrent_days(purpose: str, retention: RetentionConfig) -> int:
     return retention.silver_noncurrent_days
 
 
-def lifecycle_rules(purpose: str, retention: RetentionConfig) -> list[dict[str, Any]]:
+def lifecycle_rules(purpose: str, retention: RetentionConfig) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
     """Lifecycle rules of one bucket (pure; input shape of BucketLifecycleConfiguration.rules)."""
-    rules: list[dict[str, Any]] = [
+    rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
         {
             "id": "abort-incomplete-multipart-uploads",
             "status": "Enabled",
@@ -55,7 +55,7 @@ def lifecycle_rules(purpose: str, retention: RetentionConfig) -> list[dict[str, 
         },
     ]
     if purpose == "bronze":
-        transitions = []
+        transitions: list[aws.s3.BucketLifecycleConfigurationRuleTransitionArgsDict] = []
         if retention.bronze_infrequent_access_days is not None:
             transitions.append({"days": retention.bronze_infrequent_access_days, "storage_class": "STANDARD_IA"})
         if retention.bronze_glacier_days is not None:
@@ -201,7 +201,7 @@ class MedallionBuckets(pulumi.ComponentResource):
                 f"{child}-policy",
                 bucket=bucket.id,
                 policy=self._account.apply(
-                    lambda account, name=bucket_name: json.dumps(iam.bucket_policy(account.partition, name))
+                    lambda account: json.dumps(iam.bucket_policy(account.partition, bucket_name))
                 ),
                 opts=self._child(depends_on=[public_access]),
             )
@@ -215,7 +215,7 @@ class MedallionBuckets(pulumi.ComponentResource):
         self._public_access[purpose] = public_access
         return bucket
 
-    def _encryption_rule(self, purpose: str) -> dict[str, Any]:
+    def _encryption_rule(self, purpose: str) -> aws.s3.BucketServerSideEncryptionConfigurationRuleArgsDict:
         if purpose == ACCESS_LOGS:
             # S3 server access logging cannot deliver to a bucket whose default encryption is
             # SSE-KMS; the access-log bucket uses SSE-S3 (AES256) instead.

@@ -24,20 +24,21 @@ DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum
 TARGET_ID = "runner"
 
 
-def flexible_time_window(minutes: int) -> dict[str, Any]:
+def flexible_time_window(minutes: int) -> aws.scheduler.ScheduleFlexibleTimeWindowArgsDict:
     if minutes == 0:
         return {"mode": "OFF"}
     return {"mode": "FLEXIBLE", "maximum_window_in_minutes": minutes}
 
 
-def retry_policy(cfg: PlatformConfig) -> dict[str, int]:
+def retry_policy(cfg: PlatformConfig) -> aws.cloudwatch.EventTargetRetryPolicyArgsDict:
+    # The same shape as a schedule target's aws.scheduler.ScheduleTargetRetryPolicyArgsDict.
     return {
         "maximum_event_age_in_seconds": cfg.delivery.maximum_event_age_seconds,
         "maximum_retry_attempts": cfg.delivery.maximum_retry_attempts,
     }
 
 
-def input_transformer(transformer: runs.InputTransformer) -> dict[str, Any]:
+def input_transformer(transformer: runs.InputTransformer) -> aws.cloudwatch.EventTargetInputTransformerArgsDict:
     return {"input_paths": dict(transformer.input_paths), "input_template": transformer.input_template}
 
 
