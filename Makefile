@@ -14,8 +14,8 @@ test: setup
 	.venv/bin/lint-imports
 	.venv/bin/python -m pytest -q -n 2 --ignore=tests/reliability
 
-# Style, lint, layers and types (configured in pyproject.toml). Not yet in CI: the tree does not
-# pass `ruff format --check` and mypy yet (see the open issue on project conventions).
+# Style, lint, layers and types (configured in pyproject.toml); CI runs it before `make test`
+# (.ci/run, .github/workflows/tests.yml).
 lint: setup
 	.venv/bin/ruff format --check .
 	.venv/bin/ruff check .

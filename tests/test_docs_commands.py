@@ -41,6 +41,7 @@ USAGE_ERRORS = (
 # What is not run here, and why (matched against the whole command line).
 NOT_RUN: dict[str, str] = {
     r"^make lock$": "tests/test_lock.py runs the same `uv pip compile` into a copy of the lock and compares",
+    r"^make lint$": "run by CI itself (.ci/run and tests.yml run `make lint` before `make test`)",
     r"^make test$": "run by CI itself (.ci/run and tests.yml run `make test`; this test is part of it)",
     r"^make test-reliability$": "run by CI itself (.ci/run and tests.yml), about 20 minutes on 2 cores",
     r"^pulumi( |$)": "needs the Pulumi CLI and AWS credentials (not on this machine)",
