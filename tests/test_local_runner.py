@@ -13,7 +13,9 @@ import pytest
 from support.faults import FaultPlan, FaultSpecError, FaultyRunner
 
 from data_platform.contract.runner_errors import RUNNER_RETRY
+from data_platform.local import run_events
 from data_platform.local.history import History, Owner
+from data_platform.local.records import RunRecord
 from data_platform.local.runner import LocalRunner, RunRequest, retry_scale_from_env
 
 RUN_INPUT = {
@@ -162,6 +164,45 @@ def test_the_slot_is_released_when_the_run_is_interrupted(history: History) -> N
         runner.run(request())
     assert history.slots_held("data-lake-dev-sales_etl") == 0
     assert history.get_run("r1").state == "FAILED"
+
+
+def test_each_state_change_is_published_as_the_history_holds_it(history: History) -> None:
+    """Created (waiting for a slot), each attempt running, the end: what `lake watch` draws."""
+    seen: list[tuple[str, int, int | None]] = []
+
+    def listener(run: RunRecord) -> None:
+        seen.append((run.state.value, run.attempts, run.rows_written))
+        assert history.get_run(run.run_id) == run  # published after the history has it
+
+    runner, _ = make_runner(history, ScriptedJob(FAILED_INTERNAL, SUCCEEDED))
+    with run_events.subscribe(listener):
+        runner.run(request(max_retries=1))
+    runner.run(request("r2"))  # no longer subscribed
+    assert seen == [("WAITING", 0, None), ("RUNNING", 1, None), ("RUNNING", 2, None), ("SUCCEEDED", 2, 5)]
+
+
+def test_a_refused_and_an_interrupted_run_publish_their_end(history: History) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def interrupted(job: str, arguments: Mapping[str, str]) -> Mapping[str, Any]:
+        raise KeyboardInterrupt
+
+    with run_events.subscribe(lambda run: seen.append((run.run_id, run.state.value))):
+        refused, _ = make_runner(history, ScriptedJob(), faults="concurrency:sales_etl:99")
+        refused.run(request("refused"))
+        with pytest.raises(KeyboardInterrupt):
+            LocalRunner(history, interrupted, sleep=lambda _s: None).run(request("stopped"))
+    assert [state for run_id, state in seen if run_id == "refused"] == ["WAITING", "FAILED"]
+    assert [state for run_id, state in seen if run_id == "stopped"] == ["WAITING", "RUNNING", "FAILED"]
+
+
+def test_a_failing_listener_does_not_fail_the_run(history: History) -> None:
+    def broken(_run: RunRecord) -> None:
+        raise RuntimeError("listener bug")
+
+    runner, _ = make_runner(history, ScriptedJob(SUCCEEDED))
+    with run_events.subscribe(broken):
+        assert runner.run(request()).state == "SUCCEEDED"
 
 
 @pytest.mark.parametrize("spec", ["transient", "transient:sales_etl", "boom:sales_etl:1", "transient:x:one"])

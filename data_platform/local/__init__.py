@@ -6,6 +6,7 @@ built, routed and turned into job arguments by the same functions the Pulumi pro
 
 - `lake.LocalLake`      buckets, upload, routing, runs, after-job chaining, alerts
 - `runner.LocalRunner`  the Step Functions runner's retry + Glue's MaxRetries/MaxConcurrentRuns
+- `run_events`          each run's state changes, published to listeners in this process
 - `records`             the typed run and alert records, job outcome to `--json`
 - `history.History`     SQLite run history, slots, schedule fires, alerts outbox
 - `watch`               bronze watcher and scheduler with an injectable clock

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from data_platform.contract.runner_errors import RUNNER_RETRY, RetryPolicy
+from data_platform.local import run_events
 from data_platform.local.history import History
 from data_platform.local.records import JobOutcome, RunRecord
 
@@ -91,7 +92,9 @@ class LocalRunner:
         self.progress = progress or (lambda _message: None)
 
     def run(self, request: RunRequest) -> RunRecord:
-        """Start, retry and finish one run; return its history record. Never raises for job failures."""
+        """Start, retry and finish one run; return its history record. Never raises for job failures.
+
+        Each state change is published (`run_events`) once the history holds it."""
         self.history.create_run(
             run_id=request.run_id,
             job=request.job,
@@ -100,23 +103,34 @@ class LocalRunner:
             run_input=request.run_input,
             trigger_name=request.trigger_name,
         )
+        self._changed(request.run_id)
         try:
             refusal = self._acquire_slot(request)
             if refusal is not None:
-                return self.history.finish_run(request.run_id, refusal, attempts=0)
+                return self._finish(request.run_id, refusal, attempts=0)
             try:
                 outcome, attempts = self._attempts(request)
             finally:
                 self.history.release_slot(request.run_id)
-            return self.history.finish_run(request.run_id, outcome, attempts)
+            return self._finish(request.run_id, outcome, attempts)
         except KeyboardInterrupt:
             self.history.release_slot(request.run_id)
-            self.history.finish_run(
+            self._finish(
                 request.run_id,
                 JobOutcome.failure("interrupted (Ctrl-C or SIGTERM) before the run finished"),
                 attempts=0,
             )
             raise
+
+    def _changed(self, run_id: str) -> None:
+        run = self.history.get_run(run_id)
+        if run is not None:
+            run_events.publish(run)
+
+    def _finish(self, run_id: str, outcome: JobOutcome, attempts: int) -> RunRecord:
+        run = self.history.finish_run(run_id, outcome, attempts)
+        run_events.publish(run)
+        return run
 
     def _acquire_slot(self, request: RunRequest) -> JobOutcome | None:
         """The runner's retry: None once a slot is held, else the failed outcome."""
@@ -148,6 +162,7 @@ class LocalRunner:
         total = request.max_retries + 1
         for attempt in range(1, total + 1):
             self.history.mark_attempt(request.run_id, attempt)
+            self._changed(request.run_id)
             self.progress(f"running {request.job} (run {request.run_id}, attempt {attempt}/{total})")
             outcome = self._one_attempt(request, attempt)
             if not outcome.retryable:
