@@ -104,7 +104,7 @@ def _styled_state(state: object) -> str:
     return f"[{STATE_STYLE.get(str(state), 'white')}]{state}[/]"
 
 
-def _run_details(runs: Sequence[RunRecord | GlueJobRun], home: Path | None) -> list[str]:
+def run_details(runs: Sequence[RunRecord | GlueJobRun], home: Path | None) -> list[str]:
     """Each run's quarantine path, Data Docs page (after `lake docs`) and error on a line of
     its own (markup): long paths and messages folded into a table cell are unreadable and
     cannot be grepped."""
@@ -161,7 +161,7 @@ def print_run_results(runs: Sequence[RunRecord], home: Path, title: str = "Runs"
             _num(run.rows_quarantined),
             escape(_outputs(run.outputs or [])),
         )
-    _print_with_details(table, _run_details(runs, home))
+    _print_with_details(table, run_details(runs, home))
 
 
 _HISTORY_COLUMNS = (
@@ -206,7 +206,7 @@ def print_history(
                 value = escape(value)
             cells.append(value)
         table.add_row(*cells)
-    _print_with_details(table, _run_details(runs, home), console)
+    _print_with_details(table, run_details(runs, home), console)
 
 
 def report_dispatch(dispatch: Dispatch, bucket: str, *, size: int | None = None) -> None:
