@@ -1,9 +1,11 @@
 """`lake watch` on a terminal: a live table of the runs in flight and the most recent ones.
 
     Runs: in flight and the 10 most recent
-     job           trigger                state       stage              rows    time
-     sales_etl     sales/2024-06-01.csv   SUCCEEDED                     9,950   2.1 s
-     sales_daily   after sales_etl        RUNNING     quality gate      1,204   0.8 s
+
+     job          trigger               state      stage          rows    time
+     ─────────────────────────────────────────────────────────────────────────
+     sales_etl    sales/2024-06-01.csv  SUCCEEDED               10,000   2.1 s
+     sales_daily  after sales_etl       RUNNING    quality gate    120   0.6 s
 
 The table is redrawn at every run state change and stage event (`RunBoard`, fed by
 `data_platform.local.run_events` and `etl.progress`) and four times a second, so the time
@@ -32,7 +34,6 @@ from data_platform.cli.render import STATE_STYLE, run_details
 from data_platform.cli.run_board import BoardRow, RunBoard
 from data_platform.local import run_events
 from etl import progress
-from etl.progress import StageEvent
 
 if TYPE_CHECKING:
     from data_platform.local.records import RunRecord
@@ -176,7 +177,7 @@ class LiveRuns:
         self.board.run_changed(run)
         self._refresh()
 
-    def _on_stage(self, event: StageEvent) -> None:
+    def _on_stage(self, event: progress.StageEvent) -> None:
         self.board.stage_changed(event)
         self._refresh()
 

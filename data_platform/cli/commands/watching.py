@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypedDict
 
@@ -11,7 +12,8 @@ import typer
 from rich.table import Table
 
 from data_platform.cli.render import Reporter, err, out, print_json, print_run_results, report_dispatch, report_tick
-from data_platform.cli.settings import load, open_lake, parse_time
+from data_platform.cli.run_board import DEFAULT_RECENT
+from data_platform.cli.settings import SETTINGS, load, open_lake, parse_time
 from data_platform.local import LakeError
 
 
@@ -38,19 +40,31 @@ def watch(
             help="Start Spark and warm it up (training runs in a scratch lake) before the first file arrives.",
         ),
     ] = True,
+    recent: Annotated[
+        int,
+        typer.Option(
+            "--recent",
+            min=0,
+            help="On a terminal, the live table shows the runs in flight and this many finished ones.",
+        ),
+    ] = DEFAULT_RECENT,
 ) -> None:
     """Watch local bronze for new or changed files and fire the stack's schedules.
 
     Keeps one warm SparkSession; file-system notifications wake it as soon as a file is
-    complete (polling every --interval is the fallback). Stops cleanly on Ctrl-C or SIGTERM
-    (a second one aborts the run in progress). The clock is LAKE_NOW when set (tests), else
-    the system clock.
+    complete (polling every --interval is the fallback). On a terminal, a live table shows the
+    runs in flight (state, current stage, rows, time) and the most recent finished ones; in a
+    pipe, one plain line per event. Stops cleanly on Ctrl-C or SIGTERM (a second one aborts
+    the run in progress). The clock is LAKE_NOW when set (tests), else the system clock.
 
     Example: lake watch     |     cp orders.csv .lake/data-lake-dev-bronze/sales/
     """
     from data_platform.local.watch import Scheduler, Watcher, clock_from_env
 
-    reporter = Reporter(err)
+    # The live table needs the terminal to itself: --debug streams logs onto it, and --once
+    # stops after one pass, so both print plain lines. Its messages then share its console.
+    live = not once and out.is_terminal and not SETTINGS.debug
+    reporter = Reporter(out if live else err)
     lake = open_lake(reporter)
     try:
         clock = clock_from_env()
@@ -61,7 +75,17 @@ def watch(
             err.print(f"Watching [bold]{lake.bucket_dir(lake.bronze)}[/]")
             _watch_once(lake, watcher, scheduler, clock, settle)
         else:
-            _watch_until_stopped(lake, watcher, scheduler, clock, interval=interval, warm=warm, reporter=reporter)
+            _watch_until_stopped(
+                lake,
+                watcher,
+                scheduler,
+                clock,
+                interval=interval,
+                warm=warm,
+                reporter=reporter,
+                recent=recent,
+                live=live,
+            )
     finally:
         lake.close()
 
@@ -90,7 +114,16 @@ def _watch_once(lake: Any, watcher: Any, scheduler: Any, clock: Any, settle: flo
 
 
 def _watch_until_stopped(
-    lake: Any, watcher: Any, scheduler: Any, clock: Any, *, interval: float, warm: bool, reporter: Reporter
+    lake: Any,
+    watcher: Any,
+    scheduler: Any,
+    clock: Any,
+    *,
+    interval: float,
+    warm: bool,
+    reporter: Reporter,
+    recent: int,
+    live: bool,
 ) -> None:
     """Warm Spark, then poll and tick (woken by file-system notifications) until a signal."""
     from data_platform.local.watch import BronzeEvents, watch_loop
@@ -105,21 +138,55 @@ def _watch_until_stopped(
             err.print(f"[yellow]note[/]: no file-system notifications ({events.error}); polling every {interval}s")
             events = None
         err.print(f"Watching [bold]{lake.bucket_dir(lake.bronze)}[/] (Ctrl-C to stop)")
-        _install_stop_handlers(stop, wake)
+        if live:
+            _watch_live(lake, watcher, scheduler, clock, interval=interval, stop=stop, wake=wake, recent=recent)
+        else:
+            _install_stop_handlers(stop, wake, _say_on_stderr)
+            watch_loop(
+                watcher,
+                scheduler,
+                clock,
+                interval=interval,
+                stop=stop,
+                on_poll=lambda r: _report_poll(lake, r),
+                on_tick=lambda r: report_tick(r, lake.home),
+                wake=wake,
+            )
+        err.print("Stopped.")
+    finally:
+        if events is not None:
+            events.stop()
+
+
+def _watch_live(
+    lake: Any,
+    watcher: Any,
+    scheduler: Any,
+    clock: Any,
+    *,
+    interval: float,
+    stop: threading.Event,
+    wake: threading.Event,
+    recent: int,
+) -> None:
+    """The watch loop under the live table of runs; events are printed above it."""
+    from data_platform.cli.run_board import RunBoard
+    from data_platform.cli.watch_view import LiveRuns, poll_lines, tick_lines
+    from data_platform.local.watch import watch_loop
+
+    view = LiveRuns(out, RunBoard(recent))
+    _install_stop_handlers(stop, wake, view.notify)
+    with view.showing(capture_stderr=err.is_terminal):
         watch_loop(
             watcher,
             scheduler,
             clock,
             interval=interval,
             stop=stop,
-            on_poll=lambda r: _report_poll(lake, r),
-            on_tick=lambda r: report_tick(r, lake.home),
+            on_poll=lambda r: view.print(poll_lines(r, lake.bronze, lake.home)),
+            on_tick=lambda r: view.print(tick_lines(r, lake.home)),
             wake=wake,
         )
-        err.print("Stopped.")
-    finally:
-        if events is not None:
-            events.stop()
 
 
 def _warm_spark(reporter: Reporter, lake: Any) -> None:
@@ -134,13 +201,17 @@ def _warm_spark(reporter: Reporter, lake: Any) -> None:
         err.print(f"[yellow]note[/]: {note}")
 
 
-def _install_stop_handlers(stop: threading.Event, wake: threading.Event) -> None:
+def _say_on_stderr(message: str) -> None:
+    err.print(message, markup=False)
+
+
+def _install_stop_handlers(stop: threading.Event, wake: threading.Event, say: Callable[[str], None]) -> None:
     def handler(signum: int, _frame: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt  # second signal: abort the run in progress
         stop.set()
         wake.set()
-        err.print(f"{signal.Signals(signum).name}: finishing the current run, then stopping (send again to abort it)")
+        say(f"{signal.Signals(signum).name}: finishing the current run, then stopping (send again to abort it)")
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
