@@ -4,7 +4,7 @@ The suite runs `lake` with LAKE_ENGINE=off (tests/conftest.py); these tests turn
 for their own commands, and the `engines` fixture stops every engine they started (killing
 what does not stop), so no JVM outlives the test.
 
-Each engine is a JVM start (tens of seconds on 2 busy cores), so each test starts as few as it
+The tests that start an engine are marked `spark`. Each engine is a JVM start (tens of seconds on 2 busy cores), so each test starts as few as it
 can: parity and the relayed stage events share one upload.
 """
 
@@ -31,7 +31,7 @@ from data_platform.local.engine import EngineClient, code_fingerprint, idle_minu
 from data_platform.local.history import Owner
 from data_platform.local.tables import read_rows
 
-pytestmark = [pytest.mark.cli, pytest.mark.spark]
+pytestmark = [pytest.mark.cli]
 
 REPO = Path(__file__).resolve().parents[1]
 LAKE = Path(sys.executable).with_name("lake")
@@ -208,6 +208,7 @@ def _table(home: Path, dataset: str) -> list[tuple[Any, ...]]:
     return sorted(tuple(re.sub(r"@\d+$", "@<snapshot>", str(row[column])) for column in kept) for row in rows)
 
 
+@pytest.mark.spark
 def test_a_run_through_the_engine_matches_one_in_process_and_relays_its_stages(tmp_path: Path, engines) -> None:
     source = sales_file(tmp_path, "orders.csv")
     via_engine, in_process = tmp_path / "engine" / "home", tmp_path / "in-process" / "home"
@@ -245,6 +246,7 @@ def _project_without_retries(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.spark
 def test_a_killed_engine_fails_the_run_with_a_message_and_a_rerun_succeeds(tmp_path: Path, engines) -> None:
     project = _project_without_retries(tmp_path / "project")
     home = tmp_path / "home"
@@ -283,6 +285,7 @@ def test_a_killed_engine_fails_the_run_with_a_message_and_a_rerun_succeeds(tmp_p
 _ENGINE_RUN_LINE = re.compile(r"data_platform\.engine run (\S+) (\S+): (\S+)$")
 
 
+@pytest.mark.spark
 def test_commands_at_once_start_one_engine_and_never_run_one_job_concurrently(tmp_path: Path, engines) -> None:
     home = tmp_path / "home"
     engines.append(home)
@@ -308,6 +311,7 @@ def test_commands_at_once_start_one_engine_and_never_run_one_job_concurrently(tm
     assert {run["state"] for run in runs_json(home)} == {"SUCCEEDED"}
 
 
+@pytest.mark.spark
 def test_start_status_and_stop(tmp_path: Path, engines) -> None:
     home = tmp_path / "home"
     home.mkdir()
@@ -331,6 +335,7 @@ def test_start_status_and_stop(tmp_path: Path, engines) -> None:
     assert not (home / "_lake" / "engine.json").exists()
 
 
+@pytest.mark.spark
 def test_an_idle_engine_exits_after_the_timeout(tmp_path: Path, engines) -> None:
     home = tmp_path / "home"
     home.mkdir()
