@@ -894,7 +894,14 @@ def warm_latency(bench: Bench, py_start: float) -> Figure:
 
 
 def stop_engine(home: Path) -> None:
-    subprocess.run([*lake_command(), "--home", str(home), "engine", "stop"], cwd=REPO, env=lake_env("on"), check=False)
+    """No engine outlives its figure (stdout is for figures only)."""
+    subprocess.run(
+        [*lake_command(), "--home", str(home), "engine", "stop"],
+        cwd=REPO,
+        env=lake_env("on"),
+        check=False,
+        capture_output=True,
+    )
 
 
 def repeat_latency(bench: Bench, watch_warm_s: float | None) -> Figure:
