@@ -178,6 +178,59 @@ def test_status_and_stop_without_an_engine_say_so(tmp_path: Path) -> None:
     assert json.loads(lake(home, "engine", "status", "--json").stdout) is None
 
 
+class FakeEngine:
+    """Answers `status` on the home's socket as an engine running `fingerprint` would, and
+    notes every request (no Spark: what a client does with the answer is under test)."""
+
+    def __init__(self, home: Path, fingerprint: str) -> None:
+        import socket
+        import threading
+
+        self.fingerprint, self.requests = fingerprint, []
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        socket_path(home).unlink(missing_ok=True)
+        self.listener.bind(str(socket_path(home)))
+        self.listener.listen(4)
+        self.path = socket_path(home)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rwb") as stream:
+                while line := stream.readline():
+                    request = json.loads(line)
+                    self.requests.append(request["op"])
+                    status = {"pid": os.getpid(), "proc_start": "", "fingerprint": self.fingerprint}
+                    stream.write(json.dumps({"status": status} if request["op"] == "status" else {}).encode() + b"\n")
+                    stream.flush()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.path.unlink(missing_ok=True)
+
+
+def test_an_engine_of_other_code_is_not_used(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    client = EngineClient(home)
+    current = FakeEngine(home, code_fingerprint())
+    try:
+        found = client._usable_engine()
+        assert found is not None  # the same code: used, on the connection that asked
+        found[0].close()
+    finally:
+        current.close()
+    stale = FakeEngine(home, "before-a-git-pull")
+    try:
+        assert client._usable_engine() is None
+        assert stale.requests == ["status"]  # asked, then left alone: replaced only under the start lock
+    finally:
+        stale.close()
+
+
 # ------------------------------------------------------------------------------------------
 # On Spark
 

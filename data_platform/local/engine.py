@@ -164,7 +164,10 @@ def read_record(home: Path) -> EngineRecord | None:
 
 
 def code_fingerprint() -> str:
-    """The code an engine runs: an engine started before a `git pull` must not serve after it."""
+    """The code on disk now, which an engine started now would run: an engine started before a
+    `git pull` must not serve after it. Read each time, not cached: a long-running client
+    (`lake watch`) compares the engine with what a new engine would run, or it would replace
+    the engine on every run after a pull."""
     from importlib.metadata import version
 
     # The installed PySpark's version, without importing it: the CLI side stays JVM-free.
@@ -261,7 +264,11 @@ class EngineClient:
         except (EngineLost, OSError):
             pass  # it went away already
         pid = int(status["pid"])
-        _wait_until(lambda: not _pid_alive(pid, status.get("proc_start", "")), timeout)
+        if not _wait_until(lambda: not _pid_alive(pid, status.get("proc_start", "")), timeout):
+            raise LakeError(
+                f"the engine (pid {pid}) was asked to stop but still runs after {timeout:.0f}s (a long run "
+                f"finishing?); `kill {pid}` stops it after that run, `kill -9 {pid}` at once (the run then fails)"
+            )
         return pid
 
     # -- connecting and starting ----------------------------------------------------------
@@ -440,6 +447,7 @@ class EngineServer:
         self._runs_served = 0
         self._current: dict[str, Any] | None = None  # job, run_id, stage of the run in progress
         self._stopping = threading.Event()
+        self._warming = True  # never idle before Spark is up: the idle time counts from a warm engine
         self.spark_started = False
 
     # -- life -----------------------------------------------------------------------------
@@ -478,7 +486,8 @@ class EngineServer:
 
     def _idle_too_long(self) -> bool:
         with self._state_lock:
-            return self._connections == 0 and time.monotonic() - self._last_used > self.idle_seconds
+            idle = self._connections == 0 and not self._warming
+            return idle and time.monotonic() - self._last_used > self.idle_seconds
 
     def _warm_up(self) -> None:
         from data_platform.local.spark import warm_up
@@ -490,7 +499,8 @@ class EngineServer:
         except Exception:  # the first run reports the same problem to its user
             log.exception("warm-up failed")
         with self._state_lock:
-            self._last_used = time.monotonic()  # the idle time counts from a warm engine
+            self._warming = False
+            self._last_used = time.monotonic()
 
     def _write_record(self) -> None:
         record = EngineRecord(
