@@ -399,6 +399,11 @@ class EngineClient:
 
 
 def _pid_alive(pid: int, proc_start: str) -> bool:
+    # An engine this process started (`lake watch` after a `git pull`, say) stays a zombie
+    # once it exits until it is reaped here; a zombie still answers os.kill(pid, 0).
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
     return Owner(pid, socket.gethostname(), proc_start).is_alive()
 
 
