@@ -66,15 +66,25 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print the statu
 
 
 @engine_app.command()
-def start() -> None:
+def start(
+    idle_minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--idle-minutes",
+            min=0.01,
+            help="Exit after this many minutes without a run (default: LAKE_ENGINE_IDLE_MINUTES, else 15). "
+            "An engine already running keeps its own.",
+        ),
+    ] = None,
+) -> None:
     """Start the home's engine now (the first run would), and wait until it listens.
 
-    Example: lake engine start
+    Example: lake engine start --idle-minutes 60
     """
     from data_platform.local.engine import EngineClient
 
     with Reporter(err).working("Starting the engine ..."):
-        found = EngineClient(SETTINGS.home).ensure_started()
+        found = EngineClient(SETTINGS.home, idle_minutes=idle_minutes).ensure_started()
     _print_status(found)
 
 
