@@ -6,7 +6,8 @@ the last one ends with the run (`StageClock.close`). Each change is
 - logged as one line, `stage job=<job> run_id=<run> name=<stage>` (the job log in CloudWatch
   and `.logs/lake.log`; the reliability suite kills runs at these lines);
 - delivered to the listeners subscribed in this process (`subscribe`): the local CLI's
-  progress display is one, fed directly, never by reading logs;
+  progress display is one, fed directly, never by reading logs (a run on the local engine
+  has its events relayed over the engine's socket and `publish`ed in the CLI process);
 - kept as `{"name", "seconds", "rows"}` for the run's summary (`RunSummary.stages`), from
   which `lake report` ranks the slowest stages.
 
@@ -56,7 +57,9 @@ def subscribe(listener: Listener) -> Iterator[None]:
             _listeners.remove(listener)
 
 
-def _publish(event: StageEvent) -> None:
+def publish(event: StageEvent) -> None:
+    """Deliver `event` to this process's listeners: what `StageClock` does, and what a relay
+    does with events of a run in another process (the local engine's, `data_platform.local.engine`)."""
     with _lock:
         listeners = list(_listeners)
     for listener in listeners:
@@ -80,7 +83,7 @@ class StageClock:
         self._finish()
         log.info("stage job=%s run_id=%s name=%s", self.job, self.run_id, name)
         self._current = (name, self._clock())
-        _publish(StageEvent(self.job, self.run_id, name, STARTED))
+        publish(StageEvent(self.job, self.run_id, name, STARTED))
 
     def rows(self, count: int) -> None:
         """The current stage's row count (rows read, rows passed, rows written)."""
@@ -98,4 +101,4 @@ class StageClock:
         seconds, rows = round(self._clock() - began, 3), self._rows
         self._current, self._rows = None, None
         self.stages.append({"name": name, "seconds": seconds, "rows": rows})
-        _publish(StageEvent(self.job, self.run_id, name, FINISHED, seconds, rows))
+        publish(StageEvent(self.job, self.run_id, name, FINISHED, seconds, rows))

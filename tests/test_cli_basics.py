@@ -26,7 +26,22 @@ pytestmark = pytest.mark.cli
 
 REPO = Path(__file__).resolve().parents[1]
 LAKE = Path(sys.executable).with_name("lake")
-COMMANDS = ["upload", "run", "replay", "watch", "tick", "schedules", "runs", "alerts", "validate", "synth", "demo"]
+COMMANDS = [
+    "upload",
+    "run",
+    "replay",
+    "watch",
+    "tick",
+    "schedules",
+    "runs",
+    "alerts",
+    "validate",
+    "synth",
+    "demo",
+    "engine start",
+    "engine status",
+    "engine stop",
+]
 HISTORY_KEYS = {
     "run_id",
     "job",
@@ -133,7 +148,7 @@ def test_a_subcommand_keeps_its_own_options_and_arguments_after_global_ones(caps
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_help_shows_switches_as_switches(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([command, "--help"]) == 0
+    assert main([*command.split(), "--help"]) == 0
     out = capsys.readouterr().out
     assert "<bool>" not in out
     assert "--help  " in out or "--help " in out
@@ -141,7 +156,7 @@ def test_help_shows_switches_as_switches(command: str, capsys: pytest.CaptureFix
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([command, "--help"]) == 0
+    assert main([*command.split(), "--help"]) == 0
     assert "Example" in capsys.readouterr().out
 
 

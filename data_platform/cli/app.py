@@ -14,6 +14,7 @@ from rich.markup import escape
 from typer.core import TyperGroup, TyperOption
 
 from data_platform.cli.commands import demo, ingest, records, stack, tables, watching
+from data_platform.cli.commands.engine import engine_app
 from data_platform.cli.render import err
 from data_platform.cli.settings import SETTINGS
 from data_platform.local import LakeError
@@ -22,7 +23,9 @@ EPILOG = (
     "Environment: LAKE_HOME (--home), LAKE_NOW (a fixed clock for tick/watch), LAKE_RETRY_SCALE "
     "(multiplies the runner's retry delays, e.g. 0.01), LAKE_DRIVER_MEMORY (Spark driver heap, default 2g), "
     "LAKE_JIT (quick: the JVM's quick compiler only; upload sets it for inputs up to 32 MB), LAKE_SPARK_CDS "
-    "(off, or the path of the JVM class archive). Every command takes --help."
+    "(off, or the path of the JVM class archive), LAKE_ENGINE (off: run jobs in the command's own process "
+    "instead of the home's warm engine), LAKE_ENGINE_IDLE_MINUTES (the engine exits after this long unused, "
+    "default 15). Every command takes --help."
 )
 
 
@@ -172,6 +175,7 @@ for command in (
     demo.demo,
 ):
     app.command()(command)
+app.add_typer(engine_app)
 
 
 # ------------------------------------------------------------------------------------------

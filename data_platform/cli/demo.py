@@ -174,6 +174,10 @@ def reset_home(home: Path) -> None:
             f"{home} is not empty and is not a lake home (no {STATE_DIR}/ inside); "
             "refusing to delete it. Pick another --home for the demo"
         )
+    from data_platform.local.engine import stop_engine
+
+    # The home's engine holds its catalog open: a fresh home gets a fresh engine.
+    stop_engine(home)
     shutil.rmtree(home)
 
 

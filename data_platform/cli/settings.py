@@ -52,11 +52,17 @@ def load() -> StackConfig:
 
 
 def open_lake(reporter: Reporter | None = None, stack: StackConfig | None = None, **kwargs: Any) -> LocalLake:
-    """The local lake of the home (created when missing) for `stack` (default: loaded now)."""
+    """The local lake of the home (created when missing) for `stack` (default: loaded now).
+
+    Its jobs run on the home's warm engine (`data_platform.local.engine`; started by the
+    first run that needs it), or in this process with LAKE_ENGINE=off."""
+    from data_platform.local.engine import job_fn_for
     from data_platform.local.lake import LocalLake
 
     stack = stack or load()
     progress = reporter.update if reporter else None
+    if "job_fn" not in kwargs and "runner" not in kwargs:
+        kwargs["job_fn"] = job_fn_for(SETTINGS.home)
     return LocalLake(stack, SETTINGS.home, progress=progress, **kwargs)
 
 

@@ -2,7 +2,8 @@
 
 Buckets are folders under a lake home, named exactly like the stack's buckets; S3 events are
 built, routed and turned into job arguments by the same functions the Pulumi program deploys
-(`data_platform.contract`); jobs run in-process on local Spark.
+(`data_platform.contract`); jobs run on local Spark, in the home's warm engine (`engine`)
+or in the command's own process.
 
 - `lake.LocalLake`      buckets, upload, routing, runs, after-job chaining, alerts
 - `runner.LocalRunner`  the Step Functions runner's retry + Glue's MaxRetries/MaxConcurrentRuns
@@ -11,6 +12,7 @@ built, routed and turned into job arguments by the same functions the Pulumi pro
 - `history.History`     SQLite run history, slots, schedule fires, alerts outbox
 - `watch`               bronze watcher and scheduler with an injectable clock
 - `spark`, `training`   jobs on this process's SparkSession; warm-up and training runs
+- `engine`              the home's warm engine: a long-lived process running jobs for the CLI
 - `tables`              the lake home's Iceberg tables: listings, history, rollback, maintenance
 - `class_archive`       the JVM class archive `make setup` builds
 - `cloud`               the same commands against the deployed stack (boto3)

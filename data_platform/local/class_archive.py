@@ -50,7 +50,9 @@ def build(target: Path, *, timeout: float = 600) -> None:
         csv = Path(work) / "train.csv"
         csv.write_text(training_csv(), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if k not in ("LAKE_HOME", "LAKE_NOW")}
-        env.update({CDS_DUMP_ENV: str(dump), CDS_ENV: "off"})
+        # In this process (LAKE_ENGINE=off): the JVM writes the archive when it exits, and
+        # the local engine's JVM would outlive the training command.
+        env.update({CDS_DUMP_ENV: str(dump), CDS_ENV: "off", "LAKE_ENGINE": "off"})
         command = [
             sys.executable,
             "-c",

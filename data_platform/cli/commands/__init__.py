@@ -7,4 +7,5 @@ local runtime (`data_platform.local`) or, with `--cloud`, to `data_platform.loca
 - `tables`    history, rollback, maintain: the silver/gold Iceberg tables
 - `stack`     validate, synth: the stack config and what `pulumi up` would create
 - `demo`      demo: the guided demo (`data_platform.cli.demo`)
+- `engine`    engine start, status, stop: the home's warm engine (`data_platform.local.engine`)
 """

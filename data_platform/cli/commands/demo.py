@@ -21,9 +21,12 @@ def demo(
     Example: lake --home .lake-demo demo
     """
     from data_platform.cli.demo import run_demo
+    from data_platform.local.engine import EngineClient, engine_enabled
 
     stack = load()
     reporter = Reporter(err)
-    code = run_demo(stack, SETTINGS.home, out=out, err=err, reporter=reporter, reset=not keep)
+    # On the home's warm engine unless LAKE_ENGINE=off (then run_demo starts Spark here).
+    job_fn = EngineClient(SETTINGS.home).run if engine_enabled() else None
+    code = run_demo(stack, SETTINGS.home, out=out, err=err, reporter=reporter, reset=not keep, job_fn=job_fn)
     if code:
         raise typer.Exit(code)

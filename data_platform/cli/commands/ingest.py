@@ -34,6 +34,10 @@ QUICK_JIT_MAX_BYTES = 32 * 2**20
 
 
 def _choose_jit(input_bytes: int) -> None:
+    from data_platform.local.engine import engine_enabled
+
+    if engine_enabled():
+        return  # the run goes to the long-lived engine, which keeps the optimizing compiler
     from etl.session import JIT_ENV
 
     if JIT_ENV not in os.environ and input_bytes <= QUICK_JIT_MAX_BYTES:

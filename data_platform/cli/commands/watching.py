@@ -51,7 +51,8 @@ def watch(
 ) -> None:
     """Watch local bronze for new or changed files and fire the stack's schedules.
 
-    Keeps one warm SparkSession; file-system notifications wake it as soon as a file is
+    Runs on the home's warm engine (LAKE_ENGINE=off: one SparkSession in this process),
+    warmed up with training runs first; file-system notifications wake it as soon as a file is
     complete (polling every --interval is the fallback). On a terminal, a live table shows the
     runs in flight (state, current stage, rows, time) and the most recent finished ones; in a
     pipe, one plain line per event. Stops cleanly on Ctrl-C or SIGTERM (a second one aborts
@@ -190,13 +191,20 @@ def _watch_live(
 
 
 def _warm_spark(reporter: Reporter, lake: Any) -> None:
+    from data_platform.local.engine import EngineClient, engine_enabled
     from data_platform.local.spark import warm_up
     from data_platform.local.training import train
 
-    with reporter.working("Starting Spark (once; later runs reuse it) ..."):
-        warm_up()
+    if engine_enabled():  # the home's engine, which later `lake upload`s find warm too
+        with reporter.working("Starting the engine (once; later runs and commands reuse it) ..."):
+            EngineClient(lake.home).ensure_started()
+        job_fn = lake.runner.job_fn
+    else:
+        with reporter.working("Starting Spark (once; later runs reuse it) ..."):
+            warm_up()
+        job_fn = None
     with reporter.working("Warming up: training runs in a scratch lake (later runs are faster) ..."):
-        note = train(lake.stack)
+        note = train(lake.stack, job_fn=job_fn)
     if note:
         err.print(f"[yellow]note[/]: {note}")
 
