@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from data_platform.config import JobKind, PlatformConfig
 from data_platform.contract import runs
+from data_platform.contract.data_docs import data_docs_arguments
 from data_platform.contract.naming import DATA_LAYERS
 
 
@@ -32,6 +33,8 @@ def default_job_arguments(cfg: PlatformConfig, job: str) -> dict[str, str]:
         own = runs.dataset_job_arguments(
             source_prefix=source.prefix, source_suffix=source.suffix, max_drop_ratio=job_cfg.max_drop_ratio
         )
+        # Where its gate's validations are rendered (the maintenance job has no gate).
+        own.update(data_docs_arguments(bucket=cfg.bucket_name("artifacts"), env=cfg.environment))
     return runs.default_job_arguments(
         env=cfg.environment,
         buckets={layer: cfg.bucket_name(layer) for layer in DATA_LAYERS},

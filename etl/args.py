@@ -17,6 +17,7 @@ from types import MappingProxyType
 # The trigger sources and the default names are the contract's (data_platform.contract, which
 # the Glue zip carries): the runner that passes the arguments and the job that parses them
 # share one definition.
+from data_platform.contract.data_docs import check_execution_name
 from data_platform.contract.naming import DATA_LAYERS, DEFAULT_NAME_PREFIX, Names
 from data_platform.contract.runs import TriggerSource
 
@@ -40,6 +41,9 @@ _KNOWN_KEYS = {
     "max_drop_ratio": "max_drop_ratio",
     "upstream_job": "upstream_job",
     "upstream_run_id": "upstream_run_id",
+    "data_docs_bucket": "data_docs_bucket",
+    "data_docs_prefix": "data_docs_prefix",
+    "execution_name": "execution_name",
 }
 
 # Run ids and names end up inside object keys, so they may not contain "/" or spaces.
@@ -75,6 +79,11 @@ class JobArguments:
     max_drop_ratio: float = 0.05
     upstream_job: str | None = None
     upstream_run_id: str | None = None
+    # Where the gate's validations are rendered as Data Docs (both or neither: without them a
+    # run writes none), and the runner execution that started the run (names its page's link).
+    data_docs_bucket: str | None = None
+    data_docs_prefix: str | None = None
+    execution_name: str | None = None
     extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
@@ -164,6 +173,7 @@ def _build(known: dict[str, object], extra: dict[str, str]) -> JobArguments:
         raise ValueError(f"--storage_root {root!r} must be 's3://' or an absolute local directory")
 
     _check_trigger(values)
+    _check_data_docs(values)
     if "upstream_run_id" in values and not _RUN_ID.match(str(values["upstream_run_id"])):
         raise ValueError(f"--upstream_run_id {values['upstream_run_id']!r} is invalid")
     return JobArguments(**values, extra=MappingProxyType(dict(extra)))  # type: ignore[arg-type]
@@ -175,6 +185,27 @@ def _check_trigger(values: dict[str, object]) -> None:
         raise ValueError("--trigger_source s3_event needs --source_key (the object that was created)")
     if trigger is TriggerSource.JOB_SUCCEEDED and "upstream_run_id" not in values:
         raise ValueError("--trigger_source job_succeeded needs --upstream_run_id (the upstream run)")
+
+
+def _check_data_docs(values: dict[str, object]) -> None:
+    given = [key for key in ("data_docs_bucket", "data_docs_prefix") if key in values]
+    if len(given) == 1:
+        other = "data_docs_prefix" if given == ["data_docs_bucket"] else "data_docs_bucket"
+        raise ValueError(f"--{given[0]} needs --{other} (where the Data Docs go: both or neither)")
+    if "data_docs_bucket" in values and not _BUCKET.match(str(values["data_docs_bucket"])):
+        raise ValueError(f"--data_docs_bucket {values['data_docs_bucket']!r} is not a valid bucket name")
+    if "data_docs_prefix" in values:
+        prefix = str(values["data_docs_prefix"])
+        # Segments between slashes, each a plain name: no absolute path, no `..`, no backslash.
+        folders = prefix.split("/")[:-1]
+        if not folders or prefix[-1] != "/" or any(f in ("", ".", "..") or "\\" in f or "\x00" in f for f in folders):
+            raise ValueError(
+                f"--data_docs_prefix {prefix!r} is invalid: a relative folder ending in '/', e.g. data-docs/dev/"
+            )
+    if "execution_name" in values:
+        problem = check_execution_name(str(values["execution_name"]))
+        if problem:
+            raise ValueError(f"--execution_name: {problem}")
 
 
 def _ratio(raw: str) -> float:

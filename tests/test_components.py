@@ -329,6 +329,11 @@ def test_glue_default_arguments_extend_the_contract():
     # Glue 4.0-and-earlier switches are not sent to a 5.0 job.
     assert not {"--enable-continuous-cloudwatch-log", "--continuous-log-logGroup"} & set(arguments)
     assert arguments["--TempDir"] == "s3://art/glue/tmp/sales_etl/"
+    # Its gate's Data Docs: the stack's prefix of its artifacts bucket (the role's grant).
+    assert (arguments["--data_docs_bucket"], arguments["--data_docs_prefix"]) == (
+        "data-lake-prod-artifacts",
+        "data-docs/prod/",
+    )
     assert arguments["--datalake-formats"] == "iceberg"
     conf = dict(setting.split("=", 1) for setting in arguments["--conf"].split(" --conf "))
     assert conf["spark.sql.catalog.lake.catalog-impl"] == "org.apache.iceberg.aws.glue.GlueCatalog"
@@ -351,7 +356,7 @@ def test_the_maintenance_job_gets_the_stacks_tables_and_retention_as_it_reads_th
     cfg = PROD.platform
     arguments = job_arguments.default_job_arguments(cfg, "table_maintenance")
     assert arguments["--database"] == "data_lake_prod"
-    assert not {"--source_prefix", "--source_suffix", "--max_drop_ratio"} & set(arguments)
+    assert not {"--source_prefix", "--source_suffix", "--max_drop_ratio", "--data_docs_bucket"} & set(arguments)
     parsed = JobArguments.from_mapping(arguments)
     assert tables_from(parsed) == ["customers", "inventory", "products", "sales", "sales_daily"]
     assert retention_from(parsed) == Retention(snapshot_days=14, min_snapshots=20, orphan_days=3)

@@ -76,6 +76,15 @@ def test_empty_values_mean_not_given():
         ({"env": "Prod!"}, "--env 'Prod!' is invalid"),
         ({"silver_bucket": "Bad_Bucket"}, "--silver_bucket 'Bad_Bucket' is not a valid bucket name"),
         ({"storage_root": "relative/dir"}, "--storage_root 'relative/dir' must be 's3://' or an absolute"),
+        ({"data_docs_bucket": "data-lake-dev-artifacts"}, "--data_docs_bucket needs --data_docs_prefix"),
+        ({"data_docs_prefix": "data-docs/dev/"}, "--data_docs_prefix needs --data_docs_bucket"),
+        ({"data_docs_bucket": "Art", "data_docs_prefix": "d/"}, "--data_docs_bucket 'Art' is not a valid bucket"),
+        ({"data_docs_bucket": "art", "data_docs_prefix": "data-docs/dev"}, "--data_docs_prefix 'data-docs/dev' is"),
+        ({"data_docs_bucket": "art", "data_docs_prefix": "/data-docs/"}, "--data_docs_prefix '/data-docs/' is"),
+        ({"data_docs_bucket": "art", "data_docs_prefix": "data-docs/../x/"}, "--data_docs_prefix 'data-docs/../x/'"),
+        ({"execution_name": "a/b"}, "--execution_name: execution name 'a/b' is invalid"),
+        ({"execution_name": ".."}, "--execution_name: execution name '..' is invalid"),
+        ({"execution_name": "x" * 81}, "is invalid: 1-80 characters"),
     ],
 )
 def test_invalid_arguments_are_refused_with_a_clear_message(values, message):
@@ -93,3 +102,22 @@ def test_the_database_defaults_from_the_environment_and_must_be_a_glue_name():
     assert JobArguments.from_mapping({"database": "analytics_prod"}).database == "analytics_prod"
     with pytest.raises(ValueError, match="--database 'Sales-DB' is invalid"):
         JobArguments.from_mapping({"database": "Sales-DB"})
+
+
+def test_the_data_docs_location_and_the_execution_are_kept_and_optional():
+    args = JobArguments.from_mapping(
+        {
+            "--data_docs_bucket": "data-lake-dev-artifacts",
+            "--data_docs_prefix": "data-docs/dev/",
+            "--execution_name": "0f9e8d7c-6b5a-4321-8765-43210fedcba9",
+        }
+    )
+    assert (args.data_docs_bucket, args.data_docs_prefix, args.execution_name) == (
+        "data-lake-dev-artifacts",
+        "data-docs/dev/",
+        "0f9e8d7c-6b5a-4321-8765-43210fedcba9",
+    )
+    # A run started without them (a job run by hand) writes no Data Docs; the runner passes
+    # every per-run key, empty when not applicable.
+    bare = JobArguments.from_mapping({"--execution_name": ""})
+    assert (bare.data_docs_bucket, bare.data_docs_prefix, bare.execution_name) == (None, None, None)

@@ -332,7 +332,11 @@ def test_runner_definition_starts_glue_synchronously_with_every_run_argument():
     assert task["Type"] == "Task"
     assert task["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
     assert task["Parameters"]["JobName"] == "data-lake-dev-sales_etl"
-    assert task["Parameters"]["Arguments"] == {f"--{field}.$": f"$.{field}" for field in runs.RUN_ARGUMENT_FIELDS}
+    assert task["Parameters"]["Arguments"] == {
+        **{f"--{field}.$": f"$.{field}" for field in runs.RUN_ARGUMENT_FIELDS},
+        # The execution's name, from the context object: what the alert finds the run's page by.
+        "--execution_name.$": "$$.Execution.Name",
+    }
     assert "--trigger_source.$" in task["Parameters"]["Arguments"]
 
 

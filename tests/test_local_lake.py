@@ -105,8 +105,13 @@ def test_each_s3_rule_runs_its_job_with_the_runner_arguments(
         **job_arguments.job_run_arguments(stack.platform, job, expected_input),
         "--JOB_RUN_ID": run.run_id,
         "--storage_root": str(lake.home),
+        "--execution_name": run.run_id,  # locally the runner's execution is the run
     }
     assert (called_job, arguments) == (job, expected)
+    assert (arguments["--data_docs_bucket"], arguments["--data_docs_prefix"]) == (
+        stack.platform.bucket_name("artifacts"),
+        f"data-docs/{stack.platform.environment}/",
+    )
     assert arguments["--source_key"] == key
     assert arguments["--source_bucket"] == stack.platform.bucket_name("bronze")
     assert (run.state, run.trigger_name, run.source_key) == ("SUCCEEDED", rule, key)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from data_platform.contract.data_docs import EXECUTION_NAME_ARGUMENT
 from data_platform.contract.runner_errors import PERMANENT_ERRORS, RUN_FAILED, RUNNER_RETRY, RetryPolicy
 from data_platform.contract.runs import RUN_ARGUMENT_FIELDS
 
@@ -37,8 +38,14 @@ def glue_sync_resource(partition: str = "aws") -> str:
 
 
 def run_arguments() -> dict[str, str]:
-    """`{"--trigger_source.$": "$.trigger_source", ...}`: every run argument from the input."""
-    return {f"--{field}.$": f"$.{field}" for field in RUN_ARGUMENT_FIELDS}
+    """`{"--trigger_source.$": "$.trigger_source", ...}`: every run argument from the input, and
+    the execution's own name from the context object, which the job names its Data Docs link
+    after (contract.data_docs: the alert finds the run's page by it).
+    https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html"""
+    return {
+        **{f"--{field}.$": f"$.{field}" for field in RUN_ARGUMENT_FIELDS},
+        f"{EXECUTION_NAME_ARGUMENT}.$": "$$.Execution.Name",
+    }
 
 
 def retry_block(policy: RetryPolicy = RUNNER_RETRY) -> dict[str, Any]:

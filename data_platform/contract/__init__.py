@@ -9,5 +9,6 @@ checks and the jobs on Glue (the Glue zip carries this package) all share one de
 - `naming`         physical resource names and their AWS limits
 - `runs`           trigger sources, run states, runner input -> job arguments, input transformers
 - `alerts`         one alert per failed run: the runner's failure pattern and the alert text
+- `data_docs`      where a stack's Data Docs live and how a run's validation page is found
 - `runner_errors`  the runner's error table: which errors it retries, how, and why
 """

@@ -23,6 +23,7 @@ from typing import Any
 from data_platform import job_arguments
 from data_platform.config import PlatformConfig, StackConfig
 from data_platform.contract import alerts, events
+from data_platform.contract.data_docs import EXECUTION_NAME_ARGUMENT
 from data_platform.contract.naming import DATA_LAYERS
 from data_platform.contract.runs import (
     glue_job_state_change_event,
@@ -248,6 +249,8 @@ class LocalLake:
         arguments = job_arguments.job_run_arguments(self.cfg, job, run_input)
         arguments["--JOB_RUN_ID"] = run_id
         arguments["--storage_root"] = str(self.home)
+        # The runner execution that starts the run: locally the run itself (its alert names it so).
+        arguments[EXECUTION_NAME_ARGUMENT] = run_id
         record = self.runner.run(
             RunRequest(
                 job=job,
