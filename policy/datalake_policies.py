@@ -620,7 +620,7 @@ class _JobView:
     glue_name: str
     source_prefix: str | None
     data_buckets: dict[str, str]  # bucket name -> layer
-    artifact_prefixes: dict[str, set[str]]  # bucket -> prefixes the job's own code/temp live under
+    artifact_prefixes: dict[str, set[str]]  # bucket -> prefixes of the job's own code, temp and Data Docs
     tables: tuple[str, ...] | None = None  # the maintenance job's `--tables`; None for a dataset job
 
 
@@ -642,6 +642,12 @@ def _job_view(job: StackResource) -> _JobView:
         bucket, key = match.groups()
         prefix = key if key.endswith("/") or key == "" else _dirname(key)
         artifacts.setdefault(bucket, set()).add(prefix)
+    # Where the job writes its gate's Data Docs (a bucket and a folder of it, both arguments).
+    # A prefix without its closing "/" would cover every key that starts like it: not counted.
+    docs_bucket, docs_prefix = args.get("--data_docs_bucket"), args.get("--data_docs_prefix")
+    if isinstance(docs_bucket, str) and isinstance(docs_prefix, str) and docs_prefix.endswith("/"):
+        if not contains_unknown([docs_bucket, docs_prefix]):
+            artifacts.setdefault(docs_bucket, set()).add(docs_prefix)
     name = job.props.get("name")
     source_prefix = args.get("--source_prefix")
     tables = args.get("--tables")
@@ -890,7 +896,7 @@ def _grant_problem(
         own = job.artifact_prefixes[grant.bucket]
         if any(key.startswith(p) for p in own) and key:
             return None
-        return f"outside its own code and temp folders ({', '.join(sorted(own))})"
+        return f"outside its own code, temp and Data Docs folders ({', '.join(sorted(own))})"
     if grant.bucket_level and key == "":
         return "the whole bucket; only s3:ListBucket may be granted on a bucket as a whole"
     if job.tables is not None:

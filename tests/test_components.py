@@ -454,6 +454,11 @@ def test_glue_job_security_logs_and_role(prod_package):
     policy = named(resources, "aws:iam/rolePolicy:RolePolicy", "-role-policy")["policy"]
     assert "arn:aws:s3:::data-lake-dev-bronze/sales/*" in policy
     assert "products" not in policy and "customers" not in policy
+    [docs] = [s for s in json.loads(policy)["Statement"] if s.get("Sid") == "WriteDataDocs"]
+    assert docs["Action"] == ["s3:GetObject", "s3:PutObject"]
+    assert docs["Resource"] == "arn:aws:s3:::data-lake-dev-artifacts/data-docs/dev/*"
+    maintenance = declared(lambda: glue_job(DEV, "table_maintenance", prod_package, entry_script("table_maintenance")))
+    assert "data-docs" not in named(maintenance, "aws:iam/rolePolicy:RolePolicy", "-role-policy")["policy"]
 
 
 @pulumi.runtime.test

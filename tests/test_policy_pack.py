@@ -343,7 +343,26 @@ def test_job_role_acting_on_a_whole_bucket_or_reading_others_code_fails(stack):
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{artifacts}/glue/jobs/sales_etl/*"},
     )
     text = messages(rules.glue_job_roles_scoped(stack))
-    assert "the whole bucket" in text and "outside its own code and temp folders" in text
+    assert "the whole bucket" in text and "outside its own code, temp and Data Docs folders" in text
+
+
+def test_job_role_writing_data_docs_outside_its_stacks_prefix_fails(stack):
+    """The job's `--data_docs_prefix` of the artifacts bucket is its own; another stack's, or
+    the whole Data Docs root, is not."""
+    artifacts = _bucket(stack, "artifacts")
+    env = "prod" if "prod" in artifacts else "dev"
+    other = "dev" if env == "prod" else "prod"
+    assert rules.glue_job_roles_scoped(stack) == []  # the stack's own grant passes
+    for resource in (f"data-docs/{other}/*", "data-docs/*"):
+        _edit_job_policy(
+            stack,
+            "sales_etl",
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{artifacts}/{resource}"},
+        )
+    text = messages(rules.glue_job_roles_scoped(stack))
+    assert f"s3://{artifacts}/data-docs/{other}/*: outside its own code, temp and Data Docs folders" in text
+    assert f"s3://{artifacts}/data-docs/*: outside its own code, temp and Data Docs folders" in text
+    assert f"data-docs/{env}/" in text  # the message names the job's own folders
 
 
 def test_job_role_listing_its_buckets_only_under_a_prefix_fails(stack):

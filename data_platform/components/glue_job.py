@@ -165,6 +165,7 @@ class GlueJob(pulumi.ComponentResource):
         )
         access = iam.job_s3_access(self._cfg, job)
         catalog = iam.job_catalog_access(self._cfg, job)
+        data_docs = iam.job_data_docs(self._cfg, job)
         artifacts = self._cfg.bucket_name("artifacts")
         log_groups = list(job_log_groups(self._cfg, job).values())
         policy = pulumi.Output.all(self._args.account, self._args.kms_key_arn).apply(
@@ -178,6 +179,7 @@ class GlueJob(pulumi.ComponentResource):
                     temp_prefix=temp_prefix(job),
                     kms_key_arn=values[1],
                     log_group_names=log_groups,
+                    data_docs=data_docs,
                 )
             )
         )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from data_platform.config import JobKind, Layer, PlatformConfig
+from data_platform.contract.data_docs import data_docs_prefix
 
 POLICY_VERSION = "2012-10-17"
 
@@ -56,6 +57,12 @@ XRAY_ACTIONS: tuple[str, ...] = (
 GLUE_SYNC_ACTIONS: tuple[str, ...] = ("glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun")
 
 S3_READ_ACTIONS: tuple[str, ...] = ("s3:GetObject",)
+# Data Docs are written object by object (PutObject; HeadObject and GetObject, which read the
+# stored validations and see whether the site's static files are there, both need
+# s3:GetObject) and never deleted.
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
+DATA_DOCS_ACTIONS: tuple[str, ...] = ("s3:GetObject", "s3:PutObject")
 S3_WRITE_ACTIONS: tuple[str, ...] = (
     "s3:GetObject",
     "s3:PutObject",
@@ -337,6 +344,15 @@ def job_s3_access(cfg: PlatformConfig, job: str) -> JobS3Access:
     return JobS3Access(reads=tuple(reads), writes=writes)
 
 
+def job_data_docs(cfg: PlatformConfig, job: str) -> S3Grant | None:
+    """Where a dataset job writes the Data Docs of its gate's validations: the stack's prefix of
+    the artifacts bucket, which its `--data_docs_prefix` names (job_arguments). The maintenance
+    job has no gate."""
+    if cfg.jobs[job].kind is JobKind.MAINTENANCE:
+        return None
+    return S3Grant(cfg.bucket_name("artifacts"), data_docs_prefix(cfg.environment))
+
+
 def source_tables(cfg: PlatformConfig, job: str) -> list[str]:
     """The tables a job reads: those whose location its silver/gold source prefix names
     (`sales_daily` reads `sales`); a bronze source is objects, no table."""
@@ -430,10 +446,26 @@ def glue_job_policy(
     temp_prefix: str,
     kms_key_arn: str,
     log_group_names: Sequence[str],
+    data_docs: S3Grant | None = None,
 ) -> dict[str, Any]:
-    """The job role: read its input, write its dataset's table and bookkeeping, nothing else."""
+    """The job role: read its input, write its dataset's table and bookkeeping, and its gate's
+    Data Docs (`data_docs`, see job_data_docs), nothing else."""
     p = account.partition
     own_buckets = [g.bucket for g in (*access.reads, *access.writes, S3Grant(artifacts_bucket, ""))]
+    if data_docs is not None:
+        own_buckets.append(data_docs.bucket)
+    docs_statements = (
+        []
+        if data_docs is None
+        else [
+            {
+                "Sid": "WriteDataDocs",
+                "Effect": "Allow",
+                "Action": list(DATA_DOCS_ACTIONS),
+                "Resource": objects_arn(p, data_docs.bucket, data_docs.prefix),
+            }
+        ]
+    )
     return document(
         [
             *_grant_statements("ReadInput", S3_READ_ACTIONS, p, access.reads),
@@ -450,6 +482,7 @@ def glue_job_policy(
                 "Action": list(S3_WRITE_ACTIONS),
                 "Resource": objects_arn(p, artifacts_bucket, temp_prefix),
             },
+            *docs_statements,
             _list_statement("ListOwnBuckets", p, own_buckets),
             {
                 "Sid": "LocateBuckets",
