@@ -29,6 +29,8 @@ class Gate:
         self.max_drop_ratio = max_drop_ratio
         self.quarantine = quarantine
         self.summary = summary
+        # The check whose validation went to quarantine with the rows (the run's Data Docs).
+        self.quarantined: GateResult | None = None
 
     def check_raw(self, raw: DataFrame, rules: Sequence[Rule]) -> GateResult:
         """The raw rules on the rows as read (they count the rows the run read)."""
@@ -63,6 +65,7 @@ class Gate:
                 summary.quarantine_path = self.quarantine.write_rows(
                     dropped, gate, reason=None, source_keys=summary.source_keys
                 )
+                self.quarantined = gate
         finally:
             dropped.unpersist()
 
@@ -84,3 +87,4 @@ class Gate:
         summary.quarantine_path = self.quarantine.write_rows(
             tagged, gate, reason=summary.error, source_keys=summary.source_keys
         )
+        self.quarantined = gate

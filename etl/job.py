@@ -11,6 +11,7 @@ traceback. Each step has its own module:
 - etl.gate        the raw checks and the quality gate; etl.quarantine, what they refuse
 - etl.load        the typed rows held from the transform to the write, and the finish (run
                   manifest, ledger); the write itself is one commit through etl.tables
+- etl.data_docs   the quarantined validation rendered as Data Docs, once the run is decided
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pyspark.sql.types import StructType
 from data_platform.contract.runs import RunState
 from etl.args import JobArguments
 from etl.base import InputError, JobContext, RunSummary, one_line, utc_timestamp
+from etl.data_docs import DataDocs
 from etl.gate import Gate
 from etl.inputs import planned_objects, screen
 from etl.load import finish, gate_makes_keys_unique, typed_rows
@@ -37,6 +39,9 @@ from etl.tables.spec import Commit, DatasetSpec, WriteResult
 from etl.tables.table import IcebergTable
 
 log = logging.getLogger("etl")
+
+# The summary's warning of a run whose Data Docs could not be written.
+DATA_DOCS_NOT_WRITTEN = "data_docs_not_written"
 
 
 class BaseGlueJob:
@@ -58,6 +63,7 @@ class BaseGlueJob:
         self.run_id = args.job_run_id
         self.now = datetime.now(UTC)
         self.stages = StageClock(self.name, self.run_id)
+        self._gate: Gate | None = None
 
     # ---- what a job fills in (or may replace) -----------------------------------------------
 
@@ -173,6 +179,7 @@ class BaseGlueJob:
             log.exception("run %s of %s failed unexpectedly", self.run_id, self.name)
             summary.state, summary.error_kind = RunState.FAILED, "internal"
             summary.error = one_line(f"internal error: {type(error).__name__}: {error}")
+        self._publish_data_docs(summary)
         summary.stages = self.stages.close()
         summary.ended_at = utc_timestamp(datetime.now(UTC))
         log.info("run end job=%s run_id=%s state=%s error=%s", self.name, self.run_id, summary.state, summary.error)
@@ -214,8 +221,39 @@ class BaseGlueJob:
             summary.warnings["inputs_rejected"] = len(refused)
             self.quarantine.record_rejected(summary, [(obj.key, reason) for obj, reason in refused])
 
+    def _publish_data_docs(self, summary: RunSummary) -> None:
+        """The validation this run quarantined, as Data Docs (`etl.data_docs`), when the run
+        has a place for them. Last, once the run is decided: silver is committed (or nothing
+        is, and the quarantine holds the input), the ledger written, and `validation.json` in
+        the quarantine keeps the validation itself. So a failed or killed write here loses no
+        data and changes no outcome; it is logged as an error and noted in the summary's
+        warnings (`lake docs` renders the quarantined validation again). A run whose gate
+        passed every row quarantined nothing and pays nothing here."""
+        gate, args = (self._gate.quarantined if self._gate else None), self.args
+        if gate is None or not args.data_docs_bucket or not args.data_docs_prefix:
+            return
+        self.stage("data docs")
+        try:
+            DataDocs(self.storage, args.data_docs_bucket, args.data_docs_prefix).publish(
+                gate.validation,
+                run_id=self.run_id,
+                run_time=self.now,
+                batch=self.name,
+                execution_name=args.execution_name,
+            )
+        except Exception as error:
+            log.exception(
+                "Data Docs of run %s of %s not written to %s (the run's outcome and data stand; its "
+                "validation is in the quarantine's validation.json): %s",
+                self.run_id, self.name,
+                self.storage.spark_path(args.data_docs_bucket, args.data_docs_prefix),
+                one_line(f"{type(error).__name__}: {error}"),
+            )  # fmt: skip
+            summary.warnings[DATA_DOCS_NOT_WRITTEN] = 1
+
     def _gate_transform_load(self, ctx: JobContext, raw: DataFrame, summary: RunSummary) -> None:
         gate = Gate(job=self.name, max_drop_ratio=self.args.max_drop_ratio, quarantine=self.quarantine, summary=summary)
+        self._gate = gate
         # Every row must map back to its bronze object, or lineage (and the merge) breaks. A
         # read of one object sets the key as a constant, so there is nothing to check.
         raw_rules = [*self.raw_rules()]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import posixpath
 from datetime import UTC, datetime
+from pathlib import Path
 
 import boto3
 import pytest
@@ -10,11 +13,14 @@ from browser import headless_chromium, open_file
 from moto import mock_aws
 from selenium.webdriver.common.by import By
 
-from etl.data_docs import DataDocs, docs_prefix
+from data_platform.config import load_stack
+from data_platform.local.docs import build_local_docs, validation_pages
+from etl.data_docs import DataDocs, docs_prefix, link_target
 from etl.quality import Action, between, not_null, run_gate
 from etl.storage import LocalStorage, S3Storage
 
 BUCKET = "data-lake-dev-artifacts"
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +46,7 @@ pytestmark = pytest.mark.spark
 def test_a_runs_page_shows_each_failed_expectation_with_its_unexpected_count(tmp_path, validation):
     docs = DataDocs(LocalStorage(tmp_path), BUCKET, docs_prefix("dev"))
     page = docs.store(validation, run_id="jr_42", run_time=at(0), batch="sales_etl")
-    index = docs.build()
+    index = docs.build().index
     assert (tmp_path / BUCKET / index).is_file()
     with headless_chromium() as browser:
         open_file(browser, tmp_path / BUCKET / page.key)
@@ -70,7 +76,7 @@ def test_the_cloud_site_is_written_through_s3(validation):
         client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         docs = DataDocs(S3Storage(client), BUCKET, docs_prefix("prod"))
         page = docs.store(validation, run_id="jr_7", run_time=at(7), batch="sales_etl")
-        index = docs.build(pages=[page])
+        index = docs.build(pages=[page]).index
         keys = {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET)["Contents"]}
         assert index == "data-docs/prod/site/index.html" and index in keys and page.key in keys
         assert all(k.startswith("data-docs/prod/") for k in keys)
@@ -79,3 +85,62 @@ def test_the_cloud_site_is_written_through_s3(validation):
         docs.build(pages=[page])  # the static assets are written once
         again = {o["Key"]: o["LastModified"] for o in client.list_objects_v2(Bucket=BUCKET)["Contents"]}
         assert static and all(k in again for k in static)
+
+
+def test_a_published_run_is_linked_under_its_execution_and_the_link_opens_its_page(tmp_path, validation):
+    """The link is the page the alert names: in a browser it lands on the run's GX page."""
+    docs = DataDocs(LocalStorage(tmp_path), BUCKET, docs_prefix("dev"))
+    page = docs.publish(validation, run_id="jr_9", run_time=at(9), batch="sales_etl", execution_name="exec-9")
+    link = tmp_path / BUCKET / "data-docs/dev/site/runs/exec-9.html"
+    assert (link.parent / link_target(link.read_bytes())).resolve() == (tmp_path / BUCKET / page.key).resolve()
+    assert page.key in link.read_text()  # the page's key, for `aws s3 presign`
+    with headless_chromium() as browser:
+        open_file(browser, link)
+        assert browser.current_url == (tmp_path / BUCKET / page.key).resolve().as_uri()
+        assert "jr_9" in browser.find_element(By.TAG_NAME, "body").text
+    # A job without an execution (run by hand) still renders its page, and links nothing.
+    docs.publish(validation, run_id="jr_10", run_time=at(10), batch="sales_etl", execution_name=None)
+    assert sorted(p.name for p in link.parent.iterdir()) == ["exec-9.html"]
+    assert docs.stored_runs() == {"jr_9", "jr_10"}
+
+
+def test_a_published_run_on_s3_writes_only_under_its_stacks_prefix(validation):
+    with mock_aws():
+        client = boto3.client("s3", region_name="eu-west-1")
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        docs = DataDocs(S3Storage(client), BUCKET, docs_prefix("prod"))
+        page = docs.publish(validation, run_id="jr_1", run_time=at(1), batch="sales_etl", execution_name="e-1")
+        keys = {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET)["Contents"]}
+        assert {page.key, "data-docs/prod/site/index.html", "data-docs/prod/site/runs/e-1.html"} <= keys
+        assert all(k.startswith("data-docs/prod/") for k in keys)
+        link = client.get_object(Bucket=BUCKET, Key="data-docs/prod/site/runs/e-1.html")["Body"].read()
+        assert posixpath.normpath(posixpath.join("data-docs/prod/site/runs", link_target(link))) == page.key
+
+
+def test_lake_docs_renders_the_runs_from_before_the_jobs_wrote_data_docs_once(tmp_path, validation):
+    """A lake whose quarantines hold validations but whose Data Docs do not (older runs): `lake
+    docs` stores each once, renders them, links each run to its page, drops the former map."""
+    cfg = load_stack("dev", REPO).platform
+    home = tmp_path / "home"
+    runs = ["local-20240601T060000-aaaa0001", "local-20240601T070000-aaaa0002"]
+    for run_id in runs:
+        record = {"job": "sales_etl", "run_id": run_id, "dataset": "sales", "validation": validation}
+        folder = home / cfg.bucket_name("silver") / "_quarantine" / "sales" / run_id
+        folder.mkdir(parents=True)
+        (folder / "validation.json").write_text(json.dumps(record))
+    refused = home / cfg.bucket_name("silver") / "_quarantine" / "sales" / "local-refused" / "validation.json"
+    refused.parent.mkdir(parents=True)
+    refused.write_text(json.dumps({"job": "sales_etl", "run_id": "local-refused", "validation": None}))
+    (home / "_lake").mkdir()
+    (home / "_lake" / "data_docs_pages.json").write_text("{}")
+
+    index = build_local_docs(cfg, home)
+    assert index == home / "data-lake-dev-artifacts/data-docs/dev/site/index.html" and index.is_file()
+    pages = validation_pages(home, [*runs, "local-refused", "local-never-ran"])
+    assert sorted(pages) == runs
+    assert all(Path(p).is_file() and run_id in Path(p).read_text() for run_id, p in pages.items())
+    assert not (home / "_lake" / "data_docs_pages.json").exists()
+    stored = sorted((home / "data-lake-dev-artifacts/data-docs/dev/validations").rglob("*.json"))
+    assert len(stored) == 2
+    build_local_docs(cfg, home)  # again: nothing is stored twice
+    assert sorted((home / "data-lake-dev-artifacts/data-docs/dev/validations").rglob("*.json")) == stored

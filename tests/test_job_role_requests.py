@@ -5,7 +5,9 @@ The five dataset jobs and the maintenance job run for real (local Spark, Iceberg
 local catalog) on `tests/s3_requests.MirroredStorage`: every request of the storage layer goes
 through boto3 to moto and is recorded, Spark's own requests are added as its S3 file systems
 make them, and the tables' data, manifest and metadata files as Iceberg writes, reads and
-deletes them. The Glue Data Catalog calls are those Iceberg's GlueCatalog makes for the tables
+deletes them; the runs that quarantine rows write their Data Docs to the artifacts bucket,
+named after the runner's execution as the runner passes it. The Glue Data Catalog calls are
+those Iceberg's GlueCatalog makes for the tables
 each run loaded and committed (`s3_requests.glue_calls`). Each request, with its request
 context, is then evaluated against the job role's policy from the synthesized stack (and the
 bucket's policy) by `tests/iam_eval.py`. The request list comes from running the code, so a
@@ -40,6 +42,7 @@ from data_platform import job_arguments
 from data_platform.cli.demo import sample_files
 from data_platform.components import iam
 from data_platform.config import StackConfig, load_stack
+from data_platform.contract.data_docs import data_docs_prefix
 from data_platform.contract.runs import runner_input
 from data_platform.synth import ACCOUNT_ID
 
@@ -91,7 +94,9 @@ class JobRuns:
 
         arguments = job_arguments.job_run_arguments(self.cfg, job, runner_input(**run_input))
         values = {k.removeprefix("--"): v for k, v in arguments.items() if v != ""}
-        values.update({"JOB_RUN_ID": run_id, "storage_root": "s3://", **(extra or {})})
+        # What the runner adds (Glue's run id, and the execution's name: `$$.Execution.Name`).
+        values.update({"JOB_RUN_ID": run_id, "execution_name": f"sfn-{run_id}", "storage_root": "s3://"})
+        values.update(extra or {})
         start = len(self.log.calls)
         self.storage.begin_run()
         job_class = get_job(job)
@@ -116,7 +121,7 @@ def runs(spark, tmp_path_factory) -> Iterator[JobRuns]:
     bronze = cfg.bucket_name("bronze")
     with mock_aws():
         client = boto3.client("s3", region_name="eu-west-1")
-        for purpose in ("bronze", "silver", "gold"):
+        for purpose in ("bronze", "silver", "gold", "artifacts"):
             client.create_bucket(
                 Bucket=cfg.bucket_name(purpose), CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
             )
@@ -174,6 +179,11 @@ def test_the_runs_did_what_they_do_in_production(runs):
     for job in DATASET_JOBS:
         origins = {c.origin for c in runs.calls[job]}
         assert origins == {STORAGE, SPARK}, f"{job}: requests from {origins} only"
+    # Each run that quarantined rows wrote its Data Docs (none failed), and only those did.
+    assert not [s.run_id for s in runs.summaries if s.warnings.get("data_docs_not_written")]
+    linked = {c.params["Key"] for job in JOBS for c in runs.calls[job] if c.operation == "PutObject"}
+    linked = {k for k in linked if k.startswith("data-docs/dev/site/runs/")}
+    assert linked == {f"data-docs/dev/site/runs/sfn-jr_sales_{n}.html" for n in (1, 2, 3)}
     # The reason for the unconditional ListBucket: a read of a dataset folder HEADs the bare key.
     assert any(
         c.operation == "HeadObject" and c.status == 404 and c.params["Key"] == "sales" for c in runs.calls["sales_etl"]
@@ -246,13 +256,24 @@ def _glue_denied(
 
 
 def _renamed(stack: StackConfig, calls: list[S3Call]) -> list[S3Call]:
-    """The dev run's requests as the same run would make them in another stack's buckets."""
+    """The dev run's requests as the same run would make them in another stack's buckets (and
+    under its Data Docs prefix)."""
     dev = load_stack("dev", REPO).platform
-    names = {dev.bucket_name(p): stack.platform.bucket_name(p) for p in ("bronze", "silver", "gold")}
+    names = {dev.bucket_name(p): stack.platform.bucket_name(p) for p in ("bronze", "silver", "gold", "artifacts")}
+    docs, own_docs = data_docs_prefix(dev.environment), data_docs_prefix(stack.platform.environment)
 
     def rename(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: (names.get(v, v) if k == "Bucket" else rename(v)) for k, v in value.items()}
+            return {
+                k: (
+                    names.get(v, v)
+                    if k == "Bucket"
+                    else own_docs + v[len(docs) :]
+                    if k in ("Key", "Prefix") and isinstance(v, str) and v.startswith(docs)
+                    else rename(v)
+                )
+                for k, v in value.items()
+            }
         return value
 
     return [S3Call(c.origin, c.operation, rename(c.params), c.status) for c in calls]
@@ -281,6 +302,8 @@ def _own(cfg: Any, job: str, key: str, bucket: str) -> bool:
         own.dataset in key.split("/")
         or key.startswith((f"_ledger/{job}/", f"_runs/{job}/"))
         or (bucket == cfg.bucket_name(own.source.layer.value) and key.startswith(own.source.prefix))
+        # The stack's Data Docs are every dataset job's: one site, one index.
+        or (bucket == cfg.bucket_name("artifacts") and key.startswith(data_docs_prefix(cfg.environment)))
     )
 
 
@@ -326,15 +349,31 @@ def test_the_maintenance_job_may_touch_no_bookkeeping_and_no_bronze(runs):
         for c in runs.calls[job]
         if c.status < 300
         and c.operation in ("GetObject", "PutObject", "DeleteObject")
-        and c.params["Key"].startswith(("_ledger/", "_runs/", "_quarantine/", "_staging/"))
+        and c.params["Key"].startswith(("_ledger/", "_runs/", "_quarantine/", "_staging/", "data-docs/"))
     ]
     bronze = [
         c
         for c in runs.calls["sales_etl"]
         if c.operation == "GetObject" and c.params["Bucket"] == stack.platform.bucket_name("bronze")
     ]
-    assert bookkeeping and bronze
+    assert bookkeeping and bronze and any(c.params["Key"].startswith("data-docs/") for c in bookkeeping)
     assert len(_denied(stack, "table_maintenance", [*bookkeeping, *bronze])) == len(bookkeeping) + len(bronze)
+
+
+def test_a_role_without_the_data_docs_grant_would_deny_exactly_the_data_docs_requests(runs):
+    """The grant is what lets the runs that quarantined rows write their Data Docs: without it
+    each object request under the stack's Data Docs prefix is denied, and nothing else."""
+    stack = load_stack("dev", REPO)
+    policy = role_policy(stack, "sales_etl")
+    without = {**policy, "Statement": [s for s in policy["Statement"] if s.get("Sid") != "WriteDataDocs"]}
+    assert len(without["Statement"]) == len(policy["Statement"]) - 1
+    calls = runs.calls["sales_etl"]
+    docs = [
+        c for c in calls if c.operation in ("GetObject", "HeadObject", "PutObject") and "data-docs/" in c.params["Key"]
+    ]
+    assert {c.operation for c in docs} == {"GetObject", "HeadObject", "PutObject"}
+    denied = _denied(stack, "sales_etl", calls, without)
+    assert len(denied) == len(docs) and all(":::data-lake-dev-artifacts/data-docs/dev/" in line for line in denied)
 
 
 @pytest.mark.parametrize("job", JOBS)

@@ -105,13 +105,13 @@ def _styled_state(state: object) -> str:
 
 
 def run_details(runs: Sequence[RunRecord | GlueJobRun], home: Path | None) -> list[str]:
-    """Each run's quarantine path, Data Docs page (after `lake docs`) and error on a line of
-    its own (markup): long paths and messages folded into a table cell are unreadable and
-    cannot be grepped."""
+    """Each run's quarantine path, validation page (Data Docs) and error on a line of its own
+    (markup): long paths and messages folded into a table cell are unreadable and cannot be
+    grepped."""
     from data_platform.local.docs import validation_pages
 
     details: list[str] = []
-    pages = validation_pages(home) if home else {}
+    pages = validation_pages(home, [run.run_id for run in runs if run.run_id]) if home else {}
     for run in runs:
         if run.quarantine_path:
             where = rel(run.quarantine_path, home) if home else run.quarantine_path

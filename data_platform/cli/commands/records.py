@@ -54,7 +54,7 @@ def runs(
         rows = _read_history(lambda history: history.runs(limit=limit, job=job))
         title = f"Runs in {SETTINGS.home}"
     if as_json:
-        pages = {} if cloud else validation_pages(SETTINGS.home)
+        pages = {} if cloud else validation_pages(SETTINGS.home, [row.run_id for row in rows if row.run_id])
         print_json(
             [
                 {**row.to_dict(), **({"validation_page": pages[row.run_id]} if row.run_id in pages else {})}
@@ -123,9 +123,9 @@ def report(
 
 
 def docs() -> None:
-    """Build (or refresh) the Great Expectations Data Docs of this lake's quality-gate
-    validations (every run whose gate dropped or failed rows) and print the path of the
-    site's index.
+    """Refresh the Great Expectations Data Docs of this lake's quality-gate validations (every
+    run whose gate dropped or failed rows; each such run already wrote its own page, this also
+    renders runs from before that) and print the path of the site's index.
 
     Example: lake docs
     """
