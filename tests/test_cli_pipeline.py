@@ -133,10 +133,20 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
 
 
 def assert_docs_and_report_show_the_demo(home: Path, runs: list[dict], bad: dict) -> None:
-    """`lake docs` and `lake report` on the demo's lake, read in headless Chromium."""
+    """The runs' own Data Docs, `lake docs` and `lake report` on the demo's lake, read in
+    headless Chromium."""
     from browser import console_errors, headless_chromium, open_file
     from selenium.webdriver.common.by import By
 
+    # Each run that quarantined rows wrote its page as it ran: `lake runs` links it before any
+    # `lake docs`.
+    before = json.loads(lake(home, "runs", "--json", "--limit", "100").stdout)
+    written = {r["run_id"]: r.get("validation_page") for r in before if r["rows_quarantined"]}
+    assert written and all(page and Path(page).is_file() for page in written.values()), written
+    # The refused run's alert names where its page would be (after `lake docs` too: it has none).
+    [alert] = [a for a in json.loads(lake(home, "alerts", "--json").stdout) if a["run_id"] == bad["run_id"]]
+    link = home / CFG.bucket_name("artifacts") / "data-docs" / CFG.environment / "site" / "runs"
+    assert alert["message"].endswith(f": {(link / bad['run_id']).resolve()}.html")
     docs = lake(home, "docs")
     assert docs.returncode == 0, docs.stderr
     index = Path(docs.stdout.strip())
@@ -151,6 +161,8 @@ def assert_docs_and_report_show_the_demo(home: Path, runs: list[dict], bad: dict
     dropped_run = quarantined[0]["run_id"]
     assert all(linked[r["run_id"]] and Path(linked[r["run_id"]]).is_file() for r in quarantined)
     assert linked[bad["run_id"]] is None  # refused before its gate (wrong header): no validation
+    assert not (link / f"{bad['run_id']}.html").exists()
+    assert {run_id: linked[run_id] for run_id in written} == written  # `lake docs` kept each run's page
     assert f"{dropped_run}  validation: " in lake(home, "runs", "--limit", "100").stdout
     report = lake(home, "report")
     assert report.returncode == 0, report.stderr

@@ -741,6 +741,12 @@ def test_alarm_namespaces_and_dimensions(prod_alerts):
         a["dimensions"]["Environment"] == "prod" and a["statistic"] == "Sum" and a["threshold"] == 100
         for a in quarantine
     )
+    # The mail says where the runs' validation pages are (the alarm sums runs: the index).
+    assert all(
+        a["alarmDescription"].endswith(": s3://data-lake-prod-artifacts/data-docs/prod/site/index.html")
+        and len(a["alarmDescription"]) <= 1024
+        for a in quarantine
+    )
     glue = found[("Glue", "glue.driver.aggregate.numFailedTasks")]
     assert len(glue) == len(cfg.jobs)
     assert all(
@@ -775,6 +781,8 @@ def test_failed_runs_reach_the_topic_once_as_readable_messages(prod_alerts):
     mail = transformer.apply(failed)
     assert mail.startswith(f"Runner {runner} execution exec-1 FAILED after its retries. Error: States.TaskFailed.")
     assert '\\"Id\\": \\"jr_1\\"' in json.dumps(mail) and "boom" in mail and "sales_etl" in mail
+    # The run's validation page: the link the job wrote under the execution's name.
+    assert mail.endswith(": s3://data-lake-prod-artifacts/data-docs/prod/site/runs/exec-1.html")
 
 
 # ============================================================================================

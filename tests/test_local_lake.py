@@ -152,6 +152,9 @@ def test_a_failed_run_starts_nothing_downstream_and_raises_an_alert(
     run_id = dispatch.runs[0].run_id
     assert alert.subject == f"Runner {stack.platform.names.runner('sales_etl')} execution FAILED"
     assert run_id in alert.message and "currency_iso_4217" in alert.message
+    # Where the run's Data Docs link would be: its file path in the home's artifacts folder.
+    link = tmp_path / "home" / "data-lake-dev-artifacts" / "data-docs" / "dev" / "site" / "runs" / f"{run_id}.html"
+    assert alert.message.endswith(f": {link}")
     assert alert.topic == stack.platform.names.alert_topic()
     lake.close()
 
@@ -347,11 +350,23 @@ def test_the_alert_text_is_the_cloud_rule_s(stack: StackConfig) -> None:
     cause = alerts.glue_run_cause("data-lake-dev-sales_etl", "r-1", "FAILED", 'bad "rows"')
     event = alerts.execution_status_change_event(runner, "r-1", "FAILED", error="States.TaskFailed", cause=cause)
     assert events.matches(alerts.runner_failure_pattern([runner]), event)
-    assert alerts.alert_message(event) == (
+    assert alerts.alert_message(event, "/lake/data-lake-dev-artifacts/data-docs/dev") == (
         f"Runner {runner} execution r-1 FAILED after its retries. Error: States.TaskFailed. "
         'Cause: {"Id": "r-1", "JobName": "data-lake-dev-sales_etl", "JobRunState": "FAILED", '
-        '"ErrorMessage": "bad \\"rows\\""}'
+        '"ErrorMessage": "bad \\"rows\\""}. Validation page (Data Docs; a run whose quality gate dropped or '
+        "failed rows has one): /lake/data-lake-dev-artifacts/data-docs/dev/site/runs/r-1.html"
     )
+
+
+def test_the_alert_names_the_run_link_of_its_execution_whatever_the_folder_is_called(stack: StackConfig) -> None:
+    """The Data Docs location is a constant of the template: quotes and backslashes in it are
+    escaped like the event's values, and a `<` (a placeholder's start) is refused."""
+    runner = "arn:aws:states:eu-west-1:123456789012:stateMachine:data-lake-dev-sales_etl-runner"
+    event = alerts.execution_status_change_event(runner, "0f1e2d3c-uuid", "TIMED_OUT")
+    message = alerts.alert_message(event, 'C:\\lake "home"\\docs')
+    assert message.endswith(': C:\\lake "home"\\docs/site/runs/0f1e2d3c-uuid.html')
+    with pytest.raises(ValueError, match="placeholder"):
+        alerts.runner_failure_transformer("/tmp/<home>/docs")
 
 
 # ------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pulumi_aws as aws
 from data_platform.components import iam
 from data_platform.config import PlatformConfig
 from data_platform.contract import alerts, events
+from data_platform.contract.data_docs import INDEX, SITE, data_docs_prefix
 
 QUARANTINE_NAMESPACE = "DataLake"
 QUARANTINE_METRIC = "QuarantinedRows"
@@ -100,7 +101,9 @@ class Alerts(pulumi.ComponentResource):
 
     def _create_run_failure_rule(self) -> aws.cloudwatch.EventRule:
         names = self._cfg.names
-        transformer = alerts.runner_failure_transformer()
+        transformer = alerts.runner_failure_transformer(
+            f"s3://{self._cfg.bucket_name('artifacts')}/{data_docs_prefix(self._cfg.environment)}"
+        )
         rule = aws.cloudwatch.EventRule(
             f"{self._base}-run-failures",
             name=names.run_failure_rule(),
@@ -207,13 +210,18 @@ class Alerts(pulumi.ComponentResource):
                     threshold=cfg.alerts.dead_letter_threshold,
                 )
             )
+        # The quarantine alarm sums the rows of every run in its period, so it names the Data
+        # Docs index (newest runs first), not one run's page; its description is in the mail
+        # CloudWatch sends (AlarmDescription, at most 1024 characters:
+        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricAlarm.html).
+        docs_index = f"s3://{cfg.bucket_name('artifacts')}/{data_docs_prefix(cfg.environment)}{SITE}{INDEX}"
         for job in cfg.jobs:
             glue_name = names.glue_job(job)
             if job in cfg.dataset_jobs:  # only a dataset job has a quality gate that quarantines
                 specs.append(
                     AlarmSpec(
                         key=f"quarantine-{job}",
-                        description=f"{job} quarantined rows",
+                        description=f"{job} quarantined rows; each run's validation page: {docs_index}",
                         namespace=QUARANTINE_NAMESPACE,
                         metric=QUARANTINE_METRIC,
                         dimensions={"Environment": cfg.environment, "JobName": glue_name},

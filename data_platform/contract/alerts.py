@@ -6,6 +6,10 @@ succeed (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html). T
 alert rule matches `runner_failure_pattern` and mails the text `runner_failure_transformer`
 makes; the local runtime builds the same event for a failed run and puts the same text in
 its alerts outbox.
+
+The text ends with where the run's validation page is (its Data Docs, when the run's quality
+gate dropped or failed rows): the link the job writes under the execution's name
+(`contract.data_docs`), since the event carries that name and nothing else of the run's page.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from data_platform.contract.data_docs import run_links_location
 from data_platform.contract.runner_errors import RUN_FAILED
 from data_platform.contract.runs import GlueRunState, InputTransformer, utc_stamp
 
@@ -54,9 +59,16 @@ def runner_failure_pattern(state_machine_arns: list[str]) -> dict[str, Any]:
     }
 
 
-def runner_failure_transformer() -> InputTransformer:
+def runner_failure_transformer(data_docs: str) -> InputTransformer:
     """The alert mail. The runner's name carries the job; a failed run's cause is Glue's job
-    run (its `Id` and `ErrorMessage`), as the runner's Fail state passes it on."""
+    run (its `Id` and `ErrorMessage`), as the runner's Fail state passes it on; the run's
+    validation page is the link named after the execution under `data_docs`, where the stack's
+    Data Docs prefix is (`s3://<artifacts bucket>/data-docs/<env>/`; locally its folder), a
+    constant of the template. A run refused before its gate (or one whose gate passed every
+    row) has no page: the text says when there is one, the event cannot tell."""
+    links = run_links_location(data_docs)
+    if "<" in links or ">" in links:
+        raise ValueError(f"Data Docs location {links!r} contains '<' or '>', which a template reads as a placeholder")
     return InputTransformer(
         input_paths={
             "runner": "$.detail.stateMachineArn",
@@ -65,15 +77,17 @@ def runner_failure_transformer() -> InputTransformer:
             "error": "$.detail.error",
             "cause": "$.detail.cause",
         },
+        # The constant sits inside the template's JSON string: JSON-escaped like the values.
         input_template='"Runner <runner> execution <execution> <status> after its retries. Error: <error>. '
-        'Cause: <cause>"',
+        "Cause: <cause>. Validation page (Data Docs; a run whose quality gate dropped or failed rows has one): "
+        f'{json.dumps(links)[1:-1]}<execution>.html"',
     )
 
 
-def alert_message(event: Mapping[str, Any]) -> str:
+def alert_message(event: Mapping[str, Any], data_docs: str) -> str:
     """The alert text for a runner's execution status change, built by the very input
-    transformer the cloud's alert rule uses."""
-    return str(runner_failure_transformer().apply(event))
+    transformer the cloud's alert rule uses (`data_docs`: see `runner_failure_transformer`)."""
+    return str(runner_failure_transformer(data_docs).apply(event))
 
 
 def alert_subject(runner: str, status: ExecutionStatus = ExecutionStatus.FAILED) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from data_platform import job_arguments
 from data_platform.config import PlatformConfig, StackConfig
 from data_platform.contract import alerts, events
-from data_platform.contract.data_docs import EXECUTION_NAME_ARGUMENT
+from data_platform.contract.data_docs import EXECUTION_NAME_ARGUMENT, data_docs_prefix
 from data_platform.contract.naming import DATA_LAYERS
 from data_platform.contract.runs import (
     glue_job_state_change_event,
@@ -169,6 +169,11 @@ class LocalLake:
 
     def bucket_dir(self, bucket: str) -> Path:
         return self.home / bucket
+
+    @property
+    def data_docs_dir(self) -> Path:
+        """The stack's Data Docs folder (`data-docs/<env>/` of the artifacts bucket's folder)."""
+        return self.home / self.cfg.bucket_name("artifacts") / data_docs_prefix(self.cfg.environment)
 
     def object_path(self, bucket: str, key: str) -> Path:
         """The file holding `key`; refused if it would resolve outside the bucket folder."""
@@ -350,7 +355,7 @@ class LocalLake:
         self.history.add_alert(
             topic=self.cfg.names.alert_topic(),
             subject=alerts.alert_subject(runner, status),
-            message=alerts.alert_message(event),
+            message=alerts.alert_message(event, str(self.data_docs_dir)),
             job=run.job,
             run_id=run.run_id,
             state=str(status),
