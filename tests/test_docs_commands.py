@@ -45,6 +45,7 @@ NOT_RUN: dict[str, str] = {
     r"^make test$": "run by CI itself (.ci/run and tests.yml run `make test`; this test is part of it)",
     r"^make test-reliability$": "run by CI itself (.ci/run and tests.yml), about 20 minutes on 2 cores",
     r"^pulumi( |$)": "needs the Pulumi CLI and AWS credentials (not on this machine)",
+    r"^aws( |$)": "needs the AWS CLI, credentials and a deployed stack (not on this machine)",
     r"(^|/)lake --home \.lake-demo demo$": (
         "the demo's whole run, one Spark run of every job: tests/test_cli_pipeline.py::"
         "test_the_demo_runs_end_to_end runs this `lake demo` on a scratch home"
