@@ -22,6 +22,7 @@ Figures (see bench/README.md for what each measures and why):
                `lake upload` again in a new process with the engine warm; ref: the watch figure
   scale        synthesize 300 vs 100 generated jobs (an s3 rule and a schedule each)
   memory       peak RSS of the `lake upload` process tree on --rows; ref: the same on 10,000
+  data_docs    the Data Docs stage of a 10,000-row sales_etl run that drops rows; ref: its other stages
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ if str(REPO) not in sys.path:
 
 from bench import datagen  # noqa: E402
 
-GROUPS = ("scale", "latency", "memory", "gate", "engine", "incremental")  # run order: no JVM first
+GROUPS = ("scale", "latency", "memory", "gate", "engine", "incremental", "data_docs")  # run order: no JVM first
 DEFAULT_ROWS = 2_000_000
 ENGINE_SMALL_ROWS = 200_000
 LATENCY_ROWS = 10_000
@@ -300,14 +301,20 @@ class Bench:
             shutil.copyfile(source, target)
 
     def run_sales(
-        self, job_class: Any, root: Path, *, trigger: str = "s3_event", key: str | None = "sales/input.csv"
+        self,
+        job_class: Any,
+        root: Path,
+        *,
+        trigger: str = "s3_event",
+        key: str | None = "sales/input.csv",
+        extra: dict[str, str] | None = None,
     ) -> Any:
         """One sales_etl run in this process on the warm session; fails loudly unless it succeeded
         (a run that fails early would be fast and falsify the figure)."""
         from etl.args import JobArguments
 
         arguments = self.job_arguments(root, trigger=trigger, key=key if trigger != "schedule" else None)
-        values = {k[2:]: v for k, v in arguments.items()}
+        values = {k[2:]: v for k, v in {**arguments, **(extra or {})}.items()}
         summary = job_class(JobArguments.from_mapping(values), self.spark).run()
         if summary.state != "SUCCEEDED" or summary.rows_written <= 0:
             raise RuntimeError(
@@ -589,6 +596,84 @@ def fig_incremental(bench: Bench) -> list[Figure]:
                 "cpu_ratio": round(cpu_ratio, 3),
                 "next_operation": nxt[-1].result.outputs,
                 "first_operation": first[-1].result.outputs,
+            },
+        )
+    ]
+
+
+# ------------------------------------------------------------------------------------------
+# data_docs
+
+DATA_DOCS = {"--data_docs_bucket": "data-lake-bench-artifacts", "--data_docs_prefix": "data-docs/bench/"}
+DATA_DOCS_STAGE = "data docs"
+
+
+def fig_data_docs(bench: Bench) -> list[Figure]:
+    """The Data Docs stage of a sales_etl run whose gate drops rows (LATENCY_ROWS rows, the
+    generator's 2% bad), warm session, with the docs prefix already holding INDEX_LIMIT
+    validations: the index a job builds at its largest (it reads each listed validation).
+    Reference: the same run's stages before it (read to commit and ledger). Detail: the same on
+    an empty prefix (GX's static files written too).
+
+    Target: the stage runs after silver is written, so latency does not see it, but it holds the
+    job's one concurrency slot: the job's next file waits for it. At most the warm latency
+    budget (2 s) keeps a burst's cost per file within it."""
+    from etl.data_docs import INDEX_LIMIT
+    from etl.job import DATA_DOCS_NOT_WRITTEN
+    from etl.jobs.sales_etl import SalesEtl
+
+    csv = bench.sales_file(LATENCY_ROWS)
+
+    def docs_run(root: Path, execution: str) -> tuple[float, float]:
+        key = f"sales/{execution}.csv"  # a new object each time: a run of a processed one writes nothing
+        bench.put_bronze(root, csv, key)
+        summary = bench.run_sales(SalesEtl, root, key=key, extra={**DATA_DOCS, "--execution_name": execution})
+        stages = {s["name"]: s["seconds"] for s in summary.stages}
+        if not summary.rows_quarantined or DATA_DOCS_STAGE not in stages or DATA_DOCS_NOT_WRITTEN in summary.warnings:
+            raise RuntimeError(f"{execution}: no Data Docs written (stages {stages}, warnings {summary.warnings})")
+        return stages[DATA_DOCS_STAGE], sum(v for k, v in stages.items() if k != DATA_DOCS_STAGE)
+
+    def run_in_fresh(label: str) -> tuple[float, float]:
+        root = bench.fresh_dir(label)
+        try:
+            return docs_run(root, label)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    for n in range(bench.warmups):
+        run_in_fresh(f"docs-warmup-{n}")
+    empty = [run_in_fresh(f"docs-empty-{i}") for i in range(bench.repeats)]
+
+    full_root = bench.fresh_dir("docs-full")
+    docs_run(full_root, "docs-seed")
+    stored = full_root / DATA_DOCS["--data_docs_bucket"] / DATA_DOCS["--data_docs_prefix"] / "validations"
+    [seed] = stored.rglob("*.json")
+    run_dir, time_dir = seed.parent.parent, seed.parent
+    for n in range(INDEX_LIMIT):  # earlier runs: each a copy of the seed under its own run name
+        copy = run_dir.parent / f"{run_dir.name}-{n:03d}" / time_dir.name / seed.name
+        copy.parent.mkdir(parents=True)
+        shutil.copyfile(seed, copy)
+    full = []
+    for i in range(bench.repeats):
+        full.append(docs_run(full_root, f"docs-full-{i}"))
+        log(f"data_docs: round {i + 1}/{bench.repeats}: {full[-1][0]:.2f}s after a run of {full[-1][1]:.2f}s")
+    shutil.rmtree(full_root, ignore_errors=True)
+    best_full = min(full)
+    return [
+        Figure(
+            "data_docs",
+            best_full[0],
+            best_full[1],
+            2.0,
+            "s",
+            target_on="value",
+            detail={
+                "rows": LATENCY_ROWS,
+                "validations_in_index": INDEX_LIMIT,
+                "stage_s": [round(d, 3) for d, _ in full],
+                "run_before_s": [round(r, 3) for _, r in full],
+                "empty_prefix_stage_s": [round(d, 3) for d, _ in empty],
+                "empty_prefix_run_before_s": [round(r, 3) for _, r in empty],
             },
         )
     ]
@@ -1324,6 +1409,7 @@ FIGURE_FUNCTIONS: dict[str, Callable[[Bench], Iterable[Figure]]] = {
     "latency": fig_latency,
     "scale": fig_scale,
     "memory": fig_memory,
+    "data_docs": fig_data_docs,
 }
 
 TARGETS = {
@@ -1333,6 +1419,7 @@ TARGETS = {
     "latency": "cold <= 12 s, warm <= 2 s, repeat <= 1.5 x warm",
     "scale": "t(300 jobs) / t(100 jobs) <= 3.3",
     "memory": "peak RSS <= 3 GB",
+    "data_docs": "Data Docs stage <= 2 s",
 }
 
 
