@@ -54,8 +54,8 @@ class ValidationPage:
 
 @dataclass(frozen=True)
 class SiteBuild:
-    """What one build wrote: the index's key, and the page of each run it rendered or kept
-    (by run name; the newest validation of a run that has several)."""
+    """What one build wrote: the index's key, and the page of each run it rendered (by run
+    name; the newest validation's, for a run that has several)."""
 
     index: str
     pages: Mapping[str, ValidationPage]

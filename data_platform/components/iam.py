@@ -59,9 +59,11 @@ GLUE_SYNC_ACTIONS: tuple[str, ...] = ("glue:StartJobRun", "glue:GetJobRun", "glu
 S3_READ_ACTIONS: tuple[str, ...] = ("s3:GetObject",)
 # Data Docs are written object by object (PutObject; HeadObject and GetObject, which read the
 # stored validations and see whether the site's static files are there, both need
-# s3:GetObject) and never deleted.
+# s3:GetObject) and never deleted. Listing the stored validations (ListObjectsV2) is
+# s3:ListBucket on the bucket, which ListOwnBuckets grants without a condition.
 # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
 # https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
 DATA_DOCS_ACTIONS: tuple[str, ...] = ("s3:GetObject", "s3:PutObject")
 S3_WRITE_ACTIONS: tuple[str, ...] = (
     "s3:GetObject",

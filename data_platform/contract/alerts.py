@@ -77,6 +77,8 @@ def runner_failure_transformer(data_docs: str) -> InputTransformer:
             "error": "$.detail.error",
             "cause": "$.detail.cause",
         },
+        # A template holds only the event's fields (`<name>`, from InputPathsMap) and constants
+        # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html).
         # The constant sits inside the template's JSON string: JSON-escaped like the values.
         input_template='"Runner <runner> execution <execution> <status> after its retries. Error: <error>. '
         "Cause: <cause>. Validation page (Data Docs; a run whose quality gate dropped or failed rows has one): "
