@@ -144,3 +144,33 @@ def test_lake_docs_renders_the_runs_from_before_the_jobs_wrote_data_docs_once(tm
     assert len(stored) == 2
     build_local_docs(cfg, home)  # again: nothing is stored twice
     assert sorted((home / "data-lake-dev-artifacts/data-docs/dev/validations").rglob("*.json")) == stored
+
+
+def test_a_failed_runs_alert_names_the_link_to_the_page_its_run_wrote(tmp_path, validation, capsys):
+    """Locally the runner's execution is the run: the alert's link is the one the run's Data
+    Docs write under its execution name (written here as the job writes it), and `lake alerts`
+    prints the page on a line of its own (a table cell cuts a long path short)."""
+    from data_platform.cli.app import main
+    from data_platform.local.lake import LocalLake
+
+    calls: list[dict] = []
+
+    def failing(job: str, arguments: dict) -> dict:
+        calls.append(dict(arguments))
+        return {"state": "FAILED", "error": "rule currency_iso_4217 failed", "error_kind": "data_quality"}
+
+    home = tmp_path / "home"
+    lake = LocalLake(load_stack("dev", REPO), home, job_fn=failing)
+    (tmp_path / "orders.csv").write_text("order_id\n1\n")
+    [run] = lake.upload(tmp_path / "orders.csv", "sales/orders.csv").runs
+    lake.close()
+    assert [(c["--JOB_RUN_ID"], c["--execution_name"]) for c in calls] == [(run.run_id, run.run_id)]
+    docs = DataDocs(LocalStorage(home), BUCKET, docs_prefix("dev"))
+    page = docs.publish(validation, run_id=run.run_id, run_time=at(3), batch="sales_etl", execution_name=run.run_id)
+
+    assert main(["--home", str(home), "alerts", "--json"]) == 0
+    [alert] = json.loads(capsys.readouterr().out)
+    link = Path(alert["message"].rsplit(": ", 1)[1])
+    assert (link.parent / link_target(link.read_bytes())).resolve() == (home / BUCKET / page.key).resolve()
+    assert main(["--home", str(home), "alerts"]) == 0
+    assert f"{run.run_id}  validation: {BUCKET}/{page.key}" in capsys.readouterr().out

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from data_platform.cli.render import err, out, print_history, print_json, warn
+from data_platform.cli.render import err, out, print_history, print_json, rel, warn
 from data_platform.cli.settings import SETTINGS, load
 from data_platform.local import LakeError
 from data_platform.local.docs import validation_pages
@@ -88,6 +89,10 @@ def alerts(
     for row in rows:
         table.add_row(str(row.id), row.created_at, row.topic, row.subject, row.message)
     out.print(table)
+    # A path is one long word that a table cell cuts short: each run's page on a line of its own.
+    pages = validation_pages(SETTINGS.home, [row.run_id for row in rows])
+    for row in (row for row in rows if row.run_id in pages):
+        out.print(f"{row.run_id}  validation: {escape(rel(pages[row.run_id], SETTINGS.home))}", soft_wrap=True)
 
 
 REPORT_RUNS = 5000  # the newest runs a report draws (a page stays small enough to open anywhere)
