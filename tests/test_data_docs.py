@@ -12,6 +12,7 @@ import pytest
 from browser import headless_chromium, open_file
 from moto import mock_aws
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
 
 from data_platform.config import load_stack
 from data_platform.local.docs import build_local_docs, validation_pages
@@ -96,8 +97,11 @@ def test_a_published_run_is_linked_under_its_execution_and_the_link_opens_its_pa
     assert page.key in link.read_text()  # the page's key, for `aws s3 presign`
     with headless_chromium() as browser:
         open_file(browser, link)
-        assert browser.current_url == (tmp_path / BUCKET / page.key).resolve().as_uri()
-        assert "jr_9" in browser.find_element(By.TAG_NAME, "body").text
+        # The redirect is a second navigation, which `get` does not wait for.
+        target = (tmp_path / BUCKET / page.key).resolve().as_uri()
+        WebDriverWait(browser, 60).until(
+            lambda b: b.current_url == target and "jr_9" in b.find_element(By.TAG_NAME, "body").text
+        )
     # A job without an execution (run by hand) still renders its page, and links nothing.
     docs.publish(validation, run_id="jr_10", run_time=at(10), batch="sales_etl", execution_name=None)
     assert sorted(p.name for p in link.parent.iterdir()) == ["exec-9.html"]
