@@ -618,8 +618,8 @@ def fig_data_docs(bench: Bench) -> list[Figure]:
     Target: the stage runs after silver is written, so latency does not see it, but it holds the
     job's one concurrency slot: the job's next file waits for it. At most the warm latency
     budget (2 s) keeps a burst's cost per file within it."""
+    from data_platform.contract.data_docs import DATA_DOCS_NOT_WRITTEN
     from etl.data_docs import INDEX_LIMIT
-    from etl.job import DATA_DOCS_NOT_WRITTEN
     from etl.jobs.sales_etl import SalesEtl
 
     csv = bench.sales_file(LATENCY_ROWS)

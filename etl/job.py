@@ -23,6 +23,7 @@ from typing import ClassVar
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+from data_platform.contract.data_docs import DATA_DOCS_NOT_WRITTEN
 from data_platform.contract.runs import RunState
 from etl.args import JobArguments
 from etl.base import InputError, JobContext, RunSummary, one_line, utc_timestamp
@@ -39,9 +40,6 @@ from etl.tables.spec import Commit, DatasetSpec, WriteResult
 from etl.tables.table import IcebergTable
 
 log = logging.getLogger("etl")
-
-# The summary's warning of a run whose Data Docs could not be written.
-DATA_DOCS_NOT_WRITTEN = "data_docs_not_written"
 
 
 class BaseGlueJob:

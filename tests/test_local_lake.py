@@ -159,6 +159,29 @@ def test_a_failed_run_starts_nothing_downstream_and_raises_an_alert(
     lake.close()
 
 
+def test_a_run_whose_data_docs_were_not_written_says_so_under_the_run_table(stack: StackConfig, tmp_path: Path) -> None:
+    """The run succeeded and is reported as such; the missing Data Docs are a warning line."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from data_platform.cli.render import print_history
+
+    answer = {"state": "SUCCEEDED", "rows_read": 3, "rows_written": 2, "rows_quarantined": 1}
+    fake = FakeJobs({"sales_etl": {**answer, "warnings": {"data_docs_not_written": 1}}})
+    lake = LocalLake(stack, tmp_path / "home", job_fn=fake)
+    sales, daily = lake.upload(a_file(tmp_path), "sales/2024-06-01.csv").runs
+    assert (sales.state, daily.state) == ("SUCCEEDED", "SUCCEEDED")
+    screen = StringIO()
+    print_history([sales, daily], "Runs", lake.home, console=Console(file=screen, width=200))
+    warned = [line for line in screen.getvalue().splitlines() if "warning" in line]
+    assert warned == [
+        f"{sales.run_id}  warning: its Data Docs were not written (the job log says why); "
+        "`lake docs` renders them from its quarantine"
+    ]
+    lake.close()
+
+
 def test_a_run_with_nothing_to_do_still_counts_as_succeeded_downstream(stack: StackConfig, tmp_path: Path) -> None:
     fake = FakeJobs({"sales_etl": {"state": "NO_INPUT"}})
     lake = LocalLake(stack, tmp_path / "home", job_fn=fake)

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from data_platform.cli.stage_view import StageView
+from data_platform.contract.data_docs import DATA_DOCS_NOT_WRITTEN
 from data_platform.contract.runs import RunState
 
 if TYPE_CHECKING:
@@ -122,6 +123,11 @@ def run_details(runs: Sequence[RunRecord | GlueJobRun], home: Path | None) -> li
             )
         if run.error:
             details.append(f"{run.run_id}  [red]error[/]: {escape(run.error)}")
+        if DATA_DOCS_NOT_WRITTEN in (getattr(run, "warnings", None) or {}):
+            details.append(
+                f"{run.run_id}  [yellow]warning[/]: its Data Docs were not written (the job log says why); "
+                "`lake docs` renders them from its quarantine"
+            )
     return details
 
 

@@ -38,6 +38,8 @@ INDEX = "index.html"
 DATA_DOCS_BUCKET_ARGUMENT = "--data_docs_bucket"
 DATA_DOCS_PREFIX_ARGUMENT = "--data_docs_prefix"
 EXECUTION_NAME_ARGUMENT = "--execution_name"
+# The warning a run's summary carries when its Data Docs could not be written.
+DATA_DOCS_NOT_WRITTEN = "data_docs_not_written"
 
 # What StartExecution accepts as a name (1-80 characters; none of whitespace, brackets,
 # wildcards, `"#%\^|~`$&,;:/` or control characters), and so a single key segment: no `/` and
