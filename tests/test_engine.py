@@ -236,8 +236,8 @@ def test_an_engine_of_other_code_is_not_used(tmp_path: Path) -> None:
 
 
 def _comparable_runs(home: Path) -> list[dict[str, Any]]:
-    """The history without what differs between any two runs: ids, times, snapshot ids, the
-    home's path."""
+    """The history without what differs between any two runs: ids, times (a validation page's
+    folder too), snapshot ids, the home's path."""
     runs = sorted(runs_json(home), key=lambda run: run["started_at"])
     ids = {run["run_id"]: f"<run {n}>" for n, run in enumerate(runs)}
     text = json.dumps(runs).replace(str(home.resolve()), "<home>")
@@ -248,6 +248,8 @@ def _comparable_runs(home: Path) -> list[dict[str, Any]]:
         for field in ("started_at", "ended_at", "event_id"):
             run.pop(field)
         run["outputs"] = [output.split("@")[0] for output in run["outputs"] or []]
+        if run.get("validation_page"):  # its Data Docs page: a folder per run time
+            run["validation_page"] = re.sub(r"/\d{8}T\d{6}\.\d+Z/", "/<run time>/", run["validation_page"])
         run["stages"] = [(stage["name"], stage["rows"]) for stage in run["stages"] or []]
         comparable.append(run)
     return comparable
