@@ -17,13 +17,14 @@ dropped, never allowed to fail the run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger("etl")
 
@@ -40,33 +41,51 @@ class StageEvent:
     rows: int | None = None  # rows the stage produced, when it knows them
 
 
+T = TypeVar("T")
+
+
+class Topic(Generic[T]):
+    """In-process listeners of one kind of event: subscribed for a block, each called in the
+    publisher's thread; a listener's exception is logged and dropped, never the publisher's."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._listeners: list[Callable[[T], None]] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def subscribe(self, listener: Callable[[T], None]) -> Iterator[None]:
+        with self._lock:
+            self._listeners.append(listener)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._listeners.remove(listener)
+
+    def publish(self, event: T) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("%s listener failed on %s", self._what, event)
+
+
 Listener = Callable[[StageEvent], None]
-_listeners: list[Listener] = []
-_lock = threading.Lock()
+_stages: Topic[StageEvent] = Topic("stage")
 
 
-@contextmanager
-def subscribe(listener: Listener) -> Iterator[None]:
+def subscribe(listener: Listener) -> contextlib.AbstractContextManager[None]:
     """Deliver this process's stage events to `listener` while the block runs."""
-    with _lock:
-        _listeners.append(listener)
-    try:
-        yield
-    finally:
-        with _lock:
-            _listeners.remove(listener)
+    return _stages.subscribe(listener)
 
 
 def publish(event: StageEvent) -> None:
     """Deliver `event` to this process's listeners: what `StageClock` does, and what a relay
     does with events of a run in another process (the local engine's, `data_platform.local.engine`)."""
-    with _lock:
-        listeners = list(_listeners)
-    for listener in listeners:
-        try:
-            listener(event)
-        except Exception:
-            log.exception("stage listener failed on %s", event)
+    _stages.publish(event)
 
 
 class StageClock:

@@ -12,37 +12,20 @@ dropped, never allowed to fail the run.
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import contextlib
+from collections.abc import Callable
 
 from data_platform.local.records import RunRecord
-
-log = logging.getLogger(__name__)
+from etl.progress import Topic
 
 RunListener = Callable[[RunRecord], None]
-_listeners: list[RunListener] = []
-_lock = threading.Lock()
+_runs: Topic[RunRecord] = Topic("run")
 
 
-@contextmanager
-def subscribe(listener: RunListener) -> Iterator[None]:
+def subscribe(listener: RunListener) -> contextlib.AbstractContextManager[None]:
     """Deliver this process's run state changes to `listener` while the block runs."""
-    with _lock:
-        _listeners.append(listener)
-    try:
-        yield
-    finally:
-        with _lock:
-            _listeners.remove(listener)
+    return _runs.subscribe(listener)
 
 
 def publish(run: RunRecord) -> None:
-    with _lock:
-        listeners = list(_listeners)
-    for listener in listeners:
-        try:
-            listener(run)
-        except Exception:
-            log.exception("run listener failed on %s %s", run.run_id, run.state)
+    _runs.publish(run)
