@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +28,14 @@ import pytest
 from data_platform.cli.demo import sample_files
 from data_platform.config import load_stack
 from data_platform.local.class_archive import training_csv
-from data_platform.local.engine import EngineClient, code_fingerprint, idle_minutes_from_env, log_path, socket_path
+from data_platform.local.engine import (
+    EngineClient,
+    EngineServer,
+    code_fingerprint,
+    idle_minutes_from_env,
+    log_path,
+    socket_path,
+)
 from data_platform.local.history import Owner
 from data_platform.local.tables import read_rows
 
@@ -184,7 +192,6 @@ class FakeEngine:
 
     def __init__(self, home: Path, fingerprint: str) -> None:
         import socket
-        import threading
 
         self.fingerprint, self.requests = fingerprint, []
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -229,6 +236,77 @@ def test_an_engine_of_other_code_is_not_used(tmp_path: Path) -> None:
         assert stale.requests == ["status"]  # asked, then left alone: replaced only under the start lock
     finally:
         stale.close()
+
+
+class ScriptedEngine(EngineServer):
+    """The real engine server in this process, its Spark replaced by a job the test releases:
+    what is under test is how runs wait their turn and what a stop does to them."""
+
+    def __init__(self, home: Path, name: str) -> None:
+        super().__init__(home, idle_minutes=15)
+        self.name, self.jobs_run = name, []
+        self.entered: dict[str, threading.Event] = {}
+        self.release = threading.Event()
+        self.thread = threading.Thread(target=self.serve, name=f"engine-{name}", daemon=True)
+
+    def start(self) -> ScriptedEngine:
+        self.thread.start()
+        wait_for(lambda: EngineClient(self.home)._connect(), 30, f"engine {self.name} listens")
+        return self
+
+    def _warm_up(self) -> None:
+        with self._state_lock:
+            self._warming = False
+
+    def _run(self, conn: Any, stream: Any, job: str, arguments: dict[str, str]) -> None:
+        self.entered.setdefault(job, threading.Event()).set()
+        super()._run(conn, stream, job, arguments)
+
+    def _job(self, job: str, arguments: Any) -> dict[str, Any]:
+        self.jobs_run.append(job)
+        assert self.release.wait(60)
+        return {"job": job, "state": "SUCCEEDED", "served_by": self.name}
+
+
+def test_a_run_waiting_its_turn_when_the_engine_stops_runs_on_the_next_engine(tmp_path: Path, monkeypatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    first = ScriptedEngine(home, "first").start()
+    started: list[ScriptedEngine] = []
+
+    def start_next(_client: EngineClient) -> None:  # what `_start` does, in this process
+        engine = ScriptedEngine(home, "next")
+        engine.release.set()
+        started.append(engine.start())
+
+    monkeypatch.setattr(EngineClient, "_start", start_next)
+    results: dict[str, Any] = {}
+
+    def run(job: str) -> None:
+        try:
+            results[job] = EngineClient(home).run(job, {"--JOB_RUN_ID": f"run-{job}"})
+        except Exception as error:  # noqa: BLE001 - the assertion below shows it
+            results[job] = error
+
+    running = threading.Thread(target=run, args=("sales_etl",))
+    running.start()
+    wait_for(lambda: first.jobs_run == ["sales_etl"], 30, "the first run started")
+    waiting = threading.Thread(target=run, args=("product_catalog",))
+    waiting.start()
+    wait_for(lambda: "product_catalog" in first.entered, 30, "the second run waits for its turn")
+    first.stop()  # what `lake engine stop` asks
+    first.release.set()
+    for thread in (running, waiting):
+        thread.join(60)
+    try:
+        assert results["sales_etl"] == {"job": "sales_etl", "state": "SUCCEEDED", "served_by": "first"}
+        assert results["product_catalog"] == {"job": "product_catalog", "state": "SUCCEEDED", "served_by": "next"}
+        assert first.jobs_run == ["sales_etl"]  # never started on the stopping engine
+        assert [engine.jobs_run for engine in started] == [["product_catalog"]]
+    finally:
+        for engine in [first, *started]:
+            engine.stop()
+            engine.thread.join(10)
 
 
 # ------------------------------------------------------------------------------------------

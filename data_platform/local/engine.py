@@ -76,6 +76,9 @@ IDLE_ENV = "LAKE_ENGINE_IDLE_MINUTES"
 DEFAULT_IDLE_MINUTES = 15.0
 START_TIMEOUT_S = 120.0  # the engine binds its socket before it starts Spark: seconds, normally
 STOP_TIMEOUT_S = 120.0  # `stop` lets the current run finish first
+# The reply to a run that waited for its turn while the engine was told to stop: it never
+# started, so the client may hand it to another engine.
+REFUSED_STOPPING = "refused_stopping"
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 
 
@@ -220,20 +223,35 @@ class EngineClient:
     # -- requests -------------------------------------------------------------------------
 
     def run(self, job: str, arguments: Mapping[str, str]) -> Mapping[str, Any]:
-        """The runner's `JobFn`: run on the engine, relaying its stage events to this process."""
+        """The runner's `JobFn`: run on the engine, relaying its stage events to this process.
+
+        A run that was waiting for its turn when the engine was told to stop (`lake engine
+        stop`, or the replacement of an engine of other code) never started there: it is
+        handed to the next engine, started here once the stopping one stops listening."""
         from etl.progress import StageEvent, publish
 
-        with self._connection(start=True) as (_sock, stream):
-            _send(stream, {"op": "run", "job": job, "arguments": dict(arguments)})
-            while True:
-                message = self._reply(stream, f"while running {job}")
-                if "stage" in message:
-                    publish(StageEvent(**message["stage"]))
-                elif "summary" in message:
-                    summary: Mapping[str, Any] = message["summary"]
-                    return summary
-                else:
-                    raise EngineLost(f"the local engine refused the run: {message.get('error', message)}")
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while True:
+            with self._connection(start=True) as (_sock, stream):
+                _send(stream, {"op": "run", "job": job, "arguments": dict(arguments)})
+                while True:
+                    message = self._reply(stream, f"while running {job}")
+                    if "stage" in message:
+                        publish(StageEvent(**message["stage"]))
+                    elif "summary" in message:
+                        summary: Mapping[str, Any] = message["summary"]
+                        return summary
+                    elif REFUSED_STOPPING in message:
+                        break
+                    else:
+                        raise EngineLost(f"the local engine refused the run: {message.get('error', message)}")
+            if time.monotonic() > deadline:
+                raise EngineLost(
+                    f"the local engine kept refusing {job} for {STOP_TIMEOUT_S:.0f}s while stopping; "
+                    f"see {log_path(self.home)}"
+                )
+            log.info("the engine of %s is stopping before %s started; handing it to the next engine", self.home, job)
+            time.sleep(0.2)  # the stopping engine closes its socket within a second
 
     def status(self) -> dict[str, Any] | None:
         """The running engine's status, or None when none serves this home."""
@@ -584,8 +602,8 @@ class EngineServer:
         threading.Thread(target=self._watch_client, args=(conn, run_id, gone, finished), daemon=True).start()
         with self._run_lock:
             if self._stopping.is_set() or gone.is_set():
-                with contextlib.suppress(OSError):
-                    _send(stream, {"error": "the engine is stopping; run the command again"})
+                with contextlib.suppress(OSError):  # the client hands the run to the next engine
+                    _send(stream, {REFUSED_STOPPING: True})
                 return
             with self._state_lock:
                 self._current = {"job": job, "run_id": run_id, "stage": None}
