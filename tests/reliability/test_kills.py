@@ -10,11 +10,14 @@ checks, quality gate, write, commit), as the job log shows it. Then, judged from
   exactly the uninterrupted new content, and its current snapshot is the seed's or one the
   killed run committed;
 - bronze is untouched;
-- `lake replay` of the object converges to the uninterrupted result (no duplicate order).
+- `lake replay` of the object converges to the uninterrupted result (no duplicate order); the
+  first home's replay is a `lake` process, the others run through the CLI's entry point in one
+  process (see `replays`).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import subprocess
@@ -25,13 +28,25 @@ from typing import Any
 
 import pytest
 
-from . import REPO, Background, assert_no_traceback, bronze_hashes, current_snapshot, duplicates, lake, read_dataset
+from . import (
+    REPO,
+    Background,
+    LakeResult,
+    assert_no_traceback,
+    bronze_hashes,
+    current_snapshot,
+    duplicates,
+    lake,
+    lake_env,
+    read_dataset,
+)
 from .corpus import sales_csv, sales_row
 
 pytestmark = [pytest.mark.cli, pytest.mark.slow]
 
 STAGES = ("extract", "raw checks", "quality gate", "write", "commit")
 KILLS_PER_STAGE = 4  # 20 kill points
+REPLAY = ("replay", "--prefix", "sales/day2.csv")
 BUSINESS = (
     "order_id",
     "order_ts",
@@ -131,7 +146,6 @@ def kills(tmp_path_factory) -> dict[str, Any]:
             "snapshot": current_snapshot(home, "sales"),
             "bronze": {k: v for k, v in bronze_hashes(home).items() if k != "sales/day2.csv"},
         }
-        replay = lake(home, "replay", "--prefix", "sales/day2.csv")
         points.append(
             {
                 "stage": stage,
@@ -141,12 +155,36 @@ def kills(tmp_path_factory) -> dict[str, Any]:
                 "home": home,
                 "old_snapshot": old_snapshot,
                 "bronze_before": bronze_before,
-                "replay": replay,
-                "final": business_view(read_dataset(home, "sales")),
-                "final_rows": read_dataset(home, "sales"),
             }
         )
+    for point, replay in zip(points, replays(homes, REPLAY), strict=True):
+        point["replay"] = replay
+        point["final_rows"] = read_dataset(point["home"], "sales")
+        point["final"] = business_view(point["final_rows"])
     return {"old": old_view, "new": new_view, "points": points}
+
+
+def replays(homes: list[Path], args: tuple[str, ...]) -> list[LakeResult]:
+    """`lake replay` in every home after its kill: the first as its own `lake` process, the
+    others through the same CLI entry point in one process (tests.reliability.lake_in_homes),
+    which spares a JVM start per home."""
+    first = lake(homes[0], *args)
+    out = homes[0].parent / "replays.json"
+    batch = subprocess.run(
+        [sys.executable, "-m", "tests.reliability.lake_in_homes", str(out), *map(str, homes[1:]), "--", *args],
+        cwd=REPO,
+        env=lake_env(),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert batch.returncode == 0, batch.stderr[-3000:]
+    results = json.loads(out.read_text(encoding="utf-8"))
+    rest = [
+        LakeResult([*args], r["returncode"], r["stdout"], r["stderr"], r["seconds"], peak_rss=0)
+        for r in (results[str(home)] for home in homes[1:])
+    ]
+    return [first, *rest]
 
 
 def test_kills_cover_every_stage_of_the_run(kills):
