@@ -398,7 +398,7 @@ def fig_gate(bench: Bench) -> list[Figure]:
     written = {s.result.rows_written for s in on} | {s.result.rows_written for s in off}
     if len(written) != 1:
         raise RuntimeError(f"gate: the two variants wrote different row counts {sorted(written)}: not comparable")
-    cpu_ratio = min(s.cpu for s in on) / max(min(s.cpu for s in off), 1e-9)
+    cpu_ratio = best_cpu_ratio(on, off)
     return [
         Figure(
             "gate",
@@ -478,7 +478,7 @@ def engine_figure(bench: Bench, rows: int, name: str) -> Figure:
         and reference.rows_quarantined == spark_summary.rows_quarantined
         and reference.failed_rules == dict(spark_summary.rules_failed)
     )
-    cpu_ratio = min(s.cpu for s in spark_samples) / max(min(s.cpu for s in duck), 1e-9)
+    cpu_ratio = best_cpu_ratio(spark_samples, duck)
     return Figure(
         name,
         best(spark_samples),
@@ -493,9 +493,7 @@ def engine_figure(bench: Bench, rows: int, name: str) -> Figure:
             "same_rows_judged": same,
             "spark_floor": {
                 **summary_of(floor),
-                "what": "same session: explicit-schema CSV read -> type_sales -> Iceberg table "
-                "partitioned by order_date (one commit); no gate, no merge, no cache (what Spark "
-                "itself costs for this file)",
+                "what": FLOOR_MEANS,
             },
             "split": {
                 "engine_floor_over_duckdb": round(best(floor) / best(duck), 2),
@@ -507,6 +505,20 @@ def engine_figure(bench: Bench, rows: int, name: str) -> Figure:
             "duckdb_rows_quarantined": reference.rows_quarantined,
         },
     )
+
+
+def best_cpu_ratio(measured: list[Sample], reference: list[Sample]) -> float:
+    """Best CPU seconds of `measured` over the best of `reference` (the steadier ratio on a
+    shared machine, see bench/README.md)."""
+    return min(s.cpu for s in measured) / max(min(s.cpu for s in reference), 1e-9)
+
+
+# What `spark_floor` does, as the figures that compare with it describe it.
+FLOOR_MEANS = (
+    "same session: explicit-schema CSV read -> type_sales -> Iceberg table partitioned by "
+    "order_date (one commit); no gate, no merge, no ledger, no cache (what Spark itself costs "
+    "for this file)"
+)
 
 
 def spark_floor(bench: Bench, csv: Path) -> Sample:
@@ -545,7 +557,7 @@ def fig_floor(bench: Bench) -> Iterator[Figure]:
     for rows in sorted({min(bench.rows, n) for n in FLOOR_ROWS}):
         name = f"floor@{rows}"
         job, floor = sales_samples_at(bench, rows, name), floor_samples_at(bench, rows, name)
-        cpu_ratio = min(s.cpu for s in job) / max(min(s.cpu for s in floor), 1e-9)
+        cpu_ratio = best_cpu_ratio(job, floor)
         yield Figure(
             name,
             best(job),
@@ -557,8 +569,7 @@ def fig_floor(bench: Bench) -> Iterator[Figure]:
                 "sales_etl": summary_of(job),
                 "spark_floor": summary_of(floor),
                 "cpu_ratio": round(cpu_ratio, 3),
-                "floor_means": "same session: explicit-schema CSV read -> type_sales -> Iceberg table "
-                "partitioned by order_date (one append); no gate, no merge, no ledger",
+                "floor_means": FLOOR_MEANS,
             },
         )
 
@@ -630,7 +641,7 @@ def fig_incremental(bench: Bench) -> list[Figure]:
         log(f"incremental: round {i + 1}/{bench.repeats}: first {first[-1].wall:.1f}s, 101st {nxt[-1].wall:.1f}s")
     silver_rows = _silver_rows(history)
     shutil.rmtree(history, ignore_errors=True)
-    cpu_ratio = min(s.cpu for s in nxt) / max(min(s.cpu for s in first), 1e-9)
+    cpu_ratio = best_cpu_ratio(nxt, first)
     return [
         Figure(
             "incremental",
