@@ -18,6 +18,19 @@ GE computes all unexpected counts in a handful of bundled aggregate jobs and is 
 unexpected values (`partial_unexpected_count: 0`), so no rows are collected; the per-row
 predicates run only when a drop rule actually failed, as one array column on the cached frame
 (for `unique`, the few repeated keys are found once rather than windowing whole rows).
+
+Small frames are validated by GE's pandas engine (`_pandas_engine_judges_alike`): its Spark
+engine has a fixed cost of about a second per suite whatever the row count (a query planned
+per expectation for its unexpected values, even when none are asked for, and a job per column
+domain), which was a third of a warm 10,000-row run. Collected through Arrow, the same suite on
+the same 10,000 rows takes 0.1 s to collect and 0.15 s to validate; the pandas engine's cost
+grows with rows (Python objects per value) and passes the Spark engine's near 75,000 rows
+(bench/RESULTS.md). It is used only where both engines judge alike, value for value: column
+types whose pandas form keeps Spark's nulls and ordering (no floating point: pandas counts NaN
+as null; no 64-bit integers: a null turns the column into float64), no regex rule (Python's `re`
+is not Java's regex), bounds and sets of the column's own kind. A test runs every rule kind
+through both engines and compares GE's whole result. The predicates that split the rows stay
+Spark's, whichever engine counted them.
 """
 
 from __future__ import annotations
@@ -26,11 +39,13 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import Column, DataFrame, Row, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -51,6 +66,11 @@ FAILED_RULES_COLUMN = "_failed_rules"
 RESULT_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": 0}
 
 TABLE_KINDS = frozenset({"column_exists", "row_count"})
+
+# Frames up to this many rows are validated by GE's pandas engine when it judges as the Spark
+# engine would (see the module docstring; the crossover is near 75,000 rows on 2 cores).
+SMALL_FRAME_ROWS = 50_000
+ARROW_ENABLED = "spark.sql.execution.arrow.pyspark.enabled"
 
 # Up to this many duplicated rows, a `unique` drop looks the repeated keys up once (at most
 # half as many keys reach the driver) instead of re-running a window over whole rows.
@@ -303,36 +323,104 @@ _runtime_lock = threading.Lock()
 # GE's Spark data source shares one execution engine whose "active batch" is global state, so
 # two concurrent validations could read each other's frame: validations are serialized.
 _validate_lock = threading.Lock()
-_batch_definition = None
+_batch_definitions: dict[str, Any] = {}
 
 
-def _gx_batch_definition():
-    """The whole-DataFrame batch definition, built on first use (context setup is slow)."""
-    global _batch_definition
+def _gx_batch_definition(engine: str):
+    """The whole-DataFrame batch definition of `engine` ("spark" or "pandas"), built on first
+    use (context setup is slow); both data sources live in one ephemeral context."""
     with _runtime_lock:
-        if _batch_definition is None:
+        if not _batch_definitions:
             import great_expectations as gx
             from great_expectations.data_context.types.base import ProgressBarsConfig
 
             context = gx.get_context(mode="ephemeral")
             context.variables.progress_bars = ProgressBarsConfig(globally=False)
             # persist=False: the caller has cached the frame; a second persist wastes memory.
-            source = context.data_sources.add_spark(name="quality_gate", persist=False)
-            asset = source.add_dataframe_asset(name="gate_input")
-            _batch_definition = asset.add_batch_definition_whole_dataframe("whole_dataframe")
-        return _batch_definition
+            spark_source = context.data_sources.add_spark(name="quality_gate", persist=False)
+            pandas_source = context.data_sources.add_pandas(name="quality_gate_small_frames")
+            for name, source in (("spark", spark_source), ("pandas", pandas_source)):
+                asset = source.add_dataframe_asset(name="gate_input")
+                _batch_definitions[name] = asset.add_batch_definition_whole_dataframe("whole_dataframe")
+        return _batch_definitions[engine]
 
 
-def _validate(df: DataFrame, rules: Sequence[Rule], suite_name: str) -> dict:
-    """Validate all rules in one GE call; the JSON-able result dict."""
+def _validate(df: DataFrame, rules: Sequence[Rule], suite_name: str) -> tuple[dict, Any]:
+    """Validate all rules in one GE call: the JSON-able result dict, and the pandas frame GE's
+    pandas engine validated (None when the Spark engine did)."""
     import great_expectations as gx
 
     suite = gx.ExpectationSuite(name=suite_name, expectations=[rule.to_expectation() for rule in rules])
-    batch_definition = _gx_batch_definition()
+    frame: Any = df
+    engine, collected = "spark", None
+    # Not an empty frame: there the engines' results differ in form (one counts 0 unexpected
+    # values where the other reports none), so it stays with the Spark engine.
+    if _pandas_engine_judges_alike(df, rules) and 0 < df.count() <= SMALL_FRAME_ROWS:
+        frame = collected = df.select(*_rule_columns(df, rules)).toPandas()
+        engine = "pandas"
+    batch_definition = _gx_batch_definition(engine)
     with _validate_lock:
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(suite, result_format=RESULT_FORMAT)
-    return result.to_json_dict()
+    return result.to_json_dict(), collected
+
+
+# Column types whose values keep, once collected through Arrow, Spark's nulls, equality and
+# order: no float/double (NaN), no bigint (int64 with a null becomes float64), no nested types.
+_PANDAS_ALIKE_TYPES = (
+    T.StringType,
+    T.IntegerType,
+    T.ShortType,
+    T.ByteType,
+    T.DecimalType,
+    T.DateType,
+    T.TimestampType,
+    T.BooleanType,
+)
+
+
+def _pandas_engine_judges_alike(df: DataFrame, rules: Sequence[Rule]) -> bool:
+    """True when GE's pandas engine, on `df` collected, gives the Spark engine's result."""
+    if df.sparkSession.conf.get(ARROW_ENABLED, "false").lower() != "true":
+        return False  # without Arrow, collecting costs more than the Spark engine
+    row_rules = [r for r in rules if not r.is_table_level]
+    if not row_rules:
+        return False  # table-level checks only (the raw checks): nothing to collect for
+    types = {f.name: f.dataType for f in df.schema.fields}
+    return all(_alike(rule, [types[c] for c in rule.columns]) for rule in row_rules)
+
+
+def _alike(rule: Rule, types: Sequence[T.DataType]) -> bool:
+    if not all(isinstance(t, _PANDAS_ALIKE_TYPES) for t in types):
+        return False
+    [first, *_] = types
+    if rule.kind in ("not_null", "unique"):
+        return True
+    if rule.kind in ("in_set", "max_length"):
+        values = rule.params.get("values", ())
+        return isinstance(first, T.StringType) and all(isinstance(v, str) for v in values)
+    if rule.kind == "between":
+        bounds = [b for b in (rule.params["min_value"], rule.params["max_value"]) if b is not None]
+        return all(_bound_of_kind(b, first) for b in bounds)
+    return False  # regex: Python's `re` and Java's regex differ
+
+
+def _bound_of_kind(bound: Any, column_type: T.DataType) -> bool:
+    """A bound Python compares with the collected values exactly as Spark compares it."""
+    if isinstance(column_type, T.TimestampType):
+        return isinstance(bound, datetime) and bound.tzinfo is None
+    if isinstance(column_type, T.DateType):
+        return isinstance(bound, date) and not isinstance(bound, datetime)
+    if isinstance(column_type, (T.IntegerType, T.ShortType, T.ByteType, T.DecimalType)):
+        # Not float: Spark compares a decimal with a double in double precision.
+        return isinstance(bound, (int, Decimal)) and not isinstance(bound, bool)
+    return False
+
+
+def _rule_columns(df: DataFrame, rules: Sequence[Rule]) -> list[str]:
+    """The frame's columns some rule names, in frame order (the rest need not be collected)."""
+    named = {c for rule in rules for c in rule.columns}
+    return [c for c in df.columns if c in named]
 
 
 # --------------------------------------------------------------------------------------------
@@ -425,7 +513,7 @@ def run_gate(
     # A row rule on a missing column would only raise inside GE: it is left out, and the
     # column_exists rule (or the missing-column check) reports the cause instead.
     runnable = [r for r in rules if r.is_table_level or not set(r.columns) & missing]
-    validation = _validate(df, runnable, suite_name)
+    validation, collected = _validate(df, runnable, suite_name)
     rows_in = _rows_in(df, validation)
     findings = _Findings(rows_in, _outcomes(runnable, validation, rows_in), validation)
 
@@ -436,7 +524,7 @@ def run_gate(
     if not broken_drop:
         return findings.result(df, None, 0)
 
-    split = _Split.of(df, broken_drop)
+    split = _Split.of(df, broken_drop, collected)
     quarantined = split.quarantined()
     if len(broken_drop) == 1:  # GE has counted its rows already, no Spark job needed
         rows_quarantined = broken_drop[0].unexpected
@@ -541,12 +629,16 @@ class _Split:
     flags: dict[str, str]  # flag column -> rule name
 
     @classmethod
-    def of(cls, df: DataFrame, broken: Sequence[_Outcome]) -> _Split:
+    def of(cls, df: DataFrame, broken: Sequence[_Outcome], collected: Any = None) -> _Split:
+        """`collected`: the gate's input as GE's pandas engine validated it, if it did."""
         flags = {f"_gate_broken_{i}": o.rule.name for i, o in enumerate(broken)}
         judged, verdicts = df, {}
         for column, outcome in zip(flags, broken, strict=True):
             if _repeated_keys_can_be_looked_up(df, outcome):
-                judged = _flag_repeated_keys(judged, outcome.rule, column, found_in=df)
+                repeated = _repeated_keys_collected(collected, outcome.rule, df)
+                if repeated is None:
+                    repeated = _repeated_keys(df, outcome.rule)
+                judged = _flag_repeated_keys(judged, outcome.rule, column, repeated)
             else:
                 predicate = outcome.rule.row_predicate()
                 assert predicate is not None, "a drop rule is a row rule (Rule refuses a table-level one)"
@@ -592,18 +684,18 @@ def _repeated_keys_can_be_looked_up(df: DataFrame, outcome: _Outcome) -> bool:
     )
 
 
-def _flag_repeated_keys(df: DataFrame, rule: Rule, flag: str, *, found_in: DataFrame) -> DataFrame:
-    """`df` plus boolean `flag`: True where the row's key occurs more than once in `found_in`
-    (the gate's input, of which `df` is the same rows with more columns)."""
+def _flag_repeated_keys(df: DataFrame, rule: Rule, flag: str, repeated: list[str]) -> DataFrame:
+    """`df` plus boolean `flag`: True where the row's key (`_lookup_key`) is in `repeated`."""
     key, any_null = _lookup_key(rule), _any_null(rule.columns)
-    repeated = [row.key for row in _repeated_keys(found_in, key, any_null)]
     # Null key parts never repeat (GE skips them): null-keyed rows pass.
     return df.withColumn(flag, F.coalesce(is_in_strings(key, repeated, df.sparkSession), F.lit(False)) & ~any_null)
 
 
-def _repeated_keys(df: DataFrame, key: Column, any_null: Column) -> list[Row]:
+def _repeated_keys(df: DataFrame, rule: Rule) -> list[str]:
+    """The keys (`_lookup_key`) occurring more than once in the gate's input `df`."""
+    key, any_null = _lookup_key(rule), _any_null(rule.columns)
     occurrences = F.count(F.lit(1)).over(Window.partitionBy("key"))
-    return (
+    rows = (
         df.where(~any_null)
         .select(key.alias("key"))
         .withColumn("occurrences", occurrences)
@@ -612,6 +704,18 @@ def _repeated_keys(df: DataFrame, key: Column, any_null: Column) -> list[Row]:
         .distinct()
         .collect()
     )
+    return [row.key for row in rows]
+
+
+def _repeated_keys_collected(collected: Any, rule: Rule, df: DataFrame) -> list[str] | None:
+    """`_repeated_keys` from the frame GE's pandas engine validated, without a Spark job: for a
+    one-column string key only (its values are its `_lookup_key` strings); None otherwise."""
+    [column, *more] = rule.columns
+    if collected is None or more or not isinstance(df.schema[column].dataType, T.StringType):
+        return None
+    values = collected[column]
+    repeated = values[values.notna() & values.duplicated(keep=False)]
+    return [str(value) for value in repeated.unique()]
 
 
 def _lookup_key(rule: Rule) -> Column:

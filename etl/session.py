@@ -42,6 +42,9 @@ LOCAL_SPARK_CONF: dict[str, str] = {
     # Partition discovery lists directories in the driver up to this many paths per level;
     # above it Spark starts a listing job, which on a local disk costs more than it saves.
     "spark.sql.sources.parallelPartitionDiscovery.threshold": "4096",
+    # Arrow moves rows to pandas column by column: the quality gate validates small frames
+    # with Great Expectations' pandas engine (etl.quality), which is faster than its Spark one.
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
     # Silver and gold are Iceberg tables (etl.catalog): its SQL extensions (MERGE INTO, CALL).
     "spark.sql.extensions": ICEBERG_EXTENSIONS,
     # Iceberg's vectorized (Arrow) Parquet reader crashed the JVM (SIGSEGV in the symbol table,

@@ -52,6 +52,15 @@ def gate(df, rules, **kwargs):
     return q.run_gate(df, rules, suite_name="test_suite", **kwargs)
 
 
+@pytest.fixture(params=["spark_engine", "small_frames"], autouse=True)
+def ge_engine(request, monkeypatch):
+    """Every test of this module runs twice: once with GE's Spark engine for every frame, once
+    with small frames on its pandas engine wherever it judges alike, as jobs run them
+    (tests/test_quality_engines.py compares the two engines directly)."""
+    if request.param == "spark_engine":
+        monkeypatch.setattr(q, "SMALL_FRAME_ROWS", -1)
+
+
 # --- rules as values ------------------------------------------------------------------------
 
 
