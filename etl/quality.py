@@ -381,7 +381,7 @@ _PANDAS_ALIKE_TYPES = (
 
 def _pandas_engine_judges_alike(df: DataFrame, rules: Sequence[Rule]) -> bool:
     """True when GE's pandas engine, on `df` collected, gives the Spark engine's result."""
-    if df.sparkSession.conf.get(ARROW_ENABLED, "false").lower() != "true":
+    if str(df.sparkSession.conf.get(ARROW_ENABLED, "false")).lower() != "true":
         return False  # without Arrow, collecting costs more than the Spark engine
     row_rules = [r for r in rules if not r.is_table_level]
     if not row_rules:
