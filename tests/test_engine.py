@@ -445,6 +445,53 @@ def test_commands_at_once_start_one_engine_and_never_run_one_job_concurrently(tm
 
 
 @pytest.mark.spark
+def test_an_engine_of_code_changed_since_is_replaced_and_the_run_succeeds(tmp_path: Path, engines) -> None:
+    """End to end, what `git pull` then `lake upload` does: the running engine (of the code
+    before the change) is stopped and a new one serves the run."""
+    # A copy of the code, imported ahead of the installed one, so the test can change it.
+    code = tmp_path / "code"
+    for package in ("data_platform", "etl"):
+        shutil.copytree(REPO / package, code / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml"):
+        shutil.copy(REPO / name, code / name)
+    env = lake_env(PYTHONPATH=str(code))
+    command = [sys.executable, "-m", "data_platform.cli", "--project-dir", str(code)]
+    home = tmp_path / "home"
+    engines.append(home)
+
+    def lake_copy(*args: str) -> str:
+        result = subprocess.run(
+            [*command, "--home", str(home), *args], capture_output=True, text=True, timeout=900, cwd=tmp_path, env=env
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def status() -> dict[str, Any]:
+        # Asked through the copy: this process runs the installed code, the engine the copy.
+        found: dict[str, Any] = json.loads(lake_copy("engine", "status", "--json"))
+        assert found is not None, "an engine serves the home"
+        return found
+
+    lake_copy("upload", str(sales_file(tmp_path, "before.csv")), "sales/before.csv")
+    before = status()
+    assert engine_pids(home) == [before["pid"]]
+
+    job = code / "etl" / "jobs" / "sales_etl.py"
+    job.write_text(job.read_text(encoding="utf-8") + "\n# changed by a pull\n", encoding="utf-8")
+    lake_copy("upload", str(sales_file(tmp_path, "after.csv")), "sales/after.csv")
+
+    after = status()
+    assert after["pid"] != before["pid"] and after["fingerprint"] != before["fingerprint"]
+    assert not alive(before["pid"]) and engine_pids(home) == [after["pid"]]
+    assert after["runs_served"] == 2  # sales_etl and sales_daily of the second upload
+    runs = sorted(json.loads(lake_copy("runs", "--json")), key=lambda r: r["started_at"])
+    assert [(r["job"], r["source_key"], r["state"]) for r in runs if r["job"] == "sales_etl"] == [
+        ("sales_etl", "sales/before.csv", "SUCCEEDED"),
+        ("sales_etl", "sales/after.csv", "SUCCEEDED"),
+    ]
+
+
+@pytest.mark.spark
 def test_start_status_and_stop(tmp_path: Path, engines) -> None:
     home = tmp_path / "home"
     home.mkdir()
