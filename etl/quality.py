@@ -72,6 +72,13 @@ TABLE_KINDS = frozenset({"column_exists", "row_count"})
 SMALL_FRAME_ROWS = 50_000
 ARROW_ENABLED = "spark.sql.execution.arrow.pyspark.enabled"
 
+# Up to this many quarantined rows are encoded by Spark (its JSON, as the quarantine writes
+# them) and collected to the driver: by the gate as it counts them when it must count them
+# (one Spark job instead of persist, count and a second pass to write), else by the
+# quarantine (etl.quarantine). More go through a Spark file write (a whole failed input can
+# be millions of rows).
+MAX_QUARANTINE_ROWS_COLLECTED = 50_000
+
 # Up to this many duplicated rows, a `unique` drop looks the repeated keys up once (at most
 # half as many keys reach the driver) instead of re-running a window over whole rows.
 MAX_DUPLICATED_ROWS_LOOKED_UP = 100_000
@@ -435,7 +442,8 @@ class GateResult:
     `failed`: `passed` and `quarantined` are None and the caller quarantines the whole input
     with `validation`, so `rows_quarantined == rows_in` and `rows_passed == 0`;
     `failed_rules` still holds the per-rule counts that led there. `quarantined` may be
-    cached: the caller unpersists it once written.
+    cached: the caller unpersists it once written. `quarantined_lines`: the quarantined rows
+    in Spark's JSON encoding, when the gate collected them as it counted them.
     """
 
     status: str  # "passed" | "failed"
@@ -449,6 +457,7 @@ class GateResult:
     warnings: dict[str, int]
     escalated: bool
     validation: dict
+    quarantined_lines: list[str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -483,6 +492,7 @@ class _Findings:
         rows_quarantined: int,
         reason: str | None = None,
         escalated: bool = False,
+        lines: list[str] | None = None,
     ) -> GateResult:
         failed = reason is not None
         return GateResult(
@@ -497,6 +507,7 @@ class _Findings:
             warnings={o.rule.name: o.unexpected for o in self.broken(Action.WARN)},
             escalated=escalated,
             validation=self.validation,
+            quarantined_lines=None if failed else lines,
         )
 
 
@@ -526,19 +537,24 @@ def run_gate(
 
     split = _Split.of(df, broken_drop, collected)
     quarantined = split.quarantined()
+    lines: list[str] | None = None
     if len(broken_drop) == 1:  # GE has counted its rows already, no Spark job needed
         rows_quarantined = broken_drop[0].unexpected
+    elif rows_in <= MAX_QUARANTINE_ROWS_COLLECTED:
+        # A row may break more than one rule, so the union is counted: here as the rows are
+        # encoded and collected for the quarantine, in one Spark job.
+        lines = quarantined.toJSON().collect()
+        rows_quarantined = len(lines)
     else:
-        # A row may break more than one rule, so the union is counted, and the rows are kept
-        # as they are counted: the quarantine write then reads them from memory instead of
-        # judging the whole input again (one pass over the input fewer).
+        # Counted, and kept as they are counted: the quarantine write then reads them from
+        # memory instead of judging the whole input again (one pass over the input fewer).
         quarantined = quarantined.persist()
         rows_quarantined = quarantined.count()
     if rows_in and rows_quarantined / rows_in > max_drop_ratio:
         quarantined.unpersist()
         reason = _escalation_reason(rows_quarantined, rows_in, max_drop_ratio, broken_drop)
         return findings.result(None, None, rows_quarantined, reason=reason, escalated=True)
-    return findings.result(split.passed(), quarantined, rows_quarantined)
+    return findings.result(split.passed(), quarantined, rows_quarantined, lines=lines)
 
 
 def _check_rule_names(rules: Sequence[Rule]) -> None:

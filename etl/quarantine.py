@@ -18,14 +18,10 @@ from typing import Any
 from pyspark.sql import DataFrame
 
 from etl.base import RunSummary
-from etl.quality import GateResult
+from etl.quality import MAX_QUARANTINE_ROWS_COLLECTED, GateResult
 from etl.storage import Storage
 
 log = logging.getLogger("etl")
-
-# Up to this many quarantined rows are encoded by Spark and written by the driver in one go;
-# more go through a Spark file write (a whole failed input can be millions of rows).
-MAX_QUARANTINE_ROWS_COLLECTED = 50_000
 
 
 class Quarantine:
@@ -45,7 +41,7 @@ class Quarantine:
     def write_rows(self, rows: DataFrame, gate: GateResult, *, reason: str | None, source_keys: Sequence[str]) -> str:
         """`rows.jsonl` (with `_failed_rules`, `_source_key`) and `validation.json`; returns the
         folder's Spark path."""
-        self._write_jsonl(rows, gate.rows_quarantined)
+        self._write_jsonl(rows, gate.rows_quarantined, gate.quarantined_lines)
         record = {
             **self._about(reason),
             "source_keys": list(source_keys),
@@ -81,12 +77,14 @@ class Quarantine:
     def _about(self, reason: str | None) -> dict[str, Any]:
         return {"job": self.job, "run_id": self.run_id, "dataset": self.dataset, "reason": reason}
 
-    def _write_jsonl(self, rows: DataFrame, count: int) -> None:
+    def _write_jsonl(self, rows: DataFrame, count: int, lines: list[str] | None) -> None:
         key = self.prefix + "rows.jsonl"
         if count <= MAX_QUARANTINE_ROWS_COLLECTED:
-            # Spark's JSON encoding (the file writer's, same options), collected: one small
-            # job instead of a write with its output commit, staging and listing.
-            lines = rows.toJSON().collect()
+            # Spark's JSON encoding (the file writer's, same options), collected (by the gate,
+            # if it did as it counted them): one small job instead of a write with its output
+            # commit, staging and listing.
+            if lines is None:
+                lines = rows.toJSON().collect()
             self.storage.write_bytes(self.bucket, key, "".join(f"{line}\n" for line in lines).encode())
             return
         staging = f"_staging/_quarantine/{self.dataset}/{self.run_id}/"

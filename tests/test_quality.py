@@ -302,6 +302,31 @@ def test_drop_splits_rows_and_lists_every_broken_rule(spark):
     assert result.warnings == {}
 
 
+@pytest.mark.parametrize("limit", [5, 4], ids=["collected", "persisted"])
+def test_rows_broken_by_several_rules_are_counted_once_and_collected_only_up_to_the_limit(spark, monkeypatch, limit):
+    """A row breaking two rules counts once. Up to MAX_QUARANTINE_ROWS_COLLECTED input rows the
+    gate counts the quarantined rows by collecting them in Spark's JSON (what the quarantine
+    writes); above it, it keeps them in memory and counts them there."""
+    monkeypatch.setattr(q, "MAX_QUARANTINE_ROWS_COLLECTED", limit)
+    df = orders(spark, [(1, "SKU-1", 2, "USD"), (2, None, 0, "USD"), (3, "SKU-3", -1, "GBP"), (4, None, 1, "EUR"), (5, "SKU-5", 3, "EUR")])  # fmt: skip
+    rules = [q.not_null("sku"), q.between("quantity", 0, strict_min=True, name="quantity_positive")]
+    result = gate(df, rules, max_drop_ratio=0.9)
+
+    assert (result.rows_in, result.rows_quarantined, result.rows_passed) == (5, 3, 2)
+    expected = [
+        {"order_id": 2, "quantity": 0, "currency": "USD", "_failed_rules": ["sku_not_null", "quantity_positive"]},
+        {"order_id": 3, "sku": "SKU-3", "quantity": -1, "currency": "GBP", "_failed_rules": ["quantity_positive"]},
+        {"order_id": 4, "quantity": 1, "currency": "EUR", "_failed_rules": ["sku_not_null"]},
+    ]
+    if limit == 5:
+        assert result.quarantined_lines is not None and not result.quarantined.is_cached
+        assert sorted(map(json.loads, result.quarantined_lines), key=lambda r: r["order_id"]) == expected
+    else:
+        assert result.quarantined_lines is None and result.quarantined.is_cached
+    assert sorted(map(json.loads, result.quarantined.toJSON().collect()), key=lambda r: r["order_id"]) == expected
+    result.quarantined.unpersist()
+
+
 @pytest.mark.parametrize("limit", [100_000, 0], ids=["keys_looked_up", "window"])
 def test_unique_drop_tags_the_same_rows_whichever_way_duplicates_are_found(spark, monkeypatch, limit):
     monkeypatch.setattr(q, "MAX_DUPLICATED_ROWS_LOOKED_UP", limit)
