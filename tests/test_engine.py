@@ -454,15 +454,11 @@ def test_an_engine_of_code_changed_since_is_replaced_and_the_run_succeeds(tmp_pa
         shutil.copytree(REPO / package, code / package, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml"):
         shutil.copy(REPO / name, code / name)
-    env = lake_env(PYTHONPATH=str(code))
-    command = [sys.executable, "-m", "data_platform.cli", "--project-dir", str(code)]
     home = tmp_path / "home"
     engines.append(home)
 
     def lake_copy(*args: str) -> str:
-        result = subprocess.run(
-            [*command, "--home", str(home), *args], capture_output=True, text=True, timeout=900, cwd=tmp_path, env=env
-        )
+        result = lake(home, "--project-dir", str(code), *args, env=lake_env(PYTHONPATH=str(code)))
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -484,7 +480,7 @@ def test_an_engine_of_code_changed_since_is_replaced_and_the_run_succeeds(tmp_pa
     assert after["pid"] != before["pid"] and after["fingerprint"] != before["fingerprint"]
     assert not alive(before["pid"]) and engine_pids(home) == [after["pid"]]
     assert after["runs_served"] == 2  # sales_etl and sales_daily of the second upload
-    runs = sorted(json.loads(lake_copy("runs", "--json")), key=lambda r: r["started_at"])
+    runs = sorted(runs_json(home), key=lambda r: r["started_at"])
     assert [(r["job"], r["source_key"], r["state"]) for r in runs if r["job"] == "sales_etl"] == [
         ("sales_etl", "sales/before.csv", "SUCCEEDED"),
         ("sales_etl", "sales/after.csv", "SUCCEEDED"),
