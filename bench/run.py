@@ -523,9 +523,10 @@ FLOOR_MEANS = (
 
 def spark_floor(bench: Bench, csv: Path) -> Sample:
     """The least any Spark job must do with this file: parse, type, append to a table
-    partitioned like silver `sales` (one Iceberg commit)."""
+    partitioned like silver `sales`, with its table properties (one Iceberg commit)."""
     from etl.jobs.sales_etl import SALES_BRONZE_SCHEMA, type_sales
     from etl.session import table_session
+    from etl.tables import TABLE_PROPERTIES
 
     out = bench.fresh_dir("spark-floor")
 
@@ -534,9 +535,10 @@ def spark_floor(bench: Bench, csv: Path) -> Sample:
         df = session.read.schema(SALES_BRONZE_SCHEMA).option("header", True).csv(str(csv))
         typed = type_sales(df)
         session.sql("CREATE NAMESPACE IF NOT EXISTS lake.floor")
-        typed.writeTo("lake.floor.sales").using("iceberg").partitionedBy("order_date").tableProperty(
-            "location", str(out / "sales")
-        ).create()
+        writer = typed.writeTo("lake.floor.sales").using("iceberg").partitionedBy("order_date")
+        for key, value in {**TABLE_PROPERTIES, "location": str(out / "sales")}.items():
+            writer = writer.tableProperty(key, value)
+        writer.create()
 
     try:
         return measure(run)

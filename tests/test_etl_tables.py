@@ -150,6 +150,41 @@ def test_a_first_write_appends_and_its_snapshot_names_the_run_the_job_and_the_so
     assert json.loads(snapshot["summary"][SUMMARY_SOURCES]) == [{"key": "k1", "size": 10, "etag": "etag-k1"}]
 
 
+@pytest.mark.parametrize("keys_unique", [True, False])
+def test_a_first_write_reports_what_the_general_write_path_reports(spark, tmp_path, keys_unique):
+    """An empty table's write (row count known) reads what it added from the snapshot's
+    metadata; a write without a row count measures the rows first. Both must agree, null
+    partition values and repeated keys included."""
+    data = [
+        ("a", 1, date(2024, 1, 1), "k1", T0, "r0"),
+        ("b", 2, None, "k1", T0, "r0"),
+        ("c", 3, date(2024, 1, 3), "k1", T0, "r0"),
+    ]
+    if not keys_unique:
+        data.append(("a", 4, date(2024, 1, 2), "k2", T0, "r0"))  # repeated key: k2 wins
+    results = []
+    for path, count in (("counted", len(data)), ("measured", None)):
+        session = table_session(spark, str(tmp_path / path))
+        spec = DatasetSpec(
+            "data_lake_test",
+            f"things_{path}",
+            str(tmp_path / path / "things"),
+            rows(session, []).schema,
+            ("id",),
+            ("day",),
+        )
+        target = IcebergTable(session, spec)
+        result = target.merge(
+            rows(session, data), commit("r0", "k1", "k2"), keys_unique=keys_unique, incoming_rows=count
+        )
+        results.append(
+            (result.operation, result.rows_written, result.partitions, result.base_snapshot_id, content(target))
+        )
+    assert results[0] == results[1]
+    assert results[0][1] == 3
+    assert {"day": None} in results[0][2]
+
+
 def test_reprocessing_the_same_rows_commits_nothing(spark, table):
     data = [("a", 1, date(2024, 1, 1), "k1", T0, "r0")]
     table.merge(rows(table.spark, data), commit("r0", "k1"))

@@ -90,6 +90,17 @@ class Committer:
         ).first()
         return int(added[0] or 0) if added else 0
 
+    def added_partitions(self, snapshot_id: int) -> list[tuple[Any, ...]]:
+        """The partitions of the data files a snapshot added, from its manifests."""
+        parts = list(self.spec.partition_columns)
+        if not parts:
+            return [()]
+        rows = self.spark.sql(
+            f"SELECT DISTINCT data_file.partition AS p FROM {self.spec.identifier}.entries "
+            f"WHERE snapshot_id = {snapshot_id} AND status = 1"  # 1: ADDED
+        ).collect()
+        return [tuple(row["p"][c] for c in parts) for row in rows]
+
     def _announce(self, commit: Commit, operation: str) -> None:
         # Data files are written first, then the commit swaps the table's metadata pointer.
         log.info(
