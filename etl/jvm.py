@@ -20,6 +20,12 @@
   as one JSON string, parsed into a `java.util.ArrayList` by the JVM's Jackson (exact for any
   character), and becomes one `Column.isInCollection` (Spark's InSet). PySpark has no public
   call that takes a Java collection.
+- `data_files_may_hold`: before a write looks up stored rows with an incoming key, Iceberg's
+  own scan planning (`Table.newScan().filter(...).planFiles()`, in the driver:
+  https://iceberg.apache.org/javadoc/1.7.1/org/apache/iceberg/TableScan.html) says whether any
+  data file's column statistics meet the incoming keys' range. The daily load of new keys
+  meets none, and then needs no Spark job (and no broadcast of its keys) to learn it. PySpark
+  has no public call that plans a scan without running it.
 """
 
 from __future__ import annotations
@@ -102,3 +108,18 @@ def is_in_strings(column: Column, values: Sequence[str], spark: SparkSession) ->
         json.dumps(list(values)), jvm.java.util.ArrayList._java_lang_class
     )
     return Column(column._jc.isInCollection(java_list))
+
+
+def data_files_may_hold(spark: SparkSession, identifier: str, column: str, low: str | int, high: str | int) -> bool:
+    """False when no data file of the table's current snapshot can hold a `column` value in
+    [low, high] by its statistics (the pruning Iceberg applies to a scan with that filter)."""
+    jvm = _jvm(spark)
+    table = jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, identifier)
+    expressions = jvm.org.apache.iceberg.expressions.Expressions
+    both = getattr(expressions, "and")  # `Expressions.and`: a keyword in Python
+    condition = both(expressions.greaterThanOrEqual(column, low), expressions.lessThanOrEqual(column, high))
+    tasks = table.newScan().filter(condition).planFiles()
+    try:
+        return bool(tasks.iterator().hasNext())
+    finally:
+        tasks.close()

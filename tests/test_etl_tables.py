@@ -151,10 +151,11 @@ def test_a_first_write_appends_and_its_snapshot_names_the_run_the_job_and_the_so
 
 
 @pytest.mark.parametrize("keys_unique", [True, False])
-def test_a_first_write_reports_what_the_general_write_path_reports(spark, tmp_path, keys_unique):
-    """An empty table's write (row count known) reads what it added from the snapshot's
-    metadata; a write without a row count measures the rows first. Both must agree, null
-    partition values and repeated keys included."""
+def test_a_first_write_reports_what_the_general_write_path_reports(spark, tmp_path, keys_unique, monkeypatch):
+    """A big write into an empty table (row count known) reads what it added from the
+    snapshot's metadata; a write without a row count measures the rows first. Both must agree,
+    null partition values and repeated keys included."""
+    monkeypatch.setattr("etl.tables.table.MEASURED_FIRST_WRITE_ROWS", 0)  # these few rows count as big
     data = [
         ("a", 1, date(2024, 1, 1), "k1", T0, "r0"),
         ("b", 2, None, "k1", T0, "r0"),
@@ -230,6 +231,25 @@ def test_new_keys_are_appended_and_no_stored_file_is_rewritten(spark, table):
     )
     assert result.operation == "append"
     assert changed_files(table, result.snapshot_id) == [(1, date(2024, 1, 1))]  # one file added, none deleted
+
+
+def test_scan_planning_says_whether_any_data_file_may_hold_a_key_range(spark, table):
+    from etl.jvm import data_files_may_hold
+
+    identifier = table.spec.identifier
+    table.ensure()
+    assert not data_files_may_hold(table.spark, identifier, "id", "a", "z")  # no snapshot yet
+    data = [("k100", 5, date(2024, 1, 1), "f1", T0, "r0"), ("k200", 7, date(2024, 1, 2), "f1", T0, "r0")]
+    table.merge(rows(table.spark, data), commit("r0", "f1"), keys_unique=True, incoming_rows=2)
+    # One file per day: [k100, k100] and [k200, k200]; the gap between them meets neither.
+    assert [data_files_may_hold(table.spark, identifier, "id", lo, hi) for lo, hi in [
+        ("k000", "k099"), ("k101", "k199"), ("k201", "k999"), ("k000", "k100"), ("k150", "k200"),
+    ]] == [False, False, False, True, True]  # fmt: skip
+    assert [data_files_may_hold(table.spark, identifier, "value", lo, hi) for lo, hi in [(6, 6), (5, 5), (0, 9)]] == [
+        False,
+        True,
+        True,
+    ]
 
 
 def test_the_lookup_skips_stored_files_whose_key_statistics_miss_the_incoming_keys(spark, table, tmp_path):
