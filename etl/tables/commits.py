@@ -90,16 +90,17 @@ class Committer:
         ).first()
         return int(added[0] or 0) if added else 0
 
-    def added_partitions(self, snapshot_id: int) -> list[tuple[Any, ...]]:
-        """The partitions of the data files a snapshot added, from its manifests."""
+    def added(self, snapshot_id: int) -> tuple[int, list[tuple[Any, ...]]]:
+        """The rows a snapshot's new data files hold and their partitions, from its manifests
+        (one metadata query)."""
         parts = list(self.spec.partition_columns)
-        if not parts:
-            return [()]
-        rows = self.spark.sql(
-            f"SELECT DISTINCT data_file.partition AS p FROM {self.spec.identifier}.entries "
+        partition = ", data_file.partition AS p" if parts else ""  # unpartitioned files have none
+        files = self.spark.sql(
+            f"SELECT data_file.record_count AS n{partition} FROM {self.spec.identifier}.entries "
             f"WHERE snapshot_id = {snapshot_id} AND status = 1"  # 1: ADDED
         ).collect()
-        return [tuple(row["p"][c] for c in parts) for row in rows]
+        partitions = {tuple(f["p"][c] for c in parts) for f in files} if parts else {()}
+        return sum(int(f["n"]) for f in files), list(partitions)
 
     def _announce(self, commit: Commit, operation: str) -> None:
         # Data files are written first, then the commit swaps the table's metadata pointer.
