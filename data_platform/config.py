@@ -368,11 +368,14 @@ MAINTENANCE_ONLY_FORBIDS: dict[str, str] = {
 
 @cache
 def _declared_jobs() -> dict[str, JobKind]:
-    """The jobs the etl package declares, by kind (etl.jobs.REGISTRY, MAINTENANCE_JOBS).
-    Importing etl.jobs loads pyspark's Python modules, never a JVM."""
-    from etl.jobs import MAINTENANCE_JOBS, REGISTRY
+    """The jobs the etl package declares, by kind: their names only (etl.job_names), so that
+    checking a config imports no job class and none of pyspark."""
+    from etl.job_names import DATASET_JOB_NAMES, MAINTENANCE_JOB_NAMES
 
-    return {**{job: JobKind.ETL for job in REGISTRY}, **{job: JobKind.MAINTENANCE for job in MAINTENANCE_JOBS}}
+    return {
+        **{job: JobKind.ETL for job in DATASET_JOB_NAMES},
+        **{job: JobKind.MAINTENANCE for job in MAINTENANCE_JOB_NAMES},
+    }
 
 
 def _job_kind_problems(job: str, job_cfg: JobConfig, path: str) -> list[Problem]:

@@ -289,3 +289,31 @@ def test_three_independent_errors_are_reported_in_one_pass_each_with_its_yaml_li
     assert any("product_catalogue" in p.message and p.line == line_of("product_catalogue") for p in errors)
     assert len(errors) == 3, [str(p) for p in errors]
     assert f"line {line_of('timeout_minuets')}, column 9" in str(raised.value)
+
+
+def test_checking_a_stack_imports_no_job_class_and_no_pyspark():
+    # The config checks run in every `lake` command; importing the job classes costs each
+    # command pyspark's import (etl.job_names is what they read instead).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from data_platform.config import load_stack\n"
+        "load_stack('dev', sys.argv[1])\n"
+        "print(sorted(m for m in sys.modules if m == 'pyspark' or m.startswith('etl.jobs')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(REPO)], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_the_declared_job_names_are_the_registered_jobs():
+    from etl.job_names import DATASET_JOB_NAMES, MAINTENANCE_JOB_NAMES
+    from etl.jobs import MAINTENANCE_JOBS, REGISTRY, check_declared_names
+
+    assert set(REGISTRY) == DATASET_JOB_NAMES and set(MAINTENANCE_JOBS) == MAINTENANCE_JOB_NAMES
+    # A job registered but not named (or named but not registered) stops etl.jobs importing.
+    with pytest.raises(ImportError, match=r"dataset jobs .* registers .*'sales_export'"):
+        check_declared_names({**REGISTRY, "sales_export": object}, MAINTENANCE_JOBS)
+    with pytest.raises(ImportError, match="maintenance jobs"):
+        check_declared_names(REGISTRY, {})
