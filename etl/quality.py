@@ -39,7 +39,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -209,6 +209,21 @@ def matches_regex(column: str, regex: str, *, action: Action = Action.DROP, name
 
 def max_length(column: str, n: int, *, action: Action = Action.DROP, name: str | None = None) -> Rule:
     return Rule(name or f"{column}_max_length_{n}", action, "max_length", (column,), {"max": n})
+
+
+def latest_plausible(now: datetime, ahead: timedelta = timedelta(days=1)) -> datetime:
+    """The latest timestamp a "not in the future" rule lets through: `now` + `ahead`, rounded up
+    to the next whole hour, naive in UTC (the sessions' time zone; an aware `now` is converted).
+
+    Rounded so the bound changes once an hour rather than every run: Spark writes a timestamp
+    literal into the code it generates, so a bound new in every run made every query testing it
+    a new class to compile and to warm up in the JIT (four of the seven classes a warm
+    10,000-row sales_etl run compiled; bench/RESULTS.md). The rule tolerates `ahead` to `ahead`
+    plus one hour.
+    """
+    utc = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo is not None else now
+    hour = utc.replace(minute=0, second=0, microsecond=0)
+    return (hour if hour == utc else hour + timedelta(hours=1)) + ahead
 
 
 # --------------------------------------------------------------------------------------------

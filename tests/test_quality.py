@@ -522,3 +522,32 @@ def test_between_on_dates(spark):
     assert result.failed_rules == {"order_date_between": 1}
     json.dumps(result.validation)  # dates in the stored result stay serializable
     assert flagged(df, [rule]) == {"order_date_between": 1}
+
+
+@pytest.mark.parametrize(
+    ("now", "bound"),
+    [
+        # Rounded up to the next whole hour, then a day ahead: the bound changes once an hour.
+        (dt.datetime(2024, 1, 1, 10, 20, 30, tzinfo=dt.UTC), dt.datetime(2024, 1, 2, 11, 0)),
+        (dt.datetime(2024, 1, 1, 10, 59, 59, 999999, tzinfo=dt.UTC), dt.datetime(2024, 1, 2, 11, 0)),
+        # A whole hour is its own bound: the tolerance never drops below the day.
+        (dt.datetime(2024, 1, 1, 10, 0, tzinfo=dt.UTC), dt.datetime(2024, 1, 2, 10, 0)),
+        (dt.datetime(2024, 1, 1, 23, 30, tzinfo=dt.UTC), dt.datetime(2024, 1, 3, 0, 0)),
+        # Naive in UTC, whatever zone `now` came in.
+        (dt.datetime(2024, 1, 1, 12, 20, tzinfo=dt.timezone(dt.timedelta(hours=2))), dt.datetime(2024, 1, 2, 11, 0)),
+        (dt.datetime(2024, 1, 1, 10, 20), dt.datetime(2024, 1, 2, 11, 0)),
+    ],
+)
+def test_the_latest_plausible_time_is_a_day_ahead_rounded_up_to_the_hour(now, bound):
+    assert q.latest_plausible(now) == bound
+    assert q.latest_plausible(now).tzinfo is None
+
+
+def test_the_not_in_future_rules_use_the_rounded_bound():
+    from etl.jobs.inventory_sync import inventory_quality_rules
+    from etl.jobs.sales_etl import sales_quality_rules
+
+    now = dt.datetime(2024, 1, 1, 10, 20, tzinfo=dt.UTC)
+    rules = {r.name: r for r in [*sales_quality_rules(now), *inventory_quality_rules(now)]}
+    for name in ("order_ts_not_in_future", "snapshot_ts_not_in_future"):
+        assert rules[name].params["max_value"] == dt.datetime(2024, 1, 2, 11, 0), name

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import IO
 from xml.etree.ElementTree import ParseError
 
@@ -132,9 +132,7 @@ def inventory_quality_rules(now: datetime) -> list[q.Rule]:
         q.not_null("on_hand", name="on_hand_parses"),
         q.between("on_hand", min_value=0, name="on_hand_not_negative"),
         q.not_null("snapshot_ts", name="snapshot_ts_parses"),
-        q.between(
-            "snapshot_ts", max_value=(now + timedelta(days=1)).replace(tzinfo=None), name="snapshot_ts_not_in_future"
-        ),
+        q.between("snapshot_ts", max_value=q.latest_plausible(now), name="snapshot_ts_not_in_future"),
     ]
 
 

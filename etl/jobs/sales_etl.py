@@ -7,7 +7,7 @@ ambiguous and both rows are quarantined (`order_id_unique`).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -79,7 +79,7 @@ def sales_raw_rules() -> list[q.Rule]:
 
 
 def sales_quality_rules(now: datetime) -> list[q.Rule]:
-    latest_allowed = (now + timedelta(days=1)).replace(tzinfo=None)  # session time zone is UTC
+    latest_allowed = q.latest_plausible(now)
     return [
         q.not_null("order_id"),
         q.unique("order_id"),
