@@ -19,13 +19,15 @@ unexpected values (`partial_unexpected_count: 0`), so no rows are collected; the
 predicates run only when a drop rule actually failed, as one array column on the cached frame
 (for `unique`, the few repeated keys are found once rather than windowing whole rows).
 
+GE's Spark engine runs on the data source of etl.gx_spark: GE's own, minus the zero-row
+unexpected-value queries that BASIC plans for every column-map expectation (about 40 ms each).
+
 Small frames are validated by GE's pandas engine (`_pandas_engine_judges_alike`): its Spark
-engine has a fixed cost of about a second per suite whatever the row count (a query planned
-per expectation for its unexpected values, even when none are asked for, and a job per column
-domain), which was a third of a warm 10,000-row run. Collected through Arrow, the same suite on
-the same 10,000 rows takes 0.1 s to collect and 0.15 s to validate; the pandas engine's cost
-grows with rows (Python objects per value) and passes the Spark engine's near 75,000 rows
-(bench/RESULTS.md). It is used only where both engines judge alike, value for value: column
+engine has a fixed cost of about 0.6 s per suite whatever the row count (its metric graph, a
+Spark job per domain), a fifth of a warm 10,000-row run. Collected through Arrow, the same
+suite on the same 10,000 rows takes 0.1 s to collect and 0.15 s to validate; the pandas
+engine's cost grows with rows (Python objects per value) and passes the Spark engine's near
+35,000 rows (bench/RESULTS.md). It is used only where both engines judge alike, value for value: column
 types whose pandas form keeps Spark's nulls and ordering (no floating point: pandas counts NaN
 as null; no 64-bit integers: a null turns the column into float64), no regex rule (Python's `re`
 is not Java's regex), bounds and sets of the column's own kind. A test runs every rule kind
@@ -68,8 +70,8 @@ RESULT_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_c
 TABLE_KINDS = frozenset({"column_exists", "row_count"})
 
 # Frames up to this many rows are validated by GE's pandas engine when it judges as the Spark
-# engine would (see the module docstring; the crossover is near 75,000 rows on 2 cores).
-SMALL_FRAME_ROWS = 50_000
+# engine would (see the module docstring; the crossover is near 35,000 rows on 2 cores).
+SMALL_FRAME_ROWS = 30_000
 ARROW_ENABLED = "spark.sql.execution.arrow.pyspark.enabled"
 
 # Up to this many quarantined rows are encoded by Spark (its JSON, as the quarantine writes
@@ -356,10 +358,14 @@ def _gx_batch_definition(engine: str):
             import great_expectations as gx
             from great_expectations.data_context.types.base import ProgressBarsConfig
 
+            from etl import gx_spark
+
             context = gx.get_context(mode="ephemeral")
             context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            # GE's Spark source, minus the zero-row unexpected-value queries (etl.gx_spark).
             # persist=False: the caller has cached the frame; a second persist wastes memory.
-            spark_source = context.data_sources.add_spark(name="quality_gate", persist=False)
+            add_spark_source = getattr(context.data_sources, f"add_{gx_spark.SOURCE_TYPE}")  # GE's factory
+            spark_source = add_spark_source(name="quality_gate", persist=False)
             pandas_source = context.data_sources.add_pandas(name="quality_gate_small_frames")
             for name, source in (("spark", spark_source), ("pandas", pandas_source)):
                 asset = source.add_dataframe_asset(name="gate_input")
