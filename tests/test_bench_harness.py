@@ -92,3 +92,40 @@ def test_duckdb_reference_accounts_for_every_row(tmp_path: Path) -> None:
     assert result.rows_written + result.rows_quarantined == 3000
     assert 0 < result.rows_quarantined < 3000 * 0.05
     assert list((tmp_path / "out" / "sales").glob("order_date=*/*.parquet"))
+
+
+def test_cold_latency_is_split_by_the_latest_run_stages_in_the_run_history(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO))
+    from datetime import UTC, datetime
+
+    from bench import run as bench_run
+    from data_platform.local.history import History
+    from data_platform.local.records import JobOutcome
+
+    stages = {
+        "r-old": [{"name": "extract", "seconds": 9.0, "rows": None}],
+        "r-new": [
+            {"name": "extract", "seconds": 0.5, "rows": None},
+            {"name": "write", "seconds": 2.25, "rows": 10},
+            {"name": "data docs", "seconds": 0.5, "rows": None},
+        ],
+        "r-daily": [{"name": "write", "seconds": 7.0, "rows": 1}],
+    }
+    with History.for_home(tmp_path) as history:
+        for minute, (run_id, job) in enumerate(
+            [("r-old", "sales_etl"), ("r-new", "sales_etl"), ("r-daily", "sales_daily")]
+        ):
+            started = datetime(2026, 1, 1, 0, minute, tzinfo=UTC)
+            history.create_run(run_id=run_id, job=job, glue_job=job, env="dev", run_input={}, started_at=started)
+            outcome = JobOutcome.from_summary({"state": "SUCCEEDED", "stages": stages[run_id]})
+            history.finish_run(run_id, outcome, attempts=1)
+
+    measured = bench_run._stages_of(tmp_path, "sales_etl")
+    assert measured == [("extract", 0.5), ("write", 2.25), ("data docs", 0.5)]
+    # Data Docs are written after silver: listed, not taken out of the time to silver.
+    assert bench_run.cold_stages(10.0, measured) == {
+        bench_run.OUTSIDE_STAGES: 7.25,
+        "extract": 0.5,
+        "write": 2.25,
+        "data docs (after silver)": 0.5,
+    }
