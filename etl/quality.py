@@ -20,14 +20,14 @@ predicates run only when a drop rule actually failed, as one array column on the
 (for `unique`, the few repeated keys are found once rather than windowing whole rows).
 
 GE's Spark engine runs on the data source of etl.gx_spark: GE's own, minus the zero-row
-unexpected-value queries that BASIC plans for every column-map expectation (about 40 ms each).
+unexpected-value queries that BASIC plans for every column-map expectation.
 
 Small frames are validated by GE's pandas engine (`_pandas_engine_judges_alike`): its Spark
-engine has a fixed cost of about 0.6 s per suite whatever the row count (its metric graph, a
-Spark job per domain), a fifth of a warm 10,000-row run. Collected through Arrow, the same
-suite on the same 10,000 rows takes 0.1 s to collect and 0.15 s to validate; the pandas
-engine's cost grows with rows (Python objects per value) and passes the Spark engine's near
-35,000 rows (bench/RESULTS.md). It is used only where both engines judge alike, value for value: column
+engine has a fixed cost per suite whatever the row count (its metric graph, a Spark job per
+domain), a large share of a warm 10,000-row run. Collected through Arrow, the same suite on
+the same rows validates in about half the time; the pandas engine's cost grows with rows
+(Python objects per value) and passes the Spark engine's a little above SMALL_FRAME_ROWS
+(bench/RESULTS.md has the crossover measured). It is used only where both engines judge alike, value for value: column
 types whose pandas form keeps Spark's nulls and ordering (no floating point: pandas counts NaN
 as null; no 64-bit integers: a null turns the column into float64), no regex rule (Python's `re`
 is not Java's regex), bounds and sets of the column's own kind. A test runs every rule kind
@@ -70,7 +70,7 @@ RESULT_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_c
 TABLE_KINDS = frozenset({"column_exists", "row_count"})
 
 # Frames up to this many rows are validated by GE's pandas engine when it judges as the Spark
-# engine would (see the module docstring; the crossover is near 35,000 rows on 2 cores).
+# engine would (see the module docstring; set just under the crossover in bench/RESULTS.md).
 SMALL_FRAME_ROWS = 30_000
 ARROW_ENABLED = "spark.sql.execution.arrow.pyspark.enabled"
 
