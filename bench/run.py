@@ -671,7 +671,7 @@ def fig_incremental(bench: Bench) -> list[Figure]:
 # data_docs
 
 DATA_DOCS = {"--data_docs_bucket": "data-lake-bench-artifacts", "--data_docs_prefix": "data-docs/bench/"}
-DATA_DOCS_STAGE = "data docs"  # one of AFTER_SILVER_STAGES
+DATA_DOCS_STAGE = "data docs"  # the stage etl.job names, after silver is written
 
 
 def fig_data_docs(bench: Bench) -> list[Figure]:
@@ -919,7 +919,7 @@ def _class_archive() -> str | None:
 # to the manifest that marks silver written.
 OUTSIDE_STAGES = "start-up and hand-offs"
 # Stages a run goes through once silver is written (etl.job: Data Docs come after the ledger).
-AFTER_SILVER_STAGES = frozenset({"data docs"})
+AFTER_SILVER_STAGES = frozenset({DATA_DOCS_STAGE})
 
 
 def cold_stages(to_silver_s: float, stages: list[tuple[str, float]]) -> dict[str, float]:
@@ -931,20 +931,29 @@ def cold_stages(to_silver_s: float, stages: list[tuple[str, float]]) -> dict[str
     return {OUTSIDE_STAGES: round(outside, 2), **{name: round(seconds, 2) for name, seconds in before}, **after}
 
 
+def _history_db(home: Path) -> Path:
+    from data_platform.local.history import DB_NAME, STATE_DIR
+
+    return home / STATE_DIR / DB_NAME
+
+
+def _read_history(home: Path) -> contextlib.closing[sqlite3.Connection]:
+    """The lake home's run history, read-only (the measured `lake` may still be writing it)."""
+    return contextlib.closing(sqlite3.connect(f"file:{_history_db(home)}?mode=ro", uri=True, timeout=5))
+
+
 def _stages_of(home: Path, job: str) -> list[tuple[str, float]]:
     """The stages (name, seconds) of `job`'s latest run in the lake home's run history."""
-    db = home / "_lake" / "history.sqlite3"
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as con:
+    with _read_history(home) as con:
         row = con.execute("SELECT stages FROM runs WHERE job = ? ORDER BY started_at DESC LIMIT 1", (job,)).fetchone()
     if row is None:
-        raise RuntimeError(f"no {job} run in {db}")
+        raise RuntimeError(f"no {job} run in {_history_db(home)}")
     return [(stage["name"], float(stage["seconds"])) for stage in json.loads(row[0])]
 
 
 def _failed_runs(home: Path) -> list[str]:
-    db = home / "_lake" / "history.sqlite3"
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as con:
+        with _read_history(home) as con:
             rows = con.execute("SELECT job, error FROM runs WHERE state = 'FAILED'").fetchall()
             return [f"{job}: {(error or '')[:300]}" for job, error in rows]
     except sqlite3.Error as error:
@@ -1155,11 +1164,10 @@ def _wait_for(condition: Callable[[], bool], timeout: float, poll: float = 0.1) 
 
 
 def _finished_runs(home: Path, job: str) -> int:
-    db = home / "_lake" / "history.sqlite3"
-    if not db.is_file():
+    if not _history_db(home).is_file():
         return 0
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as con:
+        with _read_history(home) as con:
             row = con.execute(
                 "SELECT COUNT(*) FROM runs WHERE job = ? AND state IN ('SUCCEEDED', 'FAILED', 'NO_INPUT')", (job,)
             ).fetchone()

@@ -27,9 +27,6 @@ from great_expectations.datasource.fluent import SparkDatasource
 from great_expectations.execution_engine import SparkDFExecutionEngine
 from great_expectations.validator.metric_configuration import MetricConfiguration
 
-# The data source type this module registers with GE (`context.data_sources.add_<type>`).
-SOURCE_TYPE = "quality_gate_spark"
-
 _UNEXPECTED_VALUES = ".unexpected_values"
 
 
@@ -73,10 +70,14 @@ class QualityGateSparkEngine(SparkDFExecutionEngine):
 class QualityGateSparkDatasource(SparkDatasource):
     """GE's Spark data source (same assets and options) running on `QualityGateSparkEngine`."""
 
-    # GE registers a source class by this literal (= SOURCE_TYPE); a subclass of a concrete
-    # source must narrow its parent's literal, which mypy reads as an incompatible override.
+    # GE registers a source class by this literal; a subclass of a concrete source must narrow
+    # its parent's literal, which mypy reads as an incompatible override.
     type: Literal["quality_gate_spark"] = "quality_gate_spark"  # type: ignore[assignment]
 
     @property
     def execution_engine_type(self) -> builtins.type[SparkDFExecutionEngine]:  # `type` is the field above
         return QualityGateSparkEngine
+
+
+# The type this module registers with GE (`context.data_sources.add_<type>`).
+SOURCE_TYPE: str = QualityGateSparkDatasource.__fields__["type"].default

@@ -27,10 +27,11 @@ engine has a fixed cost per suite whatever the row count (its metric graph, a Sp
 domain), a large share of a warm 10,000-row run. Collected through Arrow, the same suite on
 the same rows validates in about half the time; the pandas engine's cost grows with rows
 (Python objects per value) and passes the Spark engine's a little above SMALL_FRAME_ROWS
-(bench/RESULTS.md has the crossover measured). It is used only where both engines judge alike, value for value: column
-types whose pandas form keeps Spark's nulls and ordering (no floating point: pandas counts NaN
-as null; no 64-bit integers: a null turns the column into float64), no regex rule (Python's `re`
-is not Java's regex), bounds and sets of the column's own kind. A test runs every rule kind
+(bench/RESULTS.md has the crossover measured). It is used only where both engines judge
+alike, value for value: column types whose pandas form keeps Spark's nulls and ordering (no
+floating point: pandas counts NaN as null; no 64-bit integers: a null turns the column into
+float64), no regex rule (Python's `re` is not Java's regex), bounds and sets of the column's
+own kind. A test runs every rule kind
 through both engines and compares GE's whole result. The predicates that split the rows stay
 Spark's, whichever engine counted them.
 """
