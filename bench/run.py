@@ -53,6 +53,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import datagen  # noqa: E402
+from etl.progress import DATA_DOCS_STAGE  # noqa: E402
 
 GROUPS = (
     "scale",
@@ -671,7 +672,6 @@ def fig_incremental(bench: Bench) -> list[Figure]:
 # data_docs
 
 DATA_DOCS = {"--data_docs_bucket": "data-lake-bench-artifacts", "--data_docs_prefix": "data-docs/bench/"}
-DATA_DOCS_STAGE = "data docs"  # the stage etl.job names, after silver is written
 
 
 def fig_data_docs(bench: Bench) -> list[Figure]:

@@ -31,7 +31,7 @@ from etl.data_docs import DataDocs
 from etl.gate import Gate
 from etl.inputs import planned_objects, screen
 from etl.load import finish, gate_makes_keys_unique, typed_rows
-from etl.progress import StageClock
+from etl.progress import DATA_DOCS_STAGE, StageClock
 from etl.quality import Action, Rule, not_null
 from etl.quarantine import Quarantine
 from etl.session import table_session
@@ -230,7 +230,7 @@ class BaseGlueJob:
         gate, args = (self._gate.quarantined if self._gate else None), self.args
         if gate is None or not args.data_docs_bucket or not args.data_docs_prefix:
             return
-        self.stage("data docs")
+        self.stage(DATA_DOCS_STAGE)
         try:
             DataDocs(self.storage, args.data_docs_bucket, args.data_docs_prefix).publish(
                 gate.validation,

@@ -29,6 +29,8 @@ from typing import Any, Generic, TypeVar
 log = logging.getLogger("etl")
 
 STARTED, FINISHED = "started", "finished"
+# The stage a run goes through after silver is written (etl.job), as the run history names it.
+DATA_DOCS_STAGE = "data docs"
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,8 @@ the same rows validates in about half the time; the pandas engine's cost grows w
 alike, value for value: column types whose pandas form keeps Spark's nulls and ordering (no
 floating point: pandas counts NaN as null; no 64-bit integers: a null turns the column into
 float64), no regex rule (Python's `re` is not Java's regex), bounds and sets of the column's
-own kind. A test runs every rule kind
-through both engines and compares GE's whole result. The predicates that split the rows stay
-Spark's, whichever engine counted them.
+own kind. A test runs every rule kind through both engines and compares GE's whole result.
+The predicates that split the rows stay Spark's, whichever engine counted them.
 """
 
 from __future__ import annotations
