@@ -41,10 +41,16 @@ class Gate:
             self._fail(raw.drop(ROW_SEQ), gate, rules)
         return gate
 
-    def check_quality(self, typed: DataFrame, rules: Sequence[Rule]) -> GateResult:
+    def check_quality(self, typed: DataFrame, rules: Sequence[Rule], *, expected_rows: int | None = None) -> GateResult:
         """The quality rules on the typed rows; when it passes, `passed` (or `typed` itself, if
-        None) is what the run loads."""
-        gate = run_gate(typed, rules, suite_name=f"{self.job}.quality", max_drop_ratio=self.max_drop_ratio)
+        None) is what the run loads. `expected_rows`: see etl.quality.run_gate."""
+        gate = run_gate(
+            typed,
+            rules,
+            suite_name=f"{self.job}.quality",
+            max_drop_ratio=self.max_drop_ratio,
+            expected_rows=expected_rows,
+        )
         self._note(gate)
         if not gate.ok:
             self._fail(typed, gate, rules)

@@ -272,7 +272,7 @@ class BaseGlueJob:
         ) as typed:
             rules = self.quality_rules()
             self.stage("quality gate")
-            quality_gate = gate.check_quality(typed, rules)
+            quality_gate = gate.check_quality(typed, rules, expected_rows=raw_gate.rows_in)
             self.stages.rows(quality_gate.rows_passed)
             if not quality_gate.ok:
                 return

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 from pyspark.sql.types import StructType
 
 from data_platform.contract.runs import RunState
@@ -22,6 +23,7 @@ from etl.jvm import release
 from etl.quality import Action, Rule
 from etl.storage import ObjectInfo
 from etl.tables.spec import DatasetSpec, WriteResult
+from etl.transforms import quoted
 
 # Up to this many rows the typed frame is held as a local checkpoint: its rows as they are,
 # and a DataFrame whose plan is a single leaf, so the ~20 queries that the gate, the quarantine
@@ -47,8 +49,30 @@ def add_lineage(df: DataFrame, run_id: str, ingested_at: datetime) -> DataFrame:
 
 
 def conform(df: DataFrame, schema: StructType) -> DataFrame:
-    """Exactly the schema's columns, in order, with its types."""
+    """Exactly the schema's columns, in order, with its types: one SQL projection (one gateway
+    call, see etl.transforms) where every type has a SQL name, else through the Column API."""
+    if all(isinstance(f.dataType, _SQL_NAMED_TYPES) for f in schema.fields):
+        return df.selectExpr(
+            *[f"CAST({quoted(f.name)} AS {_sql_type(f.dataType)}) AS {quoted(f.name)}" for f in schema.fields]
+        )
     return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+
+
+# Types whose `simpleString()` Spark SQL's CAST reads back as the same type, whatever the
+# session's settings; a timestamp is named as the session-zoned kind it is (TIMESTAMP alone
+# follows `spark.sql.timestampType`).
+_SQL_NAMED_TYPES = (
+    T.StringType, T.BooleanType, T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType,
+    T.DoubleType, T.DecimalType, T.DateType, T.TimestampType, T.TimestampNTZType, T.BinaryType,
+)  # fmt: skip
+
+
+def _sql_type(data_type: T.DataType) -> str:
+    if isinstance(data_type, T.TimestampType):
+        return "TIMESTAMP_LTZ"
+    if isinstance(data_type, T.TimestampNTZType):
+        return "TIMESTAMP_NTZ"
+    return data_type.simpleString()
 
 
 @contextmanager

@@ -16,14 +16,29 @@ LINEAGE_FIELDS = [
 ]
 
 
+# Expressions are written as Spark SQL where that is one gateway call instead of several per
+# column (building a plan through the Column API crosses to the JVM for every function and
+# literal, a measurable share of a small run: bench/RESULTS.md).
+
+
+def quoted(column: str) -> str:
+    """A column name as a Spark SQL identifier."""
+    return "`" + column.replace("`", "``") + "`"
+
+
+def sql_string(value: str) -> str:
+    """A string as a Spark SQL literal (the parser's default escapes: backslash)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def try_cast(column: str, sql_type: str) -> Column:
     """Cast that yields null instead of failing (and never truncates "1.5" to an int 1)."""
-    return F.expr(f"try_cast(`{column}` AS {sql_type})")
+    return F.expr(f"try_cast({quoted(column)} AS {sql_type})")
 
 
 def blank_to_null(column: str) -> Column:
-    trimmed = F.trim(F.col(column))
-    return F.when(trimmed == "", None).otherwise(trimmed)
+    """The value trimmed, null when that leaves nothing."""
+    return F.expr(f"nullif(trim({quoted(column)}), '')")
 
 
 def latest_per_key(df: DataFrame, key_columns: Sequence[str], order: Sequence[str]) -> DataFrame:

@@ -551,3 +551,19 @@ def test_the_not_in_future_rules_use_the_rounded_bound():
     rules = {r.name: r for r in [*sales_quality_rules(now), *inventory_quality_rules(now)]}
     for name in ("order_ts_not_in_future", "snapshot_ts_not_in_future"):
         assert rules[name].params["max_value"] == dt.datetime(2024, 1, 2, 11, 0), name
+
+
+def test_rule_names_reach_quarantined_rows_exactly_whatever_their_characters(spark):
+    """The split tags rows through Spark SQL: a name with quotes, a backslash or a backtick is a
+    literal there, never SQL."""
+    names = ["sku's `present`", "quantity \\ positive", "it''s; DROP"]
+    df = orders(spark, [(1, "SKU-1", 2, "USD"), (2, None, 0, "USD"), (3, "SKU-3", -1, "GBP")])
+    rules = [
+        q.not_null("sku", name=names[0]),
+        q.between("quantity", 0, strict_min=True, name=names[1]),
+        q.in_set("currency", ["USD", "EUR"], name=names[2]),
+    ]
+    result = gate(df, rules, max_drop_ratio=1.0)
+    tagged = {row["order_id"]: row["_failed_rules"] for row in result.quarantined.collect()}
+    assert tagged == {2: [names[0], names[1]], 3: [names[1], names[2]]}
+    assert [row["order_id"] for row in result.passed.collect()] == [1]

@@ -111,3 +111,21 @@ def test_frames_above_the_small_frame_limit_go_to_the_spark_engine(spark, monkey
     assert engine_of(q.run_gate(df, rules, suite_name="limit").validation) == SPARK_ENGINE
     monkeypatch.setattr(q, "SMALL_FRAME_ROWS", 3)
     assert engine_of(q.run_gate(df, rules, suite_name="limit").validation) == PANDAS_ENGINE
+
+
+def test_the_callers_row_estimate_chooses_the_engine_but_never_the_verdict(spark, monkeypatch):
+    # A job passes the rows it read as `expected_rows`, so the gate need not count first.
+    df = cached(spark.createDataFrame([("S",), (None,), ("S",)], "sku string"))
+    rules = [q.not_null("sku", action=Action.WARN)]
+    monkeypatch.setattr(q, "SMALL_FRAME_ROWS", 2)
+    # Expected small, proves bigger: the Spark engine after all.
+    under = q.run_gate(df, rules, suite_name="under", expected_rows=1)
+    assert engine_of(under.validation) == SPARK_ENGINE
+    monkeypatch.setattr(q, "SMALL_FRAME_ROWS", 3)
+    # Expected big: the Spark engine, trusted without a count.
+    over = q.run_gate(df, rules, suite_name="over", expected_rows=4)
+    assert engine_of(over.validation) == SPARK_ENGINE
+    exact = q.run_gate(df, rules, suite_name="exact", expected_rows=3)
+    assert engine_of(exact.validation) == PANDAS_ENGINE
+    for result in (under, over, exact):
+        assert (result.rows_in, result.rows_passed, result.warnings) == (3, 3, {"sku_not_null": 1})

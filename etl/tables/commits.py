@@ -21,6 +21,7 @@ from pyspark.sql.types import DataType, DateType
 from etl.jvm import commit_with_properties
 from etl.session import catalog_writes
 from etl.tables.spec import Commit, DatasetSpec
+from etl.transforms import quoted, sql_string
 
 log = logging.getLogger("etl")
 
@@ -181,10 +182,5 @@ def sql_literal(value: Any, data_type: DataType) -> str:
     if isinstance(value, int | Decimal):
         return f"CAST({value} AS {data_type.simpleString()})"
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace("'", "\\'")
-        return f"'{escaped}'"
+        return sql_string(value)
     raise ValueError(f"no SQL literal for partition value {value!r} ({data_type.simpleString()})")
-
-
-def quoted(column: str) -> str:
-    return "`" + column.replace("`", "``") + "`"

@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from etl.jvm import data_files_may_hold
 from etl.session import catalog_writes
-from etl.tables.commits import Committer, partition_dicts, quoted
+from etl.tables.commits import Committer, partition_dicts
 from etl.tables.merge import (
     IncomingStats,
     incoming_stats,
@@ -21,6 +21,7 @@ from etl.tables.merge import (
     stored_rows_holding,
 )
 from etl.tables.spec import Commit, DatasetSpec, WriteResult
+from etl.transforms import quoted
 
 # Above this many rows, a first write into an empty table is not measured before it appends
 # (see IcebergTable.merge); below it the measuring job costs no more than reading the commit's
