@@ -67,6 +67,7 @@ def test_type_sales_casts_and_nulls_what_does_not_parse(spark):
             ("o1", "2024-01-05T10:00:00Z", " s1 ", "c1", "A", "2", "9.99", "eur", "k"),
             ("o2", "not a time", "s1", "", "B", "1.5", "abc", "USD", "k"),
             ("o3", "2024-01-05T23:30:00-02:00", "s1", "c", "B", "1", "1", "USD", "k"),
+            ("o4", None, "   ", None, "  C ", " 3 ", "2", " usd ", "k"),  # blanks and padding
         ],
         RAW_SCHEMA,
     )
@@ -99,6 +100,7 @@ def test_type_sales_casts_and_nulls_what_does_not_parse(spark):
                 Decimal("1.00"),
                 date(2024, 1, 6),
             ),
+            ("o4", None, None, None, "C", 3, Decimal("2.00"), "USD", "k", Decimal("6.00"), None),
         ],
         "order_id string, order_ts timestamp, store_id string, customer_id string, sku string, quantity int, "
         "unit_price decimal(12,2), currency string, _source_key string, amount decimal(14,2), order_date date",
