@@ -77,9 +77,9 @@ ARROW_ENABLED = "spark.sql.execution.arrow.pyspark.enabled"
 
 # Up to this many quarantined rows are encoded by Spark (its JSON, as the quarantine writes
 # them) and collected to the driver: by the gate as it counts them when it must count them
-# (one Spark job instead of persist, count and a second pass to write), else by the
-# quarantine (etl.quarantine). More go through a Spark file write (a whole failed input can
-# be millions of rows).
+# and GE's counts show they are this few (one Spark job instead of persist, count and a
+# second pass to write), else by the quarantine (etl.quarantine). More go through a Spark
+# file write (a whole failed input can be millions of rows).
 MAX_QUARANTINE_ROWS_COLLECTED = 50_000
 
 # Up to this many duplicated rows, a `unique` drop looks the repeated keys up once (at most
@@ -579,9 +579,10 @@ def run_gate(
     lines: list[str] | None = None
     if len(broken_drop) == 1:  # GE has counted its rows already, no Spark job needed
         rows_quarantined = broken_drop[0].unexpected
-    elif rows_in <= MAX_QUARANTINE_ROWS_COLLECTED:
+    elif min(rows_in, sum(o.unexpected for o in broken_drop)) <= MAX_QUARANTINE_ROWS_COLLECTED:
         # A row may break more than one rule, so the union is counted: here as the rows are
-        # encoded and collected for the quarantine, in one Spark job.
+        # encoded and collected for the quarantine, in one Spark job. GE's counts bound the
+        # union (at most their sum), so however big the input, few quarantined rows come here.
         lines = quarantined.toJSON().collect()
         rows_quarantined = len(lines)
     else:
