@@ -19,8 +19,8 @@ unexpected values (`partial_unexpected_count: 0`), so no rows are collected; the
 predicates run only when a drop rule actually failed, as one array column on the cached frame
 (for `unique`, the few repeated keys are found once rather than windowing whole rows).
 
-GE's Spark engine runs on the data source of etl.gx_spark: GE's own, minus the zero-row
-unexpected-value queries that BASIC plans for every column-map expectation.
+GE's engines run on the data sources of etl.gx_sources: GE's own, minus the zero-value
+unexpected-value metrics that BASIC plans for every column-map expectation.
 
 Small frames are validated by GE's pandas engine (`_pandas_engine_judges_alike`): its Spark
 engine has a fixed cost per suite whatever the row count (its metric graph, a Spark job per
@@ -364,15 +364,18 @@ def _gx_batch_definition(engine: str):
             import great_expectations as gx
             from great_expectations.data_context.types.base import ProgressBarsConfig
 
-            from etl import gx_spark
+            from etl.gx_sources import SOURCE_TYPES
 
             context = gx.get_context(mode="ephemeral")
             context.variables.progress_bars = ProgressBarsConfig(globally=False)
-            # GE's Spark source, minus the zero-row unexpected-value queries (etl.gx_spark).
+            # GE's sources, minus the zero-value unexpected-value metrics (etl.gx_sources).
             # persist=False: the caller has cached the frame; a second persist wastes memory.
-            add_spark_source = getattr(context.data_sources, f"add_{gx_spark.SOURCE_TYPE}")  # GE's factory
-            spark_source = add_spark_source(name="quality_gate", persist=False)
-            pandas_source = context.data_sources.add_pandas(name="quality_gate_small_frames")
+            spark_source = getattr(context.data_sources, f"add_{SOURCE_TYPES['spark']}")(  # GE's factory
+                name="quality_gate", persist=False
+            )
+            pandas_source = getattr(context.data_sources, f"add_{SOURCE_TYPES['pandas']}")(
+                name="quality_gate_small_frames"
+            )
             for name, source in (("spark", spark_source), ("pandas", pandas_source)):
                 asset = source.add_dataframe_asset(name="gate_input")
                 _batch_definitions[name] = asset.add_batch_definition_whole_dataframe("whole_dataframe")

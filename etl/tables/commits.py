@@ -18,7 +18,7 @@ from pyspark.sql import Column, DataFrame, DataFrameWriterV2, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DateType
 
-from etl.jvm import commit_with_properties
+from etl.jvm import commit_with_properties, current_snapshot_id
 from etl.session import catalog_writes
 from etl.tables.spec import Commit, DatasetSpec
 from etl.transforms import quoted, sql_string
@@ -34,10 +34,8 @@ class Committer:
         self.spec = spec
 
     def current_snapshot_id(self) -> int | None:
-        """From the table's properties (a catalog lookup in the driver, no Spark job)."""
-        row = self.spark.sql(f"SHOW TBLPROPERTIES {self.spec.identifier} ('current-snapshot-id')").first()
-        value = row["value"] if row is not None else "none"
-        return None if value in (None, "none", "") or not value.lstrip("-").isdigit() else int(value)
+        """A catalog lookup in the driver, no Spark job (etl.jvm)."""
+        return current_snapshot_id(self.spark, self.spec.identifier)
 
     def append(self, rows: DataFrame, commit: Commit) -> None:
         writer = _with_snapshot_properties(rows.writeTo(self.spec.identifier), commit)
