@@ -14,8 +14,9 @@ A run's write (`IcebergTable.merge`):
 2. Looks up the stored rows that hold an incoming business key, reading only data files
    whose column statistics (min/max of the first key column) meet the incoming keys' range:
    with growing keys (order numbers) that is no file at all, which Iceberg's scan planning
-   tells in the driver (`etl.jvm.data_files_may_hold`), so no Spark job runs for it. A big
-   first write into an empty table skips this step and the measuring of its rows before it.
+   tells in the driver (`etl.jvm.data_files_may_hold`), so no Spark job runs for it. A
+   first write into an empty table (its row count known) skips this step and the measuring of
+   its rows before it: the commit's own metadata says what it added.
 3. Applies the dataset's precedence per key (`merge.mark_merge_winners`): the STORED row is kept
    when the incoming row has the same `_source_key` and identical business columns
    (reprocessing a bronze object changes nothing, `_ingested_at`/`_run_id` included);

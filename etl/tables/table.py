@@ -23,11 +23,6 @@ from etl.tables.merge import (
 from etl.tables.spec import Commit, DatasetSpec, WriteResult
 from etl.transforms import quoted
 
-# Above this many rows, a first write into an empty table is not measured before it appends
-# (see IcebergTable.merge); below it the measuring job costs no more than reading the commit's
-# metadata afterwards, and it is the path every later write takes.
-MEASURED_FIRST_WRITE_ROWS = 200_000
-
 # Table properties of every silver/gold table (here and in the Pulumi catalog component).
 TABLE_PROPERTIES: dict[str, str] = {
     "format-version": "2",
@@ -120,10 +115,11 @@ class IcebergTable:
             return WriteResult(base_snapshot_id=base)
         if not keys_unique:
             incoming = one_row_per_key(self.spark, incoming, spec)
-        if base is None and (incoming_rows or 0) > MEASURED_FIRST_WRITE_ROWS:
-            # An empty table holds no key: a big first write appends rows known to exist, and
-            # the snapshot's own metadata says what it added, instead of a Spark job over the
-            # rows first (1.2 s for 2,000,000 rows; reading the metadata takes 0.1 to 0.2 s).
+        if base is None and incoming_rows is not None:
+            # An empty table holds no key: a first write appends rows known to exist, and the
+            # snapshot's own metadata says what it added, instead of a Spark job over the rows
+            # first (1.2 s for 2,000,000 rows, 0.1 s more than reading the metadata at 10,000:
+            # bench/RESULTS.md).
             return self._append(incoming, commit, None, base)
         stats = incoming_stats(incoming, spec)
         if not stats.rows:
