@@ -392,14 +392,16 @@ def _validate(
     suite = gx.ExpectationSuite(name=suite_name, expectations=[rule.to_expectation() for rule in rules])
     frame: Any = df
     engine, collected = "spark", None
-    if _pandas_engine_judges_alike(df, rules):
-        small = (df.count() if expected_rows is None else expected_rows) <= SMALL_FRAME_ROWS
+    if (
+        _pandas_engine_judges_alike(df, rules)
+        and (df.count() if expected_rows is None else expected_rows) <= SMALL_FRAME_ROWS
+    ):
         # One Spark job: the rows, one more than a small frame holds at most; a frame that
         # proves bigger than expected is validated by the Spark engine after all.
-        head = df.select(*_rule_columns(df, rules)).limit(SMALL_FRAME_ROWS + 1).toPandas() if small else None
+        head = df.select(*_rule_columns(df, rules)).limit(SMALL_FRAME_ROWS + 1).toPandas()
         # Not an empty frame: there the engines' results differ in form (one counts 0
         # unexpected values where the other reports none), so it stays with the Spark engine.
-        if head is not None and 0 < len(head) <= SMALL_FRAME_ROWS:
+        if 0 < len(head) <= SMALL_FRAME_ROWS:
             frame = collected = head
             engine = "pandas"
     batch_definition = _gx_batch_definition(engine)
