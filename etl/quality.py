@@ -17,10 +17,12 @@ Cost model (the gate must stay cheap on millions of rows): the caller passes a c
 GE computes all unexpected counts in a handful of bundled aggregate jobs and is asked for no
 unexpected values (`partial_unexpected_count: 0`), so no rows are collected; the per-row
 predicates run only when a drop rule actually failed, as one array column on the cached frame
-(for `unique`, the few repeated keys are found once rather than windowing whole rows).
+(for `unique`, the few repeated keys are found as GE counts them rather than windowing whole
+rows again: etl.gx_sources).
 
 GE's engines run on the data sources of etl.gx_sources: GE's own, minus the zero-value
-unexpected-value metrics that BASIC plans for every column-map expectation.
+unexpected-value metrics that BASIC plans for every column-map expectation, and with the Spark
+engine's `unique` count done by the aggregate that also finds the repeated values.
 
 Small frames are validated by GE's pandas engine (`_pandas_engine_judges_alike`): its Spark
 engine has a fixed cost per suite whatever the row count (its metric graph, a Spark job per
@@ -382,12 +384,24 @@ def _gx_batch_definition(engine: str):
         return _batch_definitions[engine]
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """What GE's validation saw besides its verdicts, for the split: the pandas frame its
+    pandas engine validated (None when its Spark engine did), and the values its Spark engine
+    found repeated while counting `unique` rules (etl.gx_sources.RepeatedValues)."""
+
+    collected: Any = None
+    repeated: Mapping[str, list[str]] = field(default_factory=lambda: MappingProxyType({}))
+
+
 def _validate(
     df: DataFrame, rules: Sequence[Rule], suite_name: str, expected_rows: int | None = None
-) -> tuple[dict, Any]:
-    """Validate all rules in one GE call: the JSON-able result dict, and the pandas frame GE's
-    pandas engine validated (None when the Spark engine did). `expected_rows`: see run_gate."""
+) -> tuple[dict, _Seen]:
+    """Validate all rules in one GE call: the JSON-able result dict, and what the validation
+    saw (`_Seen`). `expected_rows`: see run_gate."""
     import great_expectations as gx
+
+    from etl.gx_sources import recording_repeated_values
 
     suite = gx.ExpectationSuite(name=suite_name, expectations=[rule.to_expectation() for rule in rules])
     frame: Any = df
@@ -405,10 +419,11 @@ def _validate(
             frame = collected = head
             engine = "pandas"
     batch_definition = _gx_batch_definition(engine)
-    with _validate_lock:
+    # Whenever the split may look a `unique` rule's keys up, GE's Spark engine records them.
+    with _validate_lock, recording_repeated_values(MAX_DUPLICATED_ROWS_LOOKED_UP) as repeated:
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(suite, result_format=RESULT_FORMAT)
-    return result.to_json_dict(), collected
+    return result.to_json_dict(), _Seen(collected, MappingProxyType(dict(repeated.by_column)))
 
 
 # Column types whose values keep, once collected through Arrow, Spark's nulls, equality and
@@ -568,7 +583,7 @@ def run_gate(
     # A row rule on a missing column would only raise inside GE: it is left out, and the
     # column_exists rule (or the missing-column check) reports the cause instead.
     runnable = [r for r in rules if r.is_table_level or not set(r.columns) & missing]
-    validation, collected = _validate(df, runnable, suite_name, expected_rows)
+    validation, seen = _validate(df, runnable, suite_name, expected_rows)
     rows_in = _rows_in(df, validation)
     findings = _Findings(rows_in, _outcomes(runnable, validation, rows_in), validation)
 
@@ -579,7 +594,7 @@ def run_gate(
     if not broken_drop:
         return findings.result(df, None, 0)
 
-    split = _Split.of(df, broken_drop, collected)
+    split = _Split.of(df, broken_drop, seen)
     quarantined = split.quarantined()
     lines: list[str] | None = None
     if len(broken_drop) == 1:  # GE has counted its rows already, no Spark job needed
@@ -690,13 +705,14 @@ class _Split:
     flags: dict[str, str]  # flag column -> rule name
 
     @classmethod
-    def of(cls, df: DataFrame, broken: Sequence[_Outcome], collected: Any = None) -> _Split:
-        """`collected`: the gate's input as GE's pandas engine validated it, if it did."""
+    def of(cls, df: DataFrame, broken: Sequence[_Outcome], seen: _Seen | None = None) -> _Split:
+        """`seen`: what GE's validation of `df` saw (`_validate`), if known."""
+        seen = seen or _Seen()
         flags = {f"_gate_broken_{i}": o.rule.name for i, o in enumerate(broken)}
         judged, verdicts = df, {}
         for column, outcome in zip(flags, broken, strict=True):
             if _repeated_keys_can_be_looked_up(df, outcome):
-                repeated = _repeated_keys_collected(collected, outcome.rule, df)
+                repeated = _repeated_keys_seen(seen, outcome.rule, df)
                 if repeated is None:
                     repeated = _repeated_keys(df, outcome.rule)
                 judged = _flag_repeated_keys(judged, outcome.rule, column, repeated)
@@ -728,7 +744,8 @@ class _Split:
 
 # `unique` drops. Its row predicate is a window over whole rows: every evaluation of the split
 # would shuffle the full input. When GE counted few duplicated rows, their keys are found once
-# (a window over the key alone, as GE's own check) and tested with a hash set held in the plan
+# (recorded by the gate's Spark engine as it counted them, read from the frame its pandas
+# engine validated, or else a window over the key alone) and tested with a hash set held in the plan
 # (Spark's InSet): no join, and no Spark job to broadcast a lookup table on each of the split's
 # evaluations (a table made from driver-side rows is an RDD, collected again per query).
 
@@ -765,11 +782,17 @@ def _repeated_keys(df: DataFrame, rule: Rule) -> list[str]:
     return [row.key for row in rows]
 
 
-def _repeated_keys_collected(collected: Any, rule: Rule, df: DataFrame) -> list[str] | None:
-    """`_repeated_keys` from the frame GE's pandas engine validated, without a Spark job: for a
-    one-column string key only (its values are its `_lookup_key` strings); None otherwise."""
+def _repeated_keys_seen(seen: _Seen, rule: Rule, df: DataFrame) -> list[str] | None:
+    """`_repeated_keys` without a Spark job of its own, for a one-column key: the values GE's
+    Spark engine recorded as it counted the rule (cast to string, as `_lookup_key` does), or,
+    for a string key, the frame GE's pandas engine validated; None otherwise."""
     [column, *more] = rule.columns
-    if collected is None or more or not isinstance(df.schema[column].dataType, T.StringType):
+    if more:
+        return None
+    if column in seen.repeated:
+        return seen.repeated[column]
+    collected = seen.collected
+    if collected is None or not isinstance(df.schema[column].dataType, T.StringType):
         return None
     values = collected[column]
     repeated = values[values.notna() & values.duplicated(keep=False)]

@@ -3,9 +3,12 @@ unexpected-value metrics, on its Spark engine and on its pandas engine."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import great_expectations as gx
 import pytest
 from great_expectations.execution_engine import PandasExecutionEngine, SparkDFExecutionEngine
+from pyspark.sql import functions as F
 
 from etl import gx_sources
 from etl import quality as q
@@ -76,10 +79,13 @@ def recording_metrics(monkeypatch, engine_class) -> list[str]:
 
 @pytest.mark.parametrize("engine", ["spark", "pandas"])
 @pytest.mark.parametrize("partial", [0, 2], ids=["no_values", "two_values"])
-def test_the_gate_sources_give_ge_stock_results_for_every_rule_kind(spark, sources, engine, partial):
+@pytest.mark.parametrize("recording", [None, 100, 1], ids=["not_recording", "recording", "recording_past_limit"])
+def test_the_gate_sources_give_ge_stock_results_for_every_rule_kind(spark, sources, engine, partial, recording):
     data, rules = frame(spark, engine), rules_of(engine)
     result_format = {"result_format": "BASIC", "partial_unexpected_count": partial}
-    stock, ours = (validate(source, data, rules, result_format) for source in sources[engine])
+    stock = validate(sources[engine][0], data, rules, result_format)
+    with nullcontext() if recording is None else gx_sources.recording_repeated_values(recording):
+        ours = validate(sources[engine][1], data, rules, result_format)
     assert ours == stock
     broken = [name for name, r in stock.items() if not r["success"]]
     assert len(broken) >= 16, broken  # not a comparison of passing verdicts
@@ -109,3 +115,39 @@ def test_the_gate_validates_through_the_gate_sources(spark, monkeypatch, engine)
     source = validation["meta"]["active_batch_definition"]["datasource_name"]
     assert source == {"spark": "quality_gate", "pandas": "quality_gate_small_frames"}[engine]
     assert q._batch_definitions[engine].data_asset.datasource.type == gx_sources.SOURCE_TYPES[engine]
+
+
+def repeated_values(df, column: str) -> list[str]:
+    """Values of `column` on more than one row, as strings, found by a `group by` (the engine
+    keeps the rows GE's window flags)."""
+    groups = df.where(F.col(column).isNotNull()).groupBy(column).count().where("count > 1")
+    return sorted(row.value for row in groups.select(F.col(column).cast("string").alias("value")).collect())
+
+
+def test_a_recording_keeps_the_values_unique_rules_find_repeated_up_to_its_limit(spark, sources):
+    df = frame(spark, "spark")
+    rules = [q.unique(c, action=Action.WARN) for c in ("s", "i", "d", "day", "ts")]
+    with gx_sources.recording_repeated_values(limit=4) as found:
+        results = validate(sources["spark"][1], df, [*rules, q.unique(["s", "i"], action=Action.WARN)], q.RESULT_FORMAT)
+    assert {name: r["result"]["unexpected_count"] for name, r in results.items()} == {
+        "s_unique": 2, "i_unique": 2, "d_unique": 0, "day_unique": 4, "ts_unique": 2, "s_i_unique": 0,
+    }  # fmt: skip
+    # One recorded list per one-column rule, each value once; the compound rule is GE's alone.
+    assert {c: sorted(v) for c, v in found.by_column.items()} == {
+        c: repeated_values(df, c) for c in ("s", "i", "d", "day", "ts")
+    }
+    assert [len(found.by_column[c]) for c in ("s", "i", "d", "day", "ts")] == [1, 1, 0, 2, 1]
+
+    with gx_sources.recording_repeated_values(limit=3) as found:
+        results = validate(sources["spark"][1], df, rules, q.RESULT_FORMAT)
+    assert results["day_unique"]["result"]["unexpected_count"] == 4  # counted, past the limit
+    assert "day" not in found.by_column and sorted(found.by_column["s"]) == ["a"]
+
+
+def test_outside_a_recording_ge_counts_unique_rules_itself(spark, sources, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("only a recording collects the flagged rows")
+
+    monkeypatch.setattr(gx_sources.QualityGateSparkEngine, "_repeated_rows", refuse)
+    results = validate(sources["spark"][1], frame(spark, "spark"), [q.unique("s", action=Action.WARN)], q.RESULT_FORMAT)
+    assert results["s_unique"]["result"]["unexpected_count"] == 2

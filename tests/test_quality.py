@@ -381,6 +381,28 @@ def test_repeated_keys_are_matched_exactly_whatever_characters_they_hold(spark):
     assert sorted(r.key for r in result.quarantined.collect()) == sorted(odd[:-1] * 2)
 
 
+@pytest.mark.parametrize("key_type", ["string", "int", "date"])
+def test_a_unique_drop_splits_on_the_keys_ges_validation_saw_without_a_window_of_its_own(spark, monkeypatch, key_type):
+    """GE's Spark engine records the repeated keys as it counts them (etl.gx_sources), its
+    pandas engine validated the collected rows: either way the split finds no keys itself."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the keys were seen by GE's validation")
+
+    monkeypatch.setattr(q, "_repeated_keys", refuse)
+    pandas_sees_keys = key_type == "string"  # its collected frame holds the keys' strings
+    if q.SMALL_FRAME_ROWS > 0 and not pandas_sees_keys:
+        monkeypatch.setattr(q, "SMALL_FRAME_ROWS", -1)
+    # Rows 0..7 hold keys 0..3 twice each, rows 10..13 keys of their own.
+    k = "CAST(IF(id < 8, id % 4, id) AS INT)"
+    key = {"string": f"'k' || {k}", "int": k, "date": f"date_add(DATE'2024-01-01', {k})"}[key_type]
+    df = cached(spark.range(8).union(spark.range(10, 14)).selectExpr(f"{key} AS key", "id AS n"))
+    result = gate(df, [q.unique("key")], max_drop_ratio=1.0)
+    assert result.failed_rules == {"key_unique": 8}
+    assert sorted(r.n for r in result.passed.collect()) == [10, 11, 12, 13]
+    assert sorted(r.n for r in result.quarantined.collect()) == list(range(8))
+
+
 def test_fail_stops_everything_and_names_each_rule_and_count(spark):
     df = orders(spark, [(1, "S", 1, "USD"), (None, "S", 0, "USD"), (None, None, 1, "USD")])
     rules = [
