@@ -33,6 +33,7 @@ import contextlib
 import dataclasses
 import functools
 import glob
+import itertools
 import json
 import os
 import shutil
@@ -186,6 +187,24 @@ def measure(fn: Callable[[], Any]) -> Sample:
     cpu0, t0 = tree_cpu_seconds(), time.perf_counter()
     result = fn()
     return Sample(time.perf_counter() - t0, tree_cpu_seconds() - cpu0, result)
+
+
+def paired_rounds(
+    repeats: int, a: Callable[[], Sample], b: Callable[[], Sample]
+) -> Iterator[tuple[list[Sample], list[Sample]]]:
+    """`repeats` rounds of one sample of `a` and one of `b`, yielding both lists after each
+    round. Interleaved, so drift in machine load hits both alike; the order alternates by round,
+    because in one session the second run of a pair is measurably faster (bench/RESULTS.md):
+    the variant always run first would always pay it."""
+    first, second = [], []
+    for i in range(repeats):
+        if i % 2 == 0:
+            first.append(a())
+            second.append(b())
+        else:
+            second.append(b())
+            first.append(a())
+        yield first, second
 
 
 def best(samples: list[Sample]) -> float:
@@ -391,10 +410,14 @@ def fig_gate(bench: Bench) -> list[Figure]:
     for _ in range(bench.warmups):
         bench.sales_once(with_gate, warm, "gate-warmup-with")
         bench.sales_once(without_gate, warm, "gate-warmup-without")
-    on, off = [], []
-    for i in range(bench.repeats):  # interleaved, so drift in machine load hits both alike
-        on.append(bench.sales_once(with_gate, csv, "gate-with"))
-        off.append(bench.sales_once(without_gate, csv, "gate-without"))
+    on: list[Sample] = []
+    off: list[Sample] = []
+    rounds = paired_rounds(
+        bench.repeats,
+        lambda: bench.sales_once(with_gate, csv, "gate-with"),
+        lambda: bench.sales_once(without_gate, csv, "gate-without"),
+    )
+    for i, (on, off) in enumerate(rounds):
         log(f"gate: round {i + 1}/{bench.repeats}: with {on[-1].wall:.1f}s, without {off[-1].wall:.1f}s")
     written = {s.result.rows_written for s in on} | {s.result.rows_written for s in off}
     if len(written) != 1:
@@ -637,10 +660,13 @@ def fig_incremental(bench: Bench) -> list[Figure]:
     for n in range(bench.warmups):
         first_file("inc-warmup-first")
         next_file(f"inc-warmup-next-{n}")
-    first, nxt = [], []
-    for i in range(bench.repeats):
-        first.append(first_file("inc-first"))
-        nxt.append(next_file(f"inc-next-{i}"))
+    first: list[Sample] = []
+    nxt: list[Sample] = []
+    labels = itertools.count()
+    rounds = paired_rounds(
+        bench.repeats, lambda: first_file("inc-first"), lambda: next_file(f"inc-next-{next(labels)}")
+    )
+    for i, (first, nxt) in enumerate(rounds):
         log(f"incremental: round {i + 1}/{bench.repeats}: first {first[-1].wall:.1f}s, 101st {nxt[-1].wall:.1f}s")
     silver_rows = _silver_rows(history)
     shutil.rmtree(history, ignore_errors=True)

@@ -129,3 +129,21 @@ def test_cold_latency_is_split_by_the_latest_run_stages_in_the_run_history(tmp_p
         "write": 2.25,
         "data docs (after silver)": 0.5,
     }
+
+
+def test_paired_rounds_interleave_and_alternate_which_variant_runs_first() -> None:
+    """Each round measures both variants; neither always runs second (the faster place)."""
+    from bench import run
+
+    calls: list[str] = []
+
+    def sample(name: str) -> run.Sample:
+        calls.append(name)
+        return run.Sample(wall=float(len(calls)), cpu=0.0, result=name)
+
+    seen = [
+        ([s.result for s in a], [s.result for s in b])
+        for a, b in run.paired_rounds(4, lambda: sample("a"), lambda: sample("b"))
+    ]
+    assert calls == ["a", "b", "b", "a", "a", "b", "b", "a"]
+    assert seen[-1] == (["a"] * 4, ["b"] * 4) and [len(a) for a, _ in seen] == [1, 2, 3, 4]
