@@ -20,10 +20,10 @@ records (`recording_repeated_values`). GE's provider counts the rows its window 
 `unique` drop rule broke must then find the repeated values to split the rows, another
 shuffle of the same input for an answer the count had in hand. So the same flagged rows, from
 the same domain and GE's own condition, have their value collected instead of only counted
-when they are at most `RepeatedValues.limit` (one Spark job, as the count: 0.88-0.97 s against
-GE's 0.86-1.04 s on 2,000,000 clean rows, where a `group by` took 1.34-1.53 s); the count is
-how many came back. Past the limit, they are counted as GE counts them and nothing is
-recorded. Outside a recording, GE's provider runs.
+when they are at most `RepeatedValues.limit`: one Spark job, as the count, and as fast on
+clean rows (a `group by` was slower; bench/RESULTS.md, run I). The count is how many came
+back. Past the limit, they are counted as GE counts them and nothing is recorded. Outside a
+recording, GE's provider runs.
 
 Every other metric goes to GE's own engine unchanged; GE still decides every result and
 formats it. Tests validate the same frame (every rule kind broken) through these sources and
@@ -64,9 +64,13 @@ def asks_for_no_values(metric: MetricConfiguration) -> bool:
     )
 
 
-class _AnswersZeroValueMetrics:
-    """Before a GE execution engine in the bases: zero-value `unexpected_values` metrics are
-    answered here, every other metric by the engine."""
+# What `_answer` returns for a metric it leaves to GE's engine.
+_UNANSWERED = object()
+
+
+class _AnswersKnownMetrics:
+    """Before a GE execution engine in the bases: the metrics `_answer` knows are answered
+    here, every other metric by the engine."""
 
     def resolve_metrics(
         self,
@@ -77,15 +81,20 @@ class _AnswersZeroValueMetrics:
         pending: list[MetricConfiguration] = []
         known: dict[Any, Any] = {}
         for metric in metrics_to_resolve:
-            if asks_for_no_values(metric):
-                known[metric.id] = []
-            else:
+            value = self._answer(metric, metrics or {})
+            if value is _UNANSWERED:
                 pending.append(metric)
+            else:
+                known[metric.id] = value
         if not pending:
             return known
         resolved = dict(super().resolve_metrics(pending, metrics, runtime_configuration))  # type: ignore[misc]
         resolved.update(known)
         return resolved
+
+    def _answer(self, metric: MetricConfiguration, metrics: dict) -> Any:
+        """Zero-value `unexpected_values` metrics: `[]`."""
+        return [] if asks_for_no_values(metric) else _UNANSWERED
 
 
 @dataclass(frozen=True)
@@ -113,40 +122,27 @@ def recording_repeated_values(limit: int) -> Iterator[RepeatedValues]:
         _recording.reset(token)
 
 
-class _KeepsRepeatedValues:
-    """Before GE's Spark engine in the bases: while recording, the rows a `column_values.unique`
-    rule flags are collected when few, their values kept (see the module docstring)."""
+class QualityGateSparkEngine(_AnswersKnownMetrics, SparkDFExecutionEngine):
+    """GE's Spark engine; zero-value `unexpected_values` metrics are answered without Spark,
+    and while the gate records, the rows a `column_values.unique` rule flags are collected
+    when few, their values kept (see the module docstring)."""
 
-    def resolve_metrics(
-        self,
-        metrics_to_resolve: Iterable[MetricConfiguration],
-        metrics: dict | None = None,
-        runtime_configuration: dict | None = None,
-    ) -> dict:
-        pending: list[MetricConfiguration] = []
-        known: dict[Any, Any] = {}
+    def _answer(self, metric: MetricConfiguration, metrics: dict) -> Any:
         found = _recording.get()
-        for metric in metrics_to_resolve:
-            if metric.metric_name != _UNIQUE_COUNT or found is None or found.limit <= 0:
-                pending.append(metric)
-                continue
-            # What GE's own provider is given: the condition's domain, already resolved.
-            dependencies = self._get_computed_metric_evaluation_dependencies_by_metric_name(metric, metrics or {})  # type: ignore[attr-defined]
-            try:
-                known[metric.id] = self._repeated_rows(found, *dependencies["unexpected_condition"])
-            except Exception as error:  # reported against the rule, as GE reports its own
-                raise MetricResolutionError(message=str(error), failed_metrics=(metric,)) from error
-        if not pending:
-            return known
-        resolved = dict(super().resolve_metrics(pending, metrics, runtime_configuration))  # type: ignore[misc]
-        resolved.update(known)
-        return resolved
+        if metric.metric_name != _UNIQUE_COUNT or found is None or found.limit <= 0:
+            return super()._answer(metric, metrics)
+        # What GE's own provider is given: the condition's domain, already resolved.
+        dependencies = self._get_computed_metric_evaluation_dependencies_by_metric_name(metric, metrics)
+        try:
+            return self._repeated_rows(found, *dependencies["unexpected_condition"])
+        except Exception as error:  # reported against the rule, as GE reports its own
+            raise MetricResolutionError(message=str(error), failed_metrics=(metric,)) from error
 
     def _repeated_rows(
         self, found: RepeatedValues, condition: Any, compute_domain_kwargs: dict, accessor_domain_kwargs: dict
     ) -> int:
         """GE's count: the domain's rows its condition flags, as GE's provider selects them."""
-        domain = self.get_domain_records(domain_kwargs={**compute_domain_kwargs, **accessor_domain_kwargs})  # type: ignore[attr-defined]
+        domain = self.get_domain_records(domain_kwargs={**compute_domain_kwargs, **accessor_domain_kwargs})
         # A window condition cannot be a filter itself: it becomes a column first, as in GE.
         flagged = domain.withColumn("__unexpected", condition).filter(F.col("__unexpected"))
         column = accessor_domain_kwargs["column"]
@@ -157,12 +153,7 @@ class _KeepsRepeatedValues:
         return len(rows)
 
 
-class QualityGateSparkEngine(_AnswersZeroValueMetrics, _KeepsRepeatedValues, SparkDFExecutionEngine):
-    """GE's Spark engine; zero-value `unexpected_values` metrics are answered without Spark,
-    and a recording keeps the values of the rows a `unique` rule flags."""
-
-
-class QualityGatePandasEngine(_AnswersZeroValueMetrics, PandasExecutionEngine):
+class QualityGatePandasEngine(_AnswersKnownMetrics, PandasExecutionEngine):
     """GE's pandas engine; zero-value `unexpected_values` metrics are answered without pandas."""
 
 
