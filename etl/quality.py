@@ -22,7 +22,7 @@ rows again: etl.gx_sources).
 
 GE's engines run on the data sources of etl.gx_sources: GE's own, minus the zero-value
 unexpected-value metrics that BASIC plans for every column-map expectation, and with the Spark
-engine's `unique` count done by the aggregate that also finds the repeated values.
+engine keeping the keys of the rows a `unique` rule flags as it counts them.
 
 Small frames are validated by GE's pandas engine (`_pandas_engine_judges_alike`): its Spark
 engine has a fixed cost per suite whatever the row count (its metric graph, a Spark job per
@@ -390,8 +390,8 @@ class _Seen:
     pandas engine validated (None when its Spark engine did), and the values its Spark engine
     found repeated while counting `unique` rules (etl.gx_sources.RepeatedValues)."""
 
-    collected: Any = None
-    repeated: Mapping[str, list[str]] = field(default_factory=lambda: MappingProxyType({}))
+    collected: Any
+    repeated: Mapping[str, list[str]]
 
 
 def _validate(
@@ -705,9 +705,8 @@ class _Split:
     flags: dict[str, str]  # flag column -> rule name
 
     @classmethod
-    def of(cls, df: DataFrame, broken: Sequence[_Outcome], seen: _Seen | None = None) -> _Split:
-        """`seen`: what GE's validation of `df` saw (`_validate`), if known."""
-        seen = seen or _Seen()
+    def of(cls, df: DataFrame, broken: Sequence[_Outcome], seen: _Seen) -> _Split:
+        """`seen`: what GE's validation of `df` saw (`_validate`)."""
         flags = {f"_gate_broken_{i}": o.rule.name for i, o in enumerate(broken)}
         judged, verdicts = df, {}
         for column, outcome in zip(flags, broken, strict=True):
