@@ -35,6 +35,7 @@ from data_platform.local.engine import (
     idle_minutes_from_env,
     log_path,
     socket_path,
+    warm_runs_from_env,
 )
 from data_platform.local.history import Owner
 from data_platform.local.tables import read_rows
@@ -48,8 +49,17 @@ VOLATILE_COLUMNS = {"_ingested_at", "_run_id"}  # when and by which run a row wa
 
 
 def lake_env(engine: str = "on", **extra: str) -> dict[str, str]:
+    """The environment of a `lake` under test. Its engine does not train while idle (training
+    is tested without Spark, below): a test's engine works only when its test asks."""
     env = {k: v for k, v in os.environ.items() if k not in ("LAKE_HOME", "LAKE_NOW", "LAKE_FAULT")}
-    return {**env, "LAKE_ENGINE": engine, "LAKE_RETRY_SCALE": "0", "COLUMNS": "200", **extra}
+    return {
+        **env,
+        "LAKE_ENGINE": engine,
+        "LAKE_ENGINE_WARM_RUNS": "0",
+        "LAKE_RETRY_SCALE": "0",
+        "COLUMNS": "200",
+        **extra,
+    }
 
 
 def lake(home: Path, *args: str, env: dict[str, str] | None = None, **popen: Any) -> subprocess.CompletedProcess[str]:
@@ -176,6 +186,19 @@ def test_the_idle_timeout_comes_from_the_environment(monkeypatch: pytest.MonkeyP
             idle_minutes_from_env()
 
 
+def test_the_warm_runs_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from data_platform.local import LakeError
+
+    monkeypatch.delenv("LAKE_ENGINE_WARM_RUNS", raising=False)
+    assert warm_runs_from_env() == 8
+    monkeypatch.setenv("LAKE_ENGINE_WARM_RUNS", "0")
+    assert warm_runs_from_env() == 0
+    for bad in ("many", "2.5", "-1"):
+        monkeypatch.setenv("LAKE_ENGINE_WARM_RUNS", bad)
+        with pytest.raises(LakeError, match="LAKE_ENGINE_WARM_RUNS"):
+            warm_runs_from_env()
+
+
 def test_status_and_stop_without_an_engine_say_so(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
@@ -242,9 +265,10 @@ class ScriptedEngine(EngineServer):
     """The real engine server in this process, its Spark replaced by a job the test releases:
     what is under test is how runs wait their turn and what a stop does to them."""
 
-    def __init__(self, home: Path, name: str) -> None:
-        super().__init__(home, idle_minutes=15)
+    def __init__(self, home: Path, name: str, *, warm_runs: int = 0) -> None:
+        super().__init__(home, idle_minutes=15, warm_runs=warm_runs)
         self.name, self.jobs_run = name, []
+        self.arguments: list[dict[str, str]] = []
         self.entered: dict[str, threading.Event] = {}
         self.release = threading.Event()
         self.thread = threading.Thread(target=self.serve, name=f"engine-{name}", daemon=True)
@@ -257,6 +281,8 @@ class ScriptedEngine(EngineServer):
     def _warm_up(self) -> None:
         with self._state_lock:
             self._warming = False
+        if self.warm_runs > 0:
+            self._train_while_idle()
 
     def _run(self, conn: Any, stream: Any, job: str, arguments: dict[str, str]) -> None:
         self.entered.setdefault(job, threading.Event()).set()
@@ -264,6 +290,7 @@ class ScriptedEngine(EngineServer):
 
     def _job(self, job: str, arguments: Any) -> dict[str, Any]:
         self.jobs_run.append(job)
+        self.arguments.append(dict(arguments))
         assert self.release.wait(60)
         return {"job": job, "state": "SUCCEEDED", "served_by": self.name}
 
@@ -307,6 +334,76 @@ def test_a_run_waiting_its_turn_when_the_engine_stops_runs_on_the_next_engine(tm
         for engine in [first, *started]:
             engine.stop()
             engine.thread.join(10)
+
+
+def test_an_idle_engine_trains_in_a_scratch_lake_with_its_clients_stack_until_warm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from data_platform.local import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "TRAINING_IDLE_S", 0.2)
+    home = tmp_path / "home"
+    home.mkdir()
+    engine = ScriptedEngine(home, "trainer", warm_runs=5)
+    engine.release.set()
+    engine.start()
+    try:
+        time.sleep(1.0)  # idle, but no client has said which stack to train with
+        assert engine.jobs_run == []
+        client = EngineClient(home, stack=load_stack("dev", REPO))
+        assert client.run("sales_etl", {"--JOB_RUN_ID": "the-client-run"})["served_by"] == "trainer"
+        wait_for(lambda: EngineClient(home).status()["warm"], 60, "the engine trains until warm")
+        time.sleep(1.0)  # and then stops training
+        status = EngineClient(home).status()
+        assert (status["runs_served"], status["training_runs"], status["training"]) == (1, 4, False)
+        assert "warm: 5 of 5 runs (4 training run(s) in a scratch lake)" in lake(home, "engine", "status").stdout
+        # The client's run, then two training uploads (sales_etl and the after-job it starts).
+        assert engine.jobs_run == ["sales_etl", "sales_etl", "sales_daily", "sales_etl", "sales_daily"]
+        training = engine.arguments[1:]
+        assert {args["--JOB_RUN_ID"] for args in training}.isdisjoint({"the-client-run"})
+        roots = {args["--storage_root"] for args in training}
+        assert len(roots) == 2  # a scratch lake per training upload, not the engine's home
+        assert all(Path(root).parent.name.startswith("lake-training-") for root in roots)
+        assert not any(Path(root).exists() for root in roots)  # deleted afterwards
+        assert str(home.resolve()) not in json.dumps(training)
+        assert all("class-archive-training" in json.dumps(args) for args in training[::2])  # its sales file
+    finally:
+        engine.stop()
+        engine.thread.join(10)
+
+
+def test_a_run_asked_for_while_the_engine_trains_waits_for_that_training_job_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from data_platform.local import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "TRAINING_IDLE_S", 0.2)
+    home = tmp_path / "home"
+    home.mkdir()
+    engine = ScriptedEngine(home, "trainer", warm_runs=6)
+    engine.release.set()
+    engine.start()
+    client = EngineClient(home, stack=load_stack("dev", REPO))
+    try:
+        client.run("sales_etl", {"--JOB_RUN_ID": "first"})
+        engine.release.clear()  # the next job, a training run's sales_etl, goes on until released
+        wait_for(lambda: engine.jobs_run == ["sales_etl", "sales_etl"], 30, "a training job runs")
+        assert EngineClient(home).status()["training"] is True
+        result: dict[str, Any] = {}
+        second = threading.Thread(target=lambda: result.update(client.run("product_catalog", {"--JOB_RUN_ID": "2nd"})))
+        second.start()
+        wait_for(lambda: "product_catalog" in engine.entered, 30, "the client's run waits for its turn")
+        engine.release.set()
+        second.join(60)
+        assert result["served_by"] == "trainer"
+        # The training upload stopped before its after-job: the client's run came next.
+        assert engine.jobs_run[:3] == ["sales_etl", "sales_etl", "product_catalog"]
+        wait_for(lambda: EngineClient(home).status()["warm"], 60, "training resumes once idle")
+        assert engine.jobs_run[3:5] == ["sales_etl", "sales_daily"]
+    finally:
+        engine.release.set()
+        engine.stop()
+        engine.thread.join(10)
 
 
 # ------------------------------------------------------------------------------------------

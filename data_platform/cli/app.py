@@ -25,7 +25,8 @@ EPILOG = (
     "LAKE_JIT (quick: the JVM's quick compiler only; upload sets it for inputs up to 32 MB), LAKE_SPARK_CDS "
     "(off, or the path of the JVM class archive), LAKE_ENGINE (off: run jobs in the command's own process "
     "instead of the home's warm engine), LAKE_ENGINE_IDLE_MINUTES (the engine exits after this long unused, "
-    "default 15). Every command takes --help."
+    "default 15), LAKE_ENGINE_WARM_RUNS (the engine trains while idle until it has run this many jobs, "
+    "default 8; 0: never). Every command takes --help."
 )
 
 

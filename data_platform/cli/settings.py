@@ -62,7 +62,7 @@ def open_lake(reporter: Reporter | None = None, stack: StackConfig | None = None
     stack = stack or load()
     progress = reporter.update if reporter else None
     if "job_fn" not in kwargs and "runner" not in kwargs:
-        kwargs["job_fn"] = job_fn_for(SETTINGS.home)
+        kwargs["job_fn"] = job_fn_for(SETTINGS.home, stack)
     return LocalLake(stack, SETTINGS.home, progress=progress, **kwargs)
 
 

@@ -38,6 +38,15 @@ summary; `status` and `stop` answer at once, also while a run is going.
   fingerprint (after a `git pull`, say) stops it and starts a fresh one.
 - Idle timeout: `LAKE_ENGINE_IDLE_MINUTES` (default 15) after the last run the engine exits
   and gives its memory back. `LAKE_ENGINE=off` runs jobs in the CLI process as before.
+- Training while idle: a JVM runs new code slowly until its compilers have seen it run (a
+  fresh engine's sixth upload is markedly faster than its second: bench/RESULTS.md).
+  `lake watch` trains before it waits for files; an engine started by any other command
+  trains itself once idle for TRAINING_IDLE_S, with the training runs of `data_platform.local.training`
+  (a scratch lake home, deleted afterwards; the real home is not touched), until it has run
+  `LAKE_ENGINE_WARM_RUNS` jobs (default 8, counting its clients' runs; 0 turns training off).
+  It trains with the stack the last client sent. A run asked for meanwhile waits for the
+  training job in progress only: no training job starts while a run is asked for or going,
+  nor within TRAINING_IDLE_S of a run's end, nor once the engine is stopping.
 - Its log: `<home>/.logs/engine.log` (Spark's own log stays in `<home>/.logs/spark.log`).
 
 `python -m data_platform.local.engine serve --home HOME` is what the client starts (detached,
@@ -63,17 +72,27 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from data_platform.local import LakeError
 from data_platform.local.history import Owner
 from data_platform.local.runner import JobFn
+
+if TYPE_CHECKING:
+    from data_platform.config import StackConfig
 
 log = logging.getLogger("data_platform.engine")
 
 ENGINE_ENV = "LAKE_ENGINE"  # "off": jobs run in the CLI process
 IDLE_ENV = "LAKE_ENGINE_IDLE_MINUTES"
 DEFAULT_IDLE_MINUTES = 15.0
+WARM_RUNS_ENV = "LAKE_ENGINE_WARM_RUNS"
+# Job runs after which a fresh engine runs the pipeline at about its warm speed: four
+# training uploads of `lake watch` (sales_etl and its after-job each); see bench/RESULTS.md.
+DEFAULT_WARM_RUNS = 8
+# Idle this long before the engine trains: commands that follow each other (a script, the
+# demo) find it free; a command that comes later waits for at most one training job.
+TRAINING_IDLE_S = 2.0
 START_TIMEOUT_S = 120.0  # the engine binds its socket before it starts Spark: seconds, normally
 STOP_TIMEOUT_S = 120.0  # `stop` lets the current run finish first
 # The reply to a run that waited for its turn while the engine was told to stop: it never
@@ -84,6 +103,10 @@ _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 
 class EngineLost(RuntimeError):
     """The engine went away during a request (killed, crashed, out of memory)."""
+
+
+class _ClientFirst(RuntimeError):
+    """Ends a training upload between two of its jobs: a client is waiting."""
 
 
 # ------------------------------------------------------------------------------------------
@@ -106,6 +129,17 @@ def idle_minutes_from_env() -> float:
     if minutes <= 0:
         raise LakeError(f"{IDLE_ENV} '{raw}' must be > 0 (use {ENGINE_ENV}=off to run without an engine)")
     return minutes
+
+
+def warm_runs_from_env() -> int:
+    raw = os.environ.get(WARM_RUNS_ENV, str(DEFAULT_WARM_RUNS))
+    try:
+        runs = int(raw)
+    except ValueError:
+        raise LakeError(f"{WARM_RUNS_ENV} '{raw}' is not a whole number of runs, e.g. 8 (0: no training)") from None
+    if runs < 0:
+        raise LakeError(f"{WARM_RUNS_ENV} '{raw}' must be >= 0 (0: no training)")
+    return runs
 
 
 def _runtime_dir() -> Path:
@@ -214,11 +248,19 @@ def _receive(stream: _Stream) -> dict[str, Any] | None:
 
 
 class EngineClient:
-    """Talks to the engine of `home`, starting one when none serves this code."""
+    """Talks to the engine of `home`, starting one when none serves this code. With `stack`,
+    its runs and `ensure_started` also tell the engine which stack to train with."""
 
-    def __init__(self, home: Path, *, idle_minutes: float | None = None) -> None:
+    def __init__(self, home: Path, *, idle_minutes: float | None = None, stack: StackConfig | None = None) -> None:
         self.home = home.resolve()
         self.idle_minutes = idle_minutes
+        self.stack = stack
+
+    def _request(self, op: str, **fields: Any) -> dict[str, Any]:
+        request = {"op": op, **fields}
+        if self.stack is not None:
+            request["stack"] = self.stack.model_dump(mode="json")
+        return request
 
     # -- requests -------------------------------------------------------------------------
 
@@ -233,7 +275,7 @@ class EngineClient:
         deadline = time.monotonic() + STOP_TIMEOUT_S
         while True:
             with self._connection(start=True) as (_sock, stream):
-                _send(stream, {"op": "run", "job": job, "arguments": dict(arguments)})
+                _send(stream, self._request("run", job=job, arguments=dict(arguments)))
                 while True:
                     message = self._reply(stream, f"while running {job}")
                     if "stage" in message:
@@ -266,7 +308,7 @@ class EngineClient:
     def ensure_started(self) -> dict[str, Any]:
         """Start the engine unless one serves this code; its status."""
         with self._connection(start=True) as (_sock, stream):
-            _send(stream, {"op": "status"})
+            _send(stream, self._request("status"))
             status: dict[str, Any] = self._reply(stream, "asked for its status")["status"]
             return status
 
@@ -381,6 +423,7 @@ class EngineClient:
     def _start(self) -> None:
         address = socket_path(self.home)
         idle = self.idle_minutes if self.idle_minutes is not None else idle_minutes_from_env()
+        warm_runs = warm_runs_from_env()
         log_file = log_path(self.home)
         log_file.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
@@ -389,7 +432,7 @@ class EngineClient:
         # long-lived engine is exactly where the optimizing compiler pays off.
         env.pop("LAKE_JIT", None)
         command = [sys.executable, "-m", "data_platform.local.engine", "serve", "--home", str(self.home)]
-        command += ["--idle-minutes", str(idle)]
+        command += ["--idle-minutes", str(idle), "--warm-runs", str(warm_runs)]
         with log_file.open("ab") as output:
             process = subprocess.Popen(
                 command,
@@ -434,11 +477,11 @@ def _wait_until(condition: Any, timeout: float) -> bool:
     return True
 
 
-def job_fn_for(home: Path) -> JobFn:
-    """The job function a command of this home uses: the engine's, or (LAKE_ENGINE=off) this
-    process's own Spark."""
+def job_fn_for(home: Path, stack: StackConfig | None = None) -> JobFn:
+    """The job function a command of this home uses: the engine's (told `stack`, to train
+    with while idle), or (LAKE_ENGINE=off) this process's own Spark."""
     if engine_enabled():
-        return EngineClient(home).run
+        return EngineClient(home, stack=stack).run
     from data_platform.local.spark import spark_job_fn
 
     return spark_job_fn
@@ -456,9 +499,10 @@ def stop_engine(home: Path) -> int | None:
 class EngineServer:
     """Serves one home's runs on this process's SparkSession, one at a time."""
 
-    def __init__(self, home: Path, *, idle_minutes: float) -> None:
+    def __init__(self, home: Path, *, idle_minutes: float, warm_runs: int = DEFAULT_WARM_RUNS) -> None:
         self.home = home.resolve()
         self.idle_seconds = idle_minutes * 60
+        self.warm_runs = warm_runs
         self.address = socket_path(self.home)
         self.fingerprint = code_fingerprint()
         self.owner = Owner.current()
@@ -467,10 +511,17 @@ class EngineServer:
         self._state_lock = threading.Lock()
         self._connections = 0  # open client connections: an engine in use is never idle
         self._last_used = time.monotonic()
+        # Runs asked for and not yet answered, and when the last one ended: training waits
+        # for runs only (a `lake engine status` loop must not keep it from training).
+        self._runs_pending = 0
+        self._last_run_end = time.monotonic()
         self._runs_served = 0
         self._current: dict[str, Any] | None = None  # job, run_id, stage of the run in progress
         self._stopping = threading.Event()
         self._warming = True  # never idle before Spark is up: the idle time counts from a warm engine
+        self._stack: dict[str, Any] | None = None  # the last stack a client sent (JSON): trained with
+        self._training = False  # a training job runs now
+        self._training_runs = 0  # training jobs done
         self.spark_started = False
 
     # -- life -----------------------------------------------------------------------------
@@ -497,6 +548,7 @@ class EngineServer:
                     self._connections += 1
                 threading.Thread(target=self._handle, args=(conn,), name="connection", daemon=True).start()
         finally:
+            self._stopping.set()  # also for an idle exit: no training job starts from now on
             listener.close()
             self._clean_up()
             # A run already holding or waiting for the lock (a `stop` while busy) finishes first.
@@ -524,6 +576,65 @@ class EngineServer:
         with self._state_lock:
             self._warming = False
             self._last_used = time.monotonic()
+        if self.spark_started and self.warm_runs > 0:
+            self._train_while_idle()
+
+    # -- training while idle (see the module's docstring) ---------------------------------
+
+    def _trained_enough(self) -> bool:
+        with self._state_lock:
+            return self._runs_served + self._training_runs >= self.warm_runs
+
+    def _run_pending(self) -> bool:
+        with self._state_lock:
+            return self._runs_pending > 0
+
+    def _train_while_idle(self) -> None:
+        """Train, one upload at a time, whenever idle, until warm (or stopping)."""
+        while not self._stopping.wait(0.2) and not self._trained_enough():
+            with self._state_lock:
+                stack = self._stack
+                ready = self._runs_pending == 0 and time.monotonic() - self._last_run_end >= TRAINING_IDLE_S
+            if stack is None or not ready or not self._run_lock.acquire(blocking=False):
+                continue
+            try:
+                if self._stopping.is_set() or self._run_pending():
+                    continue
+                note, gave_way = self._train_once(stack)
+            finally:
+                self._run_lock.release()
+            if note is not None and not gave_way:
+                log.warning("training while idle stops: %s", note)
+                return
+        log.info("training while idle: done (%d training job(s))", self._training_runs)
+
+    def _train_once(self, stack: dict[str, Any]) -> tuple[str | None, bool]:
+        """One training upload (`train`, runs=1) on this engine's Spark: None when done, else
+        why not; and whether it stopped early for a client."""
+        from data_platform.config import StackConfig
+        from data_platform.local.training import train
+
+        gave_way = threading.Event()
+
+        def training_job(job: str, arguments: Mapping[str, str]) -> Mapping[str, Any]:
+            # Between two jobs (sales_etl, then its after-job) a client's run is served first.
+            if self._stopping.is_set() or self._run_pending():
+                gave_way.set()
+                raise _ClientFirst("a client came; the training upload stops here")
+            with self._state_lock:
+                self._training = True
+            try:
+                return self._job(job, arguments)
+            finally:
+                with self._state_lock:
+                    self._training = False
+                    self._training_runs += 1
+
+        try:
+            note = train(StackConfig.model_validate(stack), runs=1, job_fn=training_job)
+        except Exception as error:  # noqa: BLE001 - training is an optimisation: log it and stop
+            note = f"{type(error).__name__}: {error}"
+        return note, gave_way.is_set()
 
     def _write_record(self) -> None:
         record = EngineRecord(
@@ -556,12 +667,21 @@ class EngineServer:
             while (request := _receive(stream)) is not None:
                 op = request.get("op")
                 if op == "status":
+                    self._remember_stack(request)
                     _send(stream, {"status": self.status()})
                 elif op == "stop":
                     _send(stream, {"stopping": True})
                     self.stop()
                 elif op == "run":
-                    self._run(conn, stream, str(request["job"]), dict(request["arguments"]))
+                    self._remember_stack(request)
+                    with self._state_lock:
+                        self._runs_pending += 1
+                    try:
+                        self._run(conn, stream, str(request["job"]), dict(request["arguments"]))
+                    finally:
+                        with self._state_lock:
+                            self._runs_pending -= 1
+                            self._last_run_end = time.monotonic()
                     break
                 else:
                     _send(stream, {"error": f"unknown request {op!r}"})
@@ -576,6 +696,12 @@ class EngineServer:
             with self._state_lock:
                 self._connections -= 1
                 self._last_used = time.monotonic()
+
+    def _remember_stack(self, request: Mapping[str, Any]) -> None:
+        stack = request.get("stack")
+        if isinstance(stack, dict):
+            with self._state_lock:
+                self._stack = stack
 
     def status(self) -> dict[str, Any]:
         with self._state_lock:
@@ -592,6 +718,10 @@ class EngineServer:
                 "idle_timeout_s": self.idle_seconds,
                 "runs_served": self._runs_served,
                 "running": dict(self._current) if self._current else None,
+                "training": self._training,
+                "training_runs": self._training_runs,
+                "warm_runs": self.warm_runs,
+                "warm": self._runs_served + self._training_runs >= self.warm_runs,
             }
 
     def _run(self, conn: socket.socket, stream: _Stream, job: str, arguments: dict[str, str]) -> None:
@@ -659,11 +789,11 @@ class EngineServer:
                 SparkContext.getOrCreate().cancelAllJobs()
 
 
-def serve(home: Path, idle_minutes: float) -> None:
+def serve(home: Path, idle_minutes: float, warm_runs: int = DEFAULT_WARM_RUNS) -> None:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"
     )
-    server = EngineServer(home, idle_minutes=idle_minutes)
+    server = EngineServer(home, idle_minutes=idle_minutes, warm_runs=warm_runs)
     # SIGTERM (a system shutdown, `kill`): stop taking requests, let the current run finish.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: server.stop())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # started detached; Ctrl-C in a terminal is not for it
@@ -683,8 +813,9 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser = commands.add_parser("serve", help="serve the runs of one lake home (what the CLI starts)")
     serve_parser.add_argument("--home", required=True, type=Path)
     serve_parser.add_argument("--idle-minutes", type=float, default=DEFAULT_IDLE_MINUTES)
+    serve_parser.add_argument("--warm-runs", type=int, default=DEFAULT_WARM_RUNS)
     options = parser.parse_args(argv)
-    serve(options.home, options.idle_minutes)
+    serve(options.home, options.idle_minutes, options.warm_runs)
     return 0
 
 

@@ -26,7 +26,7 @@ def demo(
     stack = load()
     reporter = Reporter(err)
     # On the home's warm engine unless LAKE_ENGINE=off (then run_demo starts Spark here).
-    job_fn = EngineClient(SETTINGS.home).run if engine_enabled() else None
+    job_fn = EngineClient(SETTINGS.home, stack=stack).run if engine_enabled() else None
     code = run_demo(stack, SETTINGS.home, out=out, err=err, reporter=reporter, reset=not keep, job_fn=job_fn)
     if code:
         raise typer.Exit(code)

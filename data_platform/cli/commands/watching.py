@@ -52,7 +52,7 @@ def watch(
     """Watch local bronze for new or changed files and fire the stack's schedules.
 
     Runs on the home's warm engine (LAKE_ENGINE=off: one SparkSession in this process),
-    warmed up with training runs first; file-system notifications wake it as soon as a file is
+    warmed up with training runs first (unless the engine is warm already); file-system notifications wake it as soon as a file is
     complete (polling every --interval is the fallback). On a terminal, a live table shows the
     runs in flight (state, current stage, rows, time) and the most recent finished ones; in a
     pipe, one plain line per event. Stops cleanly on Ctrl-C or SIGTERM (a second one aborts
@@ -197,7 +197,9 @@ def _warm_spark(reporter: Reporter, lake: Any) -> None:
 
     if engine_enabled():  # the home's engine, which later `lake upload`s find warm too
         with reporter.working("Starting the engine (once; later runs and commands reuse it) ..."):
-            EngineClient(lake.home).ensure_started()
+            status = EngineClient(lake.home, stack=lake.stack).ensure_started()
+        if status.get("warm"):  # it has run enough jobs already (or trained itself while idle)
+            return
         job_fn = lake.runner.job_fn
     else:
         with reporter.working("Starting Spark (once; later runs reuse it) ..."):
