@@ -406,6 +406,30 @@ def test_a_run_asked_for_while_the_engine_trains_waits_for_that_training_job_onl
         engine.thread.join(10)
 
 
+@pytest.mark.parametrize("warm", [True, False])
+def test_lake_watch_trains_only_an_engine_that_is_not_warm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warm: bool
+) -> None:
+    from data_platform.cli.commands import watching
+    from data_platform.cli.render import Reporter, err
+    from data_platform.local import training
+    from data_platform.local.lake import LocalLake
+
+    monkeypatch.setenv("LAKE_ENGINE", "on")
+    stack = load_stack("dev", REPO)
+    told: list[Any] = []
+    monkeypatch.setattr(EngineClient, "ensure_started", lambda client: told.append(client.stack) or {"warm": warm})
+    trained: list[Any] = []
+    monkeypatch.setattr(training, "train", lambda stack, *, job_fn: trained.append(job_fn))
+    lake = LocalLake(stack, tmp_path / "home", job_fn=lambda job, arguments: {})
+    try:
+        watching._warm_spark(Reporter(err), lake)
+    finally:
+        lake.close()
+    assert told == [stack]  # the engine learns the stack it may train with
+    assert trained == ([] if warm else [lake.runner.job_fn])
+
+
 # ------------------------------------------------------------------------------------------
 # On Spark
 
