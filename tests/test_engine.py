@@ -173,30 +173,31 @@ def test_the_socket_path_is_short_and_the_same_for_one_home(tmp_path: Path, dept
     assert socket_path(home) != socket_path(tmp_path / "other")
 
 
-def test_the_idle_timeout_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("name", "read", "default", "good", "bad"),
+    [
+        ("LAKE_ENGINE_IDLE_MINUTES", idle_minutes_from_env, 15, ("0.5", 0.5), ("soon", "0", "-1")),
+        ("LAKE_ENGINE_WARM_RUNS", warm_runs_from_env, 8, ("0", 0), ("many", "2.5", "-1")),
+    ],
+)
+def test_engine_settings_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    read: Callable[[], float],
+    default: float,
+    good: tuple[str, float],
+    bad: tuple[str, ...],
+) -> None:
     from data_platform.local import LakeError
 
-    monkeypatch.delenv("LAKE_ENGINE_IDLE_MINUTES", raising=False)
-    assert idle_minutes_from_env() == 15
-    monkeypatch.setenv("LAKE_ENGINE_IDLE_MINUTES", "0.5")
-    assert idle_minutes_from_env() == 0.5
-    for bad in ("soon", "0", "-1"):
-        monkeypatch.setenv("LAKE_ENGINE_IDLE_MINUTES", bad)
-        with pytest.raises(LakeError, match="LAKE_ENGINE_IDLE_MINUTES"):
-            idle_minutes_from_env()
-
-
-def test_the_warm_runs_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from data_platform.local import LakeError
-
-    monkeypatch.delenv("LAKE_ENGINE_WARM_RUNS", raising=False)
-    assert warm_runs_from_env() == 8
-    monkeypatch.setenv("LAKE_ENGINE_WARM_RUNS", "0")
-    assert warm_runs_from_env() == 0
-    for bad in ("many", "2.5", "-1"):
-        monkeypatch.setenv("LAKE_ENGINE_WARM_RUNS", bad)
-        with pytest.raises(LakeError, match="LAKE_ENGINE_WARM_RUNS"):
-            warm_runs_from_env()
+    monkeypatch.delenv(name, raising=False)
+    assert read() == default
+    monkeypatch.setenv(name, good[0])
+    assert read() == good[1]
+    for value in bad:
+        monkeypatch.setenv(name, value)
+        with pytest.raises(LakeError, match=name):
+            read()
 
 
 def test_status_and_stop_without_an_engine_say_so(tmp_path: Path) -> None:
@@ -336,17 +337,23 @@ def test_a_run_waiting_its_turn_when_the_engine_stops_runs_on_the_next_engine(tm
             engine.thread.join(10)
 
 
-def test_an_idle_engine_trains_in_a_scratch_lake_with_its_clients_stack_until_warm(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def training_engine(home: Path, monkeypatch: pytest.MonkeyPatch, *, warm_runs: int) -> ScriptedEngine:
+    """A scripted engine that trains as soon as it has been idle for 0.2 s; its jobs succeed
+    at once until the test clears `release`."""
     from data_platform.local import engine as engine_module
 
     monkeypatch.setattr(engine_module, "TRAINING_IDLE_S", 0.2)
-    home = tmp_path / "home"
     home.mkdir()
-    engine = ScriptedEngine(home, "trainer", warm_runs=5)
+    engine = ScriptedEngine(home, "trainer", warm_runs=warm_runs)
     engine.release.set()
-    engine.start()
+    return engine.start()
+
+
+def test_an_idle_engine_trains_in_a_scratch_lake_with_its_clients_stack_until_warm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = training_engine(tmp_path / "home", monkeypatch, warm_runs=5)
+    home = engine.home
     try:
         time.sleep(1.0)  # idle, but no client has said which stack to train with
         assert engine.jobs_run == []
@@ -375,14 +382,8 @@ def test_an_idle_engine_trains_in_a_scratch_lake_with_its_clients_stack_until_wa
 def test_a_run_asked_for_while_the_engine_trains_waits_for_that_training_job_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from data_platform.local import engine as engine_module
-
-    monkeypatch.setattr(engine_module, "TRAINING_IDLE_S", 0.2)
-    home = tmp_path / "home"
-    home.mkdir()
-    engine = ScriptedEngine(home, "trainer", warm_runs=6)
-    engine.release.set()
-    engine.start()
+    engine = training_engine(tmp_path / "home", monkeypatch, warm_runs=6)
+    home = engine.home
     client = EngineClient(home, stack=load_stack("dev", REPO))
     try:
         client.run("sales_etl", {"--JOB_RUN_ID": "first"})

@@ -68,11 +68,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from data_platform.local import LakeError
 from data_platform.local.history import Owner
@@ -82,6 +82,7 @@ if TYPE_CHECKING:
     from data_platform.config import StackConfig
 
 log = logging.getLogger("data_platform.engine")
+_N = TypeVar("_N", int, float)
 
 ENGINE_ENV = "LAKE_ENGINE"  # "off": jobs run in the CLI process
 IDLE_ENV = "LAKE_ENGINE_IDLE_MINUTES"
@@ -121,25 +122,38 @@ def engine_enabled() -> bool:
 
 
 def idle_minutes_from_env() -> float:
-    raw = os.environ.get(IDLE_ENV, str(DEFAULT_IDLE_MINUTES))
-    try:
-        minutes = float(raw)
-    except ValueError:
-        raise LakeError(f"{IDLE_ENV} '{raw}' is not a number of minutes, e.g. 15 or 0.5") from None
-    if minutes <= 0:
-        raise LakeError(f"{IDLE_ENV} '{raw}' must be > 0 (use {ENGINE_ENV}=off to run without an engine)")
-    return minutes
+    return _from_env(
+        IDLE_ENV,
+        DEFAULT_IDLE_MINUTES,
+        float,
+        "is not a number of minutes, e.g. 15 or 0.5",
+        lambda minutes: minutes > 0,
+        f"must be > 0 (use {ENGINE_ENV}=off to run without an engine)",
+    )
 
 
 def warm_runs_from_env() -> int:
-    raw = os.environ.get(WARM_RUNS_ENV, str(DEFAULT_WARM_RUNS))
+    return _from_env(
+        WARM_RUNS_ENV,
+        DEFAULT_WARM_RUNS,
+        int,
+        "is not a whole number of runs, e.g. 8 (0: no training)",
+        lambda runs: runs >= 0,
+        "must be >= 0 (0: no training)",
+    )
+
+
+def _from_env(
+    name: str, default: _N, parse: Callable[[str], _N], not_one: str, ok: Callable[[_N], bool], rule: str
+) -> _N:
+    raw = os.environ.get(name, str(default))
     try:
-        runs = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise LakeError(f"{WARM_RUNS_ENV} '{raw}' is not a whole number of runs, e.g. 8 (0: no training)") from None
-    if runs < 0:
-        raise LakeError(f"{WARM_RUNS_ENV} '{raw}' must be >= 0 (0: no training)")
-    return runs
+        raise LakeError(f"{name} '{raw}' {not_one}") from None
+    if not ok(value):
+        raise LakeError(f"{name} '{raw}' {rule}")
+    return value
 
 
 def _runtime_dir() -> Path:
