@@ -634,6 +634,27 @@ def test_start_status_and_stop(tmp_path: Path, engines) -> None:
 
 
 @pytest.mark.spark
+def test_a_started_engine_trains_itself_on_spark_and_leaves_its_home_alone(tmp_path: Path, engines) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    engines.append(home)
+    started = lake(home, "engine", "start", env=lake_env(LAKE_ENGINE_WARM_RUNS="2"))
+    assert started.returncode == 0, started.stderr
+
+    def warm() -> dict[str, Any] | None:
+        status = EngineClient(home).status()
+        return status if status and status["warm"] else None
+
+    status = wait_for(warm, 600, "the engine trains itself (one training upload: sales_etl, sales_daily)")
+    assert (status["runs_served"], status["training_runs"]) == (0, 2)
+    done = "training while idle: done (2 training job(s))"
+    wait_for(lambda: done in log_path(home).read_text(encoding="utf-8"), 60, "the training says it is done")
+    assert "training while idle stops" not in log_path(home).read_text(encoding="utf-8")
+    assert runs_json(home) == []  # the home's history has no run
+    assert sorted(path.name for path in home.iterdir()) == [".logs", "_lake"]  # nor any bucket
+
+
+@pytest.mark.spark
 def test_an_idle_engine_exits_after_the_timeout(tmp_path: Path, engines) -> None:
     home = tmp_path / "home"
     home.mkdir()
