@@ -687,9 +687,9 @@ class EngineServer:
                     _send(stream, {"stopping": True})
                     self.stop()
                 elif op == "run":
-                    self._remember_stack(request)
                     with self._state_lock:
-                        self._runs_pending += 1
+                        self._runs_pending += 1  # first: a run's stack must not start a training job
+                    self._remember_stack(request)
                     try:
                         self._run(conn, stream, str(request["job"]), dict(request["arguments"]))
                     finally:
