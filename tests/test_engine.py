@@ -217,7 +217,8 @@ class FakeEngine:
     def __init__(self, home: Path, fingerprint: str) -> None:
         import socket
 
-        self.fingerprint, self.requests = fingerprint, []
+        self.fingerprint = fingerprint
+        self.requests: list[str] = []
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         socket_path(home).unlink(missing_ok=True)
         self.listener.bind(str(socket_path(home)))
@@ -268,7 +269,8 @@ class ScriptedEngine(EngineServer):
 
     def __init__(self, home: Path, name: str, *, warm_runs: int = 0) -> None:
         super().__init__(home, idle_minutes=15, warm_runs=warm_runs)
-        self.name, self.jobs_run = name, []
+        self.name = name
+        self.jobs_run: list[str] = []
         self.arguments: list[dict[str, str]] = []
         self.entered: dict[str, threading.Event] = {}
         self.release = threading.Event()
@@ -337,6 +339,12 @@ def test_a_run_waiting_its_turn_when_the_engine_stops_runs_on_the_next_engine(tm
             engine.thread.join(10)
 
 
+def status_of(home: Path) -> dict[str, Any]:
+    status = EngineClient(home).status()
+    assert status is not None, f"no engine answers for {home}"
+    return status
+
+
 def training_engine(home: Path, monkeypatch: pytest.MonkeyPatch, *, warm_runs: int) -> ScriptedEngine:
     """A scripted engine that trains as soon as it has been idle for 0.2 s; its jobs succeed
     at once until the test clears `release`."""
@@ -359,9 +367,9 @@ def test_an_idle_engine_trains_in_a_scratch_lake_with_its_clients_stack_until_wa
         assert engine.jobs_run == []
         client = EngineClient(home, stack=load_stack("dev", REPO))
         assert client.run("sales_etl", {"--JOB_RUN_ID": "the-client-run"})["served_by"] == "trainer"
-        wait_for(lambda: EngineClient(home).status()["warm"], 60, "the engine trains until warm")
+        wait_for(lambda: status_of(home)["warm"], 60, "the engine trains until warm")
         time.sleep(1.0)  # and then stops training
-        status = EngineClient(home).status()
+        status = status_of(home)
         assert (status["runs_served"], status["training_runs"], status["training"]) == (1, 4, False)
         assert "warm: 5 of 5 runs (4 training run(s) in a scratch lake)" in lake(home, "engine", "status").stdout
         # The client's run, then two training uploads (sales_etl and the after-job it starts).
@@ -389,7 +397,7 @@ def test_a_run_asked_for_while_the_engine_trains_waits_for_that_training_job_onl
         client.run("sales_etl", {"--JOB_RUN_ID": "first"})
         engine.release.clear()  # the next job, a training run's sales_etl, goes on until released
         wait_for(lambda: engine.jobs_run == ["sales_etl", "sales_etl"], 30, "a training job runs")
-        assert EngineClient(home).status()["training"] is True
+        assert status_of(home)["training"] is True
         result: dict[str, Any] = {}
         second = threading.Thread(target=lambda: result.update(client.run("product_catalog", {"--JOB_RUN_ID": "2nd"})))
         second.start()
@@ -399,7 +407,7 @@ def test_a_run_asked_for_while_the_engine_trains_waits_for_that_training_job_onl
         assert result["served_by"] == "trainer"
         # The training upload stopped before its after-job: the client's run came next.
         assert engine.jobs_run[:3] == ["sales_etl", "sales_etl", "product_catalog"]
-        wait_for(lambda: EngineClient(home).status()["warm"], 60, "training resumes once idle")
+        wait_for(lambda: status_of(home)["warm"], 60, "training resumes once idle")
         assert engine.jobs_run[3:5] == ["sales_etl", "sales_daily"]
     finally:
         engine.release.set()
@@ -419,7 +427,12 @@ def test_lake_watch_trains_only_an_engine_that_is_not_warm(
     monkeypatch.setenv("LAKE_ENGINE", "on")
     stack = load_stack("dev", REPO)
     told: list[Any] = []
-    monkeypatch.setattr(EngineClient, "ensure_started", lambda client: told.append(client.stack) or {"warm": warm})
+
+    def ensure_started(client: EngineClient) -> dict[str, Any]:
+        told.append(client.stack)
+        return {"warm": warm}
+
+    monkeypatch.setattr(EngineClient, "ensure_started", ensure_started)
     trained: list[Any] = []
     monkeypatch.setattr(training, "train", lambda stack, *, job_fn: trained.append(job_fn))
     lake = LocalLake(stack, tmp_path / "home", job_fn=lambda job, arguments: {})
@@ -487,7 +500,9 @@ def test_a_run_through_the_engine_matches_one_in_process_and_relays_its_stages(t
     assert re.search(r"sales_daily\s+write\s+\d+\.\d\d s\s+\d+ rows", first.stderr), first.stderr
 
     assert _comparable_runs(via_engine) == _comparable_runs(in_process)
-    for dataset in (CFG.jobs["sales_etl"].dataset, CFG.jobs["sales_daily"].dataset):
+    for job in ("sales_etl", "sales_daily"):
+        dataset = CFG.jobs[job].dataset
+        assert dataset is not None, f"{job} writes no dataset"
         assert _table(via_engine, dataset) == _table(in_process, dataset)
 
 
