@@ -189,22 +189,18 @@ def measure(fn: Callable[[], Any]) -> Sample:
     return Sample(time.perf_counter() - t0, tree_cpu_seconds() - cpu0, result)
 
 
-def paired_rounds(
-    repeats: int, a: Callable[[], Sample], b: Callable[[], Sample]
-) -> Iterator[tuple[list[Sample], list[Sample]]]:
-    """`repeats` rounds of one sample of `a` and one of `b`, yielding both lists after each
-    round. Interleaved, so drift in machine load hits both alike; the order alternates by round,
-    because in one session the second run of a pair is measurably faster (bench/RESULTS.md):
-    the variant always run first would always pay it."""
-    first, second = [], []
+def interleaved_rounds(repeats: int, *variants: Callable[[], Sample]) -> Iterator[tuple[list[Sample], ...]]:
+    """`repeats` rounds of one sample of each variant, yielding every variant's list after each
+    round. Interleaved, so drift in machine load hits all alike; each round starts one variant
+    later (a rotation: a b c, b c a, c a b; with two, they alternate), because in one session
+    the later run of a round is measurably faster (bench/RESULTS.md): a variant always run first
+    would always pay it."""
+    samples: tuple[list[Sample], ...] = tuple([] for _ in variants)
     for i in range(repeats):
-        if i % 2 == 0:
-            first.append(a())
-            second.append(b())
-        else:
-            second.append(b())
-            first.append(a())
-        yield first, second
+        for k in range(len(variants)):
+            j = (i + k) % len(variants)
+            samples[j].append(variants[j]())
+        yield samples
 
 
 def best(samples: list[Sample]) -> float:
@@ -261,9 +257,7 @@ class Bench:
         self.runs_dir.mkdir(parents=True)
         self._spark = None
         self._counter = 0
-        self.sales_samples: dict[int, list[Sample]] = {}  # rows -> sales_etl (with gate) samples
-        self.floor_samples: dict[int, list[Sample]] = {}  # rows -> bare Spark pipeline samples
-        self.sales_summaries: dict[int, Any] = {}
+        self.at_rows: dict[int, SideBySide] = {}  # rows -> sales_etl, the floor and DuckDB, interleaved
         self.duckdb_reference_s: float | None = None  # best DuckDB time on --rows, once per run
         self.upload_samples: dict[int, list[dict[str, Any]]] = {}  # rows -> cold `lake upload` runs
 
@@ -282,8 +276,8 @@ class Bench:
         """The best of DuckDB's times on the main file (`bench/duckdb_reference.py`), measured
         once per run: every figure records it, so figures from two machines can be compared."""
         if self.duckdb_reference_s is None:
-            samples, _ = duckdb_samples(self, self.sales_file(self.rows), repeats=2, warmups=0)
-            self.duckdb_reference_s = round(best(samples), 3)
+            csv = self.sales_file(self.rows)
+            self.duckdb_reference_s = round(best([duckdb_once(self, csv) for _ in range(2)]), 3)
         return self.duckdb_reference_s
 
     def warmup_file(self) -> Path:
@@ -412,7 +406,7 @@ def fig_gate(bench: Bench) -> list[Figure]:
         bench.sales_once(without_gate, warm, "gate-warmup-without")
     on: list[Sample] = []
     off: list[Sample] = []
-    rounds = paired_rounds(
+    rounds = interleaved_rounds(
         bench.repeats,
         lambda: bench.sales_once(with_gate, csv, "gate-with"),
         lambda: bench.sales_once(without_gate, csv, "gate-without"),
@@ -449,54 +443,59 @@ def fig_gate(bench: Bench) -> list[Figure]:
 # engine
 
 
-def duckdb_samples(bench: Bench, csv: Path, repeats: int, warmups: int) -> tuple[list[Sample], Any]:
+def duckdb_once(bench: Bench, csv: Path) -> Sample:
+    """One run of `bench/duckdb_reference.py` on `csv` (its summary is the sample's result)."""
     from bench.duckdb_reference import run_reference
 
-    def once() -> Sample:
-        out = bench.fresh_dir("duckdb")
-        try:
-            return measure(lambda: run_reference(csv, out, source_key="sales/input.csv", threads=2))
-        finally:
-            shutil.rmtree(out, ignore_errors=True)
-
-    for _ in range(warmups):
-        once()
-    samples = [once() for _ in range(repeats)]
-    return samples, samples[-1].result
+    out = bench.fresh_dir("duckdb")
+    try:
+        return measure(lambda: run_reference(csv, out, source_key="sales/input.csv", threads=2))
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
-def sales_samples_at(bench: Bench, rows: int, name: str) -> list[Sample]:
-    """`sales_etl` (with its gate) on the `rows`-row sales file, warm session; once per run."""
-    if rows not in bench.sales_samples:
+@dataclass
+class SideBySide:
+    """`sales_etl` (with its gate), the bare Spark pipeline (`spark_floor`) and DuckDB on one
+    file, in the same session, sampled in interleaved rounds (`interleaved_rounds`): the engine
+    and floor figures compare them, so drift between blocks of samples cannot reach one side."""
+
+    sales: list[Sample]
+    floor: list[Sample]
+    duckdb: list[Sample]
+
+
+def side_by_side(bench: Bench, rows: int, name: str) -> SideBySide:
+    """The three on the `rows`-row sales file; measured once per run, shared by the figures."""
+    if rows not in bench.at_rows:
         with_gate, _ = sales_job_classes()
-        log(f"{name}: sales_etl on {rows:,} rows")
-        for _ in range(max(1, bench.warmups)):  # JIT, GE context
+        csv = bench.sales_file(rows)
+        log(f"{name}: sales_etl, the bare Spark pipeline and DuckDB on {rows:,} rows, interleaved")
+        for _ in range(max(1, bench.warmups)):  # JIT, GE context, the OS cache
             bench.sales_once(with_gate, bench.warmup_file(), "engine-warmup")
-        csv = bench.sales_file(rows)
-        bench.sales_samples[rows] = [bench.sales_once(with_gate, csv, "engine-spark") for _ in range(bench.repeats)]
-    return bench.sales_samples[rows]
-
-
-def floor_samples_at(bench: Bench, rows: int, name: str) -> list[Sample]:
-    """The bare Spark pipeline (`spark_floor`) on the same file, same session; once per run."""
-    if rows not in bench.floor_samples:
-        csv = bench.sales_file(rows)
-        log(f"{name}: bare Spark pipeline (parse -> type -> partitioned Iceberg append) on {rows:,} rows")
-        for _ in range(bench.warmups):
             spark_floor(bench, csv)
-        bench.floor_samples[rows] = [spark_floor(bench, csv) for _ in range(bench.repeats)]
-    return bench.floor_samples[rows]
+            duckdb_once(bench, csv)
+        rounds = interleaved_rounds(
+            bench.repeats,
+            lambda: bench.sales_once(with_gate, csv, "engine-spark"),
+            lambda: spark_floor(bench, csv),
+            lambda: duckdb_once(bench, csv),
+        )
+        for i, (sales, floor, duck) in enumerate(rounds):
+            log(
+                f"{name}: round {i + 1}/{bench.repeats}: sales_etl {sales[-1].wall:.2f}s, "
+                f"floor {floor[-1].wall:.2f}s, DuckDB {duck[-1].wall:.2f}s"
+            )
+        bench.at_rows[rows] = SideBySide(sales, floor, duck)
+    return bench.at_rows[rows]
 
 
 def engine_figure(bench: Bench, rows: int, name: str) -> Figure:
-    csv = bench.sales_file(rows)
-    spark_samples = sales_samples_at(bench, rows, name)
-    log(f"{name}: DuckDB reference on {rows:,} rows")
-    duck, reference = duckdb_samples(bench, csv, bench.repeats, max(1, bench.warmups))
+    measured = side_by_side(bench, rows, name)
+    spark_samples, duck, floor = measured.sales, measured.duckdb, measured.floor
     if rows == bench.rows:
         bench.duckdb_reference_s = round(best(duck), 3)
-    floor = floor_samples_at(bench, rows, name)
-    spark_summary = spark_samples[-1].result
+    spark_summary, reference = spark_samples[-1].result, duck[-1].result
     same = (
         reference.rows_written == spark_summary.rows_written
         and reference.rows_quarantined == spark_summary.rows_quarantined
@@ -582,7 +581,8 @@ def fig_floor(bench: Bench) -> Iterator[Figure]:
     same warm session, at the sizes users upload most."""
     for rows in sorted({min(bench.rows, n) for n in FLOOR_ROWS}):
         name = f"floor@{rows}"
-        job, floor = sales_samples_at(bench, rows, name), floor_samples_at(bench, rows, name)
+        measured = side_by_side(bench, rows, name)
+        job, floor = measured.sales, measured.floor
         cpu_ratio = best_cpu_ratio(job, floor)
         yield Figure(
             name,
@@ -594,6 +594,7 @@ def fig_floor(bench: Bench) -> Iterator[Figure]:
                 "rows": rows,
                 "sales_etl": summary_of(job),
                 "spark_floor": summary_of(floor),
+                "duckdb": summary_of(measured.duckdb),
                 "cpu_ratio": round(cpu_ratio, 3),
                 "floor_means": FLOOR_MEANS,
             },
@@ -663,7 +664,7 @@ def fig_incremental(bench: Bench) -> list[Figure]:
     first: list[Sample] = []
     nxt: list[Sample] = []
     labels = itertools.count()
-    rounds = paired_rounds(
+    rounds = interleaved_rounds(
         bench.repeats, lambda: first_file("inc-first"), lambda: next_file(f"inc-next-{next(labels)}")
     )
     for i, (first, nxt) in enumerate(rounds):

@@ -131,8 +131,9 @@ def test_cold_latency_is_split_by_the_latest_run_stages_in_the_run_history(tmp_p
     }
 
 
-def test_paired_rounds_interleave_and_alternate_which_variant_runs_first() -> None:
-    """Each round measures both variants; neither always runs second (the faster place)."""
+def test_interleaved_rounds_rotate_which_variant_runs_first() -> None:
+    """Each round measures every variant; each round starts one variant later, so no variant
+    always runs in the same place of a round (the later places are the faster ones)."""
     from bench import run
 
     calls: list[str] = []
@@ -143,7 +144,12 @@ def test_paired_rounds_interleave_and_alternate_which_variant_runs_first() -> No
 
     seen = [
         ([s.result for s in a], [s.result for s in b])
-        for a, b in run.paired_rounds(4, lambda: sample("a"), lambda: sample("b"))
+        for a, b in run.interleaved_rounds(4, lambda: sample("a"), lambda: sample("b"))
     ]
     assert calls == ["a", "b", "b", "a", "a", "b", "b", "a"]
     assert seen[-1] == (["a"] * 4, ["b"] * 4) and [len(a) for a, _ in seen] == [1, 2, 3, 4]
+
+    calls.clear()
+    *_, (a, b, c) = run.interleaved_rounds(3, lambda: sample("a"), lambda: sample("b"), lambda: sample("c"))
+    assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert [[s.result for s in x] for x in (a, b, c)] == [["a"] * 3, ["b"] * 3, ["c"] * 3]
