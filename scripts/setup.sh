@@ -50,7 +50,7 @@ fi
 # where PYTHONDONTWRITEBYTECODE is set (many container images) every `lake` process would
 # compile the ~40 modules it imports again (about 20 ms a command). Python checks each cached
 # file against its source, so an edited module is compiled afresh, never run stale.
-.venv/bin/python -m compileall -q data_platform etl > /dev/null
+.venv/bin/python -m compileall -q data_platform etl
 
 # The JVM class archive (see data_platform/local/class_archive.py): built once per
 # virtualenv; every later fresh `lake` process starts its JVM faster. Java 13+.
