@@ -136,6 +136,16 @@ def engines() -> Iterator[list[Path]]:
                     pass
 
 
+def started_engine(tmp_path: Path, engines: list[Path], **env: str) -> Path:
+    """A new home whose engine `lake engine start` started (with `env` added); stopped at the end."""
+    home = tmp_path / "home"
+    home.mkdir()
+    engines.append(home)
+    started = lake(home, "engine", "start", env=lake_env(**env))
+    assert started.returncode == 0, started.stderr
+    return home
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -626,11 +636,7 @@ def test_an_engine_of_code_changed_since_is_replaced_and_the_run_succeeds(tmp_pa
 
 @pytest.mark.spark
 def test_start_status_and_stop(tmp_path: Path, engines) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    engines.append(home)
-    started = lake(home, "engine", "start")
-    assert started.returncode == 0, started.stderr
+    home = started_engine(tmp_path, engines)
     status = json.loads(lake(home, "engine", "status", "--json").stdout)
     assert status["fingerprint"] == code_fingerprint()
     assert status["address"] == str(socket_path(home))
@@ -650,11 +656,7 @@ def test_start_status_and_stop(tmp_path: Path, engines) -> None:
 
 @pytest.mark.spark
 def test_a_started_engine_trains_itself_on_spark_and_leaves_its_home_alone(tmp_path: Path, engines) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    engines.append(home)
-    started = lake(home, "engine", "start", env=lake_env(LAKE_ENGINE_WARM_RUNS="2"))
-    assert started.returncode == 0, started.stderr
+    home = started_engine(tmp_path, engines, LAKE_ENGINE_WARM_RUNS="2")
 
     def warm() -> dict[str, Any] | None:
         status = EngineClient(home).status()
@@ -671,11 +673,7 @@ def test_a_started_engine_trains_itself_on_spark_and_leaves_its_home_alone(tmp_p
 
 @pytest.mark.spark
 def test_an_idle_engine_exits_after_the_timeout(tmp_path: Path, engines) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    engines.append(home)
-    started = lake(home, "engine", "start", env=lake_env(LAKE_ENGINE_IDLE_MINUTES="0.02"))
-    assert started.returncode == 0, started.stderr
+    home = started_engine(tmp_path, engines, LAKE_ENGINE_IDLE_MINUTES="0.02")
     [pid] = engine_pids(home)
     # The idle time counts from a warm engine: Spark's start first, then 1.2 s unused.
     wait_for(lambda: not alive(pid), 300, "the idle engine exits")
