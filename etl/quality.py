@@ -401,7 +401,7 @@ def _validate(
     saw (`_Seen`). `expected_rows`: see run_gate."""
     import great_expectations as gx
 
-    from etl.gx_sources import recording_repeated_values
+    from etl.gx_sources import counting_rows_with_the_rules, recording_repeated_values
 
     suite = gx.ExpectationSuite(name=suite_name, expectations=[rule.to_expectation() for rule in rules])
     frame: Any = df
@@ -422,7 +422,10 @@ def _validate(
     # Whenever the split may look a `unique` rule's keys up, GE's Spark engine records them.
     with _validate_lock, recording_repeated_values(MAX_DUPLICATED_ROWS_LOOKED_UP) as repeated:
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(suite, result_format=RESULT_FORMAT)
+        with counting_rows_with_the_rules() as one_pass:
+            result = batch.validate(suite, result_format=RESULT_FORMAT)
+        if one_pass.waiting:  # GE stopped its metric graph early: validated again, its own way
+            result = batch.validate(suite, result_format=RESULT_FORMAT)
     return result.to_json_dict(), _Seen(collected, MappingProxyType(dict(repeated.by_column)))
 
 

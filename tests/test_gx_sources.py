@@ -3,10 +3,11 @@ unexpected-value metrics, on its Spark engine and on its pandas engine."""
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import great_expectations as gx
 import pytest
+from great_expectations.datasource.fluent.interfaces import Batch
 from great_expectations.execution_engine import PandasExecutionEngine, SparkDFExecutionEngine
 from pyspark.sql import functions as F
 
@@ -151,3 +152,113 @@ def test_outside_a_recording_ge_counts_unique_rules_itself(spark, sources, monke
     monkeypatch.setattr(gx_sources.QualityGateSparkEngine, "_repeated_rows", refuse)
     results = validate(sources["spark"][1], frame(spark, "spark"), [q.unique("s", action=Action.WARN)], q.RESULT_FORMAT)
     assert results["s_unique"]["result"]["unexpected_count"] == 2
+
+
+# --------------------------------------------------------------------------------------------
+# One pass: the row count in the job that counts the rules
+
+
+def bundles_run(monkeypatch) -> list[list[str]]:
+    """The metric names of each non-empty bundle the Spark engine runs (one aggregate job per
+    domain), from now on."""
+    bundles: list[list[str]] = []
+    resolve = gx_sources.QualityGateSparkEngine.resolve_metric_bundle
+
+    def recording(self, metric_fn_bundle):
+        metric_fn_bundle = list(metric_fn_bundle)
+        if metric_fn_bundle:
+            bundles.append(sorted(c.metric_configuration.metric_name for c in metric_fn_bundle))
+        return resolve(self, metric_fn_bundle)
+
+    monkeypatch.setattr(gx_sources.QualityGateSparkEngine, "resolve_metric_bundle", recording)
+    return bundles
+
+
+@pytest.mark.parametrize("partial", [0, 2], ids=["no_values", "two_values"])
+@pytest.mark.parametrize("recording", [None, 100], ids=["not_recording", "recording"])
+def test_in_one_pass_the_spark_source_gives_ge_stock_results(spark, sources, partial, recording):
+    data = frame(spark, "spark")
+    result_format = {"result_format": "BASIC", "partial_unexpected_count": partial}
+    stock = validate(sources["spark"][0], data, RULES, result_format)
+    with nullcontext() if recording is None else gx_sources.recording_repeated_values(recording):
+        with gx_sources.counting_rows_with_the_rules() as one_pass:
+            ours = validate(sources["spark"][1], data, RULES, result_format)
+    assert ours == stock
+    assert not one_pass.waiting
+    assert len([name for name, r in stock.items() if not r["success"]]) >= 16
+
+
+def test_one_pass_counts_the_rows_with_the_rules_in_one_job(spark, sources, monkeypatch):
+    data = frame(spark, "spark")
+    bundles = bundles_run(monkeypatch)
+    validate(sources["spark"][1], data, RULES, q.RESULT_FORMAT)
+    # GE's own order: the rows, the rules' counts, then the counts of rules whose condition
+    # needs a map metric first (value lengths). Named by the metric each aggregate answers.
+    row_count, rule_counts, *deeper = bundles
+    assert row_count == ["table.row_count"] and len(rule_counts) >= 10 and deeper
+    bundles.clear()
+    with gx_sources.counting_rows_with_the_rules() as one_pass:
+        validate(sources["spark"][1], data, RULES, q.RESULT_FORMAT)
+    # Named by the partials the engine bundled itself, then as GE names them.
+    first, *rest = bundles
+    assert first == sorted(f"{name}.aggregate_fn" for name in [*row_count, *rule_counts])
+    assert rest == deeper and not one_pass.waiting
+
+
+def test_one_pass_without_rule_counts_still_counts_the_rows(spark, sources, monkeypatch):
+    data = frame(spark, "spark")
+    rules = [*q.columns_present(["s", "i"]), q.row_count_at_least(100)]
+    stock = validate(sources["spark"][0], data, rules, q.RESULT_FORMAT)
+    bundles = bundles_run(monkeypatch)
+    with gx_sources.counting_rows_with_the_rules() as one_pass:
+        ours = validate(sources["spark"][1], data, rules, q.RESULT_FORMAT)
+    assert ours == stock and not one_pass.waiting
+    assert bundles == [["table.row_count.aggregate_fn"]]  # at GE's last step
+    assert ours["row_count_at_least_100"]["result"]["observed_value"] == len(ALIKE_ROWS)
+
+
+def test_when_the_one_pass_bundle_fails_ge_computes_and_reports_its_own_way(spark, sources, monkeypatch):
+    data = frame(spark, "spark")
+    rules = [*RULES, q.matches_regex("s", "(", name="s_bad_regex", action=Action.WARN)]
+    stock = validate(sources["spark"][0], data, rules, q.RESULT_FORMAT)
+    bundles = bundles_run(monkeypatch)
+    with gx_sources.counting_rows_with_the_rules() as one_pass:
+        ours = validate(sources["spark"][1], data, rules, q.RESULT_FORMAT)
+    assert not one_pass.waiting
+    bad_ours, bad_stock = ours.pop("s_bad_regex"), stock.pop("s_bad_regex")
+    assert ours == stock
+    # The same failure, in the same place (its message names Spark's objects and stages).
+    assert bad_ours["success"] is bad_stock["success"] is False
+    assert [k.split(",")[0] for k in bad_ours["exception_info"]] == [
+        k.split(",")[0] for k in bad_stock["exception_info"]
+    ]
+    assert all("PatternSyntaxException" in e["exception_message"] for e in bad_ours["exception_info"].values())
+    # The one-pass bundle failed on the bad regex; GE then ran its own (and retried one by one).
+    assert "table.row_count.aggregate_fn" in bundles[0] and len(bundles) > 3
+
+
+def test_the_gate_validates_again_if_ge_ends_its_graph_with_a_row_count_held(spark, monkeypatch):
+    monkeypatch.setattr(q, "SMALL_FRAME_ROWS", -1)
+    df = cached(spark.createDataFrame(ALIKE_ROWS, ALIKE_SCHEMA))
+    rules = [q.not_null("s", action=Action.WARN), q.row_count_at_least(1)]
+    expected, _ = q._validate(df, rules, "held")
+    counted = gx_sources.counting_rows_with_the_rules
+
+    @contextmanager
+    def left_waiting():
+        with counted() as one_pass:
+            yield one_pass
+        one_pass.held["stopped early"] = None  # as if GE had aborted its graph
+
+    validations = []
+    original = Batch.validate
+
+    def counting(self, *args, **kwargs):
+        validations.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(gx_sources, "counting_rows_with_the_rules", left_waiting)
+    monkeypatch.setattr(Batch, "validate", counting)
+    validation, _ = q._validate(df, rules, "held")
+    assert len(validations) == 2
+    assert [r["result"] for r in validation["results"]] == [r["result"] for r in expected["results"]]
