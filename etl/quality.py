@@ -400,6 +400,7 @@ def _validate(
     """Validate all rules in one GE call: the JSON-able result dict, and what the validation
     saw (`_Seen`). `expected_rows`: see run_gate."""
     import great_expectations as gx
+    from great_expectations.validator.v1_validator import Validator as V1Validator
 
     from etl.gx_sources import counting_rows_with_the_rules, recording_repeated_values
 
@@ -421,11 +422,14 @@ def _validate(
     batch_definition = _gx_batch_definition(engine)
     # Whenever the split may look a `unique` rule's keys up, GE's Spark engine records them.
     with _validate_lock, recording_repeated_values(MAX_DUPLICATED_ROWS_LOOKED_UP) as repeated:
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        # GE's own validator, as `Batch.validate` builds it, on the batch definition itself:
+        # `get_batch` then `validate` would load the batch twice (the pandas engine hashes every
+        # value of it each time, for a fingerprint in the result's meta).
+        validator = V1Validator(batch_definition, RESULT_FORMAT, {"dataframe": frame})
         with counting_rows_with_the_rules() as one_pass:
-            result = batch.validate(suite, result_format=RESULT_FORMAT)
+            result = validator.validate_expectation_suite(suite)
         if one_pass.waiting:  # GE stopped its metric graph early: validated again, its own way
-            result = batch.validate(suite, result_format=RESULT_FORMAT)
+            result = validator.validate_expectation_suite(suite)
     return result.to_json_dict(), _Seen(collected, MappingProxyType(dict(repeated.by_column)))
 
 

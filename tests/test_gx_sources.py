@@ -7,8 +7,8 @@ from contextlib import contextmanager, nullcontext
 
 import great_expectations as gx
 import pytest
-from great_expectations.datasource.fluent.interfaces import Batch
 from great_expectations.execution_engine import PandasExecutionEngine, SparkDFExecutionEngine
+from great_expectations.validator.v1_validator import Validator as V1Validator
 from pyspark.sql import functions as F
 
 from etl import gx_sources
@@ -251,14 +251,14 @@ def test_the_gate_validates_again_if_ge_ends_its_graph_with_a_row_count_held(spa
         one_pass.held["stopped early"] = None  # as if GE had aborted its graph
 
     validations = []
-    original = Batch.validate
+    original = V1Validator.validate_expectation_suite
 
     def counting(self, *args, **kwargs):
         validations.append(1)
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(gx_sources, "counting_rows_with_the_rules", left_waiting)
-    monkeypatch.setattr(Batch, "validate", counting)
+    monkeypatch.setattr(V1Validator, "validate_expectation_suite", counting)
     validation, _ = q._validate(df, rules, "held")
     assert len(validations) == 2
     assert [r["result"] for r in validation["results"]] == [r["result"] for r in expected["results"]]
