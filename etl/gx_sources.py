@@ -209,12 +209,20 @@ class QualityGateSparkEngine(_AnswersKnownMetrics, SparkDFExecutionEngine):
             for m in now
             if m.metric_name.endswith(_COUNT_PARTIAL) and isinstance(resolved.get(m.id), tuple)
         }
+        counted_now = {}
         if one_pass.waiting and (partials or not asked):
             # The rules' counts are ready to be computed (or GE's graph is done without them):
             # the held row counts are computed now, with them when there are any.
+            counted_now = dict(one_pass.held)
             resolved.update(self._count_in_one_pass(one_pass, partials, {**metrics, **resolved}, runtime_configuration))
         if later:
-            resolved.update(super().resolve_metrics(later, {**metrics, **resolved}, runtime_configuration))
+            try:
+                resolved.update(super().resolve_metrics(later, {**metrics, **resolved}, runtime_configuration))
+            except Exception:
+                # This call's results are lost with the error, its row counts among them: they
+                # are held again (counted at GE's last step, or validated again: `waiting`).
+                one_pass.held.update(counted_now)
+                raise
         return resolved
 
     def _count_in_one_pass(
@@ -228,7 +236,6 @@ class QualityGateSparkEngine(_AnswersKnownMetrics, SparkDFExecutionEngine):
         one aggregate per domain, as GE would run in its next step. If that bundle fails, GE
         is left to compute everything its own way, errors included."""
         held = dict(one_pass.held)
-        one_pass.held.clear()
         bundle = [
             MetricComputationConfiguration(
                 metric_configuration=metric, metric_fn=fn, metric_provider_kwargs={},
@@ -242,7 +249,11 @@ class QualityGateSparkEngine(_AnswersKnownMetrics, SparkDFExecutionEngine):
         try:
             values = self.resolve_metric_bundle(bundle)
         except Exception:  # noqa: BLE001 - GE's own next step computes these and reports the error its way
-            return dict(super().resolve_metrics([metric for metric, _ in held.values()], metrics, runtime))
+            # (If the row counts fail too, they stay held: the gate then validates again.)
+            counts = dict(super().resolve_metrics([metric for metric, _ in held.values()], metrics, runtime))
+            one_pass.held.clear()
+            return counts
+        one_pass.held.clear()
         one_pass.counted.update({partial_id: values[partial_id] for partial_id in partials})
         return {metric_id: values[partial.id] for metric_id, (_, partial) in held.items()}
 

@@ -262,3 +262,22 @@ def test_the_gate_validates_again_if_ge_ends_its_graph_with_a_row_count_held(spa
     validation, _ = q._validate(df, rules, "held")
     assert len(validations) == 2
     assert [r["result"] for r in validation["results"]] == [r["result"] for r in expected["results"]]
+
+
+def test_a_unique_count_that_fails_after_the_one_pass_leaves_no_row_count_held(spark, sources, monkeypatch):
+    """The error loses the results of the metric step it happens in, the row count computed
+    with the rules' counts among them: it is counted again, never left a placeholder."""
+    data = frame(spark, "spark")
+    rules = [q.not_null("s", action=Action.WARN), q.unique("s", action=Action.WARN), q.row_count_at_least(1)]
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("no repeated values today")
+
+    monkeypatch.setattr(gx_sources.QualityGateSparkEngine, "_repeated_rows", boom)
+    with gx_sources.recording_repeated_values(100), gx_sources.counting_rows_with_the_rules() as one_pass:
+        ours = validate(sources["spark"][1], data, rules, q.RESULT_FORMAT)
+    assert not one_pass.waiting
+    assert ours["row_count_at_least_1"]["result"]["observed_value"] == len(ALIKE_ROWS)
+    assert ours["s_not_null"]["result"]["element_count"] == len(ALIKE_ROWS)
+    errors = ours["s_unique"]["exception_info"]
+    assert not ours["s_unique"]["success"] and "no repeated values today" in str(errors)
