@@ -259,8 +259,7 @@ class QualityGateSparkEngine(_AnswersKnownMetrics, SparkDFExecutionEngine):
 
     def _answer(self, metric: MetricConfiguration, metrics: dict) -> Any:
         one_pass = _one_pass.get()
-        partial = _partial_of(metric) if one_pass is not None else None
-        if one_pass is not None and partial is not None and partial.id in one_pass.counted:
+        if one_pass is not None and (partial := _partial_of(metric)) is not None and partial.id in one_pass.counted:
             return one_pass.counted[partial.id]
         found = _recording.get()
         if metric.metric_name != _UNIQUE_COUNT or found is None or found.limit <= 0:
