@@ -39,6 +39,13 @@ error as it would; if its graph has no counting partial (table-level rules only)
 count is computed at its last step; if GE stops its graph early, the pass is still `waiting`
 and the gate validates again without it.
 
+The Spark engine also gives each bundle to GE in one order, by metric id. GE lists a bundle's
+metrics in the order its graph yields them, which changes from run to run; the aggregate it
+builds follows it, and Spark generates Java code per query: the same aggregates in another
+order are another class, compiled anew in each run and run interpreted until the JIT catches
+up (two classes, most of 100 ms of a warm 200,000-row run; bench/RESULTS.md, runs M). A test
+runs sales_etl three times in one session and fails on any class its later runs compile.
+
 Every other metric goes to GE's own engine unchanged; GE still decides every result and
 formats it. Tests validate the same frame (every rule kind broken) through these sources (in
 one pass and not) and through GE's stock ones and compare the whole results; others fail if a
@@ -256,6 +263,11 @@ class QualityGateSparkEngine(_AnswersKnownMetrics, SparkDFExecutionEngine):
         one_pass.held.clear()
         one_pass.counted.update({partial_id: values[partial_id] for partial_id in partials})
         return {metric_id: values[partial.id] for metric_id, (_, partial) in held.items()}
+
+    def resolve_metric_bundle(self, metric_fn_bundle: Iterable[MetricComputationConfiguration]) -> dict:
+        """GE's bundle, its aggregates in one order whatever order GE's graph lists them in
+        (see the module docstring)."""
+        return super().resolve_metric_bundle(sorted(metric_fn_bundle, key=lambda c: str(c.metric_configuration.id)))
 
     def _answer(self, metric: MetricConfiguration, metrics: dict) -> Any:
         one_pass = _one_pass.get()

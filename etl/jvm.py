@@ -32,12 +32,19 @@
   `Table.currentSnapshot()` on the table as the catalog loads it now takes a few ms
   (https://iceberg.apache.org/javadoc/1.7.1/org/apache/iceberg/Table.html). The value is the one
   the SQL shows: Spark's `current-snapshot-id` table property is read from the same call.
+- `added_data_files`, `added_records`: what a write's snapshot added, from Iceberg's own
+  `Snapshot.addedDataFiles(FileIO)` and `Snapshot.summary()`
+  (https://iceberg.apache.org/javadoc/1.7.1/org/apache/iceberg/Snapshot.html), read in the
+  driver. Through the `entries`/`snapshots` metadata tables each was a Spark job whose query
+  names the snapshot id: a literal Spark writes into the code it generates, so two classes to
+  compile in every run (bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -140,3 +147,51 @@ def data_files_may_hold(spark: SparkSession, identifier: str, column: str, low: 
         return bool(tasks.iterator().hasNext())
     finally:
         tasks.close()
+
+
+def added_records(spark: SparkSession, identifier: str, snapshot_id: int) -> int:
+    """The rows a snapshot added, from its summary (`added-records`)."""
+    added = _iceberg_table(spark, identifier).snapshot(snapshot_id).summary().get("added-records")
+    return int(added or 0)
+
+
+# Identity partition values as Iceberg holds them in a data file's partition tuple, by the
+# partition column's Iceberg type, and as PySpark returns the same column's values.
+_EPOCH = date(1970, 1, 1)
+_PARTITION_VALUES: dict[str, Callable[[Any], Any]] = {
+    "DATE": lambda days: _EPOCH + timedelta(days=int(days)),  # days since 1970-01-01
+    "STRING": str,  # a java.lang.String, or another CharSequence (Avro's Utf8)
+    "INTEGER": int,
+    "LONG": int,
+    "BOOLEAN": bool,
+}
+
+
+def added_data_files(
+    spark: SparkSession, identifier: str, snapshot_id: int, partition_columns: Sequence[str]
+) -> list[tuple[int, tuple[Any, ...]]] | None:
+    """(rows, partition values) of each data file the snapshot added. None when the table's
+    partitioning is not identity on `partition_columns` in that order, of a type listed above,
+    for every added file (the caller then reads the `entries` metadata table)."""
+    table = _iceberg_table(spark, identifier)
+    spec = table.spec()
+    fields = list(spec.fields())
+    if [f.name() for f in fields] != list(partition_columns) or not all(f.transform().isIdentity() for f in fields):
+        return None
+    kinds = [str(spec.schema().findType(f.sourceId()).typeId().name()) for f in fields]
+    if not all(kind in _PARTITION_VALUES for kind in kinds):
+        return None
+    any_class = _jvm(spark).java.lang.Object._java_lang_class
+    files = []
+    data_files = table.snapshot(snapshot_id).addedDataFiles(table.io()).iterator()
+    while data_files.hasNext():
+        data_file = data_files.next()
+        if data_file.specId() != spec.specId():
+            return None
+        partition = data_file.partition()
+        values = []
+        for position, kind in enumerate(kinds):
+            value = partition.get(position, any_class)
+            values.append(None if value is None else _PARTITION_VALUES[kind](value))
+        files.append((int(data_file.recordCount()), tuple(values)))
+    return files

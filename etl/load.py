@@ -23,7 +23,7 @@ from etl.jvm import release
 from etl.quality import Action, Rule
 from etl.storage import ObjectInfo
 from etl.tables.spec import DatasetSpec, WriteResult
-from etl.transforms import quoted
+from etl.transforms import not_folded, quoted
 
 # Up to this many rows the typed frame is held as a local checkpoint: its rows as they are,
 # and a DataFrame whose plan is a single leaf, so the ~20 queries that the gate, the quarantine
@@ -44,8 +44,11 @@ def hold(df: DataFrame, *, rows: int) -> DataFrame:
 
 
 def add_lineage(df: DataFrame, run_id: str, ingested_at: datetime) -> DataFrame:
-    """Add `_ingested_at` and `_run_id` (`_source_key` comes from the read)."""
-    return df.withColumn("_ingested_at", F.lit(ingested_at).cast("timestamp")).withColumn("_run_id", F.lit(run_id))
+    """Add `_ingested_at` and `_run_id` (`_source_key` comes from the read). The stamp is new in
+    every run, so it is `not_folded`: the quarantine and the write, the queries that read it,
+    stay the same code from run to run."""
+    stamp = not_folded(F.lit(ingested_at).cast("timestamp"))
+    return df.withColumn("_ingested_at", stamp).withColumn("_run_id", F.lit(run_id))
 
 
 def conform(df: DataFrame, schema: StructType) -> DataFrame:

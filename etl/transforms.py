@@ -31,6 +31,20 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def not_folded(value: Column) -> Column:
+    """`value` (a literal), in an expression Spark does not fold back into a literal.
+
+    For a value that is one constant per run and new in every run (the run's timestamp):
+    Spark writes a timestamp, date or number literal into the Java code it generates for a
+    query (a string or decimal one it passes by reference), so every query over it is a class
+    of its own, compiled anew in each run and run interpreted until the JIT compiles it again.
+    `element_at(transform(array(v), x -> x), 1)` is `v` in a lambda, which the optimizer never
+    treats as a constant: the code is the same in every run, and the value is data. It is
+    evaluated per row, which costs less than a class per run at every size measured
+    (bench/RESULTS.md, runs M)."""
+    return F.element_at(F.transform(F.array(value), lambda x: x), 1)
+
+
 def try_cast(column: str, sql_type: str) -> Column:
     """Cast that yields null instead of failing (and never truncates "1.5" to an int 1)."""
     return F.expr(f"try_cast({quoted(column)} AS {sql_type})")

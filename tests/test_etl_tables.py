@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from etl.tables import (
     mark_merge_winners,
     sql_literal,
 )
+from etl.tables.commits import Committer
 
 pytestmark = pytest.mark.spark
 
@@ -183,6 +185,48 @@ def test_a_first_write_reports_what_the_general_write_path_reports(spark, tmp_pa
     assert results[0] == results[1]
     assert results[0][1] == 3
     assert {"day": None} in results[0][2]
+
+
+@pytest.mark.parametrize(
+    ("column_type", "values"),
+    [
+        ("date", [date(2024, 1, 1), None, date(1969, 12, 31)]),
+        ("string", ["x", None, "a'b"]),
+        ("int", [1, None, -2]),
+        ("bigint", [2**40, None, 3]),
+        ("boolean", [True, None, False]),
+        # Not read from the manifests (etl.jvm lists the types it converts): the metadata query.
+        ("timestamp", [T0, None, T1]),
+        ("decimal(10,2)", [Decimal("1.50"), None, Decimal("-2.00")]),
+        (None, [1, 2, 3]),  # unpartitioned
+    ],
+)
+def test_what_a_snapshot_added_is_what_its_entries_metadata_table_shows(spark, tmp_path, column_type, values):
+    """`Committer.added` reads the added data files from Iceberg's manifests in the driver; the
+    rows and partition values must be those Spark's `entries` table gives for the snapshot."""
+    session = table_session(spark, str(tmp_path))
+    kind = column_type or "int"
+    schema = session.createDataFrame([], f"id string, p {kind}").schema
+    parts = ("p",) if column_type else ()
+    spec = DatasetSpec("data_lake_test", "typed_parts", str(tmp_path / "typed_parts"), schema, ("id",), parts)
+    IcebergTable(session, spec).ensure()
+    data = [(f"k{i}", value) for i, value in enumerate(values) for _ in range(i + 1)]  # 1, 2, 3 rows
+    session.createDataFrame(data, schema).writeTo(spec.identifier).append()
+    committer = Committer(session, spec)
+    snapshot_id = committer.current_snapshot_id()
+    assert snapshot_id is not None
+
+    rows_added, partitions = committer.added(snapshot_id)
+
+    entries = session.sql(
+        f"SELECT data_file.record_count AS n{', data_file.partition.p AS p' if parts else ''} "
+        f"FROM {spec.identifier}.entries WHERE snapshot_id = {snapshot_id} AND status = 1"
+    ).collect()
+    assert rows_added == sum(e["n"] for e in entries) == 6
+    expected = {(e["p"],) for e in entries} if parts else {()}
+    assert sorted(partitions, key=repr) == sorted(expected, key=repr)
+    assert len(partitions) == (3 if parts else 1)
+    assert committer.added_records(snapshot_id) == 6
 
 
 def test_reprocessing_the_same_rows_commits_nothing(spark, table):

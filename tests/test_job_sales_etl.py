@@ -405,3 +405,39 @@ def test_every_row_keeps_the_exact_key_of_its_object_whether_read_alone_or_in_a_
     for lake in (alone, batch):
         sources = lake.read(spark, "sales", SALES_SILVER_SCHEMA).select("order_id", "_source_key")
         assertDataFrameEqual(sources, spark.createDataFrame([("o0", odd[0]), ("o1", odd[1])], sources.schema))
+
+
+class _Clock(datetime):
+    """`datetime` whose `now` moves on a minute per call, within one hour (a rule's bound is
+    rounded to the hour: etl.quality.latest_plausible)."""
+
+    calls = 0
+
+    @classmethod
+    def now(cls, tz=None):
+        cls.calls += 1
+        return datetime(2026, 3, 2, 10, 0, tzinfo=UTC).replace(minute=cls.calls % 60).astimezone(tz)
+
+
+@pytest.mark.parametrize("engine_rows", [0, None], ids=["ge_spark_engine", "ge_engine_by_size"])
+def test_running_the_job_again_in_a_warm_session_compiles_no_new_code(spark, tmp_path, monkeypatch, engine_rows):
+    """Each query a run makes must be the Java code Spark generated for the same query in the
+    run before: a new class is compiled, then run interpreted until the JIT compiles it again,
+    a large share of a warm run on a small file (bench/RESULTS.md). A value new in every run
+    written into a query as a literal (the run's clock, a snapshot id), or GE's aggregates in
+    another order, would each be a new class in every run."""
+    if engine_rows is not None:
+        monkeypatch.setattr("etl.quality.SMALL_FRAME_ROWS", engine_rows)
+    monkeypatch.setattr("etl.job.datetime", _Clock)
+    codegen = spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
+    csv = GOOD_CSV + "o1,2024-01-07T10:00:00Z,s1,c1,A,1,2.00,EUR\n"  # o1 twice, o4 a bad quantity
+    compiled = []
+    for i in range(3):
+        lake = LocalLake(tmp_path / f"run{i}")
+        lake.put(KEY, csv)
+        before = codegen.getCount()
+        summary = lake.upload_event("sales_etl", spark, KEY, max_drop_ratio="0.9")
+        compiled.append(codegen.getCount() - before)
+        assert (summary.state, summary.rows_written, summary.rows_quarantined) == ("SUCCEEDED", 2, 3), summary
+    assert compiled[0] > 0, "the first run compiles its queries: the count must see it"
+    assert compiled[1:] == [0, 0], compiled

@@ -18,7 +18,7 @@ from pyspark.sql import Column, DataFrame, DataFrameWriterV2, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DateType
 
-from etl.jvm import commit_with_properties, current_snapshot_id
+from etl.jvm import added_data_files, added_records, commit_with_properties, current_snapshot_id
 from etl.session import catalog_writes
 from etl.tables.spec import Commit, DatasetSpec
 from etl.transforms import quoted, sql_string
@@ -83,23 +83,23 @@ class Committer:
         return snapshot_id
 
     def added_records(self, snapshot_id: int) -> int:
-        """The rows a snapshot added, from its summary."""
-        added = self.spark.sql(
-            f"SELECT summary['added-records'] FROM {self.spec.identifier}.snapshots WHERE snapshot_id = {snapshot_id}"
-        ).first()
-        return int(added[0] or 0) if added else 0
+        """The rows a snapshot added, from its summary (etl.jvm: no Spark job)."""
+        return added_records(self.spark, self.spec.identifier, snapshot_id)
 
     def added(self, snapshot_id: int) -> tuple[int, list[tuple[Any, ...]]]:
-        """The rows a snapshot's new data files hold and their partitions, from its manifests
-        (one metadata query)."""
+        """The rows a snapshot's new data files hold and their partitions, from its manifests:
+        read by Iceberg in the driver (etl.jvm), or else through the `entries` metadata table."""
         parts = list(self.spec.partition_columns)
+        files = added_data_files(self.spark, self.spec.identifier, snapshot_id, parts)
+        if files is not None:
+            return sum(rows for rows, _ in files), list({values for _, values in files} if parts else {()})
         partition = ", data_file.partition AS p" if parts else ""  # unpartitioned files have none
-        files = self.spark.sql(
+        entries = self.spark.sql(
             f"SELECT data_file.record_count AS n{partition} FROM {self.spec.identifier}.entries "
             f"WHERE snapshot_id = {snapshot_id} AND status = 1"  # 1: ADDED
         ).collect()
-        partitions = {tuple(f["p"][c] for c in parts) for f in files} if parts else {()}
-        return sum(int(f["n"]) for f in files), list(partitions)
+        partitions = {tuple(e["p"][c] for c in parts) for e in entries} if parts else {()}
+        return sum(int(e["n"]) for e in entries), list(partitions)
 
     def _announce(self, commit: Commit, operation: str) -> None:
         # Data files are written first, then the commit swaps the table's metadata pointer.
