@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import boto3
 import pytest
@@ -34,6 +35,28 @@ def test_local_write_list_read_and_atomic_replace(local, tmp_path):
     assert local.spark_path(SILVER, "x/data") == str(tmp_path / SILVER / "x" / "data")
     assert local.delete_prefix(SILVER, "x/") == 2  # the hidden checksum file goes too
     assert local.list_objects(SILVER, "") == [] and not (tmp_path / SILVER / "x").exists()
+
+
+def test_an_etag_is_the_md5_of_what_the_object_holds_now_however_it_was_rewritten(local, tmp_path):
+    """ETags are computed once per version of a file (etl.storage._etag): every way of writing
+    the object again must give the new content's MD5, even at the same size."""
+    path = tmp_path / BRONZE / "sales" / "a.csv"
+    assert local.head(BRONZE, "sales/a.csv") == ObjectInfo("sales/a.csv", 3, md5(b"abc"))
+    assert local.head(BRONZE, "sales/a.csv").etag == md5(b"abc")  # asked again: the same
+
+    time.sleep(0.05)  # file times advance by the kernel's clock tick (a few ms)
+    with path.open("r+b") as handle:  # in place, same size, same inode
+        handle.write(b"abd")
+    assert local.head(BRONZE, "sales/a.csv").etag == md5(b"abd")
+
+    staged = tmp_path / BRONZE / "sales" / "staged.tmp"
+    staged.write_bytes(b"abe")
+    staged.replace(path)  # a rename over it, as every writer of the lake does
+    assert [o.etag for o in local.list_objects(BRONZE, "sales/")] == [md5(b"abe")]
+
+    path.unlink()
+    path.write_bytes(b"abf")  # deleted and written again
+    assert local.head(BRONZE, "sales/a.csv").etag == md5(b"abf")
 
 
 @pytest.mark.parametrize("key", ["../escape", "/etc/passwd", "a/../../b", "a\x00b"])
