@@ -43,8 +43,9 @@ The Spark engine also gives each bundle to GE in one order, by metric id. GE lis
 metrics in the order its graph yields them, which changes from run to run; the aggregate it
 builds follows it, and Spark generates Java code per query: the same aggregates in another
 order are another class, compiled anew in each run and run interpreted until the JIT catches
-up (two classes, most of 100 ms of a warm 200,000-row run; bench/RESULTS.md, runs M). A test
-runs sales_etl three times in one session and fails on any class its later runs compile.
+up (two classes; with the two of a metadata query, since gone, 0.13 s of a warm 200,000-row
+run: bench/RESULTS.md, runs M). A test runs sales_etl three times in one session and fails on
+any class its later runs compile.
 
 Every other metric goes to GE's own engine unchanged; GE still decides every result and
 formats it. Tests validate the same frame (every rule kind broken) through these sources (in
