@@ -210,10 +210,10 @@ def _etag(path: Path, stat: os.stat_result) -> str:
     S3 computes an ETag once, when the object is written, and lists it for free; here it is
     the MD5 of the file. A scheduled run lists every object under its prefix, so a home with
     a long history hashed all of it in every run (101 daily files of 5,000 rows: 38 MB, 53 ms
-    of each run, more every day; 1 ms once hashed). A process keeps each digest (the warm engine serves
-    many runs) for one version of the file: its path, inode, size and modification and change
-    times. Writing the file again, in place or by a rename over it (how every writer here
-    writes), changes them."""
+    of each run, more every day; 1 ms once hashed). A process keeps each digest (the warm
+    engine serves many runs) for one version of the file: its path, inode, size and
+    modification and change times. Writing the file again, in place or by a rename over it
+    (how every writer here writes), changes them."""
     return _md5_of_version(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
