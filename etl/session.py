@@ -32,6 +32,14 @@ LOCAL_SPARK_CONF: dict[str, str] = {
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
     "spark.sql.parquet.compression.codec": "snappy",
     "spark.sql.adaptive.enabled": "true",
+    # Spark keeps the Java classes it generates for queries in a cache keyed by their source
+    # (a static setting, default 100 classes). The cache is Guava's, which splits it into 4
+    # segments that each evict their least recently used entries past a quarter of the
+    # maximum (https://github.com/google/guava/issues/2442). One sales_etl and one sales_daily
+    # run make about 80 classes, so a warm session (the engine, `lake watch`) evicted and
+    # compiled again 8 and 23 of them in every run, each then run interpreted until the JIT
+    # caught up (bench/RESULTS.md, runs N). A thousand classes hold every job's with room.
+    "spark.sql.codegen.cache.maxEntries": "1000",
     "spark.driver.memory": os.environ.get("LAKE_DRIVER_MEMORY", "2g"),
     # The throughput (parallel) collector: a local run is a batch with no pause-time goal,
     # the case the JDK's guide gives it for ("Selecting a Collector",

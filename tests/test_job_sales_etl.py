@@ -446,3 +446,33 @@ def test_running_the_job_again_in_a_warm_session_compiles_no_new_code(spark, tmp
     before = codegen.getCount()
     spark.range(1).select(F.col("id") + F.lit(time.time_ns())).collect()
     assert codegen.getCount() > before
+
+
+def test_a_warm_session_keeps_the_code_of_the_pipeline_it_runs_again(spark, tmp_path, monkeypatch):
+    """sales_etl and then sales_daily on one lake, as an engine or `lake watch` runs them,
+    again and again: from the third time (the second restates the orders: a merge), neither
+    compiles a class. Spark keeps the classes it generates in a cache of a set size, in
+    segments that evict on their own; too small a cache for the pipeline evicts classes that
+    the next run compiles again (etl.session, `spark.sql.codegen.cache.maxEntries`)."""
+    monkeypatch.setattr("etl.job.datetime", _Clock)
+    codegen = spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
+    lake = LocalLake(tmp_path)
+    compiled = []
+    for i in range(4):
+        # The same day's orders each time, so that sales_daily recomputes the same date: a
+        # date is a literal in its partition filter (a class per date, kept for that date).
+        key = f"sales/2024-01-05-{i}.csv"
+        lake.put(key, GOOD_CSV)
+        before = codegen.getCount()
+        silver = lake.upload_event("sales_etl", spark, key, max_drop_ratio="0.9")
+        between = codegen.getCount()
+        gold = lake.run(
+            "sales_daily",
+            spark,
+            trigger_source="job_succeeded",
+            upstream_job="data-lake-dev-sales_etl",
+            upstream_run_id=silver.run_id,
+        )
+        compiled.append((between - before, codegen.getCount() - between))
+        assert (silver.state, gold.state) == ("SUCCEEDED", "SUCCEEDED"), (silver, gold)
+    assert compiled[2:] == [(0, 0), (0, 0)], compiled
