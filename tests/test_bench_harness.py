@@ -153,3 +153,26 @@ def test_interleaved_rounds_rotate_which_variant_runs_first() -> None:
     *_, (a, b, c) = run.interleaved_rounds(3, lambda: sample("a"), lambda: sample("b"), lambda: sample("c"))
     assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
     assert [[s.result for s in x] for x in (a, b, c)] == [["a"] * 3, ["b"] * 3, ["c"] * 3]
+
+
+def test_a_warm_up_holds_its_rows_the_way_the_measured_run_will(tmp_path: Path, monkeypatch) -> None:
+    """A measured file of more rows than `etl.load.MAX_CHECKPOINTED_ROWS` is held in Spark's
+    columnar cache, not a local checkpoint: its warm-up is a file past that bound too, so the
+    first measured run is not the first to take that path; smaller files warm up on at most
+    200,000 rows."""
+    import argparse
+
+    from bench import run
+    from etl.load import MAX_CHECKPOINTED_ROWS
+
+    options = argparse.Namespace(rows=2_000_000, repeats=1, warmups=1, work=str(tmp_path), seed=0)
+    bench = run.Bench(options)
+    asked: list[tuple[int, float | None]] = []
+    monkeypatch.setattr(
+        bench, "sales_file", lambda rows, *, bad_ratio=None: asked.append((rows, bad_ratio)) or tmp_path
+    )
+    bench.warmup_file(2_000_000, bad_ratio=0.0)
+    bench.warmup_file(MAX_CHECKPOINTED_ROWS)
+    bench.warmup_file(10_000)
+    assert asked == [(MAX_CHECKPOINTED_ROWS + 1, 0.0), (run.ENGINE_SMALL_ROWS, None), (run.ENGINE_SMALL_ROWS, None)]
+    assert run.ENGINE_SMALL_ROWS <= MAX_CHECKPOINTED_ROWS
