@@ -58,13 +58,7 @@ def test_after_sales_etl_only_the_touched_dates_are_recomputed(spark, tmp_path):
     # o1 is restated onto 2024-01-07: 2024-01-05 empties, 2024-01-06 is untouched.
     lake.put("sales/b.csv", f"{HEADER}\no1,2024-01-07T10:00:00Z,s1,c,A,3,10.00,EUR\n")
     upstream = lake.upload_event("sales_etl", spark, "sales/b.csv")
-    daily = lake.run(
-        "sales_daily",
-        spark,
-        trigger_source="job_succeeded",
-        upstream_job="data-lake-dev-sales_etl",
-        upstream_run_id=upstream.run_id,
-    )
+    daily = lake.after_job("sales_daily", spark, upstream)
 
     assert (upstream.state, upstream.rows_written) == ("SUCCEEDED", 1)
     moved = lake.read(spark, "sales", SALES_SILVER_SCHEMA).select("order_id", "order_date", "_source_key")

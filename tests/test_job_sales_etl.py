@@ -466,13 +466,7 @@ def test_a_warm_session_keeps_the_code_of_the_pipeline_it_runs_again(spark, tmp_
         before = codegen.getCount()
         silver = lake.upload_event("sales_etl", spark, key, max_drop_ratio="0.9")
         between = codegen.getCount()
-        gold = lake.run(
-            "sales_daily",
-            spark,
-            trigger_source="job_succeeded",
-            upstream_job="data-lake-dev-sales_etl",
-            upstream_run_id=silver.run_id,
-        )
+        gold = lake.after_job("sales_daily", spark, silver)
         compiled.append((between - before, codegen.getCount() - between))
         assert (silver.state, gold.state) == ("SUCCEEDED", "SUCCEEDED"), (silver, gold)
     assert compiled[2:] == [(0, 0), (0, 0)], compiled

@@ -52,6 +52,17 @@ class LocalLake:
         """What the S3 rule does: run `job` for the object `key`."""
         return self.run(job, spark, trigger_source="s3_event", source_bucket=self.bronze, source_key=key, **overrides)
 
+    def after_job(self, job: str, spark: SparkSession, upstream: RunSummary, **overrides: str) -> RunSummary:
+        """What an after-job rule does: run `job` for the `upstream` run that succeeded."""
+        return self.run(
+            job,
+            spark,
+            trigger_source="job_succeeded",
+            upstream_job=self.names.glue_job(upstream.job),
+            upstream_run_id=upstream.run_id,
+            **overrides,
+        )
+
     def hashes(self, bucket: str) -> dict[str, str]:
         base = self.root / bucket
         return {
