@@ -158,6 +158,14 @@ def local_spark(app_name: str = "data-lake-local") -> SparkSession:
         builder = builder.config("spark.driver.extraClassPath", local_classpath())
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
+        # py4j's callback server (Iceberg calls back into Python for a commit's properties:
+        # etl.jvm.commit_with_properties) starts with the session, before any run, instead of
+        # in the middle of a run's first merge. Started there, in a warm engine under load, the
+        # JVM's first callback was once refused (`java.net.ConnectException: Connection
+        # refused`, the run failed, its retry succeeded); started here, nothing else is going on.
+        from pyspark.java_gateway import ensure_callback_server_started
+
+        ensure_callback_server_started(session.sparkContext._gateway)
         return session
 
 
