@@ -116,7 +116,7 @@ class LocalStorage(_Guard):
                 key = path.relative_to(bucket_dir).as_posix()
                 if key.startswith(prefix):
                     stat = path.stat()
-                    found.append(ObjectInfo(key, stat.st_size, _etag(path, stat)))
+                    found.append(ObjectInfo(key, stat.st_size, etag(path, stat)))
         return sorted(found)
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
@@ -124,7 +124,7 @@ class LocalStorage(_Guard):
         if not path.is_file():
             return None
         stat = path.stat()
-        return ObjectInfo(key, stat.st_size, _etag(path, stat))
+        return ObjectInfo(key, stat.st_size, etag(path, stat))
 
     def read_bytes(self, bucket: str, key: str) -> bytes:
         return self._path(bucket, key).read_bytes()
@@ -203,7 +203,7 @@ def _prune_empty_dirs(bucket_dir: Path, prefix: str) -> None:
             path.rmdir()
 
 
-def _etag(path: Path, stat: os.stat_result) -> str:
+def etag(path: Path, stat: os.stat_result) -> str:
     """The ETag S3 gives an object uploaded in one part (its MD5; a fingerprint here, not a
     safeguard), computed once per version of the file.
 
@@ -213,7 +213,8 @@ def _etag(path: Path, stat: os.stat_result) -> str:
     of each run, more every day; 1 ms once hashed). A process keeps each digest (the warm
     engine serves many runs) for one version of the file: its path, inode, size and
     modification and change times. Writing the file again, in place or by a rename over it
-    (how every writer here writes), changes them."""
+    (how every writer here writes), changes them. Local bronze (data_platform.local.buckets)
+    gives its objects the same ETag."""
     return _md5_of_version(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 

@@ -38,7 +38,7 @@ def test_local_write_list_read_and_atomic_replace(local, tmp_path):
 
 
 def test_an_etag_is_the_md5_of_what_the_object_holds_now_however_it_was_rewritten(local, tmp_path):
-    """ETags are computed once per version of a file (etl.storage._etag): every way of writing
+    """ETags are computed once per version of a file (etl.storage.etag): every way of writing
     the object again must give the new content's MD5, even at the same size."""
     path = tmp_path / BRONZE / "sales" / "a.csv"
     assert local.head(BRONZE, "sales/a.csv") == ObjectInfo("sales/a.csv", 3, md5(b"abc"))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data_platform.local import LakeError
+from etl.storage import etag
 
 MAX_KEY_BYTES = 1024  # S3's limit
 MAX_SEGMENT_BYTES = 255  # a file name on every common filesystem
@@ -50,12 +51,6 @@ def validate_key(key: str) -> str:
                 f"{MAX_SEGMENT_BYTES} bytes, which no local filesystem stores"
             )
     return key
-
-
-def md5_file(path: Path) -> str:
-    """The object's ETag as S3 computes it for a single-part upload."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -138,7 +133,9 @@ class BucketFolder:
         if not path.is_file():
             raise LakeError(f"s3://{self.bucket}/{key} does not exist in local bronze ({path})")
         stat = path.stat()
-        return StoredObject(self.bucket, key, path, stat.st_size, md5_file(path) if with_etag else "", stat.st_mtime_ns)
+        return StoredObject(
+            self.bucket, key, path, stat.st_size, etag(path, stat) if with_etag else "", stat.st_mtime_ns
+        )
 
     def objects(self, prefix: str = "") -> list[StoredObject]:
         """Objects under `prefix`, sorted by key; hidden/temp files skipped. No md5 here (the
