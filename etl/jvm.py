@@ -11,6 +11,13 @@
   `java.util.concurrent.Callable`, i.e. PySpark's callback server. In PySpark's pinned-thread
   mode (the default) the callback runs the SQL on the same JVM thread, where the
   thread-local is visible to the commit.
+- `start_callback_server`: PySpark's `ensure_callback_server_started` (`pyspark.java_gateway`)
+  checks whether the callback server exists, starts it, and only then tells the JVM its port.
+  A second thread arriving in between finds a server and goes on; a call the JVM makes to
+  Python from another JVM thread meanwhile dials the old port and is refused
+  (`java.net.ConnectException: Connection refused`; tests/test_jvm_callbacks.py reproduces
+  it). The local engine runs a warm-up and clients' runs in threads of one process, and a run
+  failed that way once, so every start goes through one lock here.
 - `release`: a local checkpoint's blocks belong to the RDD under its one-node plan, which
   `DataFrame.unpersist` does not reach; without this they are freed only when the JVM
   collects the RDD object.
@@ -43,6 +50,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -72,14 +80,22 @@ class _JavaCallable:
         implements = ["java.util.concurrent.Callable"]
 
 
+_callback_server_lock = threading.Lock()
+
+
+def start_callback_server(spark: SparkSession) -> None:
+    """Start py4j's callback server for `spark`'s gateway unless it runs, and return once the
+    JVM knows its port, whichever thread calls (see the module docstring)."""
+    from pyspark.java_gateway import ensure_callback_server_started
+
+    with _callback_server_lock:
+        ensure_callback_server_started(spark.sparkContext._gateway)
+
+
 def commit_with_properties(spark: SparkSession, properties: Mapping[str, str], action: Callable[[], T]) -> T:
     """Run `action` (Spark SQL that commits to an Iceberg table) so that the snapshot it
     commits carries `properties` in its summary; its own exceptions are re-raised as they are."""
-    from pyspark.java_gateway import ensure_callback_server_started
-
-    context = spark.sparkContext
-    gateway = context._gateway
-    ensure_callback_server_started(gateway)
+    start_callback_server(spark)
     jvm = _jvm(spark)
     java_properties = jvm.java.util.HashMap()
     for key, value in properties.items():

@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 
 from etl.catalog import CATALOG, ICEBERG_EXTENSIONS, local_catalog_conf, local_catalog_path, prepare_local_catalog
 from etl.jars import ICEBERG_VERSION, local_classpath
+from etl.jvm import start_callback_server
 
 _lock = threading.Lock()
 
@@ -159,13 +160,9 @@ def local_spark(app_name: str = "data-lake-local") -> SparkSession:
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
         # py4j's callback server (Iceberg calls back into Python for a commit's properties:
-        # etl.jvm.commit_with_properties) starts with the session, before any run, instead of
-        # in the middle of a run's first merge. Started there, in a warm engine under load, the
-        # JVM's first callback was once refused (`java.net.ConnectException: Connection
-        # refused`, the run failed, its retry succeeded); started here, nothing else is going on.
-        from pyspark.java_gateway import ensure_callback_server_started
-
-        ensure_callback_server_started(session.sparkContext._gateway)
+        # etl.jvm.commit_with_properties) starts with the session, before any run can start it
+        # in a thread of its own (etl.jvm.start_callback_server has why that matters).
+        start_callback_server(session)
         return session
 
 
