@@ -17,7 +17,7 @@
   Python from another JVM thread meanwhile dials the old port and is refused
   (`java.net.ConnectException: Connection refused`; tests/test_jvm_callbacks.py reproduces
   it). The local engine runs a warm-up and clients' runs in threads of one process, and a run
-  failed that way once, so every start goes through one lock here.
+  there once failed with that error, so every start goes through one lock here.
 - `release`: a local checkpoint's blocks belong to the RDD under its one-node plan, which
   `DataFrame.unpersist` does not reach; without this they are freed only when the JVM
   collects the RDD object.
