@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _race(*args: str) -> dict[str, str]:
     # A process of its own: the suite's session started its callback server long ago.
     done = subprocess.run(
         [sys.executable, "-m", "tests.support.callback_race", *args],
-        cwd=ROOT,
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=300,
