@@ -16,13 +16,18 @@ So these engines answer exactly those metrics with `[]`.
 
 The Spark engine also keeps what it counts for a `column_values.unique` rule, while the gate
 records (`recording_repeated_values`). GE's provider counts the rows its window condition
-(`count(1) over (partition by the column) > 1`) flags: a shuffle of the input. A gate whose
+(`count(1) over (partition by the column) > 1`) flags: a shuffle and a sort of the input, the
+gate's dearest rule (0.5-0.6 s of a 2,000,000-row run; bench/RESULTS.md, runs O). A gate whose
 `unique` drop rule broke must then find the repeated values to split the rows, another
-shuffle of the same input for an answer the count had in hand. So the same flagged rows, from
-the same domain and GE's own condition, have their value collected instead of only counted
-when they are at most `RepeatedValues.limit`: one Spark job, as the count, and as fast on
-clean rows (a `group by` was slower; bench/RESULTS.md, run I). The count is how many came
-back. Past the limit, they are counted as GE counts them and nothing is recorded. Outside a
+shuffle of the same input for an answer the count had in hand. So the repeated values are
+found, counted as GE's condition counts their rows, and kept when those rows are at most
+`RepeatedValues.limit`:
+- up to `MAX_ROWS_HASHED_IN_DRIVER` rows of a key type whose equality is Spark's grouping
+  equality, by their hashes in the driver (`_repeated_by_hash`): one Spark job reading one
+  column, and no shuffle, on a file without repeated keys;
+- otherwise by GE's own condition, the flagged rows' values collected instead of only counted
+  (one Spark job, as GE's count; a `group by` was slower, bench/RESULTS.md, run I).
+Past the limit, the rows are counted as GE counts them and nothing is recorded. Outside a
 recording, GE's provider runs.
 
 And while the gate counts in one pass (`counting_rows_with_the_rules`), the Spark engine
@@ -61,19 +66,30 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cache
+from importlib.util import find_spec
 from typing import Any, Literal
 
+import numpy as np
 from great_expectations.datasource.fluent import PandasDatasource, SparkDatasource
 from great_expectations.exceptions import MetricResolutionError
 from great_expectations.execution_engine import PandasExecutionEngine, SparkDFExecutionEngine
 from great_expectations.execution_engine.execution_engine import MetricComputationConfiguration
 from great_expectations.validator.metric_configuration import MetricConfiguration
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+
+from etl.quality import EXACT_KEY_TYPES
 
 _UNEXPECTED_VALUES = ".unexpected_values"
 _UNIQUE_COUNT = "column_values.unique.unexpected_count"
 _ROW_COUNT = "table.row_count"
 _COUNT_PARTIAL = ".unexpected_count.aggregate_fn"
+
+# Up to this many rows, the values a `unique` rule finds repeated are looked for by their
+# hashes in the driver (`_repeated_by_hash`): 8 bytes a row, twice at the peak (Arrow's
+# buffers, then one array), 160 MB here. Above it, GE's window, which Spark spills as needed.
+MAX_ROWS_HASHED_IN_DRIVER = 10_000_000
 
 
 def asks_for_no_values(metric: MetricConfiguration) -> bool:
@@ -280,23 +296,89 @@ class QualityGateSparkEngine(_AnswersKnownMetrics, SparkDFExecutionEngine):
         # What GE's own provider is given: the condition's domain, already resolved.
         dependencies = self._get_computed_metric_evaluation_dependencies_by_metric_name(metric, metrics)
         try:
-            return self._repeated_rows(found, *dependencies["unexpected_condition"])
+            condition, compute_domain_kwargs, accessor_domain_kwargs = dependencies["unexpected_condition"]
+            return self._repeated_rows(
+                found, condition, compute_domain_kwargs, accessor_domain_kwargs, rows_at_most=_rows_bound(metrics)
+            )
         except Exception as error:  # reported against the rule, as GE reports its own
             raise MetricResolutionError(message=str(error), failed_metrics=(metric,)) from error
 
     def _repeated_rows(
-        self, found: RepeatedValues, condition: Any, compute_domain_kwargs: dict, accessor_domain_kwargs: dict
+        self,
+        found: RepeatedValues,
+        condition: Any,
+        compute_domain_kwargs: dict,
+        accessor_domain_kwargs: dict,
+        rows_at_most: int | None = None,
     ) -> int:
-        """GE's count: the domain's rows its condition flags, as GE's provider selects them."""
+        """GE's count: the domain's rows its condition flags, as GE's provider selects them.
+        `rows_at_most`: a bound on the domain's rows, when known (chooses how they are found)."""
         domain = self.get_domain_records(domain_kwargs={**compute_domain_kwargs, **accessor_domain_kwargs})
+        column = accessor_domain_kwargs["column"]
         # A window condition cannot be a filter itself: it becomes a column first, as in GE.
         flagged = domain.withColumn("__unexpected", condition).filter(F.col("__unexpected"))
-        column = accessor_domain_kwargs["column"]
+        if (
+            rows_at_most is not None
+            and rows_at_most <= MAX_ROWS_HASHED_IN_DRIVER
+            and isinstance(domain.schema[column].dataType, EXACT_KEY_TYPES)
+            and arrow_installed()
+        ):
+            counted = _repeated_by_hash(domain, column, found)
+            return flagged.count() if counted is None else counted
         rows = flagged.select(F.col(column).cast("string").alias("value")).limit(found.limit + 1).collect()
         if len(rows) > found.limit:
             return flagged.count()
         found.by_column[column] = list(dict.fromkeys(row.value for row in rows if row.value is not None))
         return len(rows)
+
+
+@cache
+def arrow_installed() -> bool:
+    """pyarrow, which `_repeated_by_hash` collects with, is a dependency of this project, not
+    of PySpark or GE: a Glue job without it is still judged, by GE's window."""
+    return find_spec("pyarrow") is not None
+
+
+def _rows_bound(metrics: dict) -> int | None:
+    """The largest table row count GE has resolved (a `unique` domain is the table, or fewer
+    rows), if any."""
+    counts = [v for k, v in metrics.items() if isinstance(k, tuple) and k[:1] == (_ROW_COUNT,) and type(v) is int]
+    return max(counts, default=None)
+
+
+def _repeated_by_hash(domain: DataFrame, column: str, found: RepeatedValues) -> int | None:
+    """GE's `unique` count on `domain` (the rows whose value of `column` occurs more than
+    once), found without a window: None if more values repeat than `found.limit` (the caller
+    then counts with GE's condition). For key types of `EXACT_KEY_TYPES` only (below).
+
+    Every row's `xxhash64` of the value is collected (8 bytes a row, through Arrow) and sorted
+    in the driver; equal values have equal hashes, so a value can repeat only where a hash
+    does. The rows with a repeated hash, usually none, are then grouped by their value: a
+    collision of two values counts nothing. That needs types whose equality is Spark's grouping
+    equality (not floating point: Spark groups -0.0 with 0.0, their hashes differ). On a file without repeated keys this is one Spark job reading one column,
+    where the window shuffles and sorts it (bench/RESULTS.md, runs P)."""
+    key = F.xxhash64(F.col(column))  # a null hashes to the seed: nulls group as the window's do
+    # `_collect_as_arrow` is PySpark's own collect of `toPandas` without pandas (3.5 has no
+    # public `toArrow`), and needs no session setting.
+    batches = domain.select(key.alias("h"))._collect_as_arrow()
+    hashes = np.concatenate([batch.column(0).to_numpy() for batch in batches]) if batches else np.empty(0, np.int64)
+    del batches
+    hashes.sort()
+    repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    del hashes
+    if len(repeated) > found.limit:
+        return None
+    if not len(repeated):
+        found.by_column[column] = []
+        return 0
+    candidates = domain.sparkSession.createDataFrame([(int(h),) for h in repeated], "h bigint")
+    with_hash = domain.join(F.broadcast(candidates), key == candidates["h"], "left_semi")
+    groups = with_hash.groupBy(column).count().where(F.col("count") > 1)
+    rows = groups.select(F.col(column).cast("string").alias("value"), "count").collect()
+    counted = sum(row["count"] for row in rows)
+    if counted <= found.limit:
+        found.by_column[column] = [row.value for row in rows if row.value is not None]
+    return counted
 
 
 class QualityGatePandasEngine(_AnswersKnownMetrics, PandasExecutionEngine):

@@ -87,9 +87,10 @@ MAX_QUARANTINE_ROWS_COLLECTED = 50_000
 # Up to this many duplicated rows, a `unique` drop looks the repeated keys up once (at most
 # half as many keys reach the driver) instead of re-running a window over whole rows.
 MAX_DUPLICATED_ROWS_LOOKED_UP = 100_000
-# Key types whose string form is one-to-one with Spark's grouping equality (not so for
-# floating point: Spark groups -0.0 with 0.0, their strings differ).
-_EXACT_KEY_TYPES = (
+# Key types whose equality is Spark's grouping equality, in their string form (one-to-one) and
+# in their hash (equal values hash alike; etl.gx_sources). Not so for floating point: Spark
+# groups -0.0 with 0.0, their strings and hashes differ.
+EXACT_KEY_TYPES = (
     T.StringType,
     T.IntegralType,
     T.DateType,
@@ -761,7 +762,7 @@ def _repeated_keys_can_be_looked_up(df: DataFrame, outcome: _Outcome) -> bool:
     return (
         rule.kind == "unique"
         and outcome.unexpected <= MAX_DUPLICATED_ROWS_LOOKED_UP
-        and all(isinstance(df.schema[c].dataType, _EXACT_KEY_TYPES) for c in rule.columns)
+        and all(isinstance(df.schema[c].dataType, EXACT_KEY_TYPES) for c in rule.columns)
     )
 
 

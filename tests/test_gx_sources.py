@@ -145,6 +145,70 @@ def test_a_recording_keeps_the_values_unique_rules_find_repeated_up_to_its_limit
     assert "day" not in found.by_column and sorted(found.by_column["s"]) == ["a"]
 
 
+def hashed_columns(monkeypatch) -> list[str]:
+    """The columns whose repeated values the Spark engine looks for by their hashes, from now on."""
+    columns: list[str] = []
+    by_hash = gx_sources._repeated_by_hash
+
+    def recording(domain, column, found):
+        columns.append(column)
+        return by_hash(domain, column, found)
+
+    monkeypatch.setattr(gx_sources, "_repeated_by_hash", recording)
+    return columns
+
+
+@pytest.mark.parametrize("one_pass", [False, True], ids=["ge_order", "one_pass"])
+def test_repeated_values_are_looked_for_by_hash_on_exact_key_types_only(spark, sources, monkeypatch, one_pass):
+    df = cached(spark.createDataFrame([(1.0, "a"), (-0.0, "b"), (0.0, "a"), (None, None)], "x double, s string"))
+    rules = [q.unique("x", action=Action.WARN), q.unique("s", action=Action.WARN)]
+    stock = validate(sources["spark"][0], df, rules, q.RESULT_FORMAT)
+    hashed = hashed_columns(monkeypatch)
+    with gx_sources.recording_repeated_values(10) as found:
+        with gx_sources.counting_rows_with_the_rules() if one_pass else nullcontext():
+            ours = validate(sources["spark"][1], df, rules, q.RESULT_FORMAT)
+    assert ours == stock
+    # -0.0 and 0.0 repeat for Spark's grouping (GE's window) though their hashes differ: a
+    # double column is left to the window.
+    assert stock["x_unique"]["result"]["unexpected_count"] == 2
+    assert hashed == ["s"]
+    assert {c: sorted(v) for c, v in found.by_column.items()} == {"x": ["-0.0", "0.0"], "s": ["a"]}  # as flagged
+
+
+def test_values_whose_hashes_collide_are_told_apart_by_their_values(spark, sources, monkeypatch):
+    # A hash of one bit: every value collides with half the others. The count must still be
+    # the rows whose value repeats, as GE's window counts them.
+    df = cached(spark.createDataFrame([(v,) for v in ["a", "bb", "c", "dd", "a", "eee", None, None]], "s string"))
+    stock = validate(sources["spark"][0], df, [q.unique("s", action=Action.WARN)], q.RESULT_FORMAT)
+    hashed = hashed_columns(monkeypatch)
+    monkeypatch.setattr(gx_sources.F, "xxhash64", lambda column: (F.length(column) % 2).cast("bigint"))
+    with gx_sources.recording_repeated_values(10) as found:
+        ours = validate(sources["spark"][1], df, [q.unique("s", action=Action.WARN)], q.RESULT_FORMAT)
+    assert hashed == ["s"]
+    assert ours == stock and stock["s_unique"]["result"]["unexpected_count"] == 2
+    assert found.by_column == {"s": ["a"]}
+
+
+@pytest.mark.parametrize("why", ["above_the_driver_bound", "without_pyarrow"])
+def test_repeated_values_are_found_by_ge_window_when_not_by_hash(spark, sources, monkeypatch, why):
+    df = frame(spark, "spark")
+    rules = [q.unique(c, action=Action.WARN) for c in ("s", "day")]
+    with gx_sources.recording_repeated_values(4) as by_hash:
+        expected = validate(sources["spark"][1], df, rules, q.RESULT_FORMAT)
+    hashed = hashed_columns(monkeypatch)
+    if why == "without_pyarrow":
+        monkeypatch.setattr(gx_sources, "arrow_installed", lambda: False)
+    else:
+        monkeypatch.setattr(gx_sources, "MAX_ROWS_HASHED_IN_DRIVER", len(ALIKE_ROWS) - 1)
+    with gx_sources.recording_repeated_values(4) as by_window:
+        ours = validate(sources["spark"][1], df, rules, q.RESULT_FORMAT)
+    assert hashed == [] and ours == expected
+    assert {c: sorted(v) for c, v in by_window.by_column.items()} == {
+        c: sorted(v) for c, v in by_hash.by_column.items()
+    }
+    assert sorted(by_window.by_column["day"]) == ["2024-01-01", "2024-01-02"]
+
+
 def test_outside_a_recording_ge_counts_unique_rules_itself(spark, sources, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("only a recording collects the flagged rows")
