@@ -62,6 +62,7 @@ pass runs more aggregate jobs than GE's own order less one.
 from __future__ import annotations
 
 import builtins
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -80,6 +81,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.quality import EXACT_KEY_TYPES
+from etl.transforms import quoted
 
 _UNEXPECTED_VALUES = ".unexpected_values"
 _UNIQUE_COUNT = "column_values.unique.unexpected_count"
@@ -324,7 +326,8 @@ class QualityGateSparkEngine(_AnswersKnownMetrics, SparkDFExecutionEngine):
             and arrow_installed()
         ):
             counted = _repeated_by_hash(domain, column, found)
-            return flagged.count() if counted is None else counted
+            if counted is not None:
+                return counted
         rows = flagged.select(F.col(column).cast("string").alias("value")).limit(found.limit + 1).collect()
         if len(rows) > found.limit:
             return flagged.count()
@@ -346,38 +349,44 @@ def _rows_bound(metrics: dict) -> int | None:
     return max(counts, default=None)
 
 
+def _key_hash(column: str) -> str:
+    """The SQL expression `_repeated_by_hash` hashes a value with (a null hashes to the seed,
+    so nulls share a hash, as they share a window partition)."""
+    return f"xxhash64({quoted(column)})"
+
+
 def _repeated_by_hash(domain: DataFrame, column: str, found: RepeatedValues) -> int | None:
     """GE's `unique` count on `domain` (the rows whose value of `column` occurs more than
-    once), found without a window: None if more values repeat than `found.limit` (the caller
-    then counts with GE's condition). For key types of `EXACT_KEY_TYPES` only (below).
+    once), found without a window; None when more than `found.limit` rows share a repeated
+    hash (the caller then runs GE's condition). For the key types of `EXACT_KEY_TYPES` only.
 
-    Every row's `xxhash64` of the value is collected (8 bytes a row, through Arrow) and sorted
-    in the driver; equal values have equal hashes, so a value can repeat only where a hash
-    does. The rows with a repeated hash, usually none, are then grouped by their value: a
-    collision of two values counts nothing. That needs types whose equality is Spark's grouping
-    equality (not floating point: Spark groups -0.0 with 0.0, their hashes differ). On a file without repeated keys this is one Spark job reading one column,
-    where the window shuffles and sorts it (bench/RESULTS.md, runs P)."""
-    key = F.xxhash64(F.col(column))  # a null hashes to the seed: nulls group as the window's do
-    # `_collect_as_arrow` is PySpark's own collect of `toPandas` without pandas (3.5 has no
-    # public `toArrow`), and needs no session setting.
-    batches = domain.select(key.alias("h"))._collect_as_arrow()
+    Every row's hash of the value is collected (8 bytes a row, through Arrow) and sorted in the
+    driver. Equal values have equal hashes, so a value can repeat only where a hash does. The
+    rows with a repeated hash, usually none and at most `found.limit`, are then collected by
+    value and counted here: two values whose hashes collide count nothing. The values are
+    compared in their string form, one-to-one with Spark's grouping equality for those types
+    (not for floating point: Spark groups -0.0 with 0.0, their strings and hashes differ). On a
+    file without repeated keys this is one Spark job reading one column, where the window
+    shuffles and sorts it (bench/RESULTS.md, runs P)."""
+    # `_collect_as_arrow` is PySpark's own collect for `toPandas`, without pandas (3.5 has no
+    # public `toArrow`); it needs no session setting.
+    batches = domain.select(F.expr(_key_hash(column)).alias("h"))._collect_as_arrow()
     hashes = np.concatenate([batch.column(0).to_numpy() for batch in batches]) if batches else np.empty(0, np.int64)
     del batches
     hashes.sort()
-    repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    again = hashes[1:] == hashes[:-1]
+    repeated = np.unique(hashes[1:][again])
     del hashes
-    if len(repeated) > found.limit:
-        return None
     if not len(repeated):
         found.by_column[column] = []
         return 0
-    candidates = domain.sparkSession.createDataFrame([(int(h),) for h in repeated], "h bigint")
-    with_hash = domain.join(F.broadcast(candidates), key == candidates["h"], "left_semi")
-    groups = with_hash.groupBy(column).count().where(F.col("count") > 1)
-    rows = groups.select(F.col(column).cast("string").alias("value"), "count").collect()
-    counted = sum(row["count"] for row in rows)
-    if counted <= found.limit:
-        found.by_column[column] = [row.value for row in rows if row.value is not None]
+    if int(again.sum()) + len(repeated) > found.limit:  # the rows sharing a repeated hash
+        return None
+    # One SQL text, not a Column per hash: PySpark builds each literal with a call to the JVM.
+    sharing = domain.where(F.expr(f"{_key_hash(column)} IN ({', '.join(map(str, repeated.tolist()))})"))
+    values = Counter(row.value for row in sharing.select(F.col(column).cast("string").alias("value")).collect())
+    counted = sum(n for n in values.values() if n > 1)
+    found.by_column[column] = [value for value, n in values.items() if n > 1 and value is not None]
     return counted
 
 
