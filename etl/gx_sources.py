@@ -24,9 +24,11 @@ found, counted as GE's condition counts their rows, and kept when those rows are
 `RepeatedValues.limit`:
 - up to `MAX_ROWS_HASHED_IN_DRIVER` rows of a key type whose equality is Spark's grouping
   equality, by their hashes in the driver (`_repeated_by_hash`): one Spark job reading one
-  column, and no shuffle, on a file without repeated keys;
-- otherwise by GE's own condition, the flagged rows' values collected instead of only counted
-  (one Spark job, as GE's count; a `group by` was slower, bench/RESULTS.md, run I).
+  column, and a second one filtering the few rows with a repeated hash when there are any;
+  no shuffle;
+- otherwise (and when more rows share a repeated hash than the limit) by GE's own condition,
+  the flagged rows' values collected instead of only counted (one Spark job, as GE's count;
+  a `group by` was slower, bench/RESULTS.md, run I).
 Past the limit, the rows are counted as GE counts them and nothing is recorded. Outside a
 recording, GE's provider runs.
 
