@@ -94,6 +94,10 @@ _COUNT_PARTIAL = ".unexpected_count.aggregate_fn"
 # hashes in the driver (`_repeated_by_hash`): 8 bytes a row, twice at the peak (Arrow's
 # buffers, then one array), 160 MB here. Above it, GE's window, which Spark spills as needed.
 MAX_ROWS_HASHED_IN_DRIVER = 10_000_000
+# Up to this many repeated hashes, the rows sharing one are fetched with one IN filter; Spark's
+# parser takes its time with a long list (5,000 hashes: 0.18 s; 100,000: 1.8 s, bench/RESULTS.md,
+# runs P). More go to GE's window.
+MAX_REPEATED_HASHES_FILTERED = 10_000
 
 
 def asks_for_no_values(metric: MetricConfiguration) -> bool:
@@ -360,7 +364,8 @@ def _key_hash(column: str) -> str:
 def _repeated_by_hash(domain: DataFrame, column: str, found: RepeatedValues) -> int | None:
     """GE's `unique` count on `domain` (the rows whose value of `column` occurs more than
     once), found without a window; None when more than `found.limit` rows share a repeated
-    hash (the caller then runs GE's condition). For the key types of `EXACT_KEY_TYPES` only.
+    hash, or more than `MAX_REPEATED_HASHES_FILTERED` hashes repeat (the caller then runs GE's
+    condition). For the key types of `EXACT_KEY_TYPES` only.
 
     Every row's hash of the value is collected (8 bytes a row, through Arrow) and sorted in the
     driver. Equal values have equal hashes, so a value can repeat only where a hash does. The
@@ -382,8 +387,8 @@ def _repeated_by_hash(domain: DataFrame, column: str, found: RepeatedValues) -> 
     if not len(repeated):
         found.by_column[column] = []
         return 0
-    if int(again.sum()) + len(repeated) > found.limit:  # the rows sharing a repeated hash
-        return None
+    if len(repeated) > MAX_REPEATED_HASHES_FILTERED or int(again.sum()) + len(repeated) > found.limit:
+        return None  # (the second: the rows sharing a repeated hash)
     # One SQL text, not a Column per hash: PySpark builds each literal with a call to the JVM.
     sharing = domain.where(F.expr(f"{_key_hash(column)} IN ({', '.join(map(str, repeated.tolist()))})"))
     values = Counter(row.value for row in sharing.select(F.col(column).cast("string").alias("value")).collect())

@@ -145,17 +145,18 @@ def test_a_recording_keeps_the_values_unique_rules_find_repeated_up_to_its_limit
     assert "day" not in found.by_column and sorted(found.by_column["s"]) == ["a"]
 
 
-def hashed_columns(monkeypatch) -> list[str]:
-    """The columns whose repeated values the Spark engine looks for by their hashes, from now on."""
-    columns: list[str] = []
+def hashed_columns(monkeypatch) -> dict[str, int | None]:
+    """Column -> what the Spark engine's search by hash answered (None: it left the column to
+    GE's window), for every column searched by hash from now on."""
+    answers: dict[str, int | None] = {}
     by_hash = gx_sources._repeated_by_hash
 
     def recording(domain, column, found):
-        columns.append(column)
-        return by_hash(domain, column, found)
+        answers[column] = by_hash(domain, column, found)
+        return answers[column]
 
     monkeypatch.setattr(gx_sources, "_repeated_by_hash", recording)
-    return columns
+    return answers
 
 
 @pytest.mark.parametrize("one_pass", [False, True], ids=["ge_order", "one_pass"])
@@ -171,7 +172,7 @@ def test_repeated_values_are_looked_for_by_hash_on_exact_key_types_only(spark, s
     # -0.0 and 0.0 repeat for Spark's grouping (GE's window) though their hashes differ: a
     # double column is left to the window.
     assert stock["x_unique"]["result"]["unexpected_count"] == 2
-    assert hashed == ["s"]
+    assert hashed == {"s": 2}
     assert {c: sorted(v) for c, v in found.by_column.items()} == {"x": ["-0.0", "0.0"], "s": ["a"]}  # as flagged
 
 
@@ -184,12 +185,12 @@ def test_values_whose_hashes_collide_are_told_apart_by_their_values(spark, sourc
     monkeypatch.setattr(gx_sources, "_key_hash", lambda column: f"CAST(length(`{column}`) % 2 AS BIGINT)")
     with gx_sources.recording_repeated_values(10) as found:
         ours = validate(sources["spark"][1], df, [q.unique("s", action=Action.WARN)], q.RESULT_FORMAT)
-    assert hashed == ["s"]
+    assert hashed == {"s": 2}
     assert ours == stock and stock["s_unique"]["result"]["unexpected_count"] == 2
     assert found.by_column == {"s": ["a"]}
 
 
-@pytest.mark.parametrize("why", ["above_the_driver_bound", "without_pyarrow"])
+@pytest.mark.parametrize("why", ["above_the_driver_bound", "without_pyarrow", "too_many_repeated_hashes"])
 def test_repeated_values_are_found_by_ge_window_when_not_by_hash(spark, sources, monkeypatch, why):
     df = frame(spark, "spark")
     rules = [q.unique(c, action=Action.WARN) for c in ("s", "day")]
@@ -198,11 +199,14 @@ def test_repeated_values_are_found_by_ge_window_when_not_by_hash(spark, sources,
     hashed = hashed_columns(monkeypatch)
     if why == "without_pyarrow":
         monkeypatch.setattr(gx_sources, "arrow_installed", lambda: False)
-    else:
+    elif why == "above_the_driver_bound":
         monkeypatch.setattr(gx_sources, "MAX_ROWS_HASHED_IN_DRIVER", len(ALIKE_ROWS) - 1)
+    else:  # "s" repeats one value, "day" two
+        monkeypatch.setattr(gx_sources, "MAX_REPEATED_HASHES_FILTERED", 1)
     with gx_sources.recording_repeated_values(4) as by_window:
         ours = validate(sources["spark"][1], df, rules, q.RESULT_FORMAT)
-    assert hashed == [] and ours == expected
+    assert hashed == ({"s": 2, "day": None} if why == "too_many_repeated_hashes" else {})
+    assert ours == expected
     assert {c: sorted(v) for c, v in by_window.by_column.items()} == {
         c: sorted(v) for c, v in by_hash.by_column.items()
     }
