@@ -323,8 +323,6 @@ class QualityGateSparkEngine(_AnswersKnownMetrics, SparkDFExecutionEngine):
         `rows_at_most`: a bound on the domain's rows, when known (chooses how they are found)."""
         domain = self.get_domain_records(domain_kwargs={**compute_domain_kwargs, **accessor_domain_kwargs})
         column = accessor_domain_kwargs["column"]
-        # A window condition cannot be a filter itself: it becomes a column first, as in GE.
-        flagged = domain.withColumn("__unexpected", condition).filter(F.col("__unexpected"))
         if (
             rows_at_most is not None
             and rows_at_most <= MAX_ROWS_HASHED_IN_DRIVER
@@ -334,6 +332,8 @@ class QualityGateSparkEngine(_AnswersKnownMetrics, SparkDFExecutionEngine):
             counted = _repeated_by_hash(domain, column, found)
             if counted is not None:
                 return counted
+        # A window condition cannot be a filter itself: it becomes a column first, as in GE.
+        flagged = domain.withColumn("__unexpected", condition).filter(F.col("__unexpected"))
         rows = flagged.select(F.col(column).cast("string").alias("value")).limit(found.limit + 1).collect()
         if len(rows) > found.limit:
             return flagged.count()
@@ -387,8 +387,9 @@ def _repeated_by_hash(domain: DataFrame, column: str, found: RepeatedValues) -> 
     if not len(repeated):
         found.by_column[column] = []
         return 0
-    if len(repeated) > MAX_REPEATED_HASHES_FILTERED or int(again.sum()) + len(repeated) > found.limit:
-        return None  # (the second: the rows sharing a repeated hash)
+    rows_sharing_a_repeated_hash = int(again.sum()) + len(repeated)
+    if len(repeated) > MAX_REPEATED_HASHES_FILTERED or rows_sharing_a_repeated_hash > found.limit:
+        return None
     # One SQL text, not a Column per hash: PySpark builds each literal with a call to the JVM.
     sharing = domain.where(F.expr(f"{_key_hash(column)} IN ({', '.join(map(str, repeated.tolist()))})"))
     values = Counter(row.value for row in sharing.select(F.col(column).cast("string").alias("value")).collect())
