@@ -82,6 +82,7 @@ from great_expectations.validator.metric_configuration import MetricConfiguratio
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from etl.jvm import is_in_values
 from etl.quality import EXACT_KEY_TYPES
 from etl.transforms import quoted
 
@@ -94,9 +95,10 @@ _COUNT_PARTIAL = ".unexpected_count.aggregate_fn"
 # hashes in the driver (`_repeated_by_hash`): 8 bytes a row, twice at the peak (Arrow's
 # buffers, then one array), 160 MB here. Above it, GE's window, which Spark spills as needed.
 MAX_ROWS_HASHED_IN_DRIVER = 10_000_000
-# Up to this many repeated hashes, the rows sharing one are fetched with one IN filter; Spark's
-# parser takes its time with a long list (5,000 hashes: 0.18 s; 100,000: 1.8 s, bench/RESULTS.md,
-# runs P). More go to GE's window.
+# Up to this many repeated hashes, the rows sharing one are fetched with one IN filter. Spark
+# takes its time over a long IN list, however it is handed over (SQL text or one collection):
+# 5,000 hashes about 0.2 s to plan, 100,000 2-3 s (bench/RESULTS.md, runs P). More go to GE's
+# window.
 MAX_REPEATED_HASHES_FILTERED = 10_000
 
 
@@ -390,8 +392,7 @@ def _repeated_by_hash(domain: DataFrame, column: str, found: RepeatedValues) -> 
     rows_sharing_a_repeated_hash = int(again.sum()) + len(repeated)
     if len(repeated) > MAX_REPEATED_HASHES_FILTERED or rows_sharing_a_repeated_hash > found.limit:
         return None
-    # One SQL text, not a Column per hash: PySpark builds each literal with a call to the JVM.
-    sharing = domain.where(F.expr(f"{_key_hash(column)} IN ({', '.join(map(str, repeated.tolist()))})"))
+    sharing = domain.where(is_in_values(F.expr(_key_hash(column)), repeated.tolist(), domain.sparkSession))
     values = Counter(row.value for row in sharing.select(F.col(column).cast("string").alias("value")).collect())
     counted = sum(n for n in values.values() if n > 1)
     found.by_column[column] = [value for value, n in values.items() if n > 1 and value is not None]

@@ -21,12 +21,13 @@
 - `release`: a local checkpoint's blocks belong to the RDD under its one-node plan, which
   `DataFrame.unpersist` does not reach; without this they are freed only when the JVM
   collects the RDD object.
-- `is_in_strings`: a `unique` drop tests each row's key against the repeated keys the gate
-  found (etl.quality). `Column.isin(*values)` turns every value into a literal with its own
-  py4j call, which is slow for tens of thousands of values; here the list crosses the gateway
-  as one JSON string, parsed into a `java.util.ArrayList` by the JVM's Jackson (exact for any
-  character), and becomes one `Column.isInCollection` (Spark's InSet). PySpark has no public
-  call that takes a Java collection.
+- `is_in_values`: a `unique` drop tests each row's key against the repeated keys the gate
+  found (etl.quality), and the gate's search by hash fetches the rows whose key hash repeats
+  (etl.gx_sources). `Column.isin(*values)` turns every value into a literal with its own py4j
+  call, which is slow for tens of thousands of values; here the list crosses the gateway as
+  one JSON string, parsed into a `java.util.ArrayList` by the JVM's Jackson (exact for any
+  character and any 64-bit integer), and becomes one `Column.isInCollection` (Spark's InSet).
+  PySpark has no public call that takes a Java collection.
 - `data_files_may_hold`: before a write looks up stored rows with an incoming key, Iceberg's
   own scan planning (`Table.newScan().filter(...).planFiles()`, in the driver:
   https://iceberg.apache.org/javadoc/1.7.1/org/apache/iceberg/TableScan.html) says whether any
@@ -127,9 +128,9 @@ def release(df: DataFrame) -> None:
         df.unpersist()
 
 
-def is_in_strings(column: Column, values: Sequence[str], spark: SparkSession) -> Column:
-    """`column IN (values)` for many string values, in one gateway call (see the module
-    docstring)."""
+def is_in_values(column: Column, values: Sequence[str] | Sequence[int], spark: SparkSession) -> Column:
+    """`column IN (values)` for many string or integer values, in one gateway call (see the
+    module docstring)."""
     if not values:
         return F.lit(False)
     jvm = _jvm(spark)

@@ -53,7 +53,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from etl.jvm import is_in_strings
+from etl.jvm import is_in_values
 from etl.transforms import quoted, sql_string
 
 if TYPE_CHECKING:
@@ -306,7 +306,7 @@ def _in_set_predicate(rule: Rule) -> Column:
     spark = SparkSession.getActiveSession()
     if spark is not None and values and all(isinstance(v, str) for v in values):
         # The same IN as `isin`, built in one gateway call instead of one per value (etl.jvm).
-        return _skip_nulls(rule, is_in_strings(column, values, spark))
+        return _skip_nulls(rule, is_in_values(column, values, spark))
     return _skip_nulls(rule, column.isin(values))
 
 
@@ -770,7 +770,7 @@ def _flag_repeated_keys(df: DataFrame, rule: Rule, flag: str, repeated: list[str
     """`df` plus boolean `flag`: True where the row's key (`_lookup_key`) is in `repeated`."""
     key, any_null = _lookup_key(rule), _any_null(rule.columns)
     # Null key parts never repeat (GE skips them): null-keyed rows pass.
-    return df.withColumn(flag, F.coalesce(is_in_strings(key, repeated, df.sparkSession), F.lit(False)) & ~any_null)
+    return df.withColumn(flag, F.coalesce(is_in_values(key, repeated, df.sparkSession), F.lit(False)) & ~any_null)
 
 
 def _repeated_keys(df: DataFrame, rule: Rule) -> list[str]:

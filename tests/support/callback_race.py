@@ -1,6 +1,6 @@
 """Two threads of one fresh process start py4j's callback server at once, then each has the JVM
-call Python from a JVM thread of its own (a `Callable` run by a Java executor: a new
-connection to the callback server). The server's start is slowed down, to widen the window
+call Python from a JVM thread of its own (etl.jvm's `Callable`, as a commit hands it over, run
+by a Java executor: a new connection to the callback server). The server's start is slowed down, to widen the window
 PySpark's `ensure_callback_server_started` leaves between starting it and telling the JVM its
 port. Prints one JSON object: thread name -> "ok" or the JVM's error.
 
@@ -19,7 +19,7 @@ from py4j.java_gateway import CallbackServer
 from pyspark.java_gateway import ensure_callback_server_started
 from pyspark.sql import SparkSession
 
-from etl.jvm import start_callback_server
+from etl.jvm import _JavaCallable, start_callback_server
 
 WINDOW_S = 0.5
 
@@ -38,13 +38,6 @@ def main() -> None:
     CallbackServer.start = slow_start  # type: ignore[method-assign]
     outcomes: dict[str, str] = {}
 
-    class Answer:
-        def call(self) -> int:
-            return 42
-
-        class Java:
-            implements = ["java.util.concurrent.Callable"]
-
     def run(name: str, delay: float) -> None:
         time.sleep(delay)
         try:
@@ -52,12 +45,13 @@ def main() -> None:
                 ensure_callback_server_started(gateway)
             else:
                 start_callback_server(spark)
+            answer = _JavaCallable(lambda: 42)
             executor = spark._jvm.java.util.concurrent.Executors.newSingleThreadExecutor()
             try:
-                answer = executor.submit(Answer()).get()
+                executor.submit(answer).get()
             finally:
                 executor.shutdown()
-            outcomes[name] = "ok" if answer == 42 else f"answered {answer!r}"
+            outcomes[name] = "ok" if answer.result == 42 else f"answered {answer.result!r}"
         except Exception as error:  # noqa: BLE001 - reported, the test judges it
             outcomes[name] = f"{type(error).__name__}: {error}"
 
