@@ -64,6 +64,7 @@ pass runs more aggregate jobs than GE's own order less one.
 from __future__ import annotations
 
 import builtins
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -207,6 +208,48 @@ def counting_rows_with_the_rules() -> Iterator[OnePass]:
         yield one_pass
     finally:
         _one_pass.reset(token)
+
+
+# Expectation object id -> (the object, its configuration), while `configurations_built_once`.
+_configurations: ContextVar[dict[int, tuple[Any, Any]] | None] = ContextVar("configurations", default=None)
+_ge_configuration: property | None = None  # GE's own `Expectation.configuration`
+_installing = threading.Lock()
+
+
+@contextmanager
+def configurations_built_once() -> Iterator[None]:
+    """Inside the block (in this thread or task), each GE expectation object builds its
+    `configuration` once. GE 1.x builds it anew on every read (a pydantic `dict()` of the
+    expectation, then a new ExpectationConfiguration) and reads it about 60 times per
+    expectation as it plans the metrics and judges them: some 30 ms of a warm 10,000-row run's
+    two validations (bench/RESULTS.md, runs Q). The objects GE reads it from are the ones it
+    makes from the suite's configurations for the validation (`to_domain_obj`), and nothing
+    changes them in between. Elsewhere, and outside the block, the property is GE's own; a
+    test compares whole validation results with and without the block."""
+    global _ge_configuration
+    from great_expectations.expectations.expectation import Expectation
+
+    with _installing:
+        if _ge_configuration is None:
+            _ge_configuration = vars(Expectation)["configuration"]  # the property object itself
+            Expectation.configuration = property(_configuration_built_once)  # type: ignore[method-assign,assignment]
+    token = _configurations.set({})
+    try:
+        yield
+    finally:
+        _configurations.reset(token)
+
+
+def _configuration_built_once(expectation: Any) -> Any:
+    assert _ge_configuration is not None and _ge_configuration.fget is not None
+    built = _configurations.get()
+    if built is None:
+        return _ge_configuration.fget(expectation)
+    # Keyed by id, with the object kept alive: an id is not reused while the block lasts.
+    hit = built.get(id(expectation))
+    if hit is None or hit[0] is not expectation:
+        hit = built[id(expectation)] = (expectation, _ge_configuration.fget(expectation))
+    return hit[1]
 
 
 def _partial_of(metric: MetricConfiguration) -> MetricConfiguration | None:

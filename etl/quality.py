@@ -403,7 +403,7 @@ def _validate(
     import great_expectations as gx
     from great_expectations.validator.v1_validator import Validator as V1Validator
 
-    from etl.gx_sources import counting_rows_with_the_rules, recording_repeated_values
+    from etl.gx_sources import configurations_built_once, counting_rows_with_the_rules, recording_repeated_values
 
     suite = gx.ExpectationSuite(name=suite_name, expectations=[rule.to_expectation() for rule in rules])
     frame: Any = df
@@ -414,7 +414,7 @@ def _validate(
     ):
         # One Spark job: the rows, one more than a small frame holds at most; a frame that
         # proves bigger than expected is validated by the Spark engine after all.
-        head = df.select(*_rule_columns(df, rules)).limit(SMALL_FRAME_ROWS + 1).toPandas()
+        head = _nanosecond_timestamps(df.select(*_rule_columns(df, rules)).limit(SMALL_FRAME_ROWS + 1).toPandas())
         # Not an empty frame: there the engines' results differ in form (one counts 0
         # unexpected values where the other reports none), so it stays with the Spark engine.
         if 0 < len(head) <= SMALL_FRAME_ROWS:
@@ -422,7 +422,11 @@ def _validate(
             engine = "pandas"
     batch_definition = _gx_batch_definition(engine)
     # Whenever the split may look a `unique` rule's keys up, GE's Spark engine records them.
-    with _validate_lock, recording_repeated_values(MAX_DUPLICATED_ROWS_LOOKED_UP) as repeated:
+    with (
+        _validate_lock,
+        recording_repeated_values(MAX_DUPLICATED_ROWS_LOOKED_UP) as repeated,
+        configurations_built_once(),
+    ):
         # GE's own validator, as `Batch.validate` builds it, on the batch definition itself:
         # `get_batch` then `validate` would load the batch twice (the pandas engine hashes every
         # value of it each time, for a fingerprint in the result's meta).
@@ -432,6 +436,24 @@ def _validate(
         if one_pass.waiting:  # GE stopped its metric graph early: validated again, its own way
             result = validator.validate_expectation_suite(suite)
     return result.to_json_dict(), _Seen(collected, MappingProxyType(dict(repeated.by_column)))
+
+
+def _nanosecond_timestamps(frame: Any) -> Any:
+    """`frame` (collected by Spark) with its timestamp columns in nanoseconds where their values
+    fit (years 1678-2261). Spark 3.5 collects timestamps as datetime64[us]; GE's pandas
+    `between` compares a datetime64[ns] column at once and any other one value by value, in
+    Python (about 20 ms of a warm 10,000-row gate: bench/RESULTS.md, runs Q). The comparisons
+    are the same: microseconds convert to nanoseconds exactly. A column with a value outside
+    that range stays as it is, compared value by value."""
+    from pandas.errors import OutOfBoundsDatetime
+
+    for column, dtype in frame.dtypes.items():
+        if str(dtype) == "datetime64[us]":
+            try:
+                frame[column] = frame[column].astype("datetime64[ns]")
+            except OutOfBoundsDatetime:
+                pass  # kept in microseconds: GE's value-by-value comparison
+    return frame
 
 
 # Column types whose values keep, once collected through Arrow, Spark's nulls, equality and
@@ -701,7 +723,8 @@ def _fail_phrase(o: _Outcome, rows_in: int) -> str:
 
 @dataclass(frozen=True)
 class _Split:
-    """The input with one boolean column per broken drop rule, True where a row breaks it.
+    """The input with one boolean column per broken drop rule, True where a row breaks it
+    (null where GE skips the row: read through `_broken`).
 
     Rows are split on plain booleans; the `_failed_rules` array is built for quarantined rows
     only: every silver write filters all rows, and allocating an array per row would cost
@@ -726,8 +749,10 @@ class _Split:
             else:
                 predicate = outcome.rule.row_predicate()
                 assert predicate is not None, "a drop rule is a row rule (Rule refuses a table-level one)"
-                # A null verdict is not a failure, as in GE (its unexpected count skips it).
-                verdicts[column] = F.coalesce(~predicate, F.lit(False))
+                # A null verdict is not a failure, as in GE (its unexpected count skips it): the
+                # SQL reading the flags takes null for False (`_broken`). So a flag costs one
+                # gateway call, not the ~20 a `coalesce` with its literal takes through py4j.
+                verdicts[column] = ~predicate
         # Flags are columns, computed before any filter: a window predicate (unique) must see
         # every row, not the rows left after filtering.
         return cls(judged.withColumns(verdicts), flags)
@@ -735,18 +760,23 @@ class _Split:
     # As SQL: one gateway call each, however many rules broke (see etl.transforms).
     @property
     def broken_any_sql(self) -> str:
-        return " OR ".join(map(quoted, self.flags))
+        return " OR ".join(map(_broken, self.flags))
 
     def passed(self) -> DataFrame:
         return self.judged.filter(f"NOT ({self.broken_any_sql})").drop(*self.flags)
 
     def quarantined(self) -> DataFrame:
-        names = ", ".join(f"CASE WHEN {quoted(c)} THEN {sql_string(name)} END" for c, name in self.flags.items())
+        names = ", ".join(f"CASE WHEN {_broken(c)} THEN {sql_string(name)} END" for c, name in self.flags.items())
         return (
             self.judged.filter(self.broken_any_sql)
             .withColumn(FAILED_RULES_COLUMN, F.expr(f"array_compact(array({names}))"))
             .drop(*self.flags)
         )
+
+
+def _broken(flag: str) -> str:
+    """SQL: the row breaks the rule of `flag` (a null verdict does not: GE skips it)."""
+    return f"coalesce({quoted(flag)}, false)"
 
 
 # `unique` drops. Its row predicate is a window over whole rows: every evaluation of the split

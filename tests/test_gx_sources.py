@@ -95,6 +95,31 @@ def test_the_gate_sources_give_ge_stock_results_for_every_rule_kind(spark, sourc
 
 
 @pytest.mark.parametrize("engine", ["spark", "pandas"])
+@pytest.mark.parametrize("partial", [0, 2], ids=["no_values", "two_values"])
+def test_configurations_built_once_give_ge_stock_results(spark, sources, engine, partial):
+    data, rules = frame(spark, engine), rules_of(engine)
+    result_format = {"result_format": "BASIC", "partial_unexpected_count": partial}
+    stock = validate(sources[engine][0], data, rules, result_format)
+    with gx_sources.configurations_built_once():
+        stock_once = validate(sources[engine][0], data, rules, result_format)
+        ours_once = validate(sources[engine][1], data, rules, result_format)
+    assert stock_once == stock
+    assert ours_once == stock
+    assert len([name for name, r in stock.items() if not r["success"]]) >= 16
+
+
+def test_an_expectation_builds_its_configuration_once_inside_the_block_only():
+    expectation = q.unique("s").to_expectation()
+    assert expectation.configuration is not expectation.configuration  # GE's: built on every read
+    with gx_sources.configurations_built_once():
+        kept = expectation.configuration
+        assert expectation.configuration is kept
+        assert q.not_null("s").to_expectation().configuration is not kept
+    assert expectation.configuration is not kept  # GE's own again
+    assert expectation.configuration == kept
+
+
+@pytest.mark.parametrize("engine", ["spark", "pandas"])
 def test_zero_value_metrics_never_reach_the_engine(spark, sources, monkeypatch, engine):
     data, rules = frame(spark, engine), rules_of(engine)
     stock, ours = sources[engine]

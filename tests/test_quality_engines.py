@@ -62,19 +62,45 @@ def test_both_engines_give_ge_the_same_result_for_every_rule_they_share(spark, m
     on_pandas = validated(df, ALIKE_RULES, 1_000, monkeypatch)
     assert (engine_of(on_spark), engine_of(on_pandas)) == (SPARK_ENGINE, PANDAS_ENGINE)
 
-    def verdicts(validation):
-        return {
-            r["expectation_config"]["meta"]["rule"]: (
-                r["success"],
-                r["result"],
-                r["exception_info"]["raised_exception"],
-            )
-            for r in validation["results"]
-        }
-
     assert verdicts(on_pandas) == verdicts(on_spark)
     # The frame breaks most rules: the comparison is not one of two empty verdicts.
     assert sum(not ok for ok, _, _ in verdicts(on_spark).values()) >= 15
+
+
+def verdicts(validation: dict) -> dict:
+    return {
+        r["expectation_config"]["meta"]["rule"]: (r["success"], r["result"], r["exception_info"]["raised_exception"])
+        for r in validation["results"]
+    }
+
+
+TS_RULES = [
+    q.between("ts", max_value=dt.datetime(2024, 1, 1, 23, 59, 59, 999999), action=Action.WARN, name="ts_until"),
+    q.between("ts", dt.datetime(2024, 1, 1), strict_min=True, action=Action.WARN, name="ts_after"),
+]
+
+
+@pytest.mark.parametrize(
+    "outlier, collected_as",
+    [
+        # GE's pandas `between` compares a nanosecond column at once (Spark collects microseconds).
+        (dt.datetime(2024, 1, 1, 0, 0, 0, 1), "datetime64[ns]"),
+        # Beyond what nanoseconds hold: kept in microseconds, compared value by value.
+        (dt.datetime(3000, 1, 1), "datetime64[us]"),
+        (dt.datetime(1000, 1, 1), "datetime64[us]"),
+    ],
+)
+def test_timestamps_are_judged_alike_in_or_out_of_the_nanosecond_range(spark, monkeypatch, outlier, collected_as):
+    rows = [(r[4],) for r in ALIKE_ROWS] + [(outlier,)]
+    df = cached(spark.createDataFrame(rows, "ts timestamp"))
+    monkeypatch.setattr(q, "SMALL_FRAME_ROWS", -1)
+    on_spark = q._validate(df, TS_RULES, "ts")[0]
+    monkeypatch.setattr(q, "SMALL_FRAME_ROWS", 1_000)
+    on_pandas, seen = q._validate(df, TS_RULES, "ts")
+    assert engine_of(on_pandas) == PANDAS_ENGINE
+    assert str(seen.collected["ts"].dtype) == collected_as
+    assert verdicts(on_pandas) == verdicts(on_spark)
+    assert not any(ok for ok, _, _ in verdicts(on_spark).values())  # both rules broke: not two empty verdicts
 
 
 @pytest.mark.parametrize(
