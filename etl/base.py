@@ -74,6 +74,9 @@ class JobContext:
     source_suffix: str
     inputs: list[ObjectInfo] = field(default_factory=list)
     rows_passed: int | None = None  # rows the quality gate let through (known before load)
+    # Bounds of the first key column's non-null values in those rows, when the gate collected
+    # them (etl.quality.GateResult.string_range); (None, None): every value null.
+    first_key_range: tuple[Any, Any] | None = None
     # Set by a reader whose rows all come from one object: their `_source_key`, a constant the
     # held typed frame need not store (see BaseGlueJob._gate_transform_load).
     constant_source_key: str | None = None

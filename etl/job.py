@@ -98,6 +98,7 @@ class BaseGlueJob:
             self.commit_info(ctx),
             keys_unique=gate_makes_keys_unique(self.quality_rules(), self.key_columns),
             incoming_rows=ctx.rows_passed,
+            first_key_range=ctx.first_key_range,
         )
 
     def ledger_entries(self, ctx: JobContext) -> list[ObjectInfo]:
@@ -277,6 +278,7 @@ class BaseGlueJob:
             if not quality_gate.ok:
                 return
             ctx.rows_passed = quality_gate.rows_passed
+            ctx.first_key_range = quality_gate.string_range(self.key_columns[0]) if self.key_columns else None
             self.stage("write")
             result = self.load(ctx, quality_gate.passed if quality_gate.passed is not None else typed)
             self.stages.rows(result.rows_written)

@@ -542,10 +542,24 @@ class GateResult:
     escalated: bool
     validation: dict
     quarantined_lines: list[str] | None = None
+    # The string columns of the rows read, as GE's pandas engine validated them (None when
+    # its Spark engine did): see `string_range`.
+    collected_strings: Any = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
         return self.status == "passed"
+
+    def string_range(self, column: str) -> tuple[str | None, str | None] | None:
+        """(lowest, highest) non-null value of string `column` among the rows the gate read,
+        so bounds of those it passed; (None, None) when every value is null; None when the gate
+        did not collect the column. Python orders str by code point, as Spark orders strings
+        (by their UTF-8 bytes, the same order). Lets a write skip a Spark job that would find
+        the bounds again (etl.tables)."""
+        if self.collected_strings is None or column not in self.collected_strings.columns:
+            return None
+        values = self.collected_strings[column].dropna()
+        return (None, None) if values.empty else (min(values), max(values))
 
 
 @dataclass(frozen=True)
@@ -565,6 +579,7 @@ class _Findings:
     rows_in: int
     outcomes: list[_Outcome]
     validation: dict
+    collected_strings: Any = None  # GateResult.collected_strings
 
     def broken(self, action: Action | None = None) -> list[_Outcome]:
         return [o for o in self.outcomes if not o.success and action in (None, o.rule.action)]
@@ -592,6 +607,7 @@ class _Findings:
             escalated=escalated,
             validation=self.validation,
             quarantined_lines=None if failed else lines,
+            collected_strings=self.collected_strings,
         )
 
 
@@ -615,7 +631,7 @@ def run_gate(
     runnable = [r for r in rules if r.is_table_level or not set(r.columns) & missing]
     validation, seen = _validate(df, runnable, suite_name, expected_rows)
     rows_in = _rows_in(df, validation)
-    findings = _Findings(rows_in, _outcomes(runnable, validation, rows_in), validation)
+    findings = _Findings(rows_in, _outcomes(runnable, validation, rows_in), validation, _strings(df, seen))
 
     if problems := _fail_reasons(rules, findings, missing):
         return findings.result(None, None, 0, reason="; ".join(problems))
@@ -817,6 +833,14 @@ def _repeated_keys(df: DataFrame, rule: Rule) -> list[str]:
         .collect()
     )
     return [row.key for row in rows]
+
+
+def _strings(df: DataFrame, seen: _Seen) -> Any:
+    """The string columns of the frame GE's pandas engine validated (None if it did not)."""
+    if seen.collected is None:
+        return None
+    strings = [f.name for f in df.schema.fields if isinstance(f.dataType, T.StringType)]
+    return seen.collected[[c for c in seen.collected.columns if c in strings]]
 
 
 def _repeated_keys_seen(seen: _Seen, rule: Rule, df: DataFrame) -> list[str] | None:

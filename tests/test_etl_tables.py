@@ -276,6 +276,63 @@ def test_new_keys_are_appended_and_no_stored_file_is_rewritten(spark, table):
     assert changed_files(table, result.snapshot_id) == [(1, date(2024, 1, 1))]  # one file added, none deleted
 
 
+STORED = [("k1", 1, date(2024, 1, 1), "f0", T0, "r0"), ("k5", 5, date(2024, 1, 2), "f0", T0, "r0")]
+
+
+@pytest.mark.parametrize(
+    ("incoming", "key_range"),
+    [
+        # New keys only: appended; one of them in a partition no stored row has, one without a day.
+        ([("k6", 6, date(2024, 1, 3), "f1", T1, "r1"), ("k7", 7, None, "f1", T1, "r1")], ("k6", "k7")),
+        # A restated key and a new one: merged.
+        ([("k1", 9, date(2024, 1, 2), "f1", T1, "r1"), ("k3", 3, date(2024, 1, 1), "f1", T1, "r1")], ("k1", "k3")),
+        # Bounds wider than the keys (the gate's range covers the rows it quarantined too).
+        ([("k6", 6, date(2024, 1, 1), "f1", T1, "r1")], ("a", "z")),
+        ([("k5", 8, date(2024, 1, 2), "f1", T1, "r1")], ("k0", "k9")),
+    ],
+    ids=["append", "merge", "wide_append", "wide_merge"],
+)
+def test_a_write_given_its_key_range_runs_no_stats_job_and_writes_what_a_measured_write_does(
+    spark, tmp_path, monkeypatch, incoming, key_range
+):
+    import etl.tables.table as table_module
+
+    measured_stats = table_module.incoming_stats
+    outcomes = []
+    for path, given in (("measured", None), ("given", key_range)):
+        session = table_session(spark, str(tmp_path / path))
+        spec = DatasetSpec(
+            "data_lake_test",
+            f"things_{path}",
+            str(tmp_path / path / "things"),
+            rows(session, []).schema,
+            ("id",),
+            ("day",),
+        )
+        target = IcebergTable(session, spec)
+        target.merge(rows(session, STORED), commit("r0", "f0"), keys_unique=True, incoming_rows=len(STORED))
+        stats_jobs: list[int] = []
+
+        def counted(*args, jobs=stats_jobs, **kwargs):
+            jobs.append(1)
+            return measured_stats(*args, **kwargs)
+
+        monkeypatch.setattr(table_module, "incoming_stats", counted)
+        result = target.merge(
+            rows(session, incoming),
+            commit("r1", "f1"),
+            keys_unique=True,
+            incoming_rows=len(incoming),
+            first_key_range=given,
+        )
+        partitions = sorted(result.partitions, key=str)
+        outcomes.append((result.operation, result.rows_written, partitions, content(target), len(stats_jobs)))
+    measured, given = outcomes
+    assert measured[4] == 1 and given[4] == 0
+    assert given[:4] == measured[:4]
+    assert measured[1] == len(incoming)
+
+
 def test_scan_planning_says_whether_any_data_file_may_hold_a_key_range(spark, table):
     from etl.jvm import data_files_may_hold
 

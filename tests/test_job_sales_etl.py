@@ -353,6 +353,26 @@ def test_the_checkpointed_and_the_cached_typed_frame_give_the_same_run_and_are_b
     assert results["checkpoint"] == results["cache"]
 
 
+def test_a_file_into_a_table_with_history_is_written_without_a_stats_job(spark, tmp_path, monkeypatch):
+    # The gate read the keys (a small file): the write takes their bounds from it.
+    import etl.tables.table as table_module
+
+    lake = LocalLake(tmp_path)
+    lake.put("sales/a.csv", f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,EUR\n")
+    assert lake.upload_event("sales_etl", spark, "sales/a.csv").state == "SUCCEEDED"
+    monkeypatch.setattr(table_module, "incoming_stats", lambda *_, **__: pytest.fail("a stats job ran"))
+    lake.put(
+        "sales/b.csv",
+        f"{HEADER}\no2,2024-01-06T11:00:00Z,s1,c1,B,1,1.00,EUR\no1,2024-01-07T10:00:00Z,s1,c1,A,3,9.99,EUR\n",
+    )
+    second = lake.upload_event("sales_etl", spark, "sales/b.csv")
+    assert (second.state, second.rows_written) == ("SUCCEEDED", 2)  # o2 new, o1 restated on another day
+    manifest = lake.json(lake.silver, f"_runs/sales_etl/{second.run_id}.json")
+    assert sorted(p["order_date"] for p in manifest["partitions"]) == ["2024-01-05", "2024-01-06", "2024-01-07"]
+    days = lake.read(spark, "sales", SALES_SILVER_SCHEMA).select("order_id", "order_date")
+    assertDataFrameEqual(days, spark.createDataFrame([("o1", date(2024, 1, 7)), ("o2", date(2024, 1, 6))], days.schema))
+
+
 def test_schedule_processes_pending_files_once(spark, tmp_path):
     lake = LocalLake(tmp_path)
     lake.put("sales/a.csv", f"{HEADER}\no1,2024-01-05T10:00:00Z,s1,c1,A,2,9.99,EUR\n")

@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from pyspark.sql import functions as F
 
 from etl import quality as q
 from etl.quality import Action
@@ -155,3 +156,23 @@ def test_the_callers_row_estimate_chooses_the_engine_but_never_the_verdict(spark
     assert engine_of(exact.validation) == PANDAS_ENGINE
     for result in (under, over, exact):
         assert (result.rows_in, result.rows_passed, result.warnings) == (3, 3, {"sku_not_null": 1})
+
+
+@pytest.mark.parametrize("engine_rows", [1_000, -1], ids=["pandas", "spark"])
+def test_the_gate_reports_the_range_of_string_columns_it_collected(spark, monkeypatch, engine_rows):
+    monkeypatch.setattr(q, "SMALL_FRAME_ROWS", engine_rows)
+    df = cached(spark.createDataFrame(ALIKE_ROWS, ALIKE_SCHEMA).withColumn("none", F.lit(None).cast("string")))
+    # The rows with s == "é😀x" and "EUR" are dropped: the range still covers them (bounds of the
+    # rows read, so of those passed).
+    rules = [q.max_length("s", 2), q.not_null("i", action=Action.WARN), q.not_null("none", action=Action.WARN)]
+    gate = q.run_gate(df, rules, suite_name="ranges", max_drop_ratio=1.0)
+    assert gate.ok and gate.rows_passed == len(ALIKE_ROWS) - 2
+    if engine_rows < 0:  # the Spark engine collects nothing
+        assert [gate.string_range(c) for c in ("s", "none")] == [None, None]
+        return
+    # Python's order is Spark's: "é😀x" sorts after "a" and "EUR" by code point, as by UTF-8 bytes.
+    spark_order = df.where("s IS NOT NULL").agg(F.min("s"), F.max("s")).first()
+    assert gate.string_range("s") == tuple(spark_order) == ("", "é😀x")
+    assert gate.string_range("none") == (None, None)  # every value null
+    assert gate.string_range("i") is None  # not a string column
+    assert gate.string_range("d") is None  # not collected: no rule names it

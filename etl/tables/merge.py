@@ -24,7 +24,7 @@ MAX_BROADCAST_KEYS = 500_000
 @dataclass(frozen=True)
 class IncomingStats:
     rows: int
-    partitions: list[tuple[Any, ...]]
+    partitions: list[tuple[Any, ...]] | None  # None: not known before the write
     low: Any  # range of the first key column (None: every value null)
     high: Any
 
