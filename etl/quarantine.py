@@ -18,7 +18,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 
 from etl.base import RunSummary
-from etl.quality import MAX_QUARANTINE_ROWS_COLLECTED, GateResult
+from etl.quality import MAX_QUARANTINE_ROWS_COLLECTED, GateResult, json_lines
 from etl.storage import Storage
 
 log = logging.getLogger("etl")
@@ -84,7 +84,7 @@ class Quarantine:
             # if it did as it counted them): one small job instead of a write with its output
             # commit, staging and listing.
             if lines is None:
-                lines = rows.toJSON().collect()
+                lines = json_lines(rows)
             self.storage.write_bytes(self.bucket, key, "".join(f"{line}\n" for line in lines).encode())
             return
         staging = f"_staging/_quarantine/{self.dataset}/{self.run_id}/"

@@ -309,7 +309,7 @@ def test_a_broken_feed_fails_the_gate_and_quarantines_the_whole_input(spark, tmp
     ids=["rows dropped", "input failed"],
 )
 def test_a_small_quarantine_is_written_as_the_spark_file_writer_writes_it(spark, tmp_path, monkeypatch, csv):
-    """Few quarantined rows are encoded with Spark's toJSON and written by the driver; the
+    """Few quarantined rows are encoded as Spark's JSON (etl.quality.json_lines) and written by the driver; the
     file must be what the Spark JSON writer (used above MAX_QUARANTINE_ROWS_COLLECTED) writes."""
     outputs = {}
     for label, limit in (("collected", 50_000), ("spark_write", 0)):
