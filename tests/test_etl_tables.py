@@ -100,6 +100,15 @@ def table(spark, tmp_path):
     return IcebergTable(session, spec)
 
 
+def table_in(spark, tmp_path, path: str) -> tuple:
+    """(a session, its table `things_<path>`) in a lake of its own under tmp_path/path."""
+    session = table_session(spark, str(tmp_path / path))
+    spec = DatasetSpec(
+        "data_lake_test", f"things_{path}", str(tmp_path / path / "things"), rows(session, []).schema, ("id",), ("day",)
+    )
+    return session, IcebergTable(session, spec)
+
+
 def commit(run_id: str, *keys: str) -> Commit:
     return Commit(run_id=run_id, job="things_etl", sources=tuple(ObjectInfo(k, 10, f"etag-{k}") for k in keys))
 
@@ -166,16 +175,7 @@ def test_a_first_write_reports_what_the_general_write_path_reports(spark, tmp_pa
         data.append(("a", 4, date(2024, 1, 2), "k2", T0, "r0"))  # repeated key: k2 wins
     results = []
     for path, count in (("counted", len(data)), ("measured", None)):
-        session = table_session(spark, str(tmp_path / path))
-        spec = DatasetSpec(
-            "data_lake_test",
-            f"things_{path}",
-            str(tmp_path / path / "things"),
-            rows(session, []).schema,
-            ("id",),
-            ("day",),
-        )
-        target = IcebergTable(session, spec)
+        session, target = table_in(spark, tmp_path, path)
         result = target.merge(
             rows(session, data), commit("r0", "k1", "k2"), keys_unique=keys_unique, incoming_rows=count
         )
@@ -300,16 +300,7 @@ def test_a_write_given_its_key_range_runs_no_stats_job_and_writes_what_a_measure
     measured_stats = table_module.incoming_stats
     outcomes = []
     for path, given in (("measured", None), ("given", key_range)):
-        session = table_session(spark, str(tmp_path / path))
-        spec = DatasetSpec(
-            "data_lake_test",
-            f"things_{path}",
-            str(tmp_path / path / "things"),
-            rows(session, []).schema,
-            ("id",),
-            ("day",),
-        )
-        target = IcebergTable(session, spec)
+        session, target = table_in(spark, tmp_path, path)
         target.merge(rows(session, STORED), commit("r0", "f0"), keys_unique=True, incoming_rows=len(STORED))
         stats_jobs: list[int] = []
 
