@@ -16,7 +16,9 @@ A run's write (`IcebergTable.merge`):
    with growing keys (order numbers) that is no file at all, which Iceberg's scan planning
    tells in the driver (`etl.jvm.data_files_may_hold`), so no Spark job runs for it. A
    first write into an empty table (its row count known) skips this step and the measuring of
-   its rows before it: the commit's own metadata says what it added.
+   its rows before it: the commit's own metadata says what it added. A caller that knows the
+   row count and bounds of the first key column (a gate that read the rows) skips the
+   measuring too; the bounds may be wider than the keys, which only widens the lookup.
 3. Applies the dataset's precedence per key (`merge.mark_merge_winners`): the STORED row is kept
    when the incoming row has the same `_source_key` and identical business columns
    (reprocessing a bronze object changes nothing, `_ingested_at`/`_run_id` included);
