@@ -64,7 +64,6 @@ pass runs more aggregate jobs than GE's own order less one.
 from __future__ import annotations
 
 import builtins
-import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -79,6 +78,7 @@ from great_expectations.datasource.fluent import PandasDatasource, SparkDatasour
 from great_expectations.exceptions import MetricResolutionError
 from great_expectations.execution_engine import PandasExecutionEngine, SparkDFExecutionEngine
 from great_expectations.execution_engine.execution_engine import MetricComputationConfiguration
+from great_expectations.expectations.expectation import Expectation
 from great_expectations.validator.metric_configuration import MetricConfiguration
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -212,8 +212,6 @@ def counting_rows_with_the_rules() -> Iterator[OnePass]:
 
 # Expectation object id -> (the object, its configuration), while `configurations_built_once`.
 _configurations: ContextVar[dict[int, tuple[Any, Any]] | None] = ContextVar("configurations", default=None)
-_ge_configuration: property | None = None  # GE's own `Expectation.configuration`
-_installing = threading.Lock()
 
 
 @contextmanager
@@ -224,15 +222,8 @@ def configurations_built_once() -> Iterator[None]:
     expectation as it plans the metrics and judges them: some 30 ms of a warm 10,000-row run's
     two validations (bench/RESULTS.md, runs Q). The objects GE reads it from are the ones it
     makes from the suite's configurations for the validation (`to_domain_obj`), and nothing
-    changes them in between. Elsewhere, and outside the block, the property is GE's own; a
-    test compares whole validation results with and without the block."""
-    global _ge_configuration
-    from great_expectations.expectations.expectation import Expectation
-
-    with _installing:
-        if _ge_configuration is None:
-            _ge_configuration = vars(Expectation)["configuration"]  # the property object itself
-            Expectation.configuration = property(_configuration_built_once)  # type: ignore[method-assign,assignment]
+    changes them in between. Outside the block, GE's own property answers (the one below
+    defers to it); a test compares whole validation results with and without the block."""
     token = _configurations.set({})
     try:
         yield
@@ -240,8 +231,11 @@ def configurations_built_once() -> Iterator[None]:
         _configurations.reset(token)
 
 
+_ge_configuration: property = vars(Expectation)["configuration"]  # GE's own property object
+
+
 def _configuration_built_once(expectation: Any) -> Any:
-    assert _ge_configuration is not None and _ge_configuration.fget is not None
+    assert _ge_configuration.fget is not None
     built = _configurations.get()
     if built is None:
         return _ge_configuration.fget(expectation)
@@ -250,6 +244,10 @@ def _configuration_built_once(expectation: Any) -> Any:
     if hit is None or hit[0] is not expectation:
         hit = built[id(expectation)] = (expectation, _ge_configuration.fget(expectation))
     return hit[1]
+
+
+# Installed once, as this module is imported (etl.quality imports it as it validates).
+Expectation.configuration = property(_configuration_built_once)  # type: ignore[method-assign,assignment]
 
 
 def _partial_of(metric: MetricConfiguration) -> MetricConfiguration | None:

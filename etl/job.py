@@ -278,7 +278,7 @@ class BaseGlueJob:
             if not quality_gate.ok:
                 return
             ctx.rows_passed = quality_gate.rows_passed
-            ctx.first_key_range = quality_gate.string_range(self.key_columns[0]) if self.key_columns else None
+            ctx.first_key_range = quality_gate.string_range(self.key_columns[0])
             self.stage("write")
             result = self.load(ctx, quality_gate.passed if quality_gate.passed is not None else typed)
             self.stages.rows(result.rows_written)
